@@ -1,0 +1,10 @@
+//! Bursar's domain: pure rules with no I/O.
+//!
+//! Everything here is deterministic: functions that depend on time take `now`
+//! (or a [`clock::Clock`]) instead of reading the system clock.
+
+pub mod clock;
+pub mod geo;
+pub mod id;
+pub mod ledger;
+pub mod money;
