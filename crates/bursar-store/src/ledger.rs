@@ -1,0 +1,443 @@
+//! The ledger's SQL: posting balanced entries, reversals, balances and the
+//! whole-ledger verification behind `bursar ledger verify`.
+//!
+//! Postings and entries are immutable (database triggers refuse UPDATE and
+//! DELETE). `ledger_balances` is maintained in the same transaction as the
+//! postings, so it always equals their sum; [`verify`] proves it.
+
+use crate::db::{placeholders, Db, DbError, Tx};
+use bursar_domain::id::{new_id, IdKind};
+use bursar_domain::ledger::{BalancedEntry, Posting};
+use bursar_domain::money::Currency;
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::BTreeMap;
+
+/// An entry ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub livemode: bool,
+    pub entry: &'a BalancedEntry,
+    pub source_type: Option<&'a str>,
+    pub source_id: Option<&'a str>,
+    pub effective_at: i64,
+    pub created_at: i64,
+    pub reverses: Option<&'a str>,
+}
+
+/// A stored entry with its postings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredEntry {
+    pub id: String,
+    pub livemode: bool,
+    pub currency: String,
+    pub description: String,
+    pub source_type: Option<String>,
+    pub source_id: Option<String>,
+    pub reverses_entry_id: Option<String>,
+    pub reversed_by_entry_id: Option<String>,
+    pub effective_at: i64,
+    pub created_at: i64,
+    pub postings: Vec<Posting>,
+}
+
+/// Writes one entry; returns its id.
+pub async fn post(tx: &mut Tx, e: NewEntry<'_>) -> Result<String, DbError> {
+    Ok(post_batch(tx, std::slice::from_ref(&e)).await?.remove(0))
+}
+
+const ENTRY_COLS: usize = 9;
+const POSTING_COLS: usize = 6;
+/// Rows per multi-row INSERT; keeps parameters well under both databases'
+/// limits (SQLite 32766, PostgreSQL 65535).
+const CHUNK_ROWS: usize = 500;
+
+/// Writes many entries with multi-row inserts and one balance upsert per
+/// touched (account, currency); returns the new ids in order.
+pub async fn post_batch(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = entries.iter().map(|_| new_id(IdKind::LedgerEntry)).collect();
+    let backend = crate::db::tx_backend(tx);
+    for (chunk_i, chunk) in entries.chunks(CHUNK_ROWS).enumerate() {
+        let sql = format!(
+            "INSERT INTO ledger_entries (id, livemode, currency, description, source_type, source_id, \
+             reverses_entry_id, effective_at, created_at) VALUES {}",
+            placeholders(backend, chunk.len(), ENTRY_COLS)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (i, e) in chunk.iter().enumerate() {
+            q = q
+                .bind(ids[chunk_i * CHUNK_ROWS + i].clone())
+                .bind(i64::from(e.livemode))
+                .bind(e.entry.currency.code())
+                .bind(e.entry.description.clone())
+                .bind(e.source_type.map(str::to_string))
+                .bind(e.source_id.map(str::to_string))
+                .bind(e.reverses.map(str::to_string))
+                .bind(e.effective_at)
+                .bind(e.created_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    let mut rows: Vec<(&str, bool, &str, &str, i64, i64)> = Vec::new();
+    let mut deltas: BTreeMap<(bool, &str, &str), (i64, i64)> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        for p in &e.entry.postings {
+            let cur = e.entry.currency.code();
+            rows.push((&ids[i], e.livemode, &p.account, cur, p.amount_minor, e.effective_at));
+            let d = deltas.entry((e.livemode, &p.account, cur)).or_insert((0, 0));
+            d.0 =
+                d.0.checked_add(p.amount_minor)
+                    .ok_or_else(|| DbError::Other(format!("ledger balance overflow on {}", p.account)))?;
+            d.1 += 1;
+        }
+    }
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "INSERT INTO ledger_postings (entry_id, livemode, account, currency, amount_minor, effective_at) VALUES {}",
+            placeholders(backend, chunk.len(), POSTING_COLS)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in chunk {
+            q = q.bind(r.0.to_string()).bind(i64::from(r.1)).bind(r.2.to_string()).bind(r.3).bind(r.4).bind(r.5);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let deltas: Vec<_> = deltas.into_iter().collect();
+    for chunk in deltas.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "INSERT INTO ledger_balances (livemode, account, currency, balance_minor, posting_count) VALUES {} \
+             ON CONFLICT (livemode, account, currency) DO UPDATE SET \
+             balance_minor = ledger_balances.balance_minor + excluded.balance_minor, \
+             posting_count = ledger_balances.posting_count + excluded.posting_count",
+            placeholders(backend, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for ((live, account, cur), (sum, n)) in chunk {
+            q = q.bind(i64::from(*live)).bind(account.to_string()).bind(*cur).bind(*sum).bind(*n);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(ids)
+}
+
+/// Loads one entry with its postings (in posting order).
+pub async fn get_entry(ex: &mut sqlx::AnyConnection, livemode: bool, id: &str) -> Result<Option<StoredEntry>, DbError> {
+    let row = sqlx::query(
+        "SELECT e.id, e.livemode, e.currency, e.description, e.source_type, e.source_id, e.reverses_entry_id, \
+         e.effective_at, e.created_at, (SELECT r.id FROM ledger_entries r WHERE r.reverses_entry_id = e.id) AS reversed_by \
+         FROM ledger_entries e WHERE e.id = $1 AND e.livemode = $2",
+    )
+    .bind(id)
+    .bind(i64::from(livemode))
+    .fetch_optional(&mut *ex)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let postings = sqlx::query("SELECT account, amount_minor FROM ledger_postings WHERE entry_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(&mut *ex)
+        .await?
+        .into_iter()
+        .map(|r| Posting { account: r.get(0), amount_minor: r.get(1) })
+        .collect();
+    Ok(Some(StoredEntry {
+        id: row.get(0),
+        livemode: row.get::<i64, _>(1) != 0,
+        currency: row.get(2),
+        description: row.get(3),
+        source_type: row.get(4),
+        source_id: row.get(5),
+        reverses_entry_id: row.get(6),
+        effective_at: row.get(7),
+        created_at: row.get(8),
+        reversed_by_entry_id: row.get(9),
+        postings,
+    }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReverseError {
+    #[error("no such ledger entry")]
+    NotFound,
+    #[error("ledger entry {0} has already been reversed")]
+    AlreadyReversed(String),
+    #[error("ledger entry {0} is itself a reversal")]
+    IsReversal(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Writes the reversal of an entry inside the caller's transaction. An entry
+/// can be reversed once (a unique index holds this under concurrency too).
+pub async fn reverse(
+    tx: &mut Tx,
+    livemode: bool,
+    entry_id: &str,
+    description: &str,
+    now: i64,
+) -> Result<String, ReverseError> {
+    let stored = get_entry(tx, livemode, entry_id).await?.ok_or(ReverseError::NotFound)?;
+    if let Some(by) = stored.reversed_by_entry_id {
+        return Err(ReverseError::AlreadyReversed(by));
+    }
+    if stored.reverses_entry_id.is_some() {
+        return Err(ReverseError::IsReversal(stored.id));
+    }
+    let currency = Currency::from_code(&stored.currency)
+        .map_err(|e| DbError::Other(format!("stored entry has a bad currency: {e}")))?;
+    let original = BalancedEntry { currency, description: stored.description.clone(), postings: stored.postings };
+    let rev = original.reversal(description);
+    let res = post(
+        tx,
+        NewEntry {
+            livemode,
+            entry: &rev,
+            source_type: stored.source_type.as_deref(),
+            source_id: stored.source_id.as_deref(),
+            effective_at: now,
+            created_at: now,
+            reverses: Some(entry_id),
+        },
+    )
+    .await;
+    match res {
+        Err(DbError::Sqlx(e)) if crate::db::is_unique_violation(&e) => {
+            Err(ReverseError::AlreadyReversed(entry_id.to_string()))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A balance of one account in one currency, debit-positive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Balance {
+    pub account: String,
+    pub currency: String,
+    pub balance_minor: i64,
+    pub posting_count: i64,
+}
+
+/// Current balances (from the maintained table), or balances as of an
+/// instant (summed from postings with `effective_at <= as_of`).
+/// `account_prefix` matches an account and its qualified children
+/// (`customer_credit` matches `customer_credit:cus_…`).
+pub async fn balances(
+    db: &Db,
+    livemode: bool,
+    account_prefix: Option<&str>,
+    currency: Option<&str>,
+    as_of: Option<i64>,
+) -> Result<Vec<Balance>, DbError> {
+    let (exact, like) = match account_prefix {
+        Some(p) => (p.to_string(), format!("{}:%", p.replace('%', "").replace('_', "\\_"))),
+        None => (String::new(), String::new()),
+    };
+    let filter_account = account_prefix.is_some();
+    let rows = match as_of {
+        None => {
+            sqlx::query(
+                "SELECT account, currency, balance_minor, posting_count FROM ledger_balances \
+                 WHERE livemode = $1 AND ($2 = 0 OR account = $3 OR account LIKE $4 ESCAPE '\\') \
+                 AND ($5 = '' OR currency = $5) ORDER BY account, currency",
+            )
+            .bind(i64::from(livemode))
+            .bind(i64::from(filter_account))
+            .bind(exact)
+            .bind(like)
+            .bind(currency.unwrap_or("").to_string())
+            .fetch_all(db.reader())
+            .await?
+        }
+        Some(t) => {
+            sqlx::query(
+                "SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM ledger_postings \
+                 WHERE livemode = $1 AND ($2 = 0 OR account = $3 OR account LIKE $4 ESCAPE '\\') \
+                 AND ($5 = '' OR currency = $5) AND effective_at <= $6 \
+                 GROUP BY account, currency ORDER BY account, currency",
+            )
+            .bind(i64::from(livemode))
+            .bind(i64::from(filter_account))
+            .bind(exact)
+            .bind(like)
+            .bind(currency.unwrap_or("").to_string())
+            .bind(t)
+            .fetch_all(db.reader())
+            .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| Balance { account: r.get(0), currency: r.get(1), balance_minor: r.get(2), posting_count: r.get(3) })
+        .collect())
+}
+
+/// What `bursar ledger verify` found.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    pub entries: i64,
+    pub postings: i64,
+    pub balances: i64,
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Proves the ledger: every entry has at least two postings in its own
+/// currency summing to zero, every reversal exactly negates its original,
+/// every maintained balance equals the sum of its postings, and each
+/// currency's balances sum to zero.
+pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
+    let pool = db.reader();
+    let mut report = VerifyReport {
+        entries: sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries").fetch_one(pool).await?,
+        postings: sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_postings").fetch_one(pool).await?,
+        balances: sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_balances").fetch_one(pool).await?,
+        problems: Vec::new(),
+    };
+    const LIMIT: usize = 100;
+    let unbalanced = sqlx::query(
+        "SELECT e.id, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT), CAST(COUNT(p.id) AS BIGINT) \
+         FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id \
+         GROUP BY e.id HAVING COALESCE(SUM(p.amount_minor), 0) <> 0 OR COUNT(p.id) < 2 LIMIT 100",
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in unbalanced {
+        let (id, sum, n): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        report.problems.push(format!("entry {id}: {n} postings summing to {sum}"));
+    }
+    let orphans = sqlx::query(
+        "SELECT p.id, p.entry_id FROM ledger_postings p LEFT JOIN ledger_entries e ON e.id = p.entry_id \
+         WHERE e.id IS NULL OR e.currency <> p.currency OR e.livemode <> p.livemode \
+         OR e.effective_at <> p.effective_at LIMIT 100",
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in orphans {
+        let (pid, eid): (i64, String) = (r.get(0), r.get(1));
+        report.problems.push(format!("posting {pid} does not match its entry {eid}"));
+    }
+    // Reversals: each account's postings of the pair must cancel out.
+    let bad_reversals = sqlx::query(
+        "SELECT r.id, r.reverses_entry_id FROM ledger_entries r \
+         JOIN ledger_entries o ON o.id = r.reverses_entry_id \
+         WHERE r.currency <> o.currency OR r.livemode <> o.livemode OR EXISTS ( \
+           SELECT 1 FROM ledger_postings p WHERE p.entry_id IN (r.id, o.id) \
+           GROUP BY p.account HAVING SUM(p.amount_minor) <> 0) LIMIT 100",
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in bad_reversals {
+        let (rid, oid): (String, String) = (r.get(0), r.get(1));
+        report.problems.push(format!("reversal {rid} does not exactly negate entry {oid}"));
+    }
+    let summed = sqlx::query(
+        "SELECT livemode, account, currency, CAST(SUM(amount_minor) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+         FROM ledger_postings GROUP BY livemode, account, currency",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut from_postings: BTreeMap<(i64, String, String), (i64, i64)> = BTreeMap::new();
+    for r in summed {
+        from_postings.insert((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4)));
+    }
+    let stored = sqlx::query("SELECT livemode, account, currency, balance_minor, posting_count FROM ledger_balances")
+        .fetch_all(pool)
+        .await?;
+    let mut per_currency: BTreeMap<(i64, String), i128> = BTreeMap::new();
+    for r in stored {
+        let key: (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+        let (bal, n): (i64, i64) = (r.get(3), r.get(4));
+        *per_currency.entry((key.0, key.2.clone())).or_default() += i128::from(bal);
+        match from_postings.remove(&key) {
+            Some((s, c)) if s == bal && c == n => {}
+            Some((s, c)) => report
+                .problems
+                .push(format!("balance {}/{} is {bal} over {n} postings, postings sum to {s} over {c}", key.1, key.2)),
+            None => {
+                report.problems.push(format!("balance {}/{} is {bal} but the account has no postings", key.1, key.2))
+            }
+        }
+    }
+    for ((_, account, currency), (s, _)) in from_postings {
+        report.problems.push(format!("account {account}/{currency} has postings summing to {s} but no balance row"));
+    }
+    for ((live, currency), total) in per_currency {
+        if total != 0 {
+            report.problems.push(format!(
+                "{} balances in {currency} sum to {total}, not zero",
+                if live != 0 { "live" } else { "test" }
+            ));
+        }
+    }
+    report.problems.truncate(LIMIT * 4);
+    Ok(report)
+}
+
+/// Entries, newest first, optionally of one source.
+pub async fn list_entries(
+    db: &Db,
+    livemode: bool,
+    source_type: Option<&str>,
+    source_id: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, DbError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM ledger_entries WHERE livemode = $1 AND ($2 = '' OR source_type = $2) \
+         AND ($3 = '' OR source_id = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5",
+    )
+    .bind(i64::from(livemode))
+    .bind(source_type.unwrap_or("").to_string())
+    .bind(source_id.unwrap_or("").to_string())
+    .bind(starting_after.unwrap_or("").to_string())
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    let mut conn = db.reader().acquire().await?;
+    for id in ids {
+        if let Some(e) = get_entry(&mut conn, livemode, &id).await? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// The debit-positive balance of one account, read inside a transaction.
+pub async fn balance_in_tx(tx: &mut Tx, livemode: bool, account: &str, currency: &str) -> Result<i64, DbError> {
+    let v: Option<i64> = sqlx::query_scalar(
+        "SELECT balance_minor FROM ledger_balances WHERE livemode = $1 AND account = $2 AND currency = $3",
+    )
+    .bind(i64::from(livemode))
+    .bind(account)
+    .bind(currency)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(v.unwrap_or(0))
+}
+
+/// Balances of several exact accounts at once.
+pub async fn balances_of(db: &Db, livemode: bool, accounts: &[String]) -> Result<Vec<Balance>, DbError> {
+    if accounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..accounts.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT account, currency, balance_minor, posting_count FROM ledger_balances \
+         WHERE livemode = $1 AND account IN ({}) ORDER BY account, currency",
+        list.join(",")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(livemode));
+    for a in accounts {
+        q = q.bind(a.clone());
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .into_iter()
+        .map(|r| Balance { account: r.get(0), currency: r.get(1), balance_minor: r.get(2), posting_count: r.get(3) })
+        .collect())
+}

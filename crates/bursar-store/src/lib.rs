@@ -1,0 +1,14 @@
+//! Bursar's storage layer: SQL for SQLite and PostgreSQL, migrations, and
+//! nothing clever. One transaction per business operation, opened by the
+//! services and passed in here.
+
+pub mod auth;
+pub mod backup;
+pub mod clocks;
+pub mod customers;
+pub mod db;
+pub mod events;
+pub mod idempotency;
+pub mod ledger;
+
+pub use db::{Backend, Db, DbConfig, DbError, Tx};
