@@ -1,0 +1,138 @@
+//! The `/v1` HTTP API. Handlers parse, authorize, call a service and render;
+//! every route is registered through `utoipa_axum`, so the OpenAPI document
+//! served at `/v1/openapi.json` is generated from the same code.
+
+pub mod api_keys;
+pub mod customers;
+pub mod events;
+pub mod health;
+pub mod ledger;
+pub mod test_clocks;
+
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::middleware::IdemCtx;
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bursar_store::Tx;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bursar API",
+        description = "Monetization and learning-analytics engine for education platforms. \
+                       JSON bodies, amounts in integer minor units, `Idempotency-Key` on every POST, \
+                       cursor pagination with `limit` and `starting_after`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(ErrorEnvelope)),
+    tags(
+        (name = "customers", description = "Billed parties: learners, instructors, organizations"),
+        (name = "api_keys", description = "Secret keys for the platform's backend"),
+        (name = "test_clocks", description = "Simulated time for test-mode customers"),
+        (name = "ledger", description = "The double-entry journal behind every money movement"),
+        (name = "events", description = "The event outbox"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("bsk_test_… or bsk_live_…").build(),
+            ),
+        );
+    }
+}
+
+/// The authenticated `/v1` routes with their documentation.
+pub fn v1_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(customers::router())
+        .merge(api_keys::router())
+        .merge(test_clocks::router())
+        .merge(ledger::router())
+        .merge(events::router())
+}
+
+/// A page of objects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T> {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<T>,
+    /// Whether more objects follow the last one returned.
+    pub has_more: bool,
+    pub url: String,
+}
+
+impl<T> ListResponse<T> {
+    /// Builds a page from up to `limit + 1` fetched rows.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, url: &str) -> Self {
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        ListResponse { object: "list", data: rows, has_more, url: url.to_string() }
+    }
+}
+
+/// Serializes the response, stores it for the idempotency key inside the
+/// transaction, and commits: the change, its ledger entries, its events and
+/// its stored response land together or not at all.
+pub async fn commit_json<T: Serialize>(
+    mut tx: Tx,
+    idem: Option<&IdemCtx>,
+    status: StatusCode,
+    body: &T,
+) -> Result<Response, ApiError> {
+    let text = serde_json::to_string(body).map_err(|e| {
+        tracing::error!(error = %e, "response serialization failed");
+        ApiError::internal()
+    })?;
+    if let Some(ctx) = idem {
+        ctx.complete_in(&mut tx, status, &text).await?;
+    }
+    tx.commit().await?;
+    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// Unix seconds, as the API shows instants.
+pub fn secs(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// Metadata: at most 50 keys of up to 40 characters, values up to 500.
+pub fn validate_metadata(m: &std::collections::BTreeMap<String, String>) -> Result<(), ApiError> {
+    if m.len() > 50 {
+        return Err(ApiError::invalid("metadata", "metadata can have at most 50 keys"));
+    }
+    for (k, v) in m {
+        if k.is_empty() || k.chars().count() > 40 {
+            return Err(ApiError::invalid(&format!("metadata.{k}"), "metadata keys must be 1 to 40 characters"));
+        }
+        if v.chars().count() > 500 {
+            return Err(ApiError::invalid(&format!("metadata.{k}"), "metadata values must be at most 500 characters"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an optional free-text field's length.
+pub fn check_len(param: &str, v: &Option<String>, max: usize) -> Result<(), ApiError> {
+    if let Some(s) = v {
+        if s.chars().count() > max {
+            return Err(ApiError::invalid(param, format!("`{param}` must be at most {max} characters")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Configuration: safe defaults, then a TOML file, then `BURSAR_…`
+//! environment variables (and `DATABASE_URL`), later ones winning.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, backups and local files live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema to keep Bursar's tables in (created if missing);
+    /// default: the connection's search path.
+    pub database_schema: Option<String>,
+    /// Connections in the PostgreSQL pool.
+    pub database_max_connections: u32,
+    /// SQLite `synchronous`: `full` (survives power loss) or `normal`.
+    pub sqlite_synchronous: String,
+    /// `json` (default) or `pretty`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `bursar=debug,info`.
+    pub log_level: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Requests running longer than this are answered 503.
+    pub request_timeout_secs: u64,
+    /// How long an idempotency claim holds before a retry may take it over.
+    /// Must exceed the request timeout.
+    pub idempotency_lease_secs: u64,
+    /// How long idempotency keys are remembered.
+    pub idempotency_retention_hours: u64,
+    /// Time given to in-flight requests on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// The externally visible base URL, used in links.
+    pub public_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("bursar-data"),
+            database_url: None,
+            database_schema: None,
+            database_max_connections: 20,
+            sqlite_synchronous: "full".into(),
+            log_format: "json".into(),
+            log_level: "info".into(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            idempotency_lease_secs: 60,
+            idempotency_retention_hours: 24,
+            shutdown_grace_secs: 20,
+            public_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, the file (if given, or `bursar.toml` when present),
+    /// then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        Self::load_from(file, Env::prefixed("BURSAR_"), std::env::var("DATABASE_URL").ok())
+    }
+
+    fn load_from(file: Option<&Path>, env: Env, database_url: Option<String>) -> Result<Config, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.is_file() {
+                    return Err(Box::new(figment::Error::from(format!("config file {} not found", f.display()))));
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("bursar.toml")),
+        }
+        // `BURSAR_CONFIG` names the file; `BURSAR_TEST_*` belongs to the test suite.
+        fig = fig.merge(env.ignore(&["CONFIG"]).filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")));
+        if let Some(url) = database_url {
+            fig = fig.merge(Serialized::default("database_url", url));
+        }
+        let cfg: Config = fig.extract().map_err(Box::new)?;
+        cfg.validate().map_err(|e| Box::new(figment::Error::from(e)))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err("sqlite_synchronous must be `full` or `normal`".into());
+        }
+        if !matches!(self.log_format.as_str(), "json" | "pretty") {
+            return Err("log_format must be `json` or `pretty`".into());
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("max_body_bytes must be at least 1024".into());
+        }
+        if self.idempotency_lease_secs <= self.request_timeout_secs {
+            return Err("idempotency_lease_secs must exceed request_timeout_secs".into());
+        }
+        if let Some(u) = &self.database_url {
+            if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
+                return Err("database_url must start with postgres://, postgresql:// or sqlite:".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("bursar.db")
+    }
+
+    pub fn db_config(&self) -> bursar_store::DbConfig {
+        let mut c = bursar_store::DbConfig::from_url_or_path(self.database_url.as_deref(), &self.sqlite_path());
+        match &mut c {
+            bursar_store::DbConfig::Sqlite { synchronous_full, .. } => {
+                *synchronous_full = self.sqlite_synchronous == "full";
+            }
+            bursar_store::DbConfig::Postgres { max_connections, schema, .. } => {
+                *max_connections = self.database_max_connections;
+                schema.clone_from(&self.database_schema);
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("b.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9999\"\nlog_level = \"debug\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BURSAR_LOG_LEVEL", "warn");
+            jail.set_env("BURSAR_MAX_BODY_BYTES", "4096");
+            let c = Config::load_from(Some(&f), Env::prefixed("BURSAR_"), None).unwrap();
+            assert_eq!(c.listen.port(), 9999);
+            assert_eq!(c.log_level, "warn");
+            assert_eq!(c.max_body_bytes, 4096);
+            assert_eq!(c.request_timeout_secs, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BURSAR_SQLITE_SYNCHRONOUS", "sometimes");
+            assert!(Config::load_from(None, Env::prefixed("BURSAR_"), None).is_err());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BURSAR_NO_SUCH_SETTING", "1");
+            assert!(Config::load_from(None, Env::prefixed("BURSAR_"), None).is_err());
+            Ok(())
+        });
+        let err = Config::load_from(None, Env::prefixed("BURSAR_TEST_NONE_"), Some("mysql://x".into()));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn database_url_selects_postgres() {
+        let c = Config::load_from(
+            None,
+            Env::prefixed("BURSAR_TEST_NONE_"),
+            Some("postgres://postgres@127.0.0.1/test".into()),
+        )
+        .unwrap();
+        assert!(matches!(c.db_config(), bursar_store::DbConfig::Postgres { .. }));
+        let d = Config::default();
+        assert!(matches!(d.db_config(), bursar_store::DbConfig::Sqlite { .. }));
+    }
+}

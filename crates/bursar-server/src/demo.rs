@@ -1,0 +1,185 @@
+//! Demo data for `bursar demo`: a staff account, test and live keys, a test
+//! clock, customers across the supported countries and locales, and ledger
+//! entries (credit grants, an opening balance, a reversal). Later
+//! capabilities add their own data here.
+
+use crate::api::api_keys::issue_key;
+use crate::staff::hash_password;
+use crate::state::AppState;
+use bursar_domain::id::{new_id, IdKind};
+use bursar_domain::ledger::EntryDraft;
+use bursar_domain::money::Currency;
+use bursar_store::auth::{self, StaffRow};
+use bursar_store::customers::{self, CustomerRow};
+use bursar_store::{clocks, events, ledger, DbError};
+use rand::distr::{Alphanumeric, SampleString};
+
+/// What the operator needs to try the demo.
+#[derive(Debug, Clone)]
+pub struct DemoInfo {
+    pub staff_email: String,
+    pub staff_password: String,
+    pub test_key: String,
+    pub customers: usize,
+}
+
+/// (name, email local part, country, locale, currency credit in minor units)
+const PEOPLE: &[(&str, &str, &str, &str, i64)] = &[
+    ("Ava Thompson", "ava", "US", "en-US", 2500),
+    ("Noah Williams", "noah", "US", "en-US", 0),
+    ("Oliver Smith", "oliver", "GB", "en-GB", 1000),
+    ("Amelia Jones", "amelia", "GB", "en-GB", 0),
+    ("Lena Müller", "lena", "DE", "de-DE", 1500),
+    ("Jonas Schmidt", "jonas", "DE", "de-DE", 0),
+    ("Chloé Martin", "chloe", "FR", "fr-FR", 500),
+    ("Lucas Bernard", "lucas", "FR", "fr-FR", 0),
+    ("Lucía García", "lucia", "ES", "es-ES", 0),
+    ("Mateo Fernández", "mateo", "ES", "es-ES", 750),
+    ("Beatriz Souza", "beatriz", "BR", "pt-BR", 5000),
+    ("Gabriel Oliveira", "gabriel", "BR", "pt-BR", 0),
+    ("Aarav Sharma", "aarav", "IN", "en-IN", 49900),
+    ("Diya Patel", "diya", "IN", "hi-IN", 0),
+    ("Ananya Iyer", "ananya", "IN", "en-IN", 0),
+    ("Ivan Petrov", "ivan", "RU", "ru-RU", 100000),
+    ("Olga Smirnova", "olga", "RU", "ru-RU", 0),
+    ("Yui Tanaka", "yui", "JP", "en-US", 1200),
+    ("Fatima Al Khalifa", "fatima", "BH", "en-GB", 2500),
+    ("Sofia Rossi", "sofia", "IT", "en-GB", 0),
+    ("Daan de Vries", "daan", "NL", "en-GB", 0),
+    ("Maya Cohen", "maya", "US", "en-US", 0),
+    ("Ethan Brown", "ethan", "CA", "en-US", 0),
+    ("Zara Khan", "zara", "GB", "en-GB", 0),
+];
+
+pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbError> {
+    let now = state.now_ms();
+    let password = Alphanumeric.sample_string(&mut rand::rng(), 16);
+    let hash = hash_password(&password).map_err(DbError::Other)?;
+    let mut tx = state.db.begin().await?;
+    auth::upsert_staff(
+        &mut tx,
+        &StaffRow {
+            id: new_id(IdKind::StaffUser),
+            email: staff_email.to_string(),
+            name: "Demo Staff".into(),
+            password_hash: hash,
+            created_at: now,
+        },
+    )
+    .await?;
+    let (_, test_key) = issue_key(&mut tx, false, "Demo test key", now).await?;
+    issue_key(&mut tx, true, "Demo live key", now).await?;
+
+    let clock_id = new_id(IdKind::TestClock);
+    let clock_time = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    clocks::insert(
+        &mut tx,
+        &clocks::TestClockRow {
+            id: clock_id.clone(),
+            name: Some("Demo clock: January 2026".into()),
+            frozen_time: clock_time,
+            created_at: now,
+            deleted_at: None,
+        },
+    )
+    .await?;
+
+    for (i, (name, local, country, locale, credit)) in PEOPLE.iter().enumerate() {
+        let on_clock = i % 8 == 7;
+        let created = if on_clock { clock_time } else { now - (PEOPLE.len() - i) as i64 * 86_400_000 };
+        let row = CustomerRow {
+            id: new_id(IdKind::Customer),
+            livemode: false,
+            external_id: Some(format!("user_{:04}", i + 1)),
+            email: Some(format!("{local}@example.com")),
+            name: Some(name.to_string()),
+            phone: None,
+            country: Some(country.to_string()),
+            locale: Some(locale.to_string()),
+            preferred_currency: None,
+            address: Some(serde_json::json!({"line1": null, "line2": null, "city": null, "state": null, "postal_code": null, "country": country}).to_string()),
+            tax_ids: "[]".into(),
+            metadata: serde_json::json!({"source": "demo"}).to_string(),
+            test_clock_id: on_clock.then(|| clock_id.clone()),
+            created_at: created,
+            updated_at: created,
+            deleted_at: None,
+        };
+        customers::insert(&mut tx, &row).await?;
+        events::emit(
+            &mut tx,
+            false,
+            "customer.created",
+            &row.id,
+            &serde_json::json!({"id": row.id, "name": name}),
+            created,
+        )
+        .await?;
+        if *credit > 0 {
+            let currency = bursar_domain::geo::currency_for_country(country);
+            let entry = EntryDraft::new(currency, "Welcome credit")
+                .debit("credit_grants", *credit)
+                .credit(format!("customer_credit:{}", row.id), *credit)
+                .validate()
+                .map_err(|e| DbError::Other(e.to_string()))?;
+            ledger::post(
+                &mut tx,
+                ledger::NewEntry {
+                    livemode: false,
+                    entry: &entry,
+                    source_type: Some("customer_balance"),
+                    source_id: Some(&row.id),
+                    effective_at: created,
+                    created_at: created,
+                    reverses: None,
+                },
+            )
+            .await?;
+        }
+    }
+
+    let usd = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;
+    let opening = EntryDraft::new(usd, "Opening balance carried from the previous system")
+        .debit("cash", 1_250_000)
+        .credit("opening_balance", 1_250_000)
+        .validate()
+        .map_err(|e| DbError::Other(e.to_string()))?;
+    for livemode in [false, true] {
+        ledger::post(
+            &mut tx,
+            ledger::NewEntry {
+                livemode,
+                entry: &opening,
+                source_type: Some("manual"),
+                source_id: Some("demo"),
+                effective_at: now,
+                created_at: now,
+                reverses: None,
+            },
+        )
+        .await?;
+    }
+    let mistaken = EntryDraft::new(usd, "Goodwill credit posted to the wrong account")
+        .debit("credit_grants", 999)
+        .credit("cash", 999)
+        .validate()
+        .map_err(|e| DbError::Other(e.to_string()))?;
+    let wrong = ledger::post(
+        &mut tx,
+        ledger::NewEntry {
+            livemode: false,
+            entry: &mistaken,
+            source_type: Some("manual"),
+            source_id: Some("demo"),
+            effective_at: now,
+            created_at: now,
+            reverses: None,
+        },
+    )
+    .await?;
+    ledger::reverse(&mut tx, false, &wrong, "Reversal: wrong account", now)
+        .await
+        .map_err(|e| DbError::Other(e.to_string()))?;
+    tx.commit().await?;
+    Ok(DemoInfo { staff_email: staff_email.to_string(), staff_password: password, test_key, customers: PEOPLE.len() })
+}

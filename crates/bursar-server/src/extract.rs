@@ -1,0 +1,198 @@
+//! Request extractors: JSON bodies that name the offending field, the
+//! authenticated caller, and list parameters.
+
+use crate::error::{ApiError, ErrorType};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Who is calling: which key, in which mode.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub livemode: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::unauthenticated("no API key provided"))
+    }
+}
+
+/// A JSON body. Errors name the field (`param`) that caused them; unknown
+/// fields are refused by the request types (`deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            if !ct.starts_with("application/json") {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    ErrorType::InvalidRequestError,
+                    "unsupported_media_type",
+                    "request bodies must be JSON (Content-Type: application/json)",
+                ));
+            }
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::invalid("body", format!("could not read the request body: {e}"))
+            }
+        })?;
+        parse_json(if bytes.is_empty() { b"{}" } else { &bytes }).map(ApiJson)
+    }
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorType::InvalidRequestError,
+        "body_too_large",
+        "the request body is larger than the configured limit",
+    )
+    .with_param("body")
+}
+
+/// Parses JSON into `T`, turning serde's error into an envelope that names
+/// the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let msg = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::InvalidRequestError,
+                "json_invalid",
+                format!("the body is not valid JSON: {msg}"),
+            )
+            .with_param("body");
+        }
+        let base = if path == "." { String::new() } else { path };
+        let join = |f: &str| if base.is_empty() { f.to_string() } else { format!("{base}.{f}") };
+        let quoted = msg.split('`').nth(1).map(str::to_string);
+        let clean = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        if msg.starts_with("unknown field") {
+            // The path already ends at the unknown field.
+            let param = if base.is_empty() { quoted.unwrap_or_default() } else { base.clone() };
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::InvalidRequestError,
+                "parameter_unknown",
+                format!("unknown parameter `{param}`"),
+            )
+            .with_param(param)
+        } else if msg.starts_with("missing field") {
+            ApiError::missing(&join(&quoted.unwrap_or_default()))
+        } else {
+            let param = if base.is_empty() { "body".to_string() } else { base.clone() };
+            ApiError::invalid(&param, format!("invalid value for `{param}`: {clean}"))
+        }
+    })
+}
+
+/// `limit` and `starting_after` for every list endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 10.
+    pub limit: Option<String>,
+    /// An object id: return objects listed after it.
+    pub starting_after: Option<String>,
+}
+
+impl ListParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match &self.limit {
+            None => Ok(10),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=100).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid("limit", "limit must be an integer from 1 to 100")),
+            },
+        }
+    }
+}
+
+/// Query strings parsed with the same envelope as bodies.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded_deserializer(q);
+        de.map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_deserializer<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    // Query values are strings; turn the pairs into a JSON object so the
+    // request types and their errors are the same as for bodies.
+    let mut map = serde_json::Map::new();
+    for (k, v) in form_pairs(q) {
+        if map.insert(k.clone(), serde_json::Value::String(v)).is_some() {
+            return Err(ApiError::invalid(&k, format!("parameter `{k}` given more than once")));
+        }
+    }
+    parse_json(serde_json::Value::Object(map).to_string().as_bytes())
+}
+
+fn form_pairs(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        city: String,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        email: String,
+        count: Option<i64>,
+        address: Option<Inner>,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse_json::<Outer>(br#"{"email":"a","bogus":1}"#).unwrap_err();
+        assert_eq!(e.body.param.as_deref(), Some("bogus"));
+        assert_eq!(e.body.code, "parameter_unknown");
+        let e = parse_json::<Outer>(br#"{"email":"a","address":{"town":"x"}}"#).unwrap_err();
+        assert_eq!(e.body.param.as_deref(), Some("address.town"));
+        let e = parse_json::<Outer>(br#"{"count":1}"#).unwrap_err();
+        assert_eq!(e.body.param.as_deref(), Some("email"));
+        assert_eq!(e.body.code, "parameter_missing");
+        let e = parse_json::<Outer>(br#"{"email":"a","count":"x"}"#).unwrap_err();
+        assert_eq!(e.body.param.as_deref(), Some("count"));
+        let e = parse_json::<Outer>(br#"{"email":"a","#).unwrap_err();
+        assert_eq!(e.body.code, "json_invalid");
+    }
+
+    #[test]
+    fn query_strings_decode() {
+        assert_eq!(
+            form_pairs("a=1&b=x%20y+z&c=%e2%82%ac"),
+            vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), "€".into()),]
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Bursar's server: services and interfaces (HTTP API, staff pages, jobs).
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod services;
+pub mod staff;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{build_router, serve, ServerHandle};
+pub use config::Config;
+pub use state::AppState;

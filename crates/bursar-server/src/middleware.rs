@@ -1,0 +1,248 @@
+//! Request pipeline for `/v1`: body limit, authentication, idempotency, and
+//! the metrics recorded for every route.
+
+use crate::error::{ApiError, ErrorType};
+use crate::extract::{too_large, Caller};
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bursar_store::{auth, idempotency, Tx};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Hex SHA-256, used for API keys and session tokens at rest.
+pub fn sha256_hex(s: &[u8]) -> String {
+    hex::encode(Sha256::digest(s))
+}
+
+/// Reads the whole body (up to the configured limit) so the later layers
+/// can fingerprint and parse it; an oversized body is a 413 envelope.
+pub async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.max_body_bytes;
+    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
+        if len > limit {
+            return too_large().into_response();
+        }
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(_) => too_large().into_response(),
+    }
+}
+
+/// Authenticates `Authorization: Bearer bsk_…` (or HTTP Basic with the key
+/// as user name) and records the [`Caller`].
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let key = match presented_key(req.headers()) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let hash = sha256_hex(key.as_bytes());
+    let row = match auth::api_key_by_hash(state.db.reader(), &hash).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(row) = row.filter(|r| r.revoked_at.is_none()) else {
+        return ApiError::unauthenticated("invalid API key provided").into_response();
+    };
+    let now = state.now_ms();
+    if row.last_used_at.is_none_or(|t| t < now - 60_000) {
+        let db = state.db.clone();
+        let id = row.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = auth::touch_api_key(db.writer(), &id, now).await {
+                tracing::warn!(error = %e, "could not record API key use");
+            }
+        });
+    }
+    req.extensions_mut().insert(Caller { key_id: row.id, livemode: row.livemode });
+    next.run(req).await
+}
+
+fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthenticated("no API key provided: send `Authorization: Bearer bsk_test_…`"));
+    };
+    let v = v.to_str().map_err(|_| ApiError::unauthenticated("malformed Authorization header"))?;
+    let key = if let Some(k) = v.strip_prefix("Bearer ") {
+        k.trim().to_string()
+    } else if let Some(b) = v.strip_prefix("Basic ") {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .map_err(|_| ApiError::unauthenticated("malformed Basic credentials"))?;
+        let s = String::from_utf8(raw).map_err(|_| ApiError::unauthenticated("malformed Basic credentials"))?;
+        s.split(':').next().unwrap_or("").to_string()
+    } else {
+        return Err(ApiError::unauthenticated("unsupported Authorization scheme: use Bearer"));
+    };
+    if !(key.starts_with("bsk_test_") || key.starts_with("bsk_live_")) {
+        return Err(ApiError::unauthenticated("invalid API key provided"));
+    }
+    Ok(key)
+}
+
+/// An idempotency claim owned by the current request.
+#[derive(Clone, Debug)]
+pub struct IdemCtx {
+    pub livemode: bool,
+    pub key: String,
+    completed: Arc<AtomicBool>,
+}
+
+impl IdemCtx {
+    /// Stores the response in the business transaction, before its commit.
+    pub async fn complete_in(&self, tx: &mut Tx, status: StatusCode, body: &str) -> Result<(), ApiError> {
+        idempotency::complete(tx, self.livemode, &self.key, status.as_u16(), body).await?;
+        self.completed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The current request's idempotency claim, if it sent a key.
+pub struct Idem(pub Option<IdemCtx>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Idem {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Idem(parts.extensions.get::<IdemCtx>().cloned()))
+    }
+}
+
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// `Idempotency-Key` on POST: same key and body replays the stored response;
+/// the same key with another body is a 422; a key whose first request is
+/// still running is a 409.
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(raw) = req.headers().get(IDEMPOTENCY_HEADER).cloned() else {
+        return next.run(req).await;
+    };
+    let key = match raw.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b)) => k.to_string(),
+        _ => {
+            return ApiError::invalid(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+            )
+            .into_response()
+        }
+    };
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return too_large().into_response(),
+    };
+    let path = parts.uri.path().to_string();
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(parts.uri.query().unwrap_or("").as_bytes());
+    h.update(b"\n");
+    h.update(&bytes);
+    let fingerprint = hex::encode(h.finalize());
+    let claim = idempotency::claim(
+        &state.db,
+        &idempotency::ClaimRequest {
+            livemode: caller.livemode,
+            key: &key,
+            fingerprint: &fingerprint,
+            method: parts.method.as_str(),
+            path: &path,
+            now: state.now_ms(),
+            lease_ms: i64::try_from(state.config.idempotency_lease_secs).unwrap_or(60) * 1000,
+        },
+    )
+    .await;
+    match claim {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(idempotency::Claim::Mismatch) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::IdempotencyError,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        )
+        .with_param("Idempotency-Key")
+        .into_response(),
+        Ok(idempotency::Claim::InProgress) => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorType::IdempotencyError,
+            "idempotency_key_in_use",
+            "another request with this Idempotency-Key is in progress; retry later",
+        )
+        .with_param("Idempotency-Key")
+        .into_response(),
+        Ok(idempotency::Claim::Replay { status, body }) => {
+            let mut resp = Response::new(Body::from(body));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp
+        }
+        Ok(idempotency::Claim::Acquired) => {
+            let ctx = IdemCtx { livemode: caller.livemode, key: key.clone(), completed: Arc::default() };
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(ctx.clone());
+            let resp = next.run(req).await;
+            let status = resp.status();
+            if status.is_success() {
+                if ctx.completed.load(Ordering::SeqCst) {
+                    return resp;
+                }
+                // A handler without a transaction of its own: store the
+                // response now.
+                let (rparts, rbody) = resp.into_parts();
+                let rbytes = axum::body::to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+                let text = String::from_utf8_lossy(&rbytes).into_owned();
+                let stored = async {
+                    let mut tx = state.db.begin().await?;
+                    idempotency::complete(&mut tx, caller.livemode, &key, status.as_u16(), &text).await?;
+                    tx.commit().await?;
+                    Ok::<_, bursar_store::DbError>(())
+                }
+                .await;
+                if let Err(e) = stored {
+                    tracing::error!(error = %e, "could not store idempotent response");
+                }
+                Response::from_parts(rparts, Body::from(rbytes))
+            } else {
+                if let Err(e) = idempotency::release(&state.db, caller.livemode, &key).await {
+                    tracing::error!(error = %e, "could not release idempotency key");
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// Counts and times every request by route template.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("bursar_http_requests_total", &labels).increment(1);
+    metrics::histogram!("bursar_http_request_duration_seconds", &labels[..2]).record(start.elapsed().as_secs_f64());
+    resp
+}

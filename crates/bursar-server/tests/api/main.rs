@@ -1,0 +1,12 @@
+//! End-to-end tests through the public HTTP API, against a real database:
+//! SQLite by default, PostgreSQL when `BURSAR_TEST_DB=postgres`.
+
+mod common;
+
+mod auth;
+mod customers;
+mod idempotency;
+mod ledger;
+mod operations;
+mod staff;
+mod test_clocks;
