@@ -1,0 +1,264 @@
+//! The `bursar` command.
+
+mod bench;
+
+use anyhow::{bail, Context, Result};
+use bursar_domain::clock::SystemClock;
+use bursar_server::{AppState, Config};
+use bursar_store::Db;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "bursar", version, about = "Monetization and learning-analytics engine for education platforms")]
+struct Cli {
+    /// Configuration file (TOML). Defaults to ./bursar.toml when present.
+    #[arg(long, global = true, env = "BURSAR_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations are applied first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Start the server on 127.0.0.1 with a fresh demo database.
+    Demo {
+        /// Where the demo database goes (wiped first).
+        #[arg(long, default_value = "bursar-demo")]
+        data_dir: PathBuf,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Ledger tools.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Write a consistent copy of the SQLite database while it runs.
+    Backup {
+        /// Destination file (must not exist).
+        dest: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (the server must be stopped).
+    Restore {
+        /// Backup file made by `bursar backup`.
+        source: PathBuf,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Benchmarks whose results go into BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Developer tools used by the test script.
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Drop the per-test (`t_…`) and benchmark (`bench_…`) schemas.
+    DropTestSchemas {
+        #[arg(long)]
+        database_url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Prove that every entry balances and every balance equals its postings.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print its secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A live-mode key (default: test mode).
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account or reset its password. The password is read
+    /// from BURSAR_STAFF_PASSWORD or the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Staff")]
+        name: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(cli))
+}
+
+async fn open(config: &Config) -> Result<Db> {
+    let db = Db::connect(&config.db_config()).await.context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Version => println!("bursar {}", env!("CARGO_PKG_VERSION")),
+        Command::Openapi => println!("{}", bursar_server::app::openapi().to_pretty_json()?),
+        Command::Migrate => {
+            bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
+            let db = open(&config).await?;
+            println!("migrations applied ({})", db.backend().name());
+        }
+        Command::Serve => {
+            bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
+            let _lock = match config.database_url.as_deref() {
+                Some(u) if !u.starts_with("sqlite:") => None,
+                _ => Some(bursar_store::backup::lock_database(&config.sqlite_path())?),
+            };
+            let db = open(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), config);
+            let handle = bursar_server::serve(state, listener, true).await?;
+            handle.wait().await?;
+            db.close().await;
+        }
+        Command::Demo { data_dir, port } => {
+            let mut config = config;
+            if data_dir.exists() {
+                std::fs::remove_dir_all(&data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
+            }
+            config.data_dir = data_dir;
+            config.database_url = None;
+            config.listen = ([127, 0, 0, 1], port).into();
+            config.log_format = "pretty".into();
+            config.log_level = "warn".into();
+            bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
+            let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
+            let db = open(&config).await?;
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), config.clone());
+            let info = bursar_server::demo::seed(&state, "demo@bursar.local").await?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            let handle = bursar_server::serve(state, listener, true).await?;
+            let url = format!("http://{}", handle.addr);
+            println!("Bursar demo is running at {url}");
+            println!();
+            println!("  Staff console   {url}/staff");
+            println!("  Staff login     {}  /  {}", info.staff_email, info.staff_password);
+            println!("  Test API key    {}", info.test_key);
+            println!("  OpenAPI         {url}/v1/openapi.json");
+            println!("  Data            {} ({} customers)", config.sqlite_path().display(), info.customers);
+            println!();
+            println!("  Try: curl -H 'Authorization: Bearer {}' {url}/v1/customers", info.test_key);
+            println!();
+            println!("Press Ctrl-C to stop.");
+            handle.wait().await?;
+            db.close().await;
+        }
+        Command::Ledger { command: LedgerCommand::Verify } => {
+            let db = open(&config).await?;
+            let report = bursar_store::ledger::verify(&db).await?;
+            println!("checked {} entries, {} postings, {} balances", report.entries, report.postings, report.balances);
+            if report.ok() {
+                println!("ledger OK: every entry balances and every balance equals its postings");
+            } else {
+                for p in &report.problems {
+                    println!("PROBLEM: {p}");
+                }
+                bail!("ledger verification found {} problem(s)", report.problems.len());
+            }
+        }
+        Command::Backup { dest } => {
+            let db = open(&config).await?;
+            let bytes = bursar_store::backup::backup_sqlite(&db, &dest).await?;
+            println!("backup written to {} ({bytes} bytes)", dest.display());
+        }
+        Command::Restore { source } => {
+            if config.database_url.as_deref().is_some_and(|u| !u.starts_with("sqlite:")) {
+                bail!("bursar restore is for SQLite; restore PostgreSQL with pg_restore (see docs/operations.md)");
+            }
+            bursar_store::backup::restore_sqlite(&source, &config.sqlite_path()).await?;
+            println!("restored {} into {}", source.display(), config.sqlite_path().display());
+        }
+        Command::ApiKey { command: ApiKeyCommand::Create { name, live } } => {
+            let db = open(&config).await?;
+            let mut tx = db.begin().await?;
+            let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+            let (row, secret) = bursar_server::api::api_keys::issue_key(&mut tx, live, &name, now).await?;
+            tx.commit().await?;
+            println!("{} {}", row.id, secret);
+        }
+        Command::Staff { command: StaffCommand::Create { email, name } } => {
+            let password = match std::env::var("BURSAR_STAFF_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.chars().count() < 12 {
+                bail!("staff passwords must be at least 12 characters");
+            }
+            let db = open(&config).await?;
+            let hash = bursar_server::staff::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let mut tx = db.begin().await?;
+            let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+            bursar_store::auth::upsert_staff(
+                &mut tx,
+                &bursar_store::auth::StaffRow {
+                    id: bursar_domain::id::new_id(bursar_domain::id::IdKind::StaffUser),
+                    email: email.trim().to_lowercase(),
+                    name,
+                    password_hash: hash,
+                    created_at: now,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            println!("staff account {email} saved");
+        }
+        Command::Bench { command } => bench::run(command, &config).await?,
+        Command::Dev { command: DevCommand::DropTestSchemas { database_url } } => {
+            let db =
+                Db::connect(&bursar_store::DbConfig::Postgres { url: database_url, max_connections: 1, schema: None })
+                    .await
+                    .context("connecting to PostgreSQL")?;
+            let n = bursar_store::db::drop_scratch_schemas(&db, &["t_", "bench_"]).await?;
+            println!("dropped {n} test schemas");
+        }
+    }
+    Ok(())
+}

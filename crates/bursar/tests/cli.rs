@@ -1,0 +1,103 @@
+//! The `bursar` command end to end, on the database the suite runs on.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+    schema: Option<String>,
+}
+
+fn env() -> Env {
+    let postgres = std::env::var("BURSAR_TEST_DB").as_deref() == Ok("postgres");
+    Env {
+        dir: tempfile::tempdir().unwrap(),
+        database_url: postgres.then(|| {
+            std::env::var("BURSAR_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        }),
+        schema: postgres.then(|| format!("t_{}", uuid::Uuid::now_v7().simple())),
+    }
+}
+
+fn bursar(env: &Env, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
+    c.args(args)
+        .current_dir(env.dir.path())
+        .env_remove("DATABASE_URL")
+        .env("BURSAR_DATA_DIR", env.dir.path().join("data"))
+        .env("BURSAR_LOG_LEVEL", "warn");
+    if let (Some(url), Some(schema)) = (&env.database_url, &env.schema) {
+        c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn version_and_openapi() {
+    let e = env();
+    assert!(ok(&bursar(&e, &["version"])).starts_with("bursar "));
+    let doc: serde_json::Value = serde_json::from_str(&ok(&bursar(&e, &["openapi"]))).unwrap();
+    assert!(doc["paths"]["/v1/customers"]["post"].is_object());
+}
+
+#[test]
+fn migrate_create_key_verify() {
+    let e = env();
+    assert!(ok(&bursar(&e, &["migrate"])).contains("migrations applied"));
+    let out = ok(&bursar(&e, &["api-key", "create", "--name", "ci"]));
+    let mut parts = out.split_whitespace();
+    assert!(parts.next().unwrap().starts_with("key_"));
+    assert!(parts.next().unwrap().starts_with("bsk_test_"));
+    let out = ok(&bursar(&e, &["ledger", "verify"]));
+    assert!(out.contains("ledger OK"), "{out}");
+}
+
+#[test]
+fn bad_configuration_is_refused() {
+    let e = env();
+    let out = Command::new(env!("CARGO_BIN_EXE_bursar"))
+        .args(["migrate"])
+        .current_dir(e.dir.path())
+        .env("BURSAR_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("log_format"));
+}
+
+#[test]
+fn backup_then_restore_on_sqlite() {
+    let e = env();
+    ok(&bursar(&e, &["migrate"]));
+    ok(&bursar(&e, &["api-key", "create", "--name", "before-backup"]));
+    let backup = e.dir.path().join("b.db");
+    let out = bursar(&e, &["backup", backup.to_str().unwrap()]);
+    if e.database_url.is_some() {
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        return;
+    }
+    assert!(ok(&out).contains("backup written"));
+    ok(&bursar(&e, &["api-key", "create", "--name", "after-backup"]));
+    assert!(ok(&bursar(&e, &["restore", backup.to_str().unwrap()])).contains("restored"));
+    ok(&bursar(&e, &["ledger", "verify"]));
+    let db = e.dir.path().join("data/bursar.db");
+    assert!(Path::new(&db).exists());
+    let names =
+        String::from_utf8(std::fs::read(&db).unwrap_or_default().into_iter().filter(|b| b.is_ascii()).collect())
+            .unwrap();
+    assert!(names.contains("before-backup"));
+    assert!(!names.contains("after-backup"), "restore must bring back the state at backup time");
+}
