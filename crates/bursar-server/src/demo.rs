@@ -122,19 +122,8 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
                 .credit(format!("customer_credit:{}", row.id), *credit)
                 .validate()
                 .map_err(|e| DbError::Other(e.to_string()))?;
-            ledger::post(
-                &mut tx,
-                ledger::NewEntry {
-                    livemode: false,
-                    entry: &entry,
-                    source_type: Some("customer_balance"),
-                    source_id: Some(&row.id),
-                    effective_at: created,
-                    created_at: created,
-                    reverses: None,
-                },
-            )
-            .await?;
+            ledger::post(&mut tx, ledger::NewEntry::at(false, &entry, created).source("customer_balance", &row.id))
+                .await?;
         }
     }
 
@@ -145,38 +134,14 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         .validate()
         .map_err(|e| DbError::Other(e.to_string()))?;
     for livemode in [false, true] {
-        ledger::post(
-            &mut tx,
-            ledger::NewEntry {
-                livemode,
-                entry: &opening,
-                source_type: Some("manual"),
-                source_id: Some("demo"),
-                effective_at: now,
-                created_at: now,
-                reverses: None,
-            },
-        )
-        .await?;
+        ledger::post(&mut tx, ledger::NewEntry::at(livemode, &opening, now).source("manual", "demo")).await?;
     }
     let mistaken = EntryDraft::new(usd, "Goodwill credit posted to the wrong account")
         .debit("credit_grants", 999)
         .credit("cash", 999)
         .validate()
         .map_err(|e| DbError::Other(e.to_string()))?;
-    let wrong = ledger::post(
-        &mut tx,
-        ledger::NewEntry {
-            livemode: false,
-            entry: &mistaken,
-            source_type: Some("manual"),
-            source_id: Some("demo"),
-            effective_at: now,
-            created_at: now,
-            reverses: None,
-        },
-    )
-    .await?;
+    let wrong = ledger::post(&mut tx, ledger::NewEntry::at(false, &mistaken, now).source("manual", "demo")).await?;
     ledger::reverse(&mut tx, false, &wrong, "Reversal: wrong account", now)
         .await
         .map_err(|e| DbError::Other(e.to_string()))?;

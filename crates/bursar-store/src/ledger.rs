@@ -24,6 +24,28 @@ pub struct NewEntry<'a> {
     pub reverses: Option<&'a str>,
 }
 
+impl<'a> NewEntry<'a> {
+    /// An entry that takes effect when it is written, with no source yet.
+    pub fn at(livemode: bool, entry: &'a BalancedEntry, at: i64) -> Self {
+        NewEntry {
+            livemode,
+            entry,
+            source_type: None,
+            source_id: None,
+            effective_at: at,
+            created_at: at,
+            reverses: None,
+        }
+    }
+
+    /// What caused the entry (`customer_balance`, `invoice`, …) and its id.
+    pub fn source(mut self, source_type: &'a str, source_id: &'a str) -> Self {
+        self.source_type = Some(source_type);
+        self.source_id = Some(source_id);
+        self
+    }
+}
+
 /// A stored entry with its postings.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoredEntry {

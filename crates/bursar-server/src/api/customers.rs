@@ -648,19 +648,9 @@ async fn create_balance_transaction(
     };
     let entry = draft.validate().map_err(|e| ApiError::invalid("amount", e.to_string()))?;
     let now = crate::services::customer_now(&state, &mut tx, &row).await?;
-    let entry_id = ledger::post(
-        &mut tx,
-        ledger::NewEntry {
-            livemode: caller.livemode,
-            entry: &entry,
-            source_type: Some("customer_balance"),
-            source_id: Some(&id),
-            effective_at: now,
-            created_at: now,
-            reverses: None,
-        },
-    )
-    .await?;
+    let entry_id =
+        ledger::post(&mut tx, ledger::NewEntry::at(caller.livemode, &entry, now).source("customer_balance", &id))
+            .await?;
     let out = BalanceTransaction {
         id: entry_id,
         object: "customer_balance_transaction",
