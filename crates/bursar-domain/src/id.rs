@@ -17,6 +17,9 @@ pub enum IdKind {
     IdempotencyKey,
     BalanceTransaction,
     AuditRecord,
+    Product,
+    Plan,
+    Price,
 }
 
 impl IdKind {
@@ -32,6 +35,9 @@ impl IdKind {
             IdKind::IdempotencyKey => "idk",
             IdKind::BalanceTransaction => "cbtxn",
             IdKind::AuditRecord => "aud",
+            IdKind::Product => "prod",
+            IdKind::Plan => "plan",
+            IdKind::Price => "price",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Everything here is deterministic: functions that depend on time take `now`
 //! (or a [`clock::Clock`]) instead of reading the system clock.
 
+pub mod catalog;
 pub mod clock;
 pub mod geo;
 pub mod id;

@@ -1,5 +1,6 @@
 //! Demo data for `bursar demo`: a staff account, test and live keys, a test
-//! clock, customers across the supported countries and locales, and ledger
+//! clock, the demo catalog, customers across the supported countries and
+//! locales, and ledger
 //! entries (credit grants, an opening balance, a reversal). Later
 //! capabilities add their own data here.
 
@@ -13,6 +14,10 @@ use bursar_store::auth::{self, StaffRow};
 use bursar_store::customers::{self, CustomerRow};
 use bursar_store::{clocks, events, ledger, DbError};
 use rand::distr::{Alphanumeric, SampleString};
+
+/// The demo catalog: Starter (free), Grow and Scale with the limits in
+/// PRODUCT.md, priced in USD, EUR, GBP, INR, BRL and RUB.
+pub const DEMO_CATALOG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalogs/demo.json"));
 
 /// What the operator needs to try the demo.
 #[derive(Debug, Clone)]
@@ -125,6 +130,13 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
             ledger::post(&mut tx, ledger::NewEntry::at(false, &entry, created).source("customer_balance", &row.id))
                 .await?;
         }
+    }
+
+    let catalog: bursar_domain::catalog::CatalogDoc =
+        serde_json::from_str(DEMO_CATALOG).map_err(|e| DbError::Other(format!("demo catalog: {e}")))?;
+    catalog.validate().map_err(|e| DbError::Other(format!("demo catalog: {e}")))?;
+    for livemode in [false, true] {
+        crate::catalog::import(&mut tx, livemode, &catalog, now).await?;
     }
 
     let usd = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;

@@ -50,6 +50,11 @@ enum Command {
         /// Backup file made by `bursar backup`.
         source: PathBuf,
     },
+    /// Load a catalog document (products, plans, prices) from a JSON file.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Manage API keys.
     ApiKey {
         #[command(subcommand)]
@@ -90,6 +95,17 @@ enum DevCommand {
 enum LedgerCommand {
     /// Prove that every entry balances and every balance equals its postings.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import (or update) a catalog; plans and products are matched by code.
+    Import {
+        file: PathBuf,
+        /// Into live mode (default: test mode).
+        #[arg(long)]
+        live: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +227,18 @@ async fn run(cli: Cli) -> Result<()> {
             }
             bursar_store::backup::restore_sqlite(&source, &config.sqlite_path()).await?;
             println!("restored {} into {}", source.display(), config.sqlite_path().display());
+        }
+        Command::Catalog { command: CatalogCommand::Import { file, live } } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let doc: bursar_domain::catalog::CatalogDoc =
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+            doc.validate().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let db = open(&config).await?;
+            let mut tx = db.begin().await?;
+            let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+            let s = bursar_server::catalog::import(&mut tx, live, &doc, now).await?;
+            tx.commit().await?;
+            println!("{}", serde_json::to_string(&s)?);
         }
         Command::ApiKey { command: ApiKeyCommand::Create { name, live } } => {
             let db = open(&config).await?;

@@ -3,6 +3,7 @@
 //! served at `/v1/openapi.json` is generated from the same code.
 
 pub mod api_keys;
+pub mod catalog;
 pub mod customers;
 pub mod events;
 pub mod health;
@@ -33,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
     components(schemas(ErrorEnvelope)),
     tags(
         (name = "customers", description = "Billed parties: learners, instructors, organizations"),
+        (name = "catalog", description = "Products, plans (tiers as data) and versioned prices"),
         (name = "api_keys", description = "Secret keys for the platform's backend"),
         (name = "test_clocks", description = "Simulated time for test-mode customers"),
         (name = "ledger", description = "The double-entry journal behind every money movement"),
@@ -60,6 +62,7 @@ impl Modify for SecurityAddon {
 pub fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(customers::router())
+        .merge(catalog::router())
         .merge(api_keys::router())
         .merge(test_clocks::router())
         .merge(ledger::router())
