@@ -9,3 +9,4 @@ pub mod geo;
 pub mod id;
 pub mod ledger;
 pub mod money;
+pub mod subscription;
