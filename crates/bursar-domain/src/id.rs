@@ -20,6 +20,10 @@ pub enum IdKind {
     Product,
     Plan,
     Price,
+    Subscription,
+    Invoice,
+    InvoiceLine,
+    Feedback,
 }
 
 impl IdKind {
@@ -38,6 +42,10 @@ impl IdKind {
             IdKind::Product => "prod",
             IdKind::Plan => "plan",
             IdKind::Price => "price",
+            IdKind::Subscription => "sub",
+            IdKind::Invoice => "inv",
+            IdKind::InvoiceLine => "il",
+            IdKind::Feedback => "fb",
         }
     }
 }

@@ -78,7 +78,9 @@ pub enum Event {
     PaymentRecovered,
     /// Dunning gave up; `mark_unpaid` keeps the subscription as `unpaid`
     /// instead of canceling it.
-    RetriesExhausted { mark_unpaid: bool },
+    RetriesExhausted {
+        mark_unpaid: bool,
+    },
     Pause,
     Resume,
     CancelNow,
@@ -154,11 +156,7 @@ impl Period {
 /// `anchor` plus `months` calendar months in UTC, the day clamped to the
 /// month's length.
 pub fn add_months(anchor: Timestamp, months: i32) -> Result<Timestamp, MoneyError> {
-    anchor
-        .to_zoned(TimeZone::UTC)
-        .checked_add(months.months())
-        .map(|z| z.timestamp())
-        .map_err(|_| MoneyError::Overflow)
+    anchor.to_zoned(TimeZone::UTC).checked_add(months.months()).map(|z| z.timestamp()).map_err(|_| MoneyError::Overflow)
 }
 
 /// The `n`-th period (0-based) of a subscription anchored at `anchor`.
@@ -273,8 +271,7 @@ mod tests {
     #[test]
     fn periods_keep_their_anchor_day() {
         let a = ts("2026-01-31T10:00:00Z");
-        let ends: Vec<String> =
-            (0..4).map(|n| nth_period(a, Interval::Month, n).unwrap().end.to_string()).collect();
+        let ends: Vec<String> = (0..4).map(|n| nth_period(a, Interval::Month, n).unwrap().end.to_string()).collect();
         assert_eq!(
             ends,
             vec!["2026-02-28T10:00:00Z", "2026-03-31T10:00:00Z", "2026-04-30T10:00:00Z", "2026-05-31T10:00:00Z"]

@@ -182,13 +182,21 @@ async fn os_signal(enabled: bool) {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Background jobs of the foundation: pruning expired idempotency keys and
-/// staff sessions.
+/// Background jobs: the billing run every minute (renewals, trial ends,
+/// scheduled cancellations, pause ends) and pruning expired idempotency keys.
 pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut billing = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
+                _ = billing.tick() => {
+                    match crate::billing::run_due(&state.db, state.now_ms(), None, 500).await {
+                        Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = ?e, "billing run failed"),
+                    }
+                }
                 _ = tick.tick() => {
                     let keep_ms = i64::try_from(state.config.idempotency_retention_hours).unwrap_or(24) * 3_600_000;
                     match bursar_store::idempotency::prune(&state.db, state.now_ms() - keep_ms).await {

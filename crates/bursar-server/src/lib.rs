@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod billing;
 pub mod catalog;
 pub mod config;
 pub mod demo;

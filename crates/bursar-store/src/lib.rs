@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod backup;
+pub mod billing;
 pub mod catalog;
 pub mod clocks;
 pub mod customers;

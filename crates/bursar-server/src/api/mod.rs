@@ -8,6 +8,7 @@ pub mod customers;
 pub mod events;
 pub mod health;
 pub mod ledger;
+pub mod subscriptions;
 pub mod test_clocks;
 
 use crate::error::{ApiError, ErrorEnvelope};
@@ -35,6 +36,8 @@ use utoipa_axum::router::OpenApiRouter;
     tags(
         (name = "customers", description = "Billed parties: learners, instructors, organizations"),
         (name = "catalog", description = "Products, plans (tiers as data) and versioned prices"),
+        (name = "subscriptions", description = "Subscriptions through their state machine, proration, cancellation"),
+        (name = "invoices", description = "Invoices with gapless numbers and their lines"),
         (name = "api_keys", description = "Secret keys for the platform's backend"),
         (name = "test_clocks", description = "Simulated time for test-mode customers"),
         (name = "ledger", description = "The double-entry journal behind every money movement"),
@@ -63,6 +66,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(customers::router())
         .merge(catalog::router())
+        .merge(subscriptions::router())
         .merge(api_keys::router())
         .merge(test_clocks::router())
         .merge(ledger::router())

@@ -165,6 +165,11 @@ async fn advance_test_clock(
         state.now_ms(),
     )
     .await?;
+    tx.commit().await?;
+    // Everything that fell due on this clock happens before the answer:
+    // renewals, trial ends, cancellations, resumptions.
+    crate::billing::run_due(&state.db, state.now_ms(), Some(&id), 500).await?;
+    let tx = state.db.begin().await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }
 

@@ -10,4 +10,5 @@ mod idempotency;
 mod ledger;
 mod operations;
 mod staff;
+mod subscriptions;
 mod test_clocks;

@@ -1,0 +1,246 @@
+use crate::common::*;
+use serde_json::{json, Value};
+
+const JAN_1: i64 = 1_767_225_600;
+const JAN_15: i64 = JAN_1 + 14 * 86_400;
+const FEB_5: i64 = JAN_1 + 35 * 86_400;
+const FEB_15: i64 = JAN_15 + 31 * 86_400;
+const FEB_20: i64 = FEB_15 + 5 * 86_400;
+const MAR_15: i64 = FEB_15 + 28 * 86_400;
+const APR_20: i64 = FEB_20 + 59 * 86_400;
+const MAY_20: i64 = APR_20 + 30 * 86_400;
+
+async fn setup(app: &TestApp, country: &str) -> (String, String) {
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let (s, _) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200);
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (s, c) =
+        app.post("/v1/customers", json!({"email": "l@example.com", "country": country, "test_clock": clock})).await;
+    assert_eq!(s, 200, "{c}");
+    (clock, c["id"].as_str().unwrap().to_string())
+}
+
+async fn advance(app: &TestApp, clock: &str, to: i64) {
+    let (s, b) = app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": to})).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+async fn invoices(app: &TestApp, customer: &str) -> Vec<Value> {
+    let (_, l) = app.get(&format!("/v1/invoices?customer={customer}&limit=100")).await;
+    let mut v = l["data"].as_array().unwrap().clone();
+    v.reverse();
+    v
+}
+
+#[tokio::test]
+async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
+    let app = TestApp::spawn().await;
+    let (clock, cus) = setup(&app, "US").await;
+
+    // Trial of Grow: 14 days, nothing invoiced.
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow"})).await;
+    assert_eq!(s, 200, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_string();
+    assert_eq!(sub["status"], "trialing");
+    assert_eq!(sub["trial_end"], JAN_15);
+    assert_eq!(sub["currency"], "USD");
+    assert!(invoices(&app, &cus).await.is_empty());
+
+    // The trial converts: 1,900 for 15 Jan to 15 Feb.
+    advance(&app, &clock, JAN_15).await;
+    let (_, sub) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(sub["status"], "active");
+    assert_eq!(
+        (sub["current_period_start"].as_i64(), sub["current_period_end"].as_i64()),
+        (Some(JAN_15), Some(FEB_15))
+    );
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.len(), 1);
+    assert_eq!(inv[0]["number"], "INV-2026-000001");
+    assert_eq!((inv[0]["total"].as_i64(), inv[0]["amount_paid"].as_i64()), (Some(1900), Some(1900)));
+    assert_eq!(inv[0]["billing_reason"], "subscription_cycle");
+
+    // Upgrade to Scale with 10 of 31 days left: the preview equals the charge.
+    advance(&app, &clock, FEB_5).await;
+    let (s, preview) = app.post(&format!("/v1/subscriptions/{id}/preview_change"), json!({"plan": "scale"})).await;
+    assert_eq!(s, 200, "{preview}");
+    let amounts: Vec<i64> =
+        preview["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, vec![-613, 1581]);
+    assert_eq!(preview["amount_due"], 968);
+    let (s, changed) = app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "scale"})).await;
+    assert_eq!(s, 200, "{changed}");
+    assert_eq!(changed["invoice"]["total"], 968);
+    assert_eq!(changed["invoice"]["amount_paid"], preview["amount_due"]);
+    assert_eq!(changed["invoice"]["number"], "INV-2026-000002");
+
+    // Downgrade back to Grow at the period end: renews on Grow.
+    let (s, d) =
+        app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "grow", "at_period_end": true})).await;
+    assert_eq!(s, 200, "{d}");
+    assert!(d["invoice"].is_null());
+    assert!(d["subscription"]["pending_plan"].is_string());
+    advance(&app, &clock, FEB_15).await;
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.len(), 3);
+    assert_eq!(inv[2]["total"], 1900);
+    assert_eq!(inv[2]["period_end"], MAR_15);
+
+    // Cancel because of price: a pause is offered instead, and nothing changes yet.
+    advance(&app, &clock, FEB_20).await;
+    let (s, offer) = app
+        .post(
+            &format!("/v1/subscriptions/{id}/cancel"),
+            json!({"reason": "too_expensive", "comments": "exam is later", "would_return": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{offer}");
+    assert_eq!(offer["outcome"], "offer");
+    assert_eq!(offer["offer"]["type"], "pause");
+    assert_eq!(offer["subscription"]["status"], "active");
+    // Accept: pause two months; the 23 unused days of 28 come back as credit.
+    let (s, paused) = app.post(&format!("/v1/subscriptions/{id}/pause"), json!({"months": 2})).await;
+    assert_eq!(s, 200, "{paused}");
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(paused["pause_resumes_at"], APR_20);
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv[3]["total"], -1561);
+    assert_eq!(inv[3]["amount_due"], 0);
+    let (_, c) = app.get(&format!("/v1/customers/{cus}")).await;
+    assert_eq!(c["credit_balances"], json!([{"currency": "USD", "amount": 1561}]));
+
+    // Resumes on its own; the credit is used before charging.
+    advance(&app, &clock, APR_20).await;
+    let (_, sub) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["current_period_end"], MAY_20);
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.len(), 5);
+    assert_eq!(
+        (inv[4]["total"].as_i64(), inv[4]["credit_applied"].as_i64(), inv[4]["amount_due"].as_i64()),
+        (Some(1900), Some(1561), Some(339))
+    );
+
+    // Cancel at period end for another reason: scheduled, then canceled at 20 May.
+    let (s, c) =
+        app.post(&format!("/v1/subscriptions/{id}/cancel"), json!({"reason": "unused", "at_period_end": true})).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["outcome"], "scheduled");
+    advance(&app, &clock, MAY_20 + 60).await;
+    let (_, sub) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(sub["status"], "canceled");
+    assert_eq!(sub["canceled_at"], MAY_20);
+    assert_eq!(invoices(&app, &cus).await.len(), 5, "no invoice after cancellation");
+
+    // Numbers are gapless; revenue equals what was collected plus credit used.
+    let numbers: Vec<String> =
+        invoices(&app, &cus).await.iter().map(|i| i["number"].as_str().unwrap().to_string()).collect();
+    assert_eq!(numbers, (1..=5).map(|n| format!("INV-2026-{n:06}")).collect::<Vec<_>>());
+    let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
+    let bal = |acct: &str| {
+        b["data"].as_array().unwrap().iter().find(|r| r["account"] == acct).map(|r| r["balance"].as_i64().unwrap())
+    };
+    assert_eq!(bal("revenue:subscriptions"), Some(1900 + 968 + 1900 - 1561 + 1900));
+    assert_eq!(bal("provider_clearing:sandbox"), Some(1900 + 968 + 1900 + 339));
+    assert_eq!(bal("receivables"), Some(0));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn renewals_catch_up_and_never_double_invoice() {
+    let app = TestApp::spawn().await;
+    let (clock, cus) = setup(&app, "IN").await;
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "scale", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    assert_eq!(sub["currency"], "INR");
+    assert_eq!(sub["status"], "active");
+    // Six months in one jump: every period is invoiced once.
+    advance(&app, &clock, JAN_1 + 182 * 86_400).await;
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.len(), 7);
+    assert!(inv.iter().all(|i| i["total"] == 399_900 && i["currency"] == "INR"));
+    let ends: Vec<i64> = inv.iter().map(|i| i["period_end"].as_i64().unwrap()).collect();
+    let mut sorted = ends.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 7);
+    // Rerunning the billing run changes nothing.
+    let (s, run) = app.post("/v1/billing/run", json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(run["processed"], 0);
+    assert_eq!(invoices(&app, &cus).await.len(), 7);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn invalid_subscription_requests_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (_clock, cus) = setup(&app, "US").await;
+    let cases = [
+        (json!({"customer": cus, "plan": "grow", "currency": "JPY"}), 400, "plan"),
+        (json!({"customer": cus, "plan": "grow", "currency": "QQQ"}), 400, "currency"),
+        (json!({"customer": cus, "plan": "grow", "interval": "week"}), 400, "interval"),
+        (json!({"customer": cus, "plan": "grow", "quantity": 0}), 400, "quantity"),
+        (json!({"customer": cus, "plan": "platinum"}), 404, "plan"),
+        (json!({"customer": "cus_0192f0c1e4b87c3a9d1f2b3c4d5e6f70", "plan": "grow"}), 404, "customer"),
+        (json!({"plan": "grow"}), 400, "customer"),
+    ];
+    for (body, status, param) in cases {
+        let (s, b) = app.post("/v1/subscriptions", body).await;
+        assert_error(s, &b, status, Some(param));
+    }
+    assert_eq!(app.count("subscriptions").await, 0);
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow"})).await;
+    assert_eq!(s, 200);
+    let id = sub["id"].as_str().unwrap();
+    let (s, b) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "scale"})).await;
+    assert_error(s, &b, 409, Some("customer"));
+    // A trial cannot be paused; pauses are 1 to 3 months.
+    let (s, b) = app.post(&format!("/v1/subscriptions/{id}/pause"), json!({"months": 1})).await;
+    assert_error(s, &b, 400, Some("id"));
+    let (s, b) = app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "grow"})).await;
+    assert_error(s, &b, 400, Some("plan"));
+    let (s, b) = app.post(&format!("/v1/subscriptions/{id}/cancel"), json!({"reason": "bored"})).await;
+    assert_error(s, &b, 400, Some("reason"));
+    let (s, b) = app.post(&format!("/v1/subscriptions/{id}/resume"), json!({})).await;
+    assert_error(s, &b, 400, Some("id"));
+    let (_, after) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(after["status"], "trialing");
+    assert_eq!(app.count("invoices").await, 0);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn pause_length_is_bounded_and_cancel_now_works() {
+    let app = TestApp::spawn().await;
+    let (_clock, cus) = setup(&app, "DE").await;
+    let (_, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "trial": false})).await;
+    let id = sub["id"].as_str().unwrap();
+    assert_eq!(sub["currency"], "EUR");
+    for m in [0, 4] {
+        let (s, b) = app.post(&format!("/v1/subscriptions/{id}/pause"), json!({"months": m})).await;
+        assert_error(s, &b, 400, Some("months"));
+    }
+    let (s, c) = app
+        .post(
+            &format!("/v1/subscriptions/{id}/cancel"),
+            json!({"at_period_end": false, "reason": "too_expensive", "decline_offer": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["outcome"], "canceled");
+    assert_eq!(c["subscription"]["status"], "canceled");
+    let fb: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM cancellation_feedback WHERE outcome = 'canceled'")
+            .fetch_one(app.tdb.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(fb, 1);
+    // Reactivation starts a new paid period.
+    let (s, r) = app.post(&format!("/v1/subscriptions/{id}/reactivate"), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["status"], "active");
+    assert_eq!(app.count("invoices").await, 2);
+    app.verify_ledger().await;
+}
