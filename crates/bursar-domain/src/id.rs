@@ -24,6 +24,9 @@ pub enum IdKind {
     Invoice,
     InvoiceLine,
     Feedback,
+    Coupon,
+    Redemption,
+    CreditNote,
 }
 
 impl IdKind {
@@ -46,6 +49,9 @@ impl IdKind {
             IdKind::Invoice => "inv",
             IdKind::InvoiceLine => "il",
             IdKind::Feedback => "fb",
+            IdKind::Coupon => "coupon",
+            IdKind::Redemption => "redeem",
+            IdKind::CreditNote => "cn",
         }
     }
 }

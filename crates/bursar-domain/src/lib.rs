@@ -5,8 +5,12 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod coupon;
+pub mod fx;
 pub mod geo;
 pub mod id;
 pub mod ledger;
 pub mod money;
 pub mod subscription;
+pub mod tax;
+pub mod vat_id;
