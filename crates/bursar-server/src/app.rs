@@ -188,13 +188,25 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         let mut billing = tokio::time::interval(Duration::from_secs(60));
+        let mut fx = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
                 _ = billing.tick() => {
-                    match crate::billing::run_due(&state.db, state.now_ms(), None, 500).await {
+                    match crate::billing::run_due(&state.db, &state.config.tax_settings(), state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),
+                    }
+                }
+                                _ = fx.tick() => {
+                    // Daily reference rates: fetch when today's are not stored yet.
+                    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+                    let have = bursar_store::fx::rates_as_of(state.db.reader(), None).await.ok().flatten().map(|r| r.0);
+                    if state.config.fx_source.is_some() && have.as_deref() != Some(today.as_str()) {
+                        match crate::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await {
+                            Ok(set) => tracing::info!(date = %set.date, currencies = set.per_eur_micro.len(), "FX rates refreshed"),
+                            Err(e) => tracing::warn!(error = %e, "FX refresh failed"),
+                        }
                     }
                 }
                 _ = tick.tick() => {

@@ -8,15 +8,19 @@
 
 use crate::error::{ApiError, ApiResult};
 use bursar_domain::catalog::Interval;
+use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::clock::{from_millis, to_millis};
+use bursar_domain::coupon;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::{natural_balance, AccountKind, EntryDraft};
 use bursar_domain::money::Currency;
 use bursar_domain::subscription::{self as dom, Event, Period, Status};
+use bursar_domain::tax::{self, TaxSettings};
 use bursar_store::billing::{self, InvoiceRow, LineRow, SubscriptionRow};
 use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::customers::CustomerRow;
 use bursar_store::{catalog, clocks, customers, events, ledger, DbError, Tx};
+use std::collections::{BTreeMap, HashMap};
 
 /// One invoice line before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,125 +70,106 @@ pub async fn now_for(tx: &mut Tx, customer: &CustomerRow, server_now: i64) -> Ap
     Ok(server_now)
 }
 
-async fn post(tx: &mut Tx, livemode: bool, e: EntryDraft, source: &str, id: &str, at: i64) -> ApiResult<()> {
-    let entry = e.validate().map_err(err)?;
-    ledger::post(tx, ledger::NewEntry::at(livemode, &entry, at).source(source, id)).await?;
-    Ok(())
+/// The buyer as tax sees them: billing country, state, and a VAT id that
+/// passes offline validation.
+pub fn buyer_of(customer: &CustomerRow) -> tax::Buyer {
+    let address: Option<serde_json::Value> = customer.address.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let addr = |k: &str| address.as_ref().and_then(|a| a.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+    let country = customer.country.clone().or_else(|| addr("country"));
+    let ids: Vec<serde_json::Value> = serde_json::from_str(&customer.tax_ids).unwrap_or_default();
+    let vat = ids.iter().find_map(|t| {
+        let kind = t.get("type")?.as_str()?;
+        if kind != "eu_vat" && kind != "gb_vat" {
+            return None;
+        }
+        bursar_domain::vat_id::VatId::parse(t.get("value")?.as_str()?).ok()
+    });
+    tax::Buyer {
+        country,
+        state: addr("state"),
+        valid_vat_country: vat.as_ref().map(|v| v.iso_country().to_string()),
+        vat_id: vat.map(|v| v.as_string()),
+    }
 }
 
-/// Finalizes and settles an invoice: numbers it, applies the customer's
-/// credit, charges the rest through the sandbox provider, and posts the
-/// ledger entries. A negative total (a downgrade's net credit) goes to the
-/// customer's credit balance.
-#[allow(clippy::too_many_arguments)]
-pub async fn invoice_and_pay(
-    tx: &mut Tx,
-    customer: &CustomerRow,
-    subscription_id: Option<&str>,
-    reason: &str,
-    currency: Currency,
-    lines: Vec<LineDraft>,
-    period: Option<(i64, i64)>,
-    now: i64,
-) -> ApiResult<InvoiceRow> {
-    let livemode = customer.livemode;
-    let subtotal = lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)?;
-    let tax = 0;
-    let total = subtotal + tax;
-    let cur = currency.code();
-    let credit = credit_balance(tx, livemode, &customer.id, cur).await?;
-    let credit_applied = if total > 0 { credit.min(total) } else { 0 };
+/// Everything an issued invoice writes: the row, its lines, its ledger
+/// entries (with their source) and its events.
+pub struct BuiltInvoice {
+    pub row: InvoiceRow,
+    pub lines: Vec<LineRow>,
+    entries: Vec<(bursar_domain::ledger::BalancedEntry, &'static str)>,
+}
+
+/// The pieces of one invoice to issue.
+pub struct InvoiceInput<'a> {
+    pub customer: &'a CustomerRow,
+    pub subscription_id: Option<&'a str>,
+    pub reason: &'a str,
+    pub currency: Currency,
+    pub behavior: TaxBehavior,
+    pub lines: Vec<LineDraft>,
+    pub period: Option<(i64, i64)>,
+    pub now: i64,
+}
+
+/// Builds an issued and settled invoice, given its number and the credit
+/// balance the customer has: taxes, credit applied, the sandbox charge,
+/// and the ledger entries. Pure: nothing is written.
+fn build_invoice(
+    tax_settings: &TaxSettings,
+    inp: InvoiceInput<'_>,
+    number: String,
+    credit: i64,
+) -> ApiResult<BuiltInvoice> {
+    let customer = inp.customer;
+    let (currency, now) = (inp.currency, inp.now);
+    let lines_sum =
+        inp.lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)?;
+    let decision = tax::decide(tax_settings, &buyer_of(customer));
+    let taxed = tax::apply(&decision, inp.behavior, lines_sum, currency).map_err(err)?;
+    let subtotal = taxed.subtotal_minor;
+    let tax: i64 = taxed.taxes.iter().map(|t| t.amount_minor).sum();
+    let total = taxed.total_minor;
+    let credit_applied = if total > 0 { credit.clamp(0, total) } else { 0 };
     let amount_due = total.max(0) - credit_applied;
     let id = new_id(IdKind::Invoice);
-    let year = from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year();
-    let series = format!("INV-{year}");
-    let n = billing::next_invoice_number(tx, livemode, &series).await?;
-    let number = format!("{series}-{n:06}");
     let credit_account = format!("customer_credit:{}", customer.id);
-    let revenue = "revenue:subscriptions";
-    if total > 0 {
-        post(
-            tx,
-            livemode,
-            EntryDraft::new(currency, format!("Invoice {number}")).debit("receivables", total).credit(revenue, total),
-            "invoice",
-            &id,
-            now,
-        )
-        .await?;
-    } else if total < 0 {
-        post(
-            tx,
-            livemode,
-            EntryDraft::new(currency, format!("Invoice {number}: credit to balance"))
-                .debit(revenue, -total)
-                .credit(&credit_account, -total),
-            "invoice",
-            &id,
-            now,
-        )
-        .await?;
+    let mut entries = Vec::new();
+    let mut push = |e: EntryDraft, source: &'static str| -> ApiResult<()> {
+        entries.push((e.validate().map_err(err)?, source));
+        Ok(())
+    };
+    if total != 0 {
+        // Signed postings: a positive invoice is owed by the customer, a
+        // negative one (a net credit) is owed to them as credit balance.
+        let owed_by = if total > 0 { "receivables" } else { credit_account.as_str() };
+        let mut e = EntryDraft::new(currency, format!("Invoice {number}")).debit(owed_by, total);
+        if subtotal != 0 {
+            e = e.credit("revenue:subscriptions", subtotal);
+        }
+        for t in taxed.taxes.iter().filter(|t| t.amount_minor != 0) {
+            e = e.credit(format!("tax_payable:{}", t.jurisdiction), t.amount_minor);
+        }
+        push(e, "invoice")?;
     }
     if credit_applied > 0 {
-        post(
-            tx,
-            livemode,
+        push(
             EntryDraft::new(currency, format!("Credit applied to {number}"))
                 .debit(&credit_account, credit_applied)
                 .credit("receivables", credit_applied),
             "invoice",
-            &id,
-            now,
-        )
-        .await?;
+        )?;
     }
     if amount_due > 0 {
-        post(
-            tx,
-            livemode,
+        push(
             EntryDraft::new(currency, format!("Payment of {number} (sandbox)"))
                 .debit("provider_clearing:sandbox", amount_due)
                 .credit("receivables", amount_due),
             "payment",
-            &id,
-            now,
-        )
-        .await?;
+        )?;
     }
-    let row = InvoiceRow {
-        id: id.clone(),
-        livemode,
-        number: Some(number),
-        customer_id: customer.id.clone(),
-        subscription_id: subscription_id.map(str::to_string),
-        status: "paid".into(),
-        billing_reason: reason.to_string(),
-        currency: cur.to_string(),
-        subtotal,
-        tax,
-        total,
-        credit_applied,
-        amount_due,
-        amount_paid: amount_due,
-        period_start: period.map(|p| p.0),
-        period_end: period.map(|p| p.1),
-        customer_snapshot: serde_json::json!({
-            "name": customer.name, "email": customer.email, "country": customer.country,
-            "address": customer.address.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
-            "tax_ids": serde_json::from_str::<serde_json::Value>(&customer.tax_ids).unwrap_or_default(),
-        })
-        .to_string(),
-        created_at: now,
-        finalized_at: Some(now),
-        paid_at: Some(now),
-    };
-    billing::insert_invoice(tx, &row).await.map_err(|e| match &e {
-        DbError::Sqlx(s) if bursar_store::db::is_unique_violation(s) => {
-            ApiError::conflict("invoice_exists", "this period is already invoiced")
-        }
-        _ => e.into(),
-    })?;
-    let stored: Vec<LineRow> = lines
+    let lines = inp
+        .lines
         .into_iter()
         .enumerate()
         .map(|(i, l)| LineRow {
@@ -201,12 +186,183 @@ pub async fn invoice_and_pay(
             period_end: l.period_end,
         })
         .collect();
-    billing::insert_lines(tx, &stored).await?;
-    let data =
-        serde_json::json!({"id": id, "number": row.number, "total": total, "amount_due": amount_due, "currency": cur});
-    events::emit(tx, livemode, "invoice.finalized", &id, &data, now).await?;
-    events::emit(tx, livemode, "invoice.paid", &id, &data, now).await?;
-    Ok(row)
+    let row = InvoiceRow {
+        id,
+        livemode: customer.livemode,
+        number: Some(number),
+        customer_id: customer.id.clone(),
+        subscription_id: inp.subscription_id.map(str::to_string),
+        status: "paid".into(),
+        billing_reason: inp.reason.to_string(),
+        currency: currency.code().to_string(),
+        subtotal,
+        tax,
+        total,
+        tax_behavior: inp.behavior.as_str().to_string(),
+        tax_details: serde_json::json!({
+            "jurisdiction": decision.jurisdiction,
+            "reverse_charge": decision.reverse_charge,
+            "note": decision.note,
+            "taxes": taxed.taxes,
+        })
+        .to_string(),
+        credit_applied,
+        amount_due,
+        amount_paid: amount_due,
+        period_start: inp.period.map(|p| p.0),
+        period_end: inp.period.map(|p| p.1),
+        customer_snapshot: serde_json::json!({
+            "name": customer.name, "email": customer.email, "country": customer.country,
+            "address": customer.address.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
+            "tax_ids": serde_json::from_str::<serde_json::Value>(&customer.tax_ids).unwrap_or_default(),
+        })
+        .to_string(),
+        created_at: now,
+        finalized_at: Some(now),
+        paid_at: Some(now),
+    };
+    Ok(BuiltInvoice { row, lines, entries })
+}
+
+/// Writes built invoices with multi-row statements: ledger entries,
+/// invoices, lines, events.
+async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
+    let new_entries: Vec<ledger::NewEntry> = built
+        .iter()
+        .flat_map(|b| {
+            b.entries.iter().map(move |(e, source)| {
+                ledger::NewEntry::at(b.row.livemode, e, b.row.created_at).source(source, &b.row.id)
+            })
+        })
+        .collect();
+    ledger::post_batch(tx, &new_entries).await?;
+    let rows: Vec<InvoiceRow> = built.iter().map(|b| b.row.clone()).collect();
+    billing::insert_invoices(tx, &rows).await.map_err(|e| match &e {
+        DbError::Sqlx(s) if bursar_store::db::is_unique_violation(s) => {
+            ApiError::conflict("invoice_exists", "this period is already invoiced")
+        }
+        _ => e.into(),
+    })?;
+    let lines: Vec<LineRow> = built.iter().flat_map(|b| b.lines.iter().cloned()).collect();
+    billing::insert_lines(tx, &lines).await?;
+    let mut evs = Vec::with_capacity(built.len() * 2);
+    for b in built {
+        let r = &b.row;
+        let data = serde_json::json!({"id": r.id, "number": r.number, "total": r.total, "amount_due": r.amount_due,
+            "currency": r.currency, "customer": r.customer_id, "subscription": r.subscription_id});
+        evs.push((r.livemode, "invoice.finalized".to_string(), r.id.clone(), data.clone(), r.created_at));
+        evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, r.created_at));
+    }
+    events::emit_many(tx, &evs).await?;
+    Ok(())
+}
+
+fn series_of(now: i64) -> String {
+    format!("INV-{}", from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year())
+}
+
+/// Issues and settles one invoice: numbers it, applies the customer's
+/// credit, charges the rest through the sandbox provider, and posts the
+/// ledger entries. A negative total (a downgrade's net credit) goes to the
+/// customer's credit balance.
+pub async fn invoice_and_pay(tx: &mut Tx, tax_settings: &TaxSettings, inp: InvoiceInput<'_>) -> ApiResult<InvoiceRow> {
+    let credit = credit_balance(tx, inp.customer.livemode, &inp.customer.id, inp.currency.code()).await?;
+    let series = series_of(inp.now);
+    let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
+    let built = build_invoice(tax_settings, inp, format!("{series}-{n:06}"), credit)?;
+    write_invoices(tx, std::slice::from_ref(&built)).await?;
+    Ok(built.row)
+}
+
+/// Redeems a coupon for a subscription: checks its rules, takes one
+/// redemption atomically (never more than the maximum, even under races),
+/// records it, and attaches the coupon.
+pub async fn redeem(
+    tx: &mut Tx,
+    customer: &CustomerRow,
+    sub: &mut SubscriptionRow,
+    code: &str,
+    plan: &PlanRow,
+    amount: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let bad = |msg: String| ApiError::invalid("coupon", msg);
+    let c = billing::coupon_by_key(&mut **tx, sub.livemode, code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("coupon", "coupon", code))?;
+    let rules: coupon::Rules = serde_json::from_str(&c.rules).map_err(err)?;
+    let attempt = coupon::Attempt {
+        now,
+        item: coupon::Item::Plan { id: &plan.id, code: &plan.code },
+        currency: &sub.currency,
+        amount,
+        customer_redemptions: billing::customer_redemptions(tx, &c.id, &customer.id).await?,
+        customer_has_purchased: billing::has_purchased(tx, &customer.id).await?,
+    };
+    rules.check(c.active, &attempt).map_err(|r| bad(r.to_string()))?;
+    if !billing::try_redeem(tx, &c.id).await? {
+        return Err(ApiError::invalid("coupon", coupon::Refusal::Exhausted.to_string()));
+    }
+    billing::insert_redemption(tx, &new_id(IdKind::Redemption), sub.livemode, &c.id, &customer.id, Some(&sub.id), now)
+        .await?;
+    let months = u32::try_from(interval(sub).months()).unwrap_or(1);
+    sub.coupon_id = Some(c.id);
+    sub.discount_invoices_left = rules.duration.invoices(months).map(i64::from);
+    Ok(())
+}
+
+/// Adds the subscription's coupon discount to an invoice's lines. A
+/// regular (period) invoice uses up one of the coupon's invoices; when none
+/// are left the coupon comes off.
+async fn discount(
+    tx: &mut Tx,
+    sub: &mut SubscriptionRow,
+    lines: &mut Vec<LineDraft>,
+    currency: Currency,
+    regular: bool,
+) -> ApiResult<()> {
+    let Some(id) = sub.coupon_id.clone() else { return Ok(()) };
+    let Some(c) = billing::coupon_by_key(&mut **tx, sub.livemode, &id).await? else { return Ok(()) };
+    apply_discount(&c, sub, lines, currency, regular)
+}
+
+fn apply_discount(
+    c: &billing::CouponRow,
+    sub: &mut SubscriptionRow,
+    lines: &mut Vec<LineDraft>,
+    currency: Currency,
+    regular: bool,
+) -> ApiResult<()> {
+    let rules: coupon::Rules = serde_json::from_str(&c.rules).map_err(err)?;
+    let sum: i64 = lines.iter().map(|l| l.amount).sum();
+    let off = coupon::discount_of(&rules.discount, currency.code(), sum).map_err(err)?;
+    if off != 0 {
+        lines.push(LineDraft {
+            kind: "discount",
+            description: format!("{} ({})", c.name, c.code),
+            quantity: 1,
+            unit_amount: -off,
+            amount: -off,
+            price_id: None,
+            period_start: None,
+            period_end: None,
+        });
+    }
+    if regular {
+        if let Some(left) = sub.discount_invoices_left {
+            if left <= 1 {
+                sub.coupon_id = None;
+                sub.discount_invoices_left = None;
+            } else {
+                sub.discount_invoices_left = Some(left - 1);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn behavior_of(price: &PriceRow) -> TaxBehavior {
+    TaxBehavior::parse(&price.tax_behavior).unwrap_or_default()
 }
 
 fn plan_line(plan: &PlanRow, price: &PriceRow, quantity: i64, p: Period) -> ApiResult<LineDraft> {
@@ -245,11 +401,13 @@ async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> A
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
     tx: &mut Tx,
+    tax_settings: &TaxSettings,
     customer: &CustomerRow,
     plan: &PlanRow,
     price: &PriceRow,
     quantity: i64,
     trial: bool,
+    coupon: Option<&str>,
     now: i64,
 ) -> ApiResult<SubscriptionRow> {
     let currency = Currency::from_code(&price.currency).map_err(err)?;
@@ -273,9 +431,15 @@ pub async fn create(
         pending_price_id: None,
         pending_plan_id: None,
         pause_resumes_at: None,
+        coupon_id: None,
+        discount_invoices_left: None,
         created_at: now,
         updated_at: now,
     };
+    if let Some(code) = coupon {
+        let amount = price.amount.checked_mul(quantity).ok_or_else(ApiError::internal)?;
+        redeem(tx, customer, &mut sub, code, plan, amount, now).await?;
+    }
     if trial && plan.trial_days > 0 {
         let end = now + plan.trial_days * 86_400_000;
         sub.status = Status::Trialing.as_str().into();
@@ -287,16 +451,22 @@ pub async fn create(
         let p = dom::nth_period(from_millis(now), interval, 0).map_err(err)?;
         sub.current_period_end = to_millis(p.end);
         billing::save_subscription(tx, &sub).await?;
-        let line = plan_line(plan, price, quantity, p)?;
+        let mut lines = vec![plan_line(plan, price, quantity, p)?];
+        discount(tx, &mut sub, &mut lines, currency, true).await?;
+        billing::save_subscription(tx, &sub).await?;
         invoice_and_pay(
             tx,
-            customer,
-            Some(&sub.id),
-            "subscription_create",
-            currency,
-            vec![line],
-            Some((now, sub.current_period_end)),
-            now,
+            tax_settings,
+            InvoiceInput {
+                customer,
+                subscription_id: Some(sub.id.as_str()),
+                reason: "subscription_create",
+                currency,
+                behavior: behavior_of(price),
+                lines,
+                period: Some((now, sub.current_period_end)),
+                now,
+            },
         )
         .await?;
     }
@@ -307,7 +477,7 @@ pub async fn create(
 /// Moves a subscription through every boundary it has passed by `now`:
 /// trial ends, scheduled cancellations, pending downgrades, renewals and
 /// pause ends. Safe to rerun: each period is invoiced at most once.
-pub async fn advance(tx: &mut Tx, sub: &mut SubscriptionRow, now: i64) -> ApiResult<u32> {
+pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<u32> {
     let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     let mut steps = 0;
     for _ in 0..1000 {
@@ -319,7 +489,7 @@ pub async fn advance(tx: &mut Tx, sub: &mut SubscriptionRow, now: i64) -> ApiRes
                     sub.pause_resumes_at = None;
                     sub.anchor_at = t;
                     sub.current_period_start = t;
-                    renew_from(tx, &customer, sub, t, "subscription_cycle").await?;
+                    renew_from(tx, tax_settings, &customer, sub, t, "subscription_cycle").await?;
                     emit_sub(tx, sub, "subscription.resumed", t).await?;
                     steps += 1;
                     continue;
@@ -347,7 +517,7 @@ pub async fn advance(tx: &mut Tx, sub: &mut SubscriptionRow, now: i64) -> ApiRes
         }
         let event = if status == Status::Trialing { Event::TrialConverted } else { Event::RenewalPaid };
         sub.status = transition(sub, event)?.as_str().into();
-        renew_from(tx, &customer, sub, boundary, "subscription_cycle").await?;
+        renew_from(tx, tax_settings, &customer, sub, boundary, "subscription_cycle").await?;
         emit_sub(
             tx,
             sub,
@@ -363,6 +533,7 @@ pub async fn advance(tx: &mut Tx, sub: &mut SubscriptionRow, now: i64) -> ApiRes
 /// Invoices the period starting at `start` and makes it current.
 async fn renew_from(
     tx: &mut Tx,
+    tax_settings: &TaxSettings,
     customer: &CustomerRow,
     sub: &mut SubscriptionRow,
     start: i64,
@@ -376,16 +547,22 @@ async fn renew_from(
     sub.current_period_end = to_millis(p.end);
     sub.updated_at = start;
     billing::save_subscription(tx, sub).await?;
-    let line = plan_line(&plan, &price, sub.quantity, p)?;
+    let mut lines = vec![plan_line(&plan, &price, sub.quantity, p)?];
+    discount(tx, sub, &mut lines, currency, true).await?;
+    billing::save_subscription(tx, sub).await?;
     invoice_and_pay(
         tx,
-        customer,
-        Some(&sub.id),
-        reason,
-        currency,
-        vec![line],
-        Some((sub.current_period_start, sub.current_period_end)),
-        start,
+        tax_settings,
+        InvoiceInput {
+            customer,
+            subscription_id: Some(sub.id.as_str()),
+            reason,
+            currency,
+            behavior: behavior_of(&price),
+            lines,
+            period: Some((sub.current_period_start, sub.current_period_end)),
+            now: start,
+        },
     )
     .await?;
     Ok(())
@@ -435,6 +612,7 @@ pub async fn change_lines(
 /// Applies a change now: the proration invoice, then the new plan.
 pub async fn change_now(
     tx: &mut Tx,
+    tax_settings: &TaxSettings,
     sub: &mut SubscriptionRow,
     new_plan: &PlanRow,
     new_price: &PriceRow,
@@ -445,18 +623,23 @@ pub async fn change_now(
     let invoice = if sub.status == Status::Trialing.as_str() {
         None
     } else {
-        let lines = change_lines(tx, sub, new_plan, new_price, quantity, now).await?;
+        let mut lines = change_lines(tx, sub, new_plan, new_price, quantity, now).await?;
         let currency = Currency::from_code(&new_price.currency).map_err(err)?;
+        discount(tx, sub, &mut lines, currency, false).await?;
         Some(
             invoice_and_pay(
                 tx,
-                &customer,
-                Some(&sub.id),
-                "subscription_update",
-                currency,
-                lines,
-                Some((now, sub.current_period_end)),
-                now,
+                tax_settings,
+                InvoiceInput {
+                    customer: &customer,
+                    subscription_id: Some(sub.id.as_str()),
+                    reason: "subscription_update",
+                    currency,
+                    behavior: behavior_of(new_price),
+                    lines,
+                    period: Some((now, sub.current_period_end)),
+                    now,
+                },
             )
             .await?,
         )
@@ -473,7 +656,13 @@ pub async fn change_now(
 }
 
 /// Pauses for whole months; the subscription resumes on its own then.
-pub async fn pause(tx: &mut Tx, sub: &mut SubscriptionRow, months: u32, now: i64) -> ApiResult<()> {
+pub async fn pause(
+    tx: &mut Tx,
+    tax_settings: &TaxSettings,
+    sub: &mut SubscriptionRow,
+    months: u32,
+    now: i64,
+) -> ApiResult<()> {
     if !dom::PAUSE_MONTHS.contains(&months) {
         return Err(ApiError::invalid("months", "a pause lasts 1 to 3 months"));
     }
@@ -501,13 +690,17 @@ pub async fn pause(tx: &mut Tx, sub: &mut SubscriptionRow, months: u32, now: i64
         };
         invoice_and_pay(
             tx,
-            &customer,
-            Some(&sub.id),
-            "subscription_update",
-            currency,
-            vec![line],
-            Some((now, sub.current_period_end)),
-            now,
+            tax_settings,
+            InvoiceInput {
+                customer: &customer,
+                subscription_id: Some(sub.id.as_str()),
+                reason: "subscription_update",
+                currency,
+                behavior: behavior_of(&price),
+                lines: vec![line],
+                period: Some((now, sub.current_period_end)),
+                now,
+            },
         )
         .await?;
     }
@@ -547,19 +740,29 @@ pub async fn cancel(tx: &mut Tx, sub: &mut SubscriptionRow, at_period_end: bool,
 
 /// Starts a canceled subscription again: a new period from now, invoiced
 /// and paid.
-pub async fn reactivate(tx: &mut Tx, sub: &mut SubscriptionRow, now: i64) -> ApiResult<()> {
+pub async fn reactivate(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<()> {
     let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     sub.status = transition(sub, Event::Reactivate)?.as_str().into();
     sub.canceled_at = None;
     sub.trial_end = None;
     sub.anchor_at = now;
-    renew_from(tx, &customer, sub, now, "subscription_reactivate").await?;
+    renew_from(tx, tax_settings, &customer, sub, now, "subscription_reactivate").await?;
     emit_sub(tx, sub, "subscription.reactivated", now).await
 }
 
-/// Runs every due subscription, each in its own transaction, `batch` at a
-/// time. Returns how many boundaries were processed.
-pub async fn run_due(db: &bursar_store::Db, server_now: i64, test_clock: Option<&str>, batch: i64) -> ApiResult<u32> {
+/// Runs every due subscription, `CHUNK` to a transaction (a failing chunk
+/// is retried one subscription at a time, so one bad subscription never
+/// holds up the others). On PostgreSQL rows another node is working on are
+/// skipped (`FOR UPDATE SKIP LOCKED`), so several nodes can run at once.
+/// Returns how many period boundaries were processed.
+pub async fn run_due(
+    db: &bursar_store::Db,
+    tax_settings: &TaxSettings,
+    server_now: i64,
+    test_clock: Option<&str>,
+    batch: i64,
+) -> ApiResult<u32> {
+    const CHUNK: usize = 50;
     let mut total = 0;
     loop {
         let due = billing::due_subscription_ids(db.reader(), server_now, test_clock, batch).await?;
@@ -567,15 +770,18 @@ pub async fn run_due(db: &bursar_store::Db, server_now: i64, test_clock: Option<
             break;
         }
         let mut progressed = 0;
-        for (id, livemode) in due {
-            let mut tx = db.begin().await?;
-            let Some(mut sub) = billing::subscription(&mut tx, livemode, &id, db.for_update()).await? else { continue };
-            let customer =
-                customers::get(&mut *tx, livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
-            let now = now_for(&mut tx, &customer, server_now).await?;
-            let n = advance(&mut tx, &mut sub, now).await?;
-            tx.commit().await?;
-            progressed += n;
+        for chunk in due.chunks(CHUNK) {
+            match run_chunk(db, tax_settings, server_now, chunk).await {
+                Ok(n) => progressed += n,
+                Err(_) => {
+                    for one in chunk {
+                        match run_chunk(db, tax_settings, server_now, std::slice::from_ref(one)).await {
+                            Ok(n) => progressed += n,
+                            Err(e) => tracing::error!(subscription = %one.0, error = ?e, "renewal failed; will retry"),
+                        }
+                    }
+                }
+            }
         }
         total += progressed;
         if progressed == 0 {
@@ -583,4 +789,244 @@ pub async fn run_due(db: &bursar_store::Db, server_now: i64, test_clock: Option<
         }
     }
     Ok(total)
+}
+
+async fn run_chunk(
+    db: &bursar_store::Db,
+    tax_settings: &TaxSettings,
+    server_now: i64,
+    chunk: &[(String, bool)],
+) -> ApiResult<u32> {
+    let mut tx = db.begin().await?;
+    let ids: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+    let subs = billing::subscriptions_by_ids(&mut tx, &ids, db.for_update_skip_locked()).await?;
+    let customer_ids: Vec<String> = subs.iter().map(|s| s.customer_id.clone()).collect();
+    let mut by_id: HashMap<String, CustomerRow> =
+        customers::get_many(&mut tx, &customer_ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let mut n = 0;
+    let mut simple = Vec::new();
+    for mut sub in subs {
+        let customer = by_id.remove(&sub.customer_id).ok_or_else(ApiError::internal)?;
+        let now = now_for(&mut tx, &customer, server_now).await?;
+        if is_simple_renewal(&sub, now)? {
+            simple.push((sub, customer));
+        } else {
+            n += advance(&mut tx, tax_settings, &mut sub, now).await?;
+        }
+    }
+    n += renew_batch(&mut tx, tax_settings, simple).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// An active subscription with exactly one plain renewal due: no trial end,
+/// no scheduled cancellation or downgrade, no pause.
+fn is_simple_renewal(sub: &SubscriptionRow, now: i64) -> ApiResult<bool> {
+    if sub.status != Status::Active.as_str()
+        || sub.cancel_at_period_end
+        || sub.pending_price_id.is_some()
+        || sub.current_period_end > now
+    {
+        return Ok(false);
+    }
+    Ok(to_millis(period_of(sub, sub.current_period_end)?.end) > now)
+}
+
+/// Renews many subscriptions with a handful of multi-row statements: the
+/// same invoices, numbers, ledger entries and events as one by one.
+async fn renew_batch(
+    tx: &mut Tx,
+    tax_settings: &TaxSettings,
+    items: Vec<(SubscriptionRow, CustomerRow)>,
+) -> ApiResult<u32> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let mut prices: HashMap<String, (PlanRow, PriceRow)> = HashMap::new();
+    for (sub, _) in &items {
+        if !prices.contains_key(&sub.price_id) {
+            let price = load_price(tx, sub.livemode, &sub.price_id).await?;
+            let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
+            prices.insert(sub.price_id.clone(), (plan, price));
+        }
+    }
+    let accounts: Vec<String> = items.iter().map(|(s, _)| format!("customer_credit:{}", s.customer_id)).collect();
+    let mut credit: HashMap<(bool, String, String), i64> = HashMap::new();
+    for b in ledger::balances_in_tx(tx, &accounts).await? {
+        credit.insert((b.0, b.1, b.2), natural_balance(AccountKind::Liability, b.3));
+    }
+    let mut wanted: BTreeMap<(bool, String), i64> = BTreeMap::new();
+    for (sub, _) in &items {
+        *wanted.entry((sub.livemode, series_of(sub.current_period_end))).or_default() += 1;
+    }
+    let mut next: BTreeMap<(bool, String), i64> = BTreeMap::new();
+    for ((live, series), count) in wanted {
+        let first = billing::reserve_invoice_numbers(tx, live, &series, count).await?;
+        next.insert((live, series), first);
+    }
+    let mut coupons: HashMap<String, billing::CouponRow> = HashMap::new();
+    for (sub, _) in &items {
+        if let Some(id) = &sub.coupon_id {
+            if !coupons.contains_key(id) {
+                if let Some(c) = billing::coupon_by_key(&mut **tx, sub.livemode, id).await? {
+                    coupons.insert(id.clone(), c);
+                }
+            }
+        }
+    }
+    let mut built = Vec::with_capacity(items.len());
+    let mut subs = Vec::with_capacity(items.len());
+    let mut evs = Vec::with_capacity(items.len());
+    for (mut sub, customer) in items {
+        let boundary = sub.current_period_end;
+        sub.status = transition(&sub, Event::RenewalPaid)?.as_str().into();
+        let p = period_of(&sub, boundary)?;
+        sub.current_period_start = to_millis(p.start);
+        sub.current_period_end = to_millis(p.end);
+        sub.updated_at = boundary;
+        let (plan, price) = &prices[&sub.price_id];
+        let currency = Currency::from_code(&price.currency).map_err(err)?;
+        let series = series_of(boundary);
+        let slot = next.get_mut(&(sub.livemode, series.clone())).ok_or_else(ApiError::internal)?;
+        let number = format!("{series}-{:06}", *slot);
+        *slot += 1;
+        let key = (sub.livemode, format!("customer_credit:{}", sub.customer_id), price.currency.clone());
+        let available = credit.get(&key).copied().unwrap_or(0);
+        let mut lines = vec![plan_line(plan, price, sub.quantity, p)?];
+        if let Some(c) = sub.coupon_id.as_ref().and_then(|id| coupons.get(id)) {
+            apply_discount(c, &mut sub, &mut lines, currency, true)?;
+        }
+        let inv = build_invoice(
+            tax_settings,
+            InvoiceInput {
+                customer: &customer,
+                subscription_id: Some(sub.id.as_str()),
+                reason: "subscription_cycle",
+                currency,
+                behavior: behavior_of(price),
+                lines,
+                period: Some((sub.current_period_start, sub.current_period_end)),
+                now: boundary,
+            },
+            number,
+            available,
+        )?;
+        credit.insert(key, available - inv.row.credit_applied);
+        let data = serde_json::json!({"id": sub.id, "status": sub.status, "plan": sub.plan_id, "price": sub.price_id,
+            "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
+        evs.push((sub.livemode, "subscription.renewed".to_string(), sub.id.clone(), data, boundary));
+        built.push(inv);
+        subs.push(sub);
+    }
+    write_invoices(tx, &built).await?;
+    billing::save_subscriptions(tx, &subs).await?;
+    events::emit_many(tx, &evs).await?;
+    Ok(subs.len() as u32)
+}
+
+/// Where refunded money goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundTo {
+    /// Back through the provider that took the payment.
+    PaymentMethod,
+    /// To the customer's credit balance, used before their next charge.
+    CreditBalance,
+}
+
+/// Issues a credit note for `amount` of a paid invoice: the tax share is
+/// credited in proportion (largest remainder across components), the
+/// ledger reverses revenue through `refunds` and tax through
+/// `tax_payable`, and the money goes back to the payment method or to the
+/// customer's credit balance. Never more than what is left to credit.
+pub async fn refund(
+    tx: &mut Tx,
+    invoice: &InvoiceRow,
+    amount: i64,
+    to: RefundTo,
+    reason: &str,
+    now: i64,
+) -> ApiResult<billing::CreditNoteRow> {
+    if invoice.status != "paid" || invoice.total <= 0 {
+        return Err(ApiError::invalid("id", "only a paid invoice with a positive total can be refunded"));
+    }
+    let credited: i64 =
+        billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?.iter().map(|c| c.total).sum();
+    let left = invoice.total - credited;
+    if amount <= 0 || amount > left {
+        return Err(ApiError::invalid(
+            "amount",
+            format!("amount must be 1 to {left} (what is left to credit on this invoice)"),
+        ));
+    }
+    if to == RefundTo::PaymentMethod && amount > invoice.amount_paid - credited.min(invoice.amount_paid) {
+        return Err(ApiError::invalid(
+            "refund_to",
+            "more than was paid by payment method; refund the rest to the credit balance",
+        ));
+    }
+    let currency = Currency::from_code(&invoice.currency).map_err(err)?;
+    let details: serde_json::Value = serde_json::from_str(&invoice.tax_details).unwrap_or_default();
+    let taxes: Vec<tax::TaxAmount> = serde_json::from_value(details["taxes"].clone()).unwrap_or_default();
+    // Tax share: amount × tax ÷ total, split across components by their amounts.
+    let tax_part = bursar_domain::money::round_div(
+        i128::from(amount) * i128::from(invoice.tax),
+        i128::from(invoice.total),
+        bursar_domain::money::Rounding::HalfUp,
+    )
+    .map_err(err)?;
+    let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
+    let parts: Vec<i64> = if tax_part != 0 && ratios.iter().any(|r| *r > 0) {
+        bursar_domain::money::Money::new(tax_part, currency)
+            .allocate(&ratios)
+            .map_err(err)?
+            .iter()
+            .map(|m| m.amount_minor)
+            .collect()
+    } else {
+        vec![0; taxes.len()]
+    };
+    let net = amount - tax_part;
+    let series = format!("CN-{}", from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year());
+    let n = billing::reserve_invoice_numbers(tx, invoice.livemode, &series, 1).await?;
+    let number = format!("{series}-{n:06}");
+    let id = new_id(IdKind::CreditNote);
+    let (dest, to_str) = match to {
+        RefundTo::PaymentMethod => ("provider_clearing:sandbox".to_string(), "payment_method"),
+        RefundTo::CreditBalance => (format!("customer_credit:{}", invoice.customer_id), "credit_balance"),
+    };
+    let mut e =
+        EntryDraft::new(currency, format!("Credit note {number} for {}", invoice.number.clone().unwrap_or_default()));
+    if net != 0 {
+        e = e.debit("refunds", net);
+    }
+    let mut credited_taxes = Vec::new();
+    for (t, p) in taxes.iter().zip(&parts) {
+        if *p != 0 {
+            e = e.debit(format!("tax_payable:{}", t.jurisdiction), *p);
+        }
+        credited_taxes.push(serde_json::json!({"name": t.name, "jurisdiction": t.jurisdiction, "rate_bps": t.rate_bps, "amount_minor": p}));
+    }
+    let entry = e.credit(dest, amount).validate().map_err(err)?;
+    ledger::post(tx, ledger::NewEntry::at(invoice.livemode, &entry, now).source("credit_note", &id)).await?;
+    let row = billing::CreditNoteRow {
+        id,
+        livemode: invoice.livemode,
+        number,
+        invoice_id: invoice.id.clone(),
+        customer_id: invoice.customer_id.clone(),
+        currency: invoice.currency.clone(),
+        subtotal: net,
+        tax: tax_part,
+        total: amount,
+        refund_to: to_str.to_string(),
+        reason: reason.to_string(),
+        tax_details: serde_json::json!({ "taxes": credited_taxes }).to_string(),
+        created_at: now,
+    };
+    billing::insert_credit_note(tx, &row).await?;
+    let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
+        "currency": invoice.currency, "refund_to": to_str});
+    events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;
+    events::emit(tx, invoice.livemode, "invoice.refunded", &invoice.id, &data, now).await?;
+    Ok(row)
 }

@@ -40,6 +40,17 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// The externally visible base URL, used in links.
     pub public_url: Option<String>,
+    /// ISO country where the operator is established: decides domestic VAT
+    /// against reverse charge, and the GST split in India.
+    pub tax_origin_country: Option<String>,
+    /// Indian state code of the operator (for CGST + SGST).
+    pub tax_origin_state: Option<String>,
+    /// Tax rates for countries without a built-in rule, in basis points
+    /// (`{ AU = 1000 }` is 10 %).
+    pub tax_rates: std::collections::BTreeMap<String, i64>,
+    /// Where daily FX reference rates come from: an `https://` URL or a file
+    /// in the ECB `eurofxref-daily.xml` format. Unset: no automatic refresh.
+    pub fx_source: Option<String>,
 }
 
 impl Default for Config {
@@ -59,6 +70,10 @@ impl Default for Config {
             idempotency_retention_hours: 24,
             shutdown_grace_secs: 20,
             public_url: None,
+            tax_origin_country: None,
+            tax_origin_state: None,
+            tax_rates: Default::default(),
+            fx_source: None,
         }
     }
 }
@@ -104,12 +119,32 @@ impl Config {
         if self.idempotency_lease_secs <= self.request_timeout_secs {
             return Err("idempotency_lease_secs must exceed request_timeout_secs".into());
         }
+        if let Some(c) = &self.tax_origin_country {
+            if bursar_domain::geo::parse_country(c).as_deref() != Some(c.as_str()) {
+                return Err("tax_origin_country must be an upper-case ISO 3166 country code".into());
+            }
+        }
+        for (c, r) in &self.tax_rates {
+            if bursar_domain::geo::parse_country(c).as_deref() != Some(c.as_str()) || !(0..=10_000).contains(r) {
+                return Err(format!(
+                    "tax_rates: `{c} = {r}` needs an upper-case country code and 0 to 10000 basis points"
+                ));
+            }
+        }
         if let Some(u) = &self.database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
                 return Err("database_url must start with postgres://, postgresql:// or sqlite:".into());
             }
         }
         Ok(())
+    }
+
+    pub fn tax_settings(&self) -> bursar_domain::tax::TaxSettings {
+        bursar_domain::tax::TaxSettings {
+            origin_country: self.tax_origin_country.clone(),
+            origin_state: self.tax_origin_state.clone(),
+            rates: self.tax_rates.clone(),
+        }
     }
 
     pub fn sqlite_path(&self) -> PathBuf {

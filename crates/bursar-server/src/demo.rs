@@ -89,6 +89,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     )
     .await?;
 
+    let mut people = Vec::new();
     for (i, (name, local, country, locale, credit)) in PEOPLE.iter().enumerate() {
         let on_clock = i % 8 == 7;
         let created = if on_clock { clock_time } else { now - (PEOPLE.len() - i) as i64 * 86_400_000 };
@@ -111,6 +112,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
             deleted_at: None,
         };
         customers::insert(&mut tx, &row).await?;
+        people.push(row.clone());
         events::emit(
             &mut tx,
             false,
@@ -137,6 +139,30 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     catalog.validate().map_err(|e| DbError::Other(format!("demo catalog: {e}")))?;
     for livemode in [false, true] {
         crate::catalog::import(&mut tx, livemode, &catalog, now).await?;
+    }
+    // Subscriptions: every fourth customer on each of Grow, Scale and
+    // Starter, some of them trialing.
+    let tax = state.config.tax_settings();
+    for (i, c) in people.iter().enumerate() {
+        let code = match i % 4 {
+            0 => "grow",
+            1 => "scale",
+            2 => "starter",
+            _ => continue,
+        };
+        let plan = bursar_store::catalog::plan_by_code(&mut *tx, false, code)
+            .await?
+            .ok_or_else(|| DbError::Other(format!("demo plan {code}")))?;
+        let currency = bursar_domain::geo::billing_currency(None, c.country.as_deref(), None);
+        // Customers in currencies the catalog does not price in pay in USD.
+        let prices = bursar_store::catalog::prices_of(&mut *tx, false, Some(&plan.id), false).await?;
+        let monthly = |cur: &str| prices.iter().find(|p| p.currency == cur && p.interval == "month").cloned();
+        let price = monthly(currency.code())
+            .or_else(|| monthly("USD"))
+            .ok_or_else(|| DbError::Other(format!("demo price {code}")))?;
+        crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, i % 8 == 1, None, c.created_at)
+            .await
+            .map_err(|e| DbError::Other(format!("demo subscription: {}", e.body.message)))?;
     }
 
     let usd = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod fx;
 pub mod middleware;
 pub mod services;
 pub mod staff;

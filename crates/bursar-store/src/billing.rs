@@ -24,13 +24,16 @@ pub struct SubscriptionRow {
     pub pending_price_id: Option<String>,
     pub pending_plan_id: Option<String>,
     pub pause_resumes_at: Option<i64>,
+    pub coupon_id: Option<String>,
+    /// Regular invoices the coupon still covers; `None` with a coupon is for ever.
+    pub discount_invoices_left: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const SUB_COLS: &str = "id, livemode, customer_id, plan_id, price_id, currency, billing_interval, quantity, status, \
     anchor_at, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, \
-    pending_price_id, pending_plan_id, pause_resumes_at, created_at, updated_at";
+    pending_price_id, pending_plan_id, pause_resumes_at, coupon_id, discount_invoices_left, created_at, updated_at";
 
 fn sub(r: &AnyRow) -> SubscriptionRow {
     SubscriptionRow {
@@ -52,48 +55,64 @@ fn sub(r: &AnyRow) -> SubscriptionRow {
         pending_price_id: r.get(15),
         pending_plan_id: r.get(16),
         pause_resumes_at: r.get(17),
-        created_at: r.get(18),
-        updated_at: r.get(19),
+        coupon_id: r.get(18),
+        discount_invoices_left: r.get(19),
+        created_at: r.get(20),
+        updated_at: r.get(21),
     }
 }
 
+/// Inserts or rewrites many subscriptions with multi-row statements.
+pub async fn save_subscriptions(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<(), DbError> {
+    let backend = crate::db::tx_backend(tx);
+    for chunk in rows.chunks(400) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriptions ({SUB_COLS}) VALUES {} {SUB_UPSERT}",
+            crate::db::placeholders(backend, chunk.len(), 22)
+        ));
+        let mut q = sqlx::query(sql);
+        for s in chunk {
+            q = q
+                .bind(s.id.clone())
+                .bind(i64::from(s.livemode))
+                .bind(s.customer_id.clone())
+                .bind(s.plan_id.clone())
+                .bind(s.price_id.clone())
+                .bind(s.currency.clone())
+                .bind(s.interval.clone())
+                .bind(s.quantity)
+                .bind(s.status.clone())
+                .bind(s.anchor_at)
+                .bind(s.current_period_start)
+                .bind(s.current_period_end)
+                .bind(s.trial_end)
+                .bind(i64::from(s.cancel_at_period_end))
+                .bind(s.canceled_at)
+                .bind(s.pending_price_id.clone())
+                .bind(s.pending_plan_id.clone())
+                .bind(s.pause_resumes_at)
+                .bind(s.coupon_id.clone())
+                .bind(s.discount_invoices_left)
+                .bind(s.created_at)
+                .bind(s.updated_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+const SUB_UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, price_id = excluded.price_id, \
+    currency = excluded.currency, billing_interval = excluded.billing_interval, quantity = excluded.quantity, \
+    status = excluded.status, anchor_at = excluded.anchor_at, current_period_start = excluded.current_period_start, \
+    current_period_end = excluded.current_period_end, trial_end = excluded.trial_end, \
+    cancel_at_period_end = excluded.cancel_at_period_end, canceled_at = excluded.canceled_at, \
+    pending_price_id = excluded.pending_price_id, pending_plan_id = excluded.pending_plan_id, \
+        pause_resumes_at = excluded.pause_resumes_at, coupon_id = excluded.coupon_id, \
+    discount_invoices_left = excluded.discount_invoices_left, updated_at = excluded.updated_at";
+
 /// Inserts or rewrites a subscription.
 pub async fn save_subscription(tx: &mut Tx, s: &SubscriptionRow) -> Result<(), DbError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO subscriptions ({SUB_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) \
-         ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, price_id = excluded.price_id, \
-         currency = excluded.currency, billing_interval = excluded.billing_interval, quantity = excluded.quantity, \
-         status = excluded.status, anchor_at = excluded.anchor_at, current_period_start = excluded.current_period_start, \
-         current_period_end = excluded.current_period_end, trial_end = excluded.trial_end, \
-         cancel_at_period_end = excluded.cancel_at_period_end, canceled_at = excluded.canceled_at, \
-         pending_price_id = excluded.pending_price_id, pending_plan_id = excluded.pending_plan_id, \
-         pause_resumes_at = excluded.pause_resumes_at, \
-         updated_at = excluded.updated_at"
-    ));
-    sqlx::query(sql)
-        .bind(s.id.clone())
-        .bind(i64::from(s.livemode))
-        .bind(s.customer_id.clone())
-        .bind(s.plan_id.clone())
-        .bind(s.price_id.clone())
-        .bind(s.currency.clone())
-        .bind(s.interval.clone())
-        .bind(s.quantity)
-        .bind(s.status.clone())
-        .bind(s.anchor_at)
-        .bind(s.current_period_start)
-        .bind(s.current_period_end)
-        .bind(s.trial_end)
-        .bind(i64::from(s.cancel_at_period_end))
-        .bind(s.canceled_at)
-        .bind(s.pending_price_id.clone())
-        .bind(s.pending_plan_id.clone())
-        .bind(s.pause_resumes_at)
-        .bind(s.created_at)
-        .bind(s.updated_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    save_subscriptions(tx, std::slice::from_ref(s)).await
 }
 
 /// One subscription; inside a transaction on PostgreSQL pass
@@ -108,6 +127,28 @@ pub async fn subscription(
         "SELECT {SUB_COLS} FROM subscriptions WHERE id = $1 AND livemode = $2{for_update}"
     ));
     Ok(sqlx::query(sql).bind(id).bind(i64::from(livemode)).fetch_optional(ex).await?.as_ref().map(sub))
+}
+
+/// Several subscriptions at once, locked on PostgreSQL with `for_update`
+/// (rows locked by another node are skipped with `SKIP LOCKED`).
+pub async fn subscriptions_by_ids(
+    ex: &mut sqlx::AnyConnection,
+    ids: &[String],
+    for_update: &str,
+) -> Result<Vec<SubscriptionRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {SUB_COLS} FROM subscriptions WHERE id IN ({}){for_update}",
+        list.join(",")
+    ));
+    let mut q = sqlx::query(sql);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(ex).await?.iter().map(sub).collect())
 }
 
 pub async fn subscriptions_of<'e, E: Executor<'e, Database = Any>>(
@@ -184,6 +225,10 @@ pub struct InvoiceRow {
     pub subtotal: i64,
     pub tax: i64,
     pub total: i64,
+    /// `exclusive` or `inclusive`: whether the lines include the tax.
+    pub tax_behavior: String,
+    /// JSON: the tax decision and the amounts per component.
+    pub tax_details: String,
     pub credit_applied: i64,
     pub amount_due: i64,
     pub amount_paid: i64,
@@ -197,7 +242,7 @@ pub struct InvoiceRow {
 
 const INV_COLS: &str =
     "id, livemode, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, \
-    tax, total, credit_applied, amount_due, amount_paid, period_start, period_end, customer_snapshot, created_at, \
+    tax, total, tax_behavior, tax_details, credit_applied, amount_due, amount_paid, period_start, period_end, customer_snapshot, created_at, \
     finalized_at, paid_at";
 
 fn inv(r: &AnyRow) -> InvoiceRow {
@@ -213,21 +258,62 @@ fn inv(r: &AnyRow) -> InvoiceRow {
         subtotal: r.get(8),
         tax: r.get(9),
         total: r.get(10),
-        credit_applied: r.get(11),
-        amount_due: r.get(12),
-        amount_paid: r.get(13),
-        period_start: r.get(14),
-        period_end: r.get(15),
-        customer_snapshot: r.get(16),
-        created_at: r.get(17),
-        finalized_at: r.get(18),
-        paid_at: r.get(19),
+        tax_behavior: r.get(11),
+        tax_details: r.get(12),
+        credit_applied: r.get(13),
+        amount_due: r.get(14),
+        amount_paid: r.get(15),
+        period_start: r.get(16),
+        period_end: r.get(17),
+        customer_snapshot: r.get(18),
+        created_at: r.get(19),
+        finalized_at: r.get(20),
+        paid_at: r.get(21),
     }
+}
+
+/// Inserts many invoices with multi-row statements.
+pub async fn insert_invoices(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<(), DbError> {
+    let backend = crate::db::tx_backend(tx);
+    for chunk in rows.chunks(400) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO invoices ({INV_COLS}) VALUES {}",
+            crate::db::placeholders(backend, chunk.len(), 22)
+        ));
+        let mut q = sqlx::query(sql);
+        for i in chunk {
+            q = q
+                .bind(i.id.clone())
+                .bind(i64::from(i.livemode))
+                .bind(i.number.clone())
+                .bind(i.customer_id.clone())
+                .bind(i.subscription_id.clone())
+                .bind(i.status.clone())
+                .bind(i.billing_reason.clone())
+                .bind(i.currency.clone())
+                .bind(i.subtotal)
+                .bind(i.tax)
+                .bind(i.total)
+                .bind(i.tax_behavior.clone())
+                .bind(i.tax_details.clone())
+                .bind(i.credit_applied)
+                .bind(i.amount_due)
+                .bind(i.amount_paid)
+                .bind(i.period_start)
+                .bind(i.period_end)
+                .bind(i.customer_snapshot.clone())
+                .bind(i.created_at)
+                .bind(i.finalized_at)
+                .bind(i.paid_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 pub async fn insert_invoice(tx: &mut Tx, i: &InvoiceRow) -> Result<(), DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO invoices ({INV_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+        "INSERT INTO invoices ({INV_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)"
     ));
     sqlx::query(sql)
         .bind(i.id.clone())
@@ -241,6 +327,8 @@ pub async fn insert_invoice(tx: &mut Tx, i: &InvoiceRow) -> Result<(), DbError> 
         .bind(i.subtotal)
         .bind(i.tax)
         .bind(i.total)
+        .bind(i.tax_behavior.clone())
+        .bind(i.tax_details.clone())
         .bind(i.credit_applied)
         .bind(i.amount_due)
         .bind(i.amount_paid)
@@ -305,24 +393,29 @@ pub struct LineRow {
 }
 
 pub async fn insert_lines(tx: &mut Tx, lines: &[LineRow]) -> Result<(), DbError> {
-    for l in lines {
-        sqlx::query(
+    let backend = crate::db::tx_backend(tx);
+    for chunk in lines.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO invoice_lines (id, invoice_id, position, kind, description, quantity, unit_amount, amount, \
-             price_id, period_start, period_end) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-        )
-        .bind(l.id.clone())
-        .bind(l.invoice_id.clone())
-        .bind(l.position)
-        .bind(l.kind.clone())
-        .bind(l.description.clone())
-        .bind(l.quantity)
-        .bind(l.unit_amount)
-        .bind(l.amount)
-        .bind(l.price_id.clone())
-        .bind(l.period_start)
-        .bind(l.period_end)
-        .execute(&mut **tx)
-        .await?;
+             price_id, period_start, period_end) VALUES {}",
+            crate::db::placeholders(backend, chunk.len(), 11)
+        ));
+        let mut q = sqlx::query(sql);
+        for l in chunk {
+            q = q
+                .bind(l.id.clone())
+                .bind(l.invoice_id.clone())
+                .bind(l.position)
+                .bind(l.kind.clone())
+                .bind(l.description.clone())
+                .bind(l.quantity)
+                .bind(l.unit_amount)
+                .bind(l.amount)
+                .bind(l.price_id.clone())
+                .bind(l.period_start)
+                .bind(l.period_end);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -353,18 +446,22 @@ pub async fn lines_of<'e, E: Executor<'e, Database = Any>>(ex: E, invoice_id: &s
         .collect())
 }
 
-/// The next number of a series, gapless: taken inside the transaction that
-/// finalizes the invoice, so a rolled-back finalization gives it back.
-pub async fn next_invoice_number(tx: &mut Tx, livemode: bool, series: &str) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO invoice_series (livemode, series, next_number) VALUES ($1, $2, 1) \
-         ON CONFLICT (livemode, series) DO UPDATE SET next_number = invoice_series.next_number + 1 \
+/// Reserves the next `count` numbers of a series and returns the first.
+/// Gapless: taken inside the transaction that issues the invoices, so a
+/// rolled-back transaction gives them back. (`next_number` holds the last
+/// number used.)
+pub async fn reserve_invoice_numbers(tx: &mut Tx, livemode: bool, series: &str, count: i64) -> Result<i64, DbError> {
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO invoice_series (livemode, series, next_number) VALUES ($1, $2, $3) \
+         ON CONFLICT (livemode, series) DO UPDATE SET next_number = invoice_series.next_number + excluded.next_number \
          RETURNING next_number",
     )
     .bind(i64::from(livemode))
     .bind(series)
+    .bind(count)
     .fetch_one(&mut **tx)
-    .await?)
+    .await?;
+    Ok(last - count + 1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -395,5 +492,221 @@ pub async fn insert_feedback(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRow {
+    pub id: String,
+    pub livemode: bool,
+    pub code: String,
+    pub name: String,
+    /// JSON of `bursar_domain::coupon::Rules`.
+    pub rules: String,
+    pub active: bool,
+    pub redemptions: i64,
+    pub max_redemptions: Option<i64>,
+    pub created_at: i64,
+}
+
+const COUPON_COLS: &str = "id, livemode, code, name, rules, active, redemptions, max_redemptions, created_at";
+
+fn coupon(r: &AnyRow) -> CouponRow {
+    CouponRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        code: r.get(2),
+        name: r.get(3),
+        rules: r.get(4),
+        active: r.get::<i64, _>(5) != 0,
+        redemptions: r.get(6),
+        max_redemptions: r.get(7),
+        created_at: r.get(8),
+    }
+}
+
+pub async fn insert_coupon(tx: &mut Tx, c: &CouponRow) -> Result<(), DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("INSERT INTO coupons ({COUPON_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"));
+    sqlx::query(sql)
+        .bind(c.id.clone())
+        .bind(i64::from(c.livemode))
+        .bind(c.code.clone())
+        .bind(c.name.clone())
+        .bind(c.rules.clone())
+        .bind(i64::from(c.active))
+        .bind(c.redemptions)
+        .bind(c.max_redemptions)
+        .bind(c.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A coupon by code or id.
+pub async fn coupon_by_key<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    key: &str,
+) -> Result<Option<CouponRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COUPON_COLS} FROM coupons WHERE livemode = $1 AND (code = $2 OR id = $2)"
+    ));
+    Ok(sqlx::query(sql).bind(i64::from(livemode)).bind(key).fetch_optional(ex).await?.as_ref().map(coupon))
+}
+
+pub async fn list_coupons<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+) -> Result<Vec<CouponRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COUPON_COLS} FROM coupons WHERE livemode = $1 ORDER BY id DESC"));
+    Ok(sqlx::query(sql).bind(i64::from(livemode)).fetch_all(ex).await?.iter().map(coupon).collect())
+}
+
+/// Takes one redemption if any is left: a single conditional UPDATE, so
+/// racing requests can never take more than `max_redemptions`.
+pub async fn try_redeem(tx: &mut Tx, coupon_id: &str) -> Result<bool, DbError> {
+    let n = sqlx::query(
+        "UPDATE coupons SET redemptions = redemptions + 1 WHERE id = $1 AND active = 1 \
+         AND (max_redemptions IS NULL OR redemptions < max_redemptions)",
+    )
+    .bind(coupon_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn insert_redemption(
+    tx: &mut Tx,
+    id: &str,
+    livemode: bool,
+    coupon_id: &str,
+    customer_id: &str,
+    subscription_id: Option<&str>,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO coupon_redemptions (id, livemode, coupon_id, customer_id, subscription_id, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(id)
+    .bind(i64::from(livemode))
+    .bind(coupon_id)
+    .bind(customer_id)
+    .bind(subscription_id.map(str::to_string))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn customer_redemptions(tx: &mut Tx, coupon_id: &str, customer_id: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM coupon_redemptions WHERE coupon_id = $1 AND customer_id = $2",
+    )
+    .bind(coupon_id)
+    .bind(customer_id)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Whether the customer has ever paid an invoice with a positive total.
+pub async fn has_purchased(tx: &mut Tx, customer_id: &str) -> Result<bool, DbError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM invoices WHERE customer_id = $1 AND total > 0")
+            .bind(customer_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(n > 0)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditNoteRow {
+    pub id: String,
+    pub livemode: bool,
+    pub number: String,
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub currency: String,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    /// `payment_method` or `credit_balance`.
+    pub refund_to: String,
+    pub reason: String,
+    pub tax_details: String,
+    pub created_at: i64,
+}
+
+const CN_COLS: &str =
+    "id, livemode, number, invoice_id, customer_id, currency, subtotal, tax, total, refund_to, reason, \
+    tax_details, created_at";
+
+fn credit_note(r: &AnyRow) -> CreditNoteRow {
+    CreditNoteRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        number: r.get(2),
+        invoice_id: r.get(3),
+        customer_id: r.get(4),
+        currency: r.get(5),
+        subtotal: r.get(6),
+        tax: r.get(7),
+        total: r.get(8),
+        refund_to: r.get(9),
+        reason: r.get(10),
+        tax_details: r.get(11),
+        created_at: r.get(12),
+    }
+}
+
+pub async fn insert_credit_note(tx: &mut Tx, c: &CreditNoteRow) -> Result<(), DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO credit_notes ({CN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+    ));
+    sqlx::query(sql)
+        .bind(c.id.clone())
+        .bind(i64::from(c.livemode))
+        .bind(c.number.clone())
+        .bind(c.invoice_id.clone())
+        .bind(c.customer_id.clone())
+        .bind(c.currency.clone())
+        .bind(c.subtotal)
+        .bind(c.tax)
+        .bind(c.total)
+        .bind(c.refund_to.clone())
+        .bind(c.reason.clone())
+        .bind(c.tax_details.clone())
+        .bind(c.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn credit_notes_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    invoice_id: &str,
+) -> Result<Vec<CreditNoteRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {CN_COLS} FROM credit_notes WHERE livemode = $1 AND invoice_id = $2 ORDER BY id"
+    ));
+    Ok(sqlx::query(sql)
+        .bind(i64::from(livemode))
+        .bind(invoice_id)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(credit_note)
+        .collect())
+}
+
+/// Locks an invoice row for the rest of the transaction (PostgreSQL).
+pub async fn lock_invoice(tx: &mut Tx, for_update: &'static str, id: &str) -> Result<(), DbError> {
+    if for_update.is_empty() {
+        return Ok(());
+    }
+    let sql = sqlx::AssertSqlSafe(format!("SELECT id FROM invoices WHERE id = $1{for_update}"));
+    sqlx::query(sql).bind(id).fetch_optional(&mut **tx).await?;
     Ok(())
 }

@@ -169,3 +169,17 @@ pub async fn lock(tx: &mut Tx, for_update: &'static str, livemode: bool, id: &st
     sqlx::query(sql).bind(id).bind(i64::from(livemode)).fetch_optional(&mut **tx).await?;
     Ok(())
 }
+
+/// Several customers by id, in any mode.
+pub async fn get_many(ex: &mut sqlx::AnyConnection, ids: &[String]) -> Result<Vec<CustomerRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM customers WHERE id IN ({})", list.join(",")));
+    let mut q = sqlx::query(sql);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(ex).await?.iter().map(from_row).collect())
+}

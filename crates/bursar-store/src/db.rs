@@ -234,6 +234,15 @@ impl Db {
         }
     }
 
+    /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers on several nodes
+    /// take different rows; nothing on SQLite.
+    pub fn for_update_skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;

@@ -26,6 +26,30 @@ pub async fn emit(
     Ok(id)
 }
 
+/// Writes many events with multi-row statements: (livemode, type, object
+/// id, data, created_at).
+pub async fn emit_many(tx: &mut Tx, events: &[(bool, String, String, serde_json::Value, i64)]) -> Result<(), DbError> {
+    let backend = crate::db::tx_backend(tx);
+    for chunk in events.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO events (id, livemode, type, object_id, data, created_at) VALUES {}",
+            crate::db::placeholders(backend, chunk.len(), 6)
+        ));
+        let mut q = sqlx::query(sql);
+        for (live, kind, object, data, at) in chunk {
+            q = q
+                .bind(new_id(IdKind::Event))
+                .bind(i64::from(*live))
+                .bind(kind.clone())
+                .bind(object.clone())
+                .bind(data.to_string())
+                .bind(*at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRow {
     pub id: String,

@@ -463,3 +463,24 @@ pub async fn balances_of(db: &Db, livemode: bool, accounts: &[String]) -> Result
         .map(|r| Balance { account: r.get(0), currency: r.get(1), balance_minor: r.get(2), posting_count: r.get(3) })
         .collect())
 }
+
+/// Debit-positive balances of several accounts, read inside a transaction:
+/// (livemode, account, currency, balance).
+pub async fn balances_in_tx(tx: &mut Tx, accounts: &[String]) -> Result<Vec<(bool, String, String, i64)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in accounts.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT livemode, account, currency, balance_minor FROM ledger_balances WHERE account IN ({})",
+            list.join(",")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in chunk {
+            q = q.bind(a.clone());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            out.push((r.get::<i64, _>(0) != 0, r.get(1), r.get(2), r.get(3)));
+        }
+    }
+    Ok(out)
+}

@@ -21,11 +21,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
     },
+    /// Subscriptions renewed per second by the billing run: each renewal is
+    /// an invoice with its number, lines, ledger entries, a sandbox charge
+    /// and events.
+    Billing {
+        #[arg(long, default_value_t = 100_000)]
+        subscriptions: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
     match cmd {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
+        BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,
     }
 }
 
@@ -169,6 +177,106 @@ async fn ledger_bench(config: &Config, entries: usize, batch: usize) -> Result<(
         entry_rate * 3.0 / raw_rate
     );
     println!("ledger verify:   {} entries, {} postings in {verify_secs:.2}s: OK", report.entries, report.postings);
+    db.close().await;
+    drop_bench_schema(config).await?;
+    Ok(())
+}
+
+async fn billing_bench(config: &Config, n: usize) -> Result<()> {
+    use bursar_store::billing::SubscriptionRow;
+    use bursar_store::customers::CustomerRow;
+    let (db, _dir) = fresh_db(config).await?;
+    println!("database: {}  due subscriptions: {n}", db.backend().name());
+    let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+    let anchor = bursar_domain::clock::to_millis(bursar_domain::subscription::add_months(
+        bursar_domain::clock::from_millis(now - 1000),
+        -1,
+    )?);
+    let doc: bursar_domain::catalog::CatalogDoc = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
+    let seed = Instant::now();
+    let mut tx = db.begin().await?;
+    bursar_server::catalog::import(&mut tx, false, &doc, now).await?;
+    let grow = bursar_store::catalog::plan_by_code(&mut *tx, false, "grow").await?.expect("grow plan");
+    let price = bursar_store::catalog::prices_of(&mut *tx, false, Some(&grow.id), false)
+        .await?
+        .into_iter()
+        .find(|p| p.currency == "USD" && p.interval == "month")
+        .expect("USD monthly price");
+    tx.commit().await?;
+    for chunk_start in (0..n).step_by(5_000) {
+        let mut tx = db.begin().await?;
+        for i in chunk_start..n.min(chunk_start + 5_000) {
+            let cid = bursar_domain::id::new_id(bursar_domain::id::IdKind::Customer);
+            bursar_store::customers::insert(
+                &mut tx,
+                &CustomerRow {
+                    id: cid.clone(),
+                    livemode: false,
+                    external_id: Some(format!("bench_{i}")),
+                    email: None,
+                    name: None,
+                    phone: None,
+                    country: Some("US".into()),
+                    locale: None,
+                    preferred_currency: None,
+                    address: None,
+                    tax_ids: "[]".into(),
+                    metadata: "{}".into(),
+                    test_clock_id: None,
+                    created_at: anchor,
+                    updated_at: anchor,
+                    deleted_at: None,
+                },
+            )
+            .await?;
+            bursar_store::billing::save_subscription(
+                &mut tx,
+                &SubscriptionRow {
+                    id: bursar_domain::id::new_id(bursar_domain::id::IdKind::Subscription),
+                    livemode: false,
+                    customer_id: cid,
+                    plan_id: grow.id.clone(),
+                    price_id: price.id.clone(),
+                    currency: "USD".into(),
+                    interval: "month".into(),
+                    quantity: 1,
+                    status: "active".into(),
+                    anchor_at: anchor,
+                    current_period_start: anchor,
+                    current_period_end: now - 1000,
+                    trial_end: None,
+                    cancel_at_period_end: false,
+                    canceled_at: None,
+                    pending_price_id: None,
+                    pending_plan_id: None,
+                    pause_resumes_at: None,
+                    coupon_id: None,
+                    discount_invoices_left: None,
+                    created_at: anchor,
+                    updated_at: anchor,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    println!("seeded in {:.1}s", seed.elapsed().as_secs_f64());
+    let tax = config.tax_settings();
+    let start = Instant::now();
+    let processed = bursar_server::billing::run_due(&db, &tax, now, None, 1_000)
+        .await
+        .map_err(|e| anyhow::anyhow!("billing run failed: {:?}", e.body))?;
+    let secs = start.elapsed().as_secs_f64();
+    let invoices: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM invoices").fetch_one(db.reader()).await?;
+    anyhow::ensure!(
+        processed as usize == n && invoices as usize == n,
+        "renewed {processed}, invoices {invoices}, expected {n}"
+    );
+    let report = ledger::verify(&db).await?;
+    anyhow::ensure!(report.ok(), "ledger verification failed: {:?}", report.problems);
+    println!("billing run:     {n} renewals in {secs:.2}s = {:.0} renewals/s", n as f64 / secs);
+    println!("ledger verify:   {} entries, {} postings: OK", report.entries, report.postings);
     db.close().await;
     drop_bench_schema(config).await?;
     Ok(())

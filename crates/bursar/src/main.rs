@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Billing tools.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
     /// Benchmarks whose results go into BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -95,6 +100,14 @@ enum DevCommand {
 enum LedgerCommand {
     /// Prove that every entry balances and every balance equals its postings.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Renew everything due now (trial ends, renewals, scheduled
+    /// cancellations, pause ends). Safe to run on several nodes at once and
+    /// to rerun after a crash.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -279,6 +292,14 @@ async fn run(cli: Cli) -> Result<()> {
             println!("staff account {email} saved");
         }
         Command::Bench { command } => bench::run(command, &config).await?,
+        Command::Billing { command: BillingCommand::Run } => {
+            let db = open(&config).await?;
+            let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+            let n = bursar_server::billing::run_due(&db, &config.tax_settings(), now, None, 1_000)
+                .await
+                .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.body.message))?;
+            println!("billing run processed {n} period boundaries");
+        }
         Command::Dev { command: DevCommand::DropTestSchemas { database_url } } => {
             let db =
                 Db::connect(&bursar_store::DbConfig::Postgres { url: database_url, max_connections: 1, schema: None })

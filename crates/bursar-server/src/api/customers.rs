@@ -293,6 +293,17 @@ fn check_tax_ids(t: &[TaxId]) -> ApiResult<()> {
         if v.is_empty() || v.len() > 64 {
             return Err(ApiError::invalid(&format!("tax_ids[{i}].value"), "tax id values are 1 to 64 characters"));
         }
+        if id.tax_type == "eu_vat" || id.tax_type == "gb_vat" {
+            let parsed = bursar_domain::vat_id::VatId::parse(v)
+                .map_err(|e| ApiError::invalid(&format!("tax_ids[{i}].value"), format!("invalid VAT id `{v}`: {e}")))?;
+            let uk = matches!(parsed.iso_country(), "GB");
+            if (id.tax_type == "gb_vat") != uk {
+                return Err(ApiError::invalid(
+                    &format!("tax_ids[{i}].value"),
+                    format!("`{v}` is not a{} VAT id", if id.tax_type == "gb_vat" { " UK" } else { "n EU" }),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -4,11 +4,14 @@
 
 pub mod api_keys;
 pub mod catalog;
+pub mod coupons;
 pub mod customers;
 pub mod events;
+pub mod fx;
 pub mod health;
 pub mod ledger;
 pub mod subscriptions;
+pub mod tax;
 pub mod test_clocks;
 
 use crate::error::{ApiError, ErrorEnvelope};
@@ -37,7 +40,9 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "customers", description = "Billed parties: learners, instructors, organizations"),
         (name = "catalog", description = "Products, plans (tiers as data) and versioned prices"),
         (name = "subscriptions", description = "Subscriptions through their state machine, proration, cancellation"),
-        (name = "invoices", description = "Invoices with gapless numbers and their lines"),
+                (name = "invoices", description = "Invoices with gapless numbers and their lines"),
+                (name = "coupons", description = "Coupons and promotion codes"),
+        (name = "fx", description = "FX reference rates and reporting in a base currency"),
         (name = "api_keys", description = "Secret keys for the platform's backend"),
         (name = "test_clocks", description = "Simulated time for test-mode customers"),
         (name = "ledger", description = "The double-entry journal behind every money movement"),
@@ -67,6 +72,9 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(catalog::router())
         .merge(subscriptions::router())
+        .merge(coupons::router())
+        .merge(fx::router())
+        .merge(tax::router())
         .merge(api_keys::router())
         .merge(test_clocks::router())
         .merge(ledger::router())

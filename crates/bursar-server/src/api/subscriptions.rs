@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reactivate_subscription))
         .routes(routes!(list_invoices))
         .routes(routes!(get_invoice))
+        .routes(routes!(refund_invoice))
         .routes(routes!(run_billing))
 }
 
@@ -62,6 +63,10 @@ pub struct Subscription {
     /// A downgrade scheduled for the end of the period.
     pub pending_plan: Option<String>,
     pub pending_price: Option<String>,
+    /// The coupon applied to this subscription's invoices, if any.
+    pub coupon: Option<String>,
+    /// Regular invoices the coupon still covers (`null` with a coupon: for ever).
+    pub discount_invoices_left: Option<i64>,
     pub created: i64,
 }
 
@@ -85,6 +90,8 @@ pub fn render_sub(s: SubscriptionRow) -> Subscription {
         pause_resumes_at: s.pause_resumes_at.map(secs),
         pending_plan: s.pending_plan_id,
         pending_price: s.pending_price_id,
+        coupon: s.coupon_id,
+        discount_invoices_left: s.discount_invoices_left,
         created: secs(s.created_at),
     }
 }
@@ -119,6 +126,11 @@ pub struct Invoice {
     pub subtotal: i64,
     pub tax: i64,
     pub total: i64,
+    /// `exclusive` (tax added to the lines) or `inclusive` (tax included in them).
+    pub tax_behavior: String,
+    /// The tax decision: jurisdiction, reverse charge and its note, and each tax with rate, taxable amount and amount.
+    #[schema(value_type = Object)]
+    pub tax_details: serde_json::Value,
     /// Customer credit used before charging.
     pub credit_applied: i64,
     pub amount_due: i64,
@@ -126,6 +138,10 @@ pub struct Invoice {
     pub period_start: Option<i64>,
     pub period_end: Option<i64>,
     pub lines: Vec<InvoiceLine>,
+    /// Credit notes issued against this invoice (refunds and adjustments).
+    pub credit_notes: Vec<CreditNote>,
+    /// Sum of the credit notes.
+    pub amount_credited: i64,
     /// The customer's billing details as of issue.
     #[schema(value_type = Object)]
     pub customer_details: serde_json::Value,
@@ -146,8 +162,48 @@ fn render_line(l: LineRow) -> InvoiceLine {
     }
 }
 
-pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>) -> Invoice {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditNote {
+    pub id: String,
+    /// Always `credit_note`.
+    pub object: &'static str,
+    /// Gapless per series, e.g. `CN-2026-000001`.
+    pub number: String,
+    pub invoice: String,
+    pub currency: String,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    /// `payment_method` or `credit_balance`.
+    pub refund_to: String,
+    pub reason: String,
+    #[schema(value_type = Object)]
+    pub tax_details: serde_json::Value,
+    pub created: i64,
+}
+
+fn render_cn(c: store::CreditNoteRow) -> CreditNote {
+    CreditNote {
+        id: c.id,
+        object: "credit_note",
+        number: c.number,
+        invoice: c.invoice_id,
+        currency: c.currency,
+        subtotal: c.subtotal,
+        tax: c.tax,
+        total: c.total,
+        refund_to: c.refund_to,
+        reason: c.reason,
+        tax_details: serde_json::from_str(&c.tax_details).unwrap_or_default(),
+        created: secs(c.created_at),
+    }
+}
+
+pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>, notes: Vec<store::CreditNoteRow>) -> Invoice {
+    let amount_credited = notes.iter().map(|n| n.total).sum();
     Invoice {
+        credit_notes: notes.into_iter().map(render_cn).collect(),
+        amount_credited,
         id: i.id,
         object: "invoice",
         livemode: i.livemode,
@@ -160,6 +216,8 @@ pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>) -> Invoice {
         subtotal: i.subtotal,
         tax: i.tax,
         total: i.total,
+        tax_behavior: i.tax_behavior,
+        tax_details: serde_json::from_str(&i.tax_details).unwrap_or_default(),
         credit_applied: i.credit_applied,
         amount_due: i.amount_due,
         amount_paid: i.amount_paid,
@@ -174,7 +232,8 @@ pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>) -> Invoice {
 
 async fn invoice_out(tx: &mut Tx, inv: InvoiceRow) -> ApiResult<Invoice> {
     let lines = store::lines_of(&mut **tx, &inv.id).await?;
-    Ok(render_invoice(inv, lines))
+    let notes = store::credit_notes_of(&mut **tx, inv.livemode, &inv.id).await?;
+    Ok(render_invoice(inv, lines, notes))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -192,6 +251,8 @@ pub struct SubscriptionCreate {
     pub quantity: Option<i64>,
     /// Start with the plan's trial when it has one (default true).
     pub trial: Option<bool>,
+    /// A coupon code to redeem for this subscription.
+    pub coupon: Option<String>,
 }
 
 async fn load_customer(tx: &mut Tx, caller: &Caller, id: &str, param: &str) -> ApiResult<CustomerRow> {
@@ -295,7 +356,18 @@ async fn create_subscription(
         }
     }
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let sub = billing::create(&mut tx, &customer, &plan, &price, quantity, body.trial.unwrap_or(true), now).await?;
+    let sub = billing::create(
+        &mut tx,
+        &state.config.tax_settings(),
+        &customer,
+        &plan,
+        &price,
+        quantity,
+        body.trial.unwrap_or(true),
+        body.coupon.as_deref(),
+        now,
+    )
+    .await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -357,7 +429,7 @@ async fn current(
     let customer =
         customers::get(&mut **tx, caller.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(tx, &customer, state.now_ms()).await?;
-    billing::advance(tx, &mut sub, now).await?;
+    billing::advance(tx, &state.config.tax_settings(), &mut sub, now).await?;
     Ok((sub, customer, now))
 }
 
@@ -388,6 +460,8 @@ pub struct SubscriptionChange {
     pub quantity: Option<i64>,
     /// Apply at the end of the period instead of now (downgrades).
     pub at_period_end: Option<bool>,
+    /// A coupon code to redeem with the change (applies to the proration and the following invoices).
+    pub coupon: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -487,8 +561,16 @@ async fn change_subscription(
     ApiJson(body): ApiJson<SubscriptionChange>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
+    let (mut sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
     let (plan, price, quantity) = change_target(&mut tx, &caller, &sub, &body).await?;
+    if let Some(code) = &body.coupon {
+        if sub.coupon_id.is_some() {
+            return Err(ApiError::invalid("coupon", "the subscription already has a coupon"));
+        }
+        let amount =
+            price.amount.checked_mul(quantity).ok_or_else(|| ApiError::invalid("quantity", "amount out of range"))?;
+        billing::redeem(&mut tx, &customer, &mut sub, code, &plan, amount, now).await?;
+    }
     let invoice = if body.at_period_end.unwrap_or(false) {
         if quantity != sub.quantity {
             return Err(ApiError::invalid("quantity", "quantity changes apply now; leave out at_period_end"));
@@ -499,7 +581,7 @@ async fn change_subscription(
         store::save_subscription(&mut tx, &sub).await?;
         None
     } else {
-        billing::change_now(&mut tx, &mut sub, &plan, &price, quantity, now).await?
+        billing::change_now(&mut tx, &state.config.tax_settings(), &mut sub, &plan, &price, quantity, now).await?
     };
     let invoice = match invoice {
         Some(i) => Some(invoice_out(&mut tx, i).await?),
@@ -629,7 +711,7 @@ async fn pause_subscription(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    billing::pause(&mut tx, &mut sub, body.months, now).await?;
+    billing::pause(&mut tx, &state.config.tax_settings(), &mut sub, body.months, now).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -650,7 +732,7 @@ async fn resume_subscription(
         return Err(ApiError::invalid("id", format!("a {} subscription cannot be resumed", sub.status)));
     }
     sub.pause_resumes_at = Some(now);
-    billing::advance(&mut tx, &mut sub, now).await?;
+    billing::advance(&mut tx, &state.config.tax_settings(), &mut sub, now).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -672,7 +754,7 @@ async fn reactivate_subscription(
         sub.updated_at = now;
         store::save_subscription(&mut tx, &sub).await?;
     } else if sub.status == Status::Canceled.as_str() {
-        billing::reactivate(&mut tx, &mut sub, now).await?;
+        billing::reactivate(&mut tx, &state.config.tax_settings(), &mut sub, now).await?;
     } else {
         return Err(ApiError::invalid(
             "id",
@@ -714,7 +796,8 @@ async fn list_invoices(
     let mut data = Vec::with_capacity(rows.len());
     for r in rows {
         let lines = store::lines_of(state.db.reader(), &r.id).await?;
-        data.push(render_invoice(r, lines));
+        let notes = store::credit_notes_of(state.db.reader(), r.livemode, &r.id).await?;
+        data.push(render_invoice(r, lines, notes));
     }
     Ok(Json(ListResponse::from_rows(data, limit, "/v1/invoices")))
 }
@@ -735,7 +818,54 @@ async fn get_invoice(
         .await?
         .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
     let lines = store::lines_of(state.db.reader(), &id).await?;
-    Ok(Json(render_invoice(inv, lines)))
+    let notes = store::credit_notes_of(state.db.reader(), caller.livemode, &id).await?;
+    Ok(Json(render_invoice(inv, lines, notes)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceRefund {
+    /// Minor units; default: everything not yet credited.
+    pub amount: Option<i64>,
+    /// `payment_method` (default) or `credit_balance`.
+    pub refund_to: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/invoices/{id}/refund", tag = "invoices", request_body = InvoiceRefund,
+    params(("id" = String, Path, description = "Invoice id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Invoice), (status = 400, body = crate::error::ErrorEnvelope), (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn refund_invoice(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InvoiceRefund>,
+) -> ApiResult<Response> {
+    if !is_valid(IdKind::Invoice, &id) {
+        return Err(ApiError::not_found("id", "invoice", &id));
+    }
+    let to = match body.refund_to.as_deref().unwrap_or("payment_method") {
+        "payment_method" => billing::RefundTo::PaymentMethod,
+        "credit_balance" => billing::RefundTo::CreditBalance,
+        _ => return Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
+    };
+    let reason = body.reason.unwrap_or_else(|| "requested_by_customer".into());
+    super::check_len("reason", &Some(reason.clone()), 500)?;
+    let mut tx = state.db.begin().await?;
+    store::lock_invoice(&mut tx, state.db.for_update(), &id).await?;
+    let inv = store::invoice(&mut *tx, caller.livemode, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
+    let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let credited: i64 = store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.total).sum();
+    let amount = body.amount.unwrap_or(inv.total - credited);
+    billing::refund(&mut tx, &inv, amount, to, &reason, now).await?;
+    let out = invoice_out(&mut tx, inv).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -749,6 +879,6 @@ pub struct BillingRun {
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",
     responses((status = 200, body = BillingRun)), security(("api_key" = [])))]
 async fn run_billing(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<BillingRun>> {
-    let processed = billing::run_due(&state.db, state.now_ms(), None, 500).await?;
+    let processed = billing::run_due(&state.db, &state.config.tax_settings(), state.now_ms(), None, 500).await?;
     Ok(Json(BillingRun { object: "billing_run", processed }))
 }

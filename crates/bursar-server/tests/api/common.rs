@@ -56,6 +56,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(f: impl FnOnce(&mut Config)) -> TestApp {
+        if let Ok(level) = std::env::var("BURSAR_TEST_LOG") {
+            bursar_server::telemetry::init_logging("pretty", &level);
+        }
         let tdb = test_db().await;
         let mut config = Config { data_dir: tdb.dir.path().to_path_buf(), ..Config::default() };
         f(&mut config);

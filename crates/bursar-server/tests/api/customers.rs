@@ -14,7 +14,7 @@ async fn create_read_update_delete() {
                 "country": "de",
                 "locale": "de-DE",
                 "address": {"line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
-                "tax_ids": [{"type": "eu_vat", "value": "DE123456789"}],
+                "tax_ids": [{"type": "eu_vat", "value": "DE136695976"}],
                 "metadata": {"plan_hint": "grow"}
             }),
         )
@@ -27,7 +27,7 @@ async fn create_read_update_delete() {
     assert_eq!(c["currency"], "EUR");
     assert_eq!(c["locale"], "de-DE");
     assert_eq!(c["livemode"], false);
-    assert_eq!(c["tax_ids"][0]["value"], "DE123456789");
+    assert_eq!(c["tax_ids"][0]["value"], "DE136695976");
 
     let (s, got) = app.get(&format!("/v1/customers/{id}")).await;
     assert_eq!(s, 200);

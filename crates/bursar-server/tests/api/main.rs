@@ -5,10 +5,14 @@ mod common;
 
 mod auth;
 mod catalog;
+mod coupons;
 mod customers;
+mod fx;
 mod idempotency;
 mod ledger;
 mod operations;
+mod refunds;
 mod staff;
 mod subscriptions;
+mod tax;
 mod test_clocks;

@@ -244,3 +244,55 @@ async fn pause_length_is_bounded_and_cancel_now_works() {
     assert_eq!(app.count("invoices").await, 2);
     app.verify_ledger().await;
 }
+
+/// Plain renewals of many subscriptions run as one batch; the invoices must
+/// be what the one-by-one path produces: numbers, tax, credit.
+#[tokio::test]
+async fn batched_renewals_match_single_renewals() {
+    let app = TestApp::spawn_with(|c| c.tax_origin_country = Some("DE".into())).await;
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    app.post("/v1/catalog/import", doc).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let mut customers = Vec::new();
+    for (country, credit) in [("US", 500), ("FR", 0), ("IN", 0), ("US", 0)] {
+        let (_, c) = app.post("/v1/customers", json!({"country": country, "test_clock": clock})).await;
+        let id = c["id"].as_str().unwrap().to_string();
+        if credit > 0 {
+            let (s, _) = app
+                .post(&format!("/v1/customers/{id}/balance_transactions"), json!({"amount": credit, "currency": "USD"}))
+                .await;
+            assert_eq!(s, 200);
+        }
+        let (s, sub) = app.post("/v1/subscriptions", json!({"customer": id, "plan": "grow", "trial": false})).await;
+        assert_eq!(s, 200, "{sub}");
+        customers.push(id);
+    }
+    // First invoices came one by one; the US customer's credit paid part of the first.
+    let first = invoices(&app, &customers[0]).await;
+    assert_eq!((first[0]["credit_applied"].as_i64(), first[0]["amount_due"].as_i64()), (Some(500), Some(1400)));
+    // One month on: four plain renewals in one batch.
+    advance(&app, &clock, JAN_1 + 31 * 86_400).await;
+    let mut numbers = Vec::new();
+    for (i, c) in customers.iter().enumerate() {
+        let inv = invoices(&app, c).await;
+        assert_eq!(inv.len(), 2, "customer {i}");
+        assert_eq!(inv[1]["billing_reason"], "subscription_cycle");
+        assert_eq!(inv[1]["period_start"], JAN_1 + 31 * 86_400);
+        numbers.push(inv[0]["number"].as_str().unwrap().to_string());
+        numbers.push(inv[1]["number"].as_str().unwrap().to_string());
+        match i {
+            0 | 3 => assert_eq!((inv[1]["total"].as_i64(), inv[1]["credit_applied"].as_i64()), (Some(1900), Some(0))),
+            1 => assert_eq!(
+                (inv[1]["subtotal"].as_i64(), inv[1]["tax"].as_i64(), inv[1]["total"].as_i64()),
+                (Some(1583), Some(317), Some(1900))
+            ),
+            _ => assert_eq!((inv[1]["currency"].as_str(), inv[1]["tax"].as_i64()), (Some("INR"), Some(22_866))),
+        }
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=8).map(|n| format!("INV-2026-{n:06}")).collect::<Vec<_>>(), "gapless and unique");
+    let (_, evs) = app.get("/v1/events?type=subscription.renewed&limit=100").await;
+    assert_eq!(evs["data"].as_array().unwrap().len(), 4);
+    app.verify_ledger().await;
+}

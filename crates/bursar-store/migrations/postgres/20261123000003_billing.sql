@@ -18,7 +18,10 @@ CREATE TABLE subscriptions (
     canceled_at BIGINT,
     pending_price_id TEXT REFERENCES prices(id),
     pending_plan_id TEXT REFERENCES plans(id),
-    pause_resumes_at BIGINT,
+        pause_resumes_at BIGINT,
+    coupon_id TEXT,
+    discount_invoices_left BIGINT,
+
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -44,6 +47,8 @@ CREATE TABLE invoices (
     subtotal BIGINT NOT NULL,
     tax BIGINT NOT NULL,
     total BIGINT NOT NULL,
+    tax_behavior TEXT NOT NULL,
+    tax_details TEXT NOT NULL,
     credit_applied BIGINT NOT NULL,
     amount_due BIGINT NOT NULL,
     amount_paid BIGINT NOT NULL,
@@ -87,3 +92,45 @@ CREATE TABLE cancellation_feedback (
     outcome TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+CREATE TABLE coupons (
+    id TEXT PRIMARY KEY,
+    livemode BIGINT NOT NULL,
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    active BIGINT NOT NULL,
+    redemptions BIGINT NOT NULL,
+    max_redemptions BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX coupons_code ON coupons(livemode, code);
+
+CREATE TABLE coupon_redemptions (
+    id TEXT PRIMARY KEY,
+    livemode BIGINT NOT NULL,
+    coupon_id TEXT NOT NULL REFERENCES coupons(id),
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    subscription_id TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX coupon_redemptions_customer ON coupon_redemptions(coupon_id, customer_id);
+
+-- Credit notes: refunds and adjustments against an issued invoice.
+CREATE TABLE credit_notes (
+    id TEXT PRIMARY KEY,
+    livemode BIGINT NOT NULL,
+    number TEXT NOT NULL,
+    invoice_id TEXT NOT NULL REFERENCES invoices(id),
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    currency TEXT NOT NULL,
+    subtotal BIGINT NOT NULL,
+    tax BIGINT NOT NULL,
+    total BIGINT NOT NULL,
+    refund_to TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    tax_details TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX credit_notes_number ON credit_notes(livemode, number);
+CREATE INDEX credit_notes_invoice ON credit_notes(invoice_id);

@@ -1,0 +1,46 @@
+//! The FX service: fetch the day's reference rates from the configured
+//! source (the ECB daily XML, from a URL or a file), store them, and answer
+//! conversions for reporting.
+
+use bursar_domain::fx::{self, RateSet};
+use bursar_store::{fx as store, Db, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FxRefreshError {
+    #[error("no FX source configured (set fx_source)")]
+    NoSource,
+    #[error("fetching {0}: {1}")]
+    Fetch(String, String),
+    #[error(transparent)]
+    Parse(#[from] fx::FxError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Reads the source document: `http(s)://…` through HTTP, anything else as
+/// a file path.
+pub async fn read_source(source: &str) -> Result<String, FxRefreshError> {
+    if source.starts_with("https://") || source.starts_with("http://") {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| FxRefreshError::Fetch(source.into(), e.to_string()))?;
+        let resp = client.get(source).send().await.map_err(|e| FxRefreshError::Fetch(source.into(), e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(FxRefreshError::Fetch(source.into(), format!("HTTP {}", resp.status())));
+        }
+        resp.text().await.map_err(|e| FxRefreshError::Fetch(source.into(), e.to_string()))
+    } else {
+        tokio::fs::read_to_string(source).await.map_err(|e| FxRefreshError::Fetch(source.into(), e.to_string()))
+    }
+}
+
+/// Fetches, parses and stores one day's rates.
+pub async fn refresh(db: &Db, source: Option<&str>, now: i64) -> Result<RateSet, FxRefreshError> {
+    let source = source.ok_or(FxRefreshError::NoSource)?;
+    let set = fx::parse_ecb(&read_source(source).await?)?;
+    let mut tx = db.begin().await?;
+    store::save_rates(&mut tx, &set.date.to_string(), &set.per_eur_micro, source, now).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(set)
+}

@@ -1,0 +1,137 @@
+use crate::common::*;
+use serde_json::{json, Value};
+
+async fn app_in(origin: &str, state: Option<&str>) -> TestApp {
+    let (o, st) = (origin.to_string(), state.map(str::to_string));
+    let app = TestApp::spawn_with(move |c| {
+        c.tax_origin_country = Some(o);
+        c.tax_origin_state = st;
+    })
+    .await;
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let (s, _) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200);
+    app
+}
+
+async fn first_invoice(app: &TestApp, customer: Value, plan: &str) -> Value {
+    let (s, c) = app.post("/v1/customers", customer).await;
+    assert_eq!(s, 200, "{c}");
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": c["id"], "plan": plan, "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    let (_, l) = app.get(&format!("/v1/invoices?customer={}", c["id"].as_str().unwrap())).await;
+    l["data"][0].clone()
+}
+
+#[tokio::test]
+async fn eu_b2c_vat_against_b2b_reverse_charge() {
+    let app = app_in("DE", None).await;
+    // A French consumer pays French VAT, included in the EUR price.
+    let b2c = first_invoice(&app, json!({"country": "FR", "email": "c@example.fr"}), "grow").await;
+    assert_eq!(b2c["currency"], "EUR");
+    assert_eq!(
+        (b2c["subtotal"].as_i64(), b2c["tax"].as_i64(), b2c["total"].as_i64()),
+        (Some(1583), Some(317), Some(1900))
+    );
+    assert_eq!(b2c["tax_details"]["taxes"][0]["jurisdiction"], "FR");
+    assert_eq!(b2c["tax_details"]["taxes"][0]["rate_bps"], 2000);
+    // A French business with a valid VAT id: reverse charge, no VAT.
+    let b2b = first_invoice(
+        &app,
+        json!({"country": "FR", "tax_ids": [{"type": "eu_vat", "value": "FR 40 303 265 045"}]}),
+        "grow",
+    )
+    .await;
+    assert_eq!(
+        (b2b["subtotal"].as_i64(), b2b["tax"].as_i64(), b2b["total"].as_i64()),
+        (Some(1900), Some(0), Some(1900))
+    );
+    assert_eq!(b2b["tax_details"]["reverse_charge"], true);
+    assert!(b2b["tax_details"]["note"].as_str().unwrap().contains("FR40303265045"));
+    assert_eq!(b2b["customer_details"]["tax_ids"][0]["value"], "FR 40 303 265 045");
+    // A German business buying from a German seller pays German VAT.
+    let domestic =
+        first_invoice(&app, json!({"country": "DE", "tax_ids": [{"type": "eu_vat", "value": "DE136695976"}]}), "grow")
+            .await;
+    assert_eq!((domestic["subtotal"].as_i64(), domestic["tax"].as_i64()), (Some(1597), Some(303)));
+    // UK consumers pay UK VAT on GBP prices.
+    let uk = first_invoice(&app, json!({"country": "GB"}), "grow").await;
+    assert_eq!(
+        (uk["currency"].as_str(), uk["subtotal"].as_i64(), uk["tax"].as_i64()),
+        (Some("GBP"), Some(1333), Some(267))
+    );
+
+    let (_, b) = app.get("/v1/ledger/balances?account=tax_payable").await;
+    let got: Vec<(String, String, i64)> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["account"].as_str().unwrap().into(),
+                r["currency"].as_str().unwrap().into(),
+                r["balance"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("tax_payable:DE".into(), "EUR".into(), 303),
+            ("tax_payable:FR".into(), "EUR".into(), 317),
+            ("tax_payable:GB".into(), "GBP".into(), 267)
+        ]
+    );
+    app.verify_ledger().await;
+
+    // The summary per jurisdiction, as JSON and as CSV.
+    let (s, sum) = app.get("/v1/tax/summary?from=0&to=4102444800").await;
+    assert_eq!(s, 200, "{sum}");
+    let rows = sum["data"].as_array().unwrap();
+    let fr = rows.iter().find(|r| r["jurisdiction"] == "FR" && r["tax"] == "VAT").unwrap();
+    assert_eq!((fr["taxable"].as_i64(), fr["tax_amount"].as_i64()), (Some(1583), Some(317)));
+    let rc = rows.iter().find(|r| r["tax"] == "reverse_charge").unwrap();
+    assert_eq!((rc["jurisdiction"].as_str(), rc["taxable"].as_i64()), (Some("FR"), Some(1900)));
+    let csv = app.req(reqwest::Method::GET, "/v1/tax/summary?from=0&to=4102444800&format=csv").send().await.unwrap();
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("jurisdiction,tax,rate_bps,currency,invoices,taxable_minor,tax_minor\n"));
+    assert!(text.contains("\"FR\",\"VAT\",2000,\"EUR\",1,1583,317"), "{text}");
+    let (s, b) = app.get("/v1/tax/summary?from=10&to=5").await;
+    assert_error(s, &b, 400, Some("to"));
+}
+
+#[tokio::test]
+async fn india_gst_in_inr() {
+    let app = app_in("IN", Some("KA")).await;
+    // Another state: IGST 18 % included in ₹3,999.
+    let igst =
+        first_invoice(&app, json!({"country": "IN", "address": {"state": "MH", "country": "IN"}}), "scale").await;
+    assert_eq!(igst["currency"], "INR");
+    assert_eq!(
+        (igst["subtotal"].as_i64(), igst["tax"].as_i64(), igst["total"].as_i64()),
+        (Some(338_898), Some(61_002), Some(399_900))
+    );
+    assert_eq!(igst["tax_details"]["taxes"][0]["name"], "IGST");
+    // Same state: CGST 9 % + SGST 9 %.
+    let local =
+        first_invoice(&app, json!({"country": "IN", "address": {"state": "KA", "country": "IN"}}), "scale").await;
+    let taxes: Vec<(String, i64)> = local["tax_details"]["taxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().into(), t["amount_minor"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(taxes, vec![("CGST".into(), 30_501), ("SGST".into(), 30_501)]);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn invalid_vat_ids_are_refused() {
+    let app = app_in("DE", None).await;
+    for (t, v) in [("eu_vat", "FR40303265046"), ("eu_vat", "DE12345"), ("gb_vat", "GB123"), ("eu_vat", "GB980780684")] {
+        let (s, b) = app.post("/v1/customers", json!({"country": "FR", "tax_ids": [{"type": t, "value": v}]})).await;
+        assert_error(s, &b, 400, Some("tax_ids[0].value"));
+    }
+    assert_eq!(app.count("customers").await, 0);
+}
