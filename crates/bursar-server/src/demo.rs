@@ -140,6 +140,60 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     for livemode in [false, true] {
         crate::catalog::import(&mut tx, livemode, &catalog, now).await?;
     }
+    // Coupons: a launch offer with a redemption cap, and 20 % off Scale
+    // for three months.
+    use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
+    for (code, name, rules, max) in [
+        (
+            "LAUNCH50",
+            "Launch offer: 50 % off the first month",
+            Rules {
+                discount: Discount::Percent { bps: 5000 },
+                duration: Duration::Once,
+                applies_to: AppliesTo::All,
+                min_purchase: Default::default(),
+                valid_from: None,
+                valid_until: None,
+                max_redemptions: Some(100),
+                max_per_customer: Some(1),
+                first_purchase_only: true,
+            },
+            Some(100),
+        ),
+        (
+            "SCALE20",
+            "20 % off Scale for three months",
+            Rules {
+                discount: Discount::Percent { bps: 2000 },
+                duration: Duration::Repeating { months: 3 },
+                applies_to: AppliesTo::Plans { codes: vec!["scale".into()] },
+                min_purchase: Default::default(),
+                valid_from: None,
+                valid_until: None,
+                max_redemptions: None,
+                max_per_customer: None,
+                first_purchase_only: false,
+            },
+            None,
+        ),
+    ] {
+        bursar_store::billing::insert_coupon(
+            &mut tx,
+            &bursar_store::billing::CouponRow {
+                id: new_id(IdKind::Coupon),
+                livemode: false,
+                code: code.into(),
+                name: name.into(),
+                rules: serde_json::to_string(&rules).map_err(|e| DbError::Other(e.to_string()))?,
+                active: true,
+                redemptions: 0,
+                max_redemptions: max,
+                created_at: now,
+            },
+        )
+        .await?;
+    }
+
     // Subscriptions: every fourth customer on each of Grow, Scale and
     // Starter, some of them trialing.
     let tax = state.config.tax_settings();
@@ -154,13 +208,17 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
             .await?
             .ok_or_else(|| DbError::Other(format!("demo plan {code}")))?;
         let currency = bursar_domain::geo::billing_currency(None, c.country.as_deref(), None);
+        // Trials start today so the demo shows some; the rest started when
+        // their customer joined (the billing run catches them up).
+        let trial = i % 8 == 1;
+        let start = if trial { now } else { c.created_at };
         // Customers in currencies the catalog does not price in pay in USD.
         let prices = bursar_store::catalog::prices_of(&mut *tx, false, Some(&plan.id), false).await?;
         let monthly = |cur: &str| prices.iter().find(|p| p.currency == cur && p.interval == "month").cloned();
         let price = monthly(currency.code())
             .or_else(|| monthly("USD"))
             .ok_or_else(|| DbError::Other(format!("demo price {code}")))?;
-        crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, i % 8 == 1, None, c.created_at)
+        crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, trial, None, start)
             .await
             .map_err(|e| DbError::Other(format!("demo subscription: {}", e.body.message)))?;
     }

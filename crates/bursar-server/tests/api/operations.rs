@@ -136,6 +136,18 @@ async fn demo_data_is_consistent() {
     }
     let with_credit = data.iter().filter(|c| c["credit_balances"].as_array().is_some_and(|a| !a.is_empty())).count();
     assert!(with_credit >= 8);
+    let get = |path: &'static str| {
+        let req = app.client.get(app.url(path)).bearer_auth(&info.test_key);
+        async move { json(req.send().await.unwrap()).await.1 }
+    };
+    let subs = get("/v1/subscriptions?limit=100").await;
+    let statuses: Vec<&str> = subs["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 18);
+    assert!(statuses.contains(&"trialing") && statuses.contains(&"active"));
+    let invoices = get("/v1/invoices?limit=100").await;
+    assert!(invoices["data"].as_array().unwrap().len() >= 12);
+    assert_eq!(get("/v1/coupons").await["data"].as_array().unwrap().len(), 2);
+    assert_eq!(get("/v1/plans").await["data"].as_array().unwrap().len(), 3);
     app.verify_ledger().await;
     let _: Value = list;
 }

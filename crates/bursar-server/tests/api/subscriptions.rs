@@ -296,3 +296,32 @@ async fn batched_renewals_match_single_renewals() {
     assert_eq!(evs["data"].as_array().unwrap().len(), 4);
     app.verify_ledger().await;
 }
+
+/// A yearly plan upgraded on day 200 of 365: credit and charge for the 165
+/// days left, to the second.
+#[tokio::test]
+async fn yearly_plan_upgraded_on_day_200() {
+    let app = TestApp::spawn().await;
+    let (clock, cus) = setup(&app, "US").await;
+    let (s, sub) = app
+        .post("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "interval": "year", "trial": false}))
+        .await;
+    assert_eq!(s, 200, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_string();
+    assert_eq!(sub["current_period_end"], JAN_1 + 365 * 86_400);
+    advance(&app, &clock, JAN_1 + 200 * 86_400).await;
+    let (s, ch) = app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "scale"})).await;
+    assert_eq!(s, 200, "{ch}");
+    let amounts: Vec<i64> =
+        ch["invoice"]["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_i64().unwrap()).collect();
+    // 19,000 × 165 ÷ 365 = 8,589.04; 49,000 × 165 ÷ 365 = 22,150.68.
+    assert_eq!(amounts, vec![-8_589, 22_151]);
+    assert_eq!(ch["invoice"]["total"], 13_562);
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.iter().map(|i| i["total"].as_i64().unwrap()).collect::<Vec<_>>(), vec![19_000, 13_562]);
+    // The next renewal is a year after the start, at the Scale price.
+    advance(&app, &clock, JAN_1 + 365 * 86_400).await;
+    let inv = invoices(&app, &cus).await;
+    assert_eq!(inv.last().unwrap()["total"], 49_000);
+    app.verify_ledger().await;
+}
