@@ -207,7 +207,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         let plan = bursar_store::catalog::plan_by_code(&mut *tx, false, code)
             .await?
             .ok_or_else(|| DbError::Other(format!("demo plan {code}")))?;
-        let currency = bursar_domain::geo::billing_currency(None, c.country.as_deref(), None);
+        let currency = crate::api::customers::billing_currency_of(c);
         // Trials start today so the demo shows some; the rest started when
         // their customer joined (the billing run catches them up).
         let trial = i % 8 == 1;

@@ -154,10 +154,16 @@ pub fn credit_account(customer_id: &str) -> String {
     format!("customer_credit:{customer_id}")
 }
 
-fn render(row: CustomerRow, balances: &[ledger::Balance]) -> Customer {
+/// The currency a customer is billed in: their choice, else their
+/// country's, else their locale's, else USD.
+pub fn billing_currency_of(row: &CustomerRow) -> Currency {
     let preferred = row.preferred_currency.as_deref().and_then(|c| Currency::from_code(c).ok());
     let locale = row.locale.as_deref().and_then(|l| Locale::from_tag(l).ok());
-    let currency = geo::billing_currency(preferred, row.country.as_deref(), locale);
+    geo::billing_currency(preferred, row.country.as_deref(), locale)
+}
+
+fn render(row: CustomerRow, balances: &[ledger::Balance]) -> Customer {
+    let currency = billing_currency_of(&row);
     let account = credit_account(&row.id);
     Customer {
         object: "customer",

@@ -11,9 +11,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use bursar_domain::catalog::Interval;
-use bursar_domain::geo;
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::{Currency, Locale};
+use bursar_domain::money::Currency;
 use bursar_domain::subscription::Status;
 use bursar_store::billing::{self as store, InvoiceRow, LineRow, SubscriptionRow};
 use bursar_store::catalog::{self, PlanRow, PriceRow};
@@ -255,22 +254,21 @@ pub struct SubscriptionCreate {
     pub coupon: Option<String>,
 }
 
-async fn load_customer(tx: &mut Tx, caller: &Caller, id: &str, param: &str) -> ApiResult<CustomerRow> {
+async fn load_customer(
+    state: &AppState,
+    tx: &mut Tx,
+    caller: &Caller,
+    id: &str,
+    param: &str,
+) -> ApiResult<CustomerRow> {
     if !is_valid(IdKind::Customer, id) {
         return Err(ApiError::not_found(param, "customer", id));
     }
-    customers::lock(tx, for_update_of(tx), caller.livemode, id).await?;
+    customers::lock(tx, state.db.for_update(), caller.livemode, id).await?;
     customers::get(&mut **tx, caller.livemode, id)
         .await?
         .filter(|c| c.deleted_at.is_none())
         .ok_or_else(|| ApiError::not_found(param, "customer", id))
-}
-
-fn for_update_of(tx: &Tx) -> &'static str {
-    match bursar_store::db::tx_backend(tx) {
-        bursar_store::Backend::Postgres => " FOR UPDATE",
-        bursar_store::Backend::Sqlite => "",
-    }
 }
 
 async fn load_plan(tx: &mut Tx, caller: &Caller, key: &str) -> ApiResult<PlanRow> {
@@ -308,12 +306,6 @@ fn check_quantity(q: Option<i64>) -> ApiResult<i64> {
     }
 }
 
-fn customer_currency(c: &CustomerRow) -> String {
-    let preferred = c.preferred_currency.as_deref().and_then(|x| Currency::from_code(x).ok());
-    let locale = c.locale.as_deref().and_then(|l| Locale::from_tag(l).ok());
-    geo::billing_currency(preferred, c.country.as_deref(), locale).code().to_string()
-}
-
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     responses((status = 200, body = Subscription), (status = 400, body = crate::error::ErrorEnvelope),
@@ -338,9 +330,9 @@ async fn create_subscription(
         None => None,
     };
     let mut tx = state.db.begin().await?;
-    let customer = load_customer(&mut tx, &caller, &body.customer, "customer").await?;
+    let customer = load_customer(&state, &mut tx, &caller, &body.customer, "customer").await?;
     let plan = load_plan(&mut tx, &caller, &body.plan).await?;
-    let currency = currency.unwrap_or_else(|| customer_currency(&customer));
+    let currency = currency.unwrap_or_else(|| super::customers::billing_currency_of(&customer).code().to_string());
     let price = price_for(&mut tx, &caller, &plan, &currency, interval.as_str()).await?;
     for s in store::subscriptions_of(&mut *tx, caller.livemode, &customer.id).await? {
         let live = Status::parse(&s.status).is_some_and(|st| !st.is_terminal());
