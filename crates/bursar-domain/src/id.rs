@@ -27,6 +27,7 @@ pub enum IdKind {
     Coupon,
     Redemption,
     CreditNote,
+    PaymentMethod,
 }
 
 impl IdKind {
@@ -52,6 +53,7 @@ impl IdKind {
             IdKind::Coupon => "coupon",
             IdKind::Redemption => "redeem",
             IdKind::CreditNote => "cn",
+            IdKind::PaymentMethod => "pm",
         }
     }
 }

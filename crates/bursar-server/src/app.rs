@@ -192,7 +192,7 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
         loop {
             tokio::select! {
                 _ = billing.tick() => {
-                    match crate::billing::run_due(&state.db, &state.config.tax_settings(), state.now_ms(), None, 500).await {
+                    match crate::billing::run_due(&state.db, &state.config.billing_settings(), state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),

@@ -16,10 +16,21 @@ use bursar_domain::ledger::{natural_balance, AccountKind, EntryDraft};
 use bursar_domain::money::Currency;
 use bursar_domain::subscription::{self as dom, Event, Period, Status};
 use bursar_domain::tax::{self, TaxSettings};
+
+/// What billing needs from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub tax: TaxSettings,
+    /// Hours after the first failed charge at which it is retried.
+    pub retry_hours: Vec<u32>,
+    /// When every retry failed: mark the subscription unpaid instead of canceling it.
+    pub final_unpaid: bool,
+}
+use crate::sandbox;
 use bursar_store::billing::{self, InvoiceRow, LineRow, SubscriptionRow};
 use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::customers::CustomerRow;
-use bursar_store::{catalog, clocks, customers, events, ledger, DbError, Tx};
+use bursar_store::{catalog, clocks, customers, dunning, events, ledger, DbError, Tx};
 use std::collections::{BTreeMap, HashMap};
 
 /// One invoice line before it is stored.
@@ -98,6 +109,8 @@ pub struct BuiltInvoice {
     pub row: InvoiceRow,
     pub lines: Vec<LineRow>,
     entries: Vec<(bursar_domain::ledger::BalancedEntry, &'static str)>,
+    /// The decline code when the charge failed (the invoice stays open).
+    pub failure: Option<String>,
 }
 
 /// The pieces of one invoice to issue.
@@ -116,16 +129,17 @@ pub struct InvoiceInput<'a> {
 /// balance the customer has: taxes, credit applied, the sandbox charge,
 /// and the ledger entries. Pure: nothing is written.
 fn build_invoice(
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     inp: InvoiceInput<'_>,
     number: String,
     credit: i64,
+    charge: Result<(), String>,
 ) -> ApiResult<BuiltInvoice> {
     let customer = inp.customer;
     let (currency, now) = (inp.currency, inp.now);
     let lines_sum =
         inp.lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)?;
-    let decision = tax::decide(tax_settings, &buyer_of(customer));
+    let decision = tax::decide(&settings.tax, &buyer_of(customer));
     let taxed = tax::apply(&decision, inp.behavior, lines_sum, currency).map_err(err)?;
     let subtotal = taxed.subtotal_minor;
     let tax: i64 = taxed.taxes.iter().map(|t| t.amount_minor).sum();
@@ -160,7 +174,8 @@ fn build_invoice(
             "invoice",
         )?;
     }
-    if amount_due > 0 {
+    let failure = if amount_due > 0 { charge.err() } else { None };
+    if amount_due > 0 && failure.is_none() {
         push(
             EntryDraft::new(currency, format!("Payment of {number} (sandbox)"))
                 .debit("provider_clearing:sandbox", amount_due)
@@ -168,6 +183,7 @@ fn build_invoice(
             "payment",
         )?;
     }
+    let paid = failure.is_none();
     let lines = inp
         .lines
         .into_iter()
@@ -192,7 +208,7 @@ fn build_invoice(
         number: Some(number),
         customer_id: customer.id.clone(),
         subscription_id: inp.subscription_id.map(str::to_string),
-        status: "paid".into(),
+        status: if paid { "paid" } else { "open" }.into(),
         billing_reason: inp.reason.to_string(),
         currency: currency.code().to_string(),
         subtotal,
@@ -208,7 +224,7 @@ fn build_invoice(
         .to_string(),
         credit_applied,
         amount_due,
-        amount_paid: amount_due,
+        amount_paid: if paid { amount_due } else { 0 },
         period_start: inp.period.map(|p| p.0),
         period_end: inp.period.map(|p| p.1),
         customer_snapshot: serde_json::json!({
@@ -219,9 +235,9 @@ fn build_invoice(
         .to_string(),
         created_at: now,
         finalized_at: Some(now),
-        paid_at: Some(now),
+        paid_at: paid.then_some(now),
     };
-    Ok(BuiltInvoice { row, lines, entries })
+    Ok(BuiltInvoice { row, lines, entries, failure })
 }
 
 /// Writes built invoices with multi-row statements: ledger entries,
@@ -251,7 +267,14 @@ async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
         let data = serde_json::json!({"id": r.id, "number": r.number, "total": r.total, "amount_due": r.amount_due,
             "currency": r.currency, "customer": r.customer_id, "subscription": r.subscription_id});
         evs.push((r.livemode, "invoice.finalized".to_string(), r.id.clone(), data.clone(), r.created_at));
-        evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, r.created_at));
+        match &b.failure {
+            None => evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, r.created_at)),
+            Some(code) => {
+                let mut d = data;
+                d["failure_code"] = serde_json::Value::String(code.clone());
+                evs.push((r.livemode, "invoice.payment_failed".to_string(), r.id.clone(), d, r.created_at))
+            }
+        }
     }
     events::emit_many(tx, &evs).await?;
     Ok(())
@@ -265,12 +288,16 @@ fn series_of(now: i64) -> String {
 /// credit, charges the rest through the sandbox provider, and posts the
 /// ledger entries. A negative total (a downgrade's net credit) goes to the
 /// customer's credit balance.
-pub async fn invoice_and_pay(tx: &mut Tx, tax_settings: &TaxSettings, inp: InvoiceInput<'_>) -> ApiResult<InvoiceRow> {
+pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> ApiResult<InvoiceRow> {
     let credit = credit_balance(tx, inp.customer.livemode, &inp.customer.id, inp.currency.code()).await?;
     let series = series_of(inp.now);
     let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
-    let built = build_invoice(tax_settings, inp, format!("{series}-{n:06}"), credit)?;
+    let token = dunning::default_tokens(tx, std::slice::from_ref(&inp.customer.id)).await?.pop().map(|t| t.1);
+    let built = build_invoice(settings, inp, format!("{series}-{n:06}"), credit, sandbox::charge(token.as_deref()))?;
     write_invoices(tx, std::slice::from_ref(&built)).await?;
+    if built.failure.is_some() {
+        start_dunning(tx, settings, &built).await?;
+    }
     Ok(built.row)
 }
 
@@ -401,7 +428,7 @@ async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> A
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
     tx: &mut Tx,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     customer: &CustomerRow,
     plan: &PlanRow,
     price: &PriceRow,
@@ -454,9 +481,9 @@ pub async fn create(
         let mut lines = vec![plan_line(plan, price, quantity, p)?];
         discount(tx, &mut sub, &mut lines, currency, true).await?;
         billing::save_subscription(tx, &sub).await?;
-        invoice_and_pay(
+        let row = invoice_and_pay(
             tx,
-            tax_settings,
+            settings,
             InvoiceInput {
                 customer,
                 subscription_id: Some(sub.id.as_str()),
@@ -469,6 +496,9 @@ pub async fn create(
             },
         )
         .await?;
+        if row.status != "paid" {
+            return Err(declined(&row));
+        }
     }
     emit_sub(tx, &sub, "subscription.created", now).await?;
     Ok(sub)
@@ -477,7 +507,7 @@ pub async fn create(
 /// Moves a subscription through every boundary it has passed by `now`:
 /// trial ends, scheduled cancellations, pending downgrades, renewals and
 /// pause ends. Safe to rerun: each period is invoiced at most once.
-pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<u32> {
+pub async fn advance(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<u32> {
     let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     let mut steps = 0;
     for _ in 0..1000 {
@@ -489,7 +519,10 @@ pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut Subscrip
                     sub.pause_resumes_at = None;
                     sub.anchor_at = t;
                     sub.current_period_start = t;
-                    renew_from(tx, tax_settings, &customer, sub, t, "subscription_cycle").await?;
+                    if !renew_from(tx, settings, &customer, sub, t, "subscription_cycle").await? {
+                        sub.status = transition(sub, Event::RenewalFailed)?.as_str().into();
+                        billing::save_subscription(tx, sub).await?;
+                    }
                     emit_sub(tx, sub, "subscription.resumed", t).await?;
                     steps += 1;
                     continue;
@@ -497,7 +530,8 @@ pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut Subscrip
                 _ => break,
             }
         }
-        if status.is_terminal() || sub.current_period_end > now {
+        // While a payment is being retried the period does not renew.
+        if matches!(status, Status::PastDue | Status::Unpaid) || status.is_terminal() || sub.current_period_end > now {
             break;
         }
         let boundary = sub.current_period_end;
@@ -515,9 +549,15 @@ pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut Subscrip
             sub.price_id = price;
             sub.plan_id = plan;
         }
-        let event = if status == Status::Trialing { Event::TrialConverted } else { Event::RenewalPaid };
+        let paid = renew_from(tx, settings, &customer, sub, boundary, "subscription_cycle").await?;
+        let event = match (status == Status::Trialing, paid) {
+            (true, true) => Event::TrialConverted,
+            (true, false) => Event::TrialPaymentFailed,
+            (false, true) => Event::RenewalPaid,
+            (false, false) => Event::RenewalFailed,
+        };
         sub.status = transition(sub, event)?.as_str().into();
-        renew_from(tx, tax_settings, &customer, sub, boundary, "subscription_cycle").await?;
+        billing::save_subscription(tx, sub).await?;
         emit_sub(
             tx,
             sub,
@@ -533,12 +573,12 @@ pub async fn advance(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut Subscrip
 /// Invoices the period starting at `start` and makes it current.
 async fn renew_from(
     tx: &mut Tx,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     customer: &CustomerRow,
     sub: &mut SubscriptionRow,
     start: i64,
     reason: &str,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     let p = period_of(sub, start)?;
     let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let price = load_price(tx, sub.livemode, &sub.price_id).await?;
@@ -552,7 +592,7 @@ async fn renew_from(
     billing::save_subscription(tx, sub).await?;
     invoice_and_pay(
         tx,
-        tax_settings,
+        settings,
         InvoiceInput {
             customer,
             subscription_id: Some(sub.id.as_str()),
@@ -564,8 +604,19 @@ async fn renew_from(
             now: start,
         },
     )
-    .await?;
-    Ok(())
+    .await
+    .map(|row| row.status == "paid")
+}
+
+/// The error for a charge that was declined while the customer waited.
+pub fn declined(row: &InvoiceRow) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYMENT_REQUIRED,
+        crate::error::ErrorType::CardError,
+        "card_declined",
+        format!("the payment of {} {} was declined; update the payment method and retry", row.amount_due, row.currency),
+    )
+    .with_param("payment_method")
 }
 
 /// The lines a plan or quantity change would produce now.
@@ -612,7 +663,7 @@ pub async fn change_lines(
 /// Applies a change now: the proration invoice, then the new plan.
 pub async fn change_now(
     tx: &mut Tx,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     sub: &mut SubscriptionRow,
     new_plan: &PlanRow,
     new_price: &PriceRow,
@@ -629,7 +680,7 @@ pub async fn change_now(
         Some(
             invoice_and_pay(
                 tx,
-                tax_settings,
+                settings,
                 InvoiceInput {
                     customer: &customer,
                     subscription_id: Some(sub.id.as_str()),
@@ -644,6 +695,9 @@ pub async fn change_now(
             .await?,
         )
     };
+    if let Some(row) = invoice.as_ref().filter(|r| r.status != "paid") {
+        return Err(declined(row));
+    }
     sub.plan_id = new_plan.id.clone();
     sub.price_id = new_price.id.clone();
     sub.quantity = quantity;
@@ -658,7 +712,7 @@ pub async fn change_now(
 /// Pauses for whole months; the subscription resumes on its own then.
 pub async fn pause(
     tx: &mut Tx,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     sub: &mut SubscriptionRow,
     months: u32,
     now: i64,
@@ -690,7 +744,7 @@ pub async fn pause(
         };
         invoice_and_pay(
             tx,
-            tax_settings,
+            settings,
             InvoiceInput {
                 customer: &customer,
                 subscription_id: Some(sub.id.as_str()),
@@ -740,14 +794,195 @@ pub async fn cancel(tx: &mut Tx, sub: &mut SubscriptionRow, at_period_end: bool,
 
 /// Starts a canceled subscription again: a new period from now, invoiced
 /// and paid.
-pub async fn reactivate(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<()> {
+pub async fn reactivate(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<()> {
     let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     sub.status = transition(sub, Event::Reactivate)?.as_str().into();
     sub.canceled_at = None;
     sub.trial_end = None;
     sub.anchor_at = now;
-    renew_from(tx, tax_settings, &customer, sub, now, "subscription_reactivate").await?;
+    if !renew_from(tx, settings, &customer, sub, now, "subscription_reactivate").await? {
+        let inv = billing::list_invoices(&mut **tx, sub.livemode, None, Some(&sub.id), None, 1).await?;
+        return Err(inv.first().map(declined).unwrap_or_else(ApiError::internal));
+    }
     emit_sub(tx, sub, "subscription.reactivated", now).await
+}
+
+/// Puts an invoice whose charge failed on the retry schedule.
+async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> ApiResult<()> {
+    let at = b.row.created_at;
+    if b.row.subscription_id.is_none() {
+        return Ok(());
+    }
+    dunning::save(
+        tx,
+        &dunning::DunningRow {
+            invoice_id: b.row.id.clone(),
+            livemode: b.row.livemode,
+            customer_id: b.row.customer_id.clone(),
+            subscription_id: b.row.subscription_id.clone(),
+            state: "retrying".into(),
+            attempt_count: 1,
+            first_failed_at: at,
+            next_attempt_at: settings.retry_hours.first().map(|h| at + i64::from(*h) * 3_600_000),
+            last_error: b.failure.clone().unwrap_or_default(),
+            updated_at: at,
+        },
+    )
+    .await?;
+    if settings.retry_hours.is_empty() {
+        // No retries configured: the first failure is the last.
+        let mut conn_row = dunning::get(tx, &b.row.id, "").await?.ok_or_else(ApiError::internal)?;
+        exhaust(tx, settings, &mut conn_row, at).await?;
+    }
+    Ok(())
+}
+
+/// Every retry failed: the subscription is canceled (the invoice written off
+/// as uncollectible) or marked unpaid (the invoice stays open).
+async fn exhaust(tx: &mut Tx, settings: &Settings, d: &mut dunning::DunningRow, now: i64) -> ApiResult<()> {
+    d.state = "exhausted".into();
+    d.next_attempt_at = None;
+    d.updated_at = now;
+    dunning::save(tx, d).await?;
+    if let Some(sub_id) = &d.subscription_id {
+        if let Some(mut sub) = billing::subscription(tx, d.livemode, sub_id, "").await? {
+            if sub.status == Status::PastDue.as_str() {
+                sub.status =
+                    transition(&sub, Event::RetriesExhausted { mark_unpaid: settings.final_unpaid })?.as_str().into();
+                if sub.status == Status::Canceled.as_str() {
+                    sub.canceled_at = Some(now);
+                }
+                sub.updated_at = now;
+                billing::save_subscription(tx, &sub).await?;
+                emit_sub(
+                    tx,
+                    &sub,
+                    if settings.final_unpaid { "subscription.unpaid" } else { "subscription.canceled" },
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    if !settings.final_unpaid {
+        let inv = billing::invoice(&mut **tx, d.livemode, &d.invoice_id).await?.ok_or_else(ApiError::internal)?;
+        let currency = Currency::from_code(&inv.currency).map_err(err)?;
+        let e = EntryDraft::new(currency, format!("Write-off of {}", inv.number.clone().unwrap_or_default()))
+            .debit("bad_debt", inv.amount_due)
+            .credit("receivables", inv.amount_due)
+            .validate()
+            .map_err(err)?;
+        ledger::post(tx, ledger::NewEntry::at(d.livemode, &e, now).source("invoice", &inv.id)).await?;
+        dunning::set_invoice_status(tx, &inv.id, "uncollectible").await?;
+        events::emit(tx, d.livemode, "invoice.marked_uncollectible", &inv.id, &serde_json::json!({"id": inv.id}), now)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Tries an open invoice's charge again. Returns whether it was paid.
+pub async fn retry_payment(
+    tx: &mut Tx,
+    settings: &Settings,
+    invoice_id: &str,
+    livemode: bool,
+    now: i64,
+) -> ApiResult<bool> {
+    let Some(mut d) = dunning::get(tx, invoice_id, "").await? else { return Ok(false) };
+    // Scheduled retries run while `retrying`; after the schedule ran out an
+    // invoice left open (the `unpaid` setting) can still be paid by hand.
+    if d.state == "recovered" {
+        return Ok(false);
+    }
+    let scheduled = d.state == "retrying";
+    let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(ApiError::internal)?;
+    let token = dunning::default_tokens(tx, std::slice::from_ref(&inv.customer_id)).await?.pop().map(|t| t.1);
+    d.attempt_count += 1;
+    d.updated_at = now;
+    match sandbox::charge(token.as_deref()) {
+        Ok(()) => {
+            let currency = Currency::from_code(&inv.currency).map_err(err)?;
+            let e = EntryDraft::new(
+                currency,
+                format!("Payment of {} (sandbox, retry)", inv.number.clone().unwrap_or_default()),
+            )
+            .debit("provider_clearing:sandbox", inv.amount_due)
+            .credit("receivables", inv.amount_due)
+            .validate()
+            .map_err(err)?;
+            ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("payment", &inv.id)).await?;
+            dunning::mark_invoice_paid(tx, &inv.id, inv.amount_due, now).await?;
+            d.state = "recovered".into();
+            d.next_attempt_at = None;
+            dunning::save(tx, &d).await?;
+            events::emit(tx, livemode, "invoice.paid", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "amount_due": inv.amount_due, "retry": d.attempt_count}), now).await?;
+            if let Some(sub_id) = &d.subscription_id {
+                if let Some(mut sub) = billing::subscription(tx, livemode, sub_id, "").await? {
+                    if matches!(Status::parse(&sub.status), Some(Status::PastDue | Status::Unpaid)) {
+                        sub.status = transition(&sub, Event::PaymentRecovered)?.as_str().into();
+                        sub.updated_at = now;
+                        billing::save_subscription(tx, &sub).await?;
+                        emit_sub(tx, &sub, "subscription.recovered", now).await?;
+                    }
+                }
+            }
+            Ok(true)
+        }
+        Err(code) => {
+            d.last_error = code.clone();
+            let step = usize::try_from(d.attempt_count - 1).unwrap_or(usize::MAX);
+            match settings.retry_hours.get(step) {
+                _ if !scheduled => dunning::save(tx, &d).await?,
+                Some(h) => {
+                    d.next_attempt_at = Some(d.first_failed_at + i64::from(*h) * 3_600_000);
+                    dunning::save(tx, &d).await?;
+                }
+                None => exhaust(tx, settings, &mut d, now).await?,
+            }
+            events::emit(tx, livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number,
+                "failure_code": code, "attempt": d.attempt_count, "next_attempt_at": d.next_attempt_at.map(|t| t / 1000),
+                "update_payment_method": true}), now).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Runs every retry that is due, each in its own transaction.
+pub async fn run_dunning(
+    db: &bursar_store::Db,
+    settings: &Settings,
+    server_now: i64,
+    test_clock: Option<&str>,
+) -> ApiResult<u32> {
+    let mut n = 0;
+    loop {
+        let due = dunning::due(db.reader(), server_now, test_clock, 200).await?;
+        if due.is_empty() {
+            break;
+        }
+        let mut progressed = 0;
+        for id in due {
+            let mut tx = db.begin().await?;
+            let Some(d) = dunning::get(&mut tx, &id, db.for_update_skip_locked()).await? else { continue };
+            let customer =
+                customers::get(&mut *tx, d.livemode, &d.customer_id).await?.ok_or_else(ApiError::internal)?;
+            let now = now_for(&mut tx, &customer, server_now).await?;
+            if d.next_attempt_at.is_none_or(|t| t > now) {
+                continue;
+            }
+            // Run the attempt at its scheduled time, so a clock that jumped
+            // several days runs each retry in turn.
+            let at = d.next_attempt_at.unwrap_or(now);
+            retry_payment(&mut tx, settings, &id, d.livemode, at).await?;
+            tx.commit().await?;
+            progressed += 1;
+        }
+        n += progressed;
+        if progressed == 0 {
+            break;
+        }
+    }
+    Ok(n)
 }
 
 /// Runs every due subscription, `CHUNK` to a transaction (a failing chunk
@@ -757,7 +992,27 @@ pub async fn reactivate(tx: &mut Tx, tax_settings: &TaxSettings, sub: &mut Subsc
 /// Returns how many period boundaries were processed.
 pub async fn run_due(
     db: &bursar_store::Db,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
+    server_now: i64,
+    test_clock: Option<&str>,
+    batch: i64,
+) -> ApiResult<u32> {
+    // Renewals stop while a payment is retried; a recovery can make more
+    // periods due, so alternate until neither has work.
+    let mut total = 0;
+    loop {
+        total += run_renewals(db, settings, server_now, test_clock, batch).await?;
+        let retried = run_dunning(db, settings, server_now, test_clock).await?;
+        total += retried;
+        if retried == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+async fn run_renewals(
+    db: &bursar_store::Db,
+    settings: &Settings,
     server_now: i64,
     test_clock: Option<&str>,
     batch: i64,
@@ -771,11 +1026,11 @@ pub async fn run_due(
         }
         let mut progressed = 0;
         for chunk in due.chunks(CHUNK) {
-            match run_chunk(db, tax_settings, server_now, chunk).await {
+            match run_chunk(db, settings, server_now, chunk).await {
                 Ok(n) => progressed += n,
                 Err(_) => {
                     for one in chunk {
-                        match run_chunk(db, tax_settings, server_now, std::slice::from_ref(one)).await {
+                        match run_chunk(db, settings, server_now, std::slice::from_ref(one)).await {
                             Ok(n) => progressed += n,
                             Err(e) => tracing::error!(subscription = %one.0, error = ?e, "renewal failed; will retry"),
                         }
@@ -793,7 +1048,7 @@ pub async fn run_due(
 
 async fn run_chunk(
     db: &bursar_store::Db,
-    tax_settings: &TaxSettings,
+    settings: &Settings,
     server_now: i64,
     chunk: &[(String, bool)],
 ) -> ApiResult<u32> {
@@ -811,10 +1066,10 @@ async fn run_chunk(
         if is_simple_renewal(&sub, now)? {
             simple.push((sub, customer));
         } else {
-            n += advance(&mut tx, tax_settings, &mut sub, now).await?;
+            n += advance(&mut tx, settings, &mut sub, now).await?;
         }
     }
-    n += renew_batch(&mut tx, tax_settings, simple).await?;
+    n += renew_batch(&mut tx, settings, simple).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -834,11 +1089,7 @@ fn is_simple_renewal(sub: &SubscriptionRow, now: i64) -> ApiResult<bool> {
 
 /// Renews many subscriptions with a handful of multi-row statements: the
 /// same invoices, numbers, ledger entries and events as one by one.
-async fn renew_batch(
-    tx: &mut Tx,
-    tax_settings: &TaxSettings,
-    items: Vec<(SubscriptionRow, CustomerRow)>,
-) -> ApiResult<u32> {
+async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionRow, CustomerRow)>) -> ApiResult<u32> {
     if items.is_empty() {
         return Ok(0);
     }
@@ -874,12 +1125,13 @@ async fn renew_batch(
             }
         }
     }
+    let customer_ids: Vec<String> = items.iter().map(|(s, _)| s.customer_id.clone()).collect();
+    let tokens: HashMap<String, String> = dunning::default_tokens(tx, &customer_ids).await?.into_iter().collect();
     let mut built = Vec::with_capacity(items.len());
     let mut subs = Vec::with_capacity(items.len());
     let mut evs = Vec::with_capacity(items.len());
     for (mut sub, customer) in items {
         let boundary = sub.current_period_end;
-        sub.status = transition(&sub, Event::RenewalPaid)?.as_str().into();
         let p = period_of(&sub, boundary)?;
         sub.current_period_start = to_millis(p.start);
         sub.current_period_end = to_millis(p.end);
@@ -897,7 +1149,7 @@ async fn renew_batch(
             apply_discount(c, &mut sub, &mut lines, currency, true)?;
         }
         let inv = build_invoice(
-            tax_settings,
+            settings,
             InvoiceInput {
                 customer: &customer,
                 subscription_id: Some(sub.id.as_str()),
@@ -910,17 +1162,24 @@ async fn renew_batch(
             },
             number,
             available,
+            sandbox::charge(tokens.get(&sub.customer_id).map(String::as_str)),
         )?;
         credit.insert(key, available - inv.row.credit_applied);
+        let event = if inv.failure.is_none() { Event::RenewalPaid } else { Event::RenewalFailed };
+        sub.status = transition(&sub, event)?.as_str().into();
         let data = serde_json::json!({"id": sub.id, "status": sub.status, "plan": sub.plan_id, "price": sub.price_id,
             "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
-        evs.push((sub.livemode, "subscription.renewed".to_string(), sub.id.clone(), data, boundary));
+        let kind = if inv.failure.is_none() { "subscription.renewed" } else { "subscription.past_due" };
+        evs.push((sub.livemode, kind.to_string(), sub.id.clone(), data, boundary));
         built.push(inv);
         subs.push(sub);
     }
     write_invoices(tx, &built).await?;
     billing::save_subscriptions(tx, &subs).await?;
     events::emit_many(tx, &evs).await?;
+    for b in built.iter().filter(|b| b.failure.is_some()) {
+        start_dunning(tx, settings, b).await?;
+    }
     Ok(subs.len() as u32)
 }
 

@@ -51,6 +51,10 @@ pub struct Config {
     /// Where daily FX reference rates come from: an `https://` URL or a file
     /// in the ECB `eurofxref-daily.xml` format. Unset: no automatic refresh.
     pub fx_source: Option<String>,
+    /// Hours after a failed charge at which it is retried.
+    pub dunning_retry_hours: Vec<u32>,
+    /// When every retry failed: `cancel` the subscription or mark it `unpaid`.
+    pub dunning_final_action: String,
 }
 
 impl Default for Config {
@@ -74,6 +78,8 @@ impl Default for Config {
             tax_origin_state: None,
             tax_rates: Default::default(),
             fx_source: None,
+            dunning_retry_hours: vec![1, 24, 72, 168],
+            dunning_final_action: "cancel".into(),
         }
     }
 }
@@ -119,6 +125,12 @@ impl Config {
         if self.idempotency_lease_secs <= self.request_timeout_secs {
             return Err("idempotency_lease_secs must exceed request_timeout_secs".into());
         }
+        if !matches!(self.dunning_final_action.as_str(), "cancel" | "unpaid") {
+            return Err("dunning_final_action must be `cancel` or `unpaid`".into());
+        }
+        if self.dunning_retry_hours.windows(2).any(|w| w[0] >= w[1]) || self.dunning_retry_hours.len() > 10 {
+            return Err("dunning_retry_hours must be increasing, at most 10 of them".into());
+        }
         if let Some(c) = &self.tax_origin_country {
             if bursar_domain::geo::parse_country(c).as_deref() != Some(c.as_str()) {
                 return Err("tax_origin_country must be an upper-case ISO 3166 country code".into());
@@ -137,6 +149,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    pub fn billing_settings(&self) -> crate::billing::Settings {
+        crate::billing::Settings {
+            tax: self.tax_settings(),
+            retry_hours: self.dunning_retry_hours.clone(),
+            final_unpaid: self.dunning_final_action == "unpaid",
+        }
     }
 
     pub fn tax_settings(&self) -> bursar_domain::tax::TaxSettings {

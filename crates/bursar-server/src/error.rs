@@ -14,6 +14,8 @@ pub enum ErrorType {
     AuthenticationError,
     PermissionError,
     IdempotencyError,
+    /// A charge was declined.
+    CardError,
     RateLimitError,
     ApiError,
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod fx;
 pub mod middleware;
+pub mod sandbox;
 pub mod services;
 pub mod staff;
 pub mod state;

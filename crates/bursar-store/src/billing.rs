@@ -199,7 +199,7 @@ pub async fn due_subscription_ids<'e, E: Executor<'e, Database = Any>>(
     let rows = sqlx::query(
         "SELECT s.id, s.livemode FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
          LEFT JOIN test_clocks t ON t.id = c.test_clock_id \
-         WHERE s.status IN ('trialing', 'active', 'past_due', 'paused') \
+         WHERE s.status IN ('trialing', 'active', 'paused') \
          AND (CASE WHEN s.status = 'paused' THEN s.pause_resumes_at ELSE s.current_period_end END) \
              <= COALESCE(t.frozen_time, $1) \
          AND ($2 = '' OR c.test_clock_id = $2) ORDER BY s.id LIMIT $3",

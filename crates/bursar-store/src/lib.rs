@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod clocks;
 pub mod customers;
 pub mod db;
+pub mod dunning;
 pub mod events;
 pub mod fx;
 pub mod idempotency;

@@ -261,7 +261,7 @@ async fn billing_bench(config: &Config, n: usize) -> Result<()> {
         tx.commit().await?;
     }
     println!("seeded in {:.1}s", seed.elapsed().as_secs_f64());
-    let tax = config.tax_settings();
+    let tax = config.billing_settings();
     let start = Instant::now();
     let processed = bursar_server::billing::run_due(&db, &tax, now, None, 1_000)
         .await

@@ -295,7 +295,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let n = bursar_server::billing::run_due(&db, &config.tax_settings(), now, None, 1_000)
+            let n = bursar_server::billing::run_due(&db, &config.billing_settings(), now, None, 1_000)
                 .await
                 .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.body.message))?;
             println!("billing run processed {n} period boundaries");

@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invoices))
         .routes(routes!(get_invoice))
         .routes(routes!(refund_invoice))
+        .routes(routes!(pay_invoice))
         .routes(routes!(run_billing))
 }
 
@@ -350,7 +351,7 @@ async fn create_subscription(
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let sub = billing::create(
         &mut tx,
-        &state.config.tax_settings(),
+        &state.config.billing_settings(),
         &customer,
         &plan,
         &price,
@@ -421,7 +422,7 @@ async fn current(
     let customer =
         customers::get(&mut **tx, caller.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(tx, &customer, state.now_ms()).await?;
-    billing::advance(tx, &state.config.tax_settings(), &mut sub, now).await?;
+    billing::advance(tx, &state.config.billing_settings(), &mut sub, now).await?;
     Ok((sub, customer, now))
 }
 
@@ -573,7 +574,7 @@ async fn change_subscription(
         store::save_subscription(&mut tx, &sub).await?;
         None
     } else {
-        billing::change_now(&mut tx, &state.config.tax_settings(), &mut sub, &plan, &price, quantity, now).await?
+        billing::change_now(&mut tx, &state.config.billing_settings(), &mut sub, &plan, &price, quantity, now).await?
     };
     let invoice = match invoice {
         Some(i) => Some(invoice_out(&mut tx, i).await?),
@@ -703,7 +704,7 @@ async fn pause_subscription(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    billing::pause(&mut tx, &state.config.tax_settings(), &mut sub, body.months, now).await?;
+    billing::pause(&mut tx, &state.config.billing_settings(), &mut sub, body.months, now).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -724,7 +725,7 @@ async fn resume_subscription(
         return Err(ApiError::invalid("id", format!("a {} subscription cannot be resumed", sub.status)));
     }
     sub.pause_resumes_at = Some(now);
-    billing::advance(&mut tx, &state.config.tax_settings(), &mut sub, now).await?;
+    billing::advance(&mut tx, &state.config.billing_settings(), &mut sub, now).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -746,7 +747,7 @@ async fn reactivate_subscription(
         sub.updated_at = now;
         store::save_subscription(&mut tx, &sub).await?;
     } else if sub.status == Status::Canceled.as_str() {
-        billing::reactivate(&mut tx, &state.config.tax_settings(), &mut sub, now).await?;
+        billing::reactivate(&mut tx, &state.config.billing_settings(), &mut sub, now).await?;
     } else {
         return Err(ApiError::invalid(
             "id",
@@ -871,6 +872,42 @@ pub struct BillingRun {
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",
     responses((status = 200, body = BillingRun)), security(("api_key" = [])))]
 async fn run_billing(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<BillingRun>> {
-    let processed = billing::run_due(&state.db, &state.config.tax_settings(), state.now_ms(), None, 500).await?;
+    let processed = billing::run_due(&state.db, &state.config.billing_settings(), state.now_ms(), None, 500).await?;
     Ok(Json(BillingRun { object: "billing_run", processed }))
+}
+
+#[utoipa::path(post, path = "/v1/invoices/{id}/pay", tag = "invoices",
+    params(("id" = String, Path, description = "Invoice id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Invoice), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 402, body = crate::error::ErrorEnvelope), (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn pay_invoice(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if !is_valid(IdKind::Invoice, &id) {
+        return Err(ApiError::not_found("id", "invoice", &id));
+    }
+    let mut tx = state.db.begin().await?;
+    store::lock_invoice(&mut tx, state.db.for_update(), &id).await?;
+    let inv = store::invoice(&mut *tx, caller.livemode, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
+    if inv.status != "open" {
+        return Err(ApiError::invalid("id", format!("a {} invoice cannot be paid", inv.status)));
+    }
+    let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let paid = billing::retry_payment(&mut tx, &state.config.billing_settings(), &id, caller.livemode, now).await?;
+    if !paid {
+        // The failed attempt is recorded: commit it, then report the decline.
+        tx.commit().await?;
+        return Err(billing::declined(&inv));
+    }
+    let fresh = store::invoice(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
+    let out = invoice_out(&mut tx, fresh).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }

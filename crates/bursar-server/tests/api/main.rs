@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod coupons;
 mod customers;
+mod dunning;
 mod fx;
 mod idempotency;
 mod ledger;
