@@ -28,6 +28,7 @@ pub enum IdKind {
     Redemption,
     CreditNote,
     PaymentMethod,
+    Email,
 }
 
 impl IdKind {
@@ -54,6 +55,7 @@ impl IdKind {
             IdKind::Redemption => "redeem",
             IdKind::CreditNote => "cn",
             IdKind::PaymentMethod => "pm",
+            IdKind::Email => "em",
         }
     }
 }

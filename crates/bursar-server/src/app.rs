@@ -132,7 +132,8 @@ pub async fn serve(state: AppState, listener: TcpListener, handle_signals: bool)
     let (router, _) = build_router(state.clone());
     let (tx, mut rx) = watch::channel(false);
     let (draining_tx, mut draining_rx) = watch::channel(false);
-    let jobs = spawn_jobs(state.clone(), tx.subscribe());
+    let jobs =
+        if state.config.background_jobs { spawn_jobs(state.clone(), tx.subscribe()) } else { tokio::spawn(async {}) };
     let task = tokio::spawn(async move {
         let signal = async move {
             tokio::select! {
@@ -183,12 +184,14 @@ async fn os_signal(enabled: bool) {
 }
 
 /// Background jobs: the billing run every minute (renewals, trial ends,
-/// scheduled cancellations, pause ends) and pruning expired idempotency keys.
+/// scheduled cancellations, pause ends, payment retries), emails every five
+/// seconds, FX rates daily, and pruning expired idempotency keys.
 pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         let mut billing = tokio::time::interval(Duration::from_secs(60));
         let mut fx = tokio::time::interval(Duration::from_secs(3600));
+        let mut mail = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = billing.tick() => {
@@ -198,7 +201,12 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),
                     }
                 }
-                                _ = fx.tick() => {
+                                                _ = mail.tick() => {
+                    if let Err(e) = crate::emails::run(&state).await {
+                        tracing::warn!(error = %e, "email job failed");
+                    }
+                }
+                _ = fx.tick() => {
                     // Daily reference rates: fetch when today's are not stored yet.
                     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
                     let have = bursar_store::fx::rates_as_of(state.db.reader(), None).await.ok().flatten().map(|r| r.0);

@@ -417,8 +417,8 @@ async fn load_plan(tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<PlanRow> 
 }
 
 async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> ApiResult<()> {
-    let data = serde_json::json!({"id": sub.id, "status": sub.status, "plan": sub.plan_id, "price": sub.price_id,
-        "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
+    let data = serde_json::json!({"id": sub.id, "customer": sub.customer_id, "status": sub.status, "plan": sub.plan_id,
+        "price": sub.price_id, "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
     events::emit(tx, sub.livemode, kind, &sub.id, &data, now).await?;
     Ok(())
 }
@@ -915,7 +915,7 @@ pub async fn retry_payment(
             d.state = "recovered".into();
             d.next_attempt_at = None;
             dunning::save(tx, &d).await?;
-            events::emit(tx, livemode, "invoice.paid", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "amount_due": inv.amount_due, "retry": d.attempt_count}), now).await?;
+            events::emit(tx, livemode, "invoice.paid", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "amount_due": inv.amount_due, "total": inv.total, "currency": inv.currency, "customer": inv.customer_id, "retry": d.attempt_count}), now).await?;
             if let Some(sub_id) = &d.subscription_id {
                 if let Some(mut sub) = billing::subscription(tx, livemode, sub_id, "").await? {
                     if matches!(Status::parse(&sub.status), Some(Status::PastDue | Status::Unpaid)) {
@@ -939,7 +939,7 @@ pub async fn retry_payment(
                 }
                 None => exhaust(tx, settings, &mut d, now).await?,
             }
-            events::emit(tx, livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number,
+            events::emit(tx, livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "customer": inv.customer_id, "amount_due": inv.amount_due, "currency": inv.currency,
                 "failure_code": code, "attempt": d.attempt_count, "next_attempt_at": d.next_attempt_at.map(|t| t / 1000),
                 "update_payment_method": true}), now).await?;
             Ok(false)

@@ -55,6 +55,17 @@ pub struct Config {
     pub dunning_retry_hours: Vec<u32>,
     /// When every retry failed: `cancel` the subscription or mark it `unpaid`.
     pub dunning_final_action: String,
+    /// How emails leave: `file` (default: `.eml` files in `<data_dir>/outbox`),
+    /// `log`, or `smtp`.
+    pub email_transport: String,
+    /// With `smtp`: `smtps://user:pass@host:465` (TLS), `smtp://…?tls=required`
+    /// (STARTTLS), or plain `smtp://host:port` for a local relay.
+    pub smtp_url: Option<String>,
+    /// Sender of transactional emails.
+    pub email_from: String,
+    /// Run the background jobs (billing run, payment retries, emails, FX,
+    /// pruning) in this process. Turn off on nodes that only serve the API.
+    pub background_jobs: bool,
 }
 
 impl Default for Config {
@@ -80,6 +91,10 @@ impl Default for Config {
             fx_source: None,
             dunning_retry_hours: vec![1, 24, 72, 168],
             dunning_final_action: "cancel".into(),
+            email_transport: "file".into(),
+            smtp_url: None,
+            email_from: "Bursar <billing@localhost>".into(),
+            background_jobs: true,
         }
     }
 }
@@ -124,6 +139,12 @@ impl Config {
         }
         if self.idempotency_lease_secs <= self.request_timeout_secs {
             return Err("idempotency_lease_secs must exceed request_timeout_secs".into());
+        }
+        if !matches!(self.email_transport.as_str(), "file" | "log" | "smtp") {
+            return Err("email_transport must be `file`, `log` or `smtp`".into());
+        }
+        if self.email_transport == "smtp" && self.smtp_url.is_none() {
+            return Err("email_transport = smtp needs smtp_url".into());
         }
         if !matches!(self.dunning_final_action.as_str(), "cancel" | "unpaid") {
             return Err("dunning_final_action must be `cancel` or `unpaid`".into());

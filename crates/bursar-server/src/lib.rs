@@ -6,6 +6,7 @@ pub mod billing;
 pub mod catalog;
 pub mod config;
 pub mod demo;
+pub mod emails;
 pub mod error;
 pub mod extract;
 pub mod fx;

@@ -10,6 +10,7 @@ pub mod clocks;
 pub mod customers;
 pub mod db;
 pub mod dunning;
+pub mod emails;
 pub mod events;
 pub mod fx;
 pub mod idempotency;

@@ -8,6 +8,7 @@ mod catalog;
 mod coupons;
 mod customers;
 mod dunning;
+mod emails;
 mod fx;
 mod idempotency;
 mod ledger;
