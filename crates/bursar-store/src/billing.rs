@@ -311,38 +311,6 @@ pub async fn insert_invoices(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<(), DbE
     Ok(())
 }
 
-pub async fn insert_invoice(tx: &mut Tx, i: &InvoiceRow) -> Result<(), DbError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO invoices ({INV_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)"
-    ));
-    sqlx::query(sql)
-        .bind(i.id.clone())
-        .bind(i64::from(i.livemode))
-        .bind(i.number.clone())
-        .bind(i.customer_id.clone())
-        .bind(i.subscription_id.clone())
-        .bind(i.status.clone())
-        .bind(i.billing_reason.clone())
-        .bind(i.currency.clone())
-        .bind(i.subtotal)
-        .bind(i.tax)
-        .bind(i.total)
-        .bind(i.tax_behavior.clone())
-        .bind(i.tax_details.clone())
-        .bind(i.credit_applied)
-        .bind(i.amount_due)
-        .bind(i.amount_paid)
-        .bind(i.period_start)
-        .bind(i.period_end)
-        .bind(i.customer_snapshot.clone())
-        .bind(i.created_at)
-        .bind(i.finalized_at)
-        .bind(i.paid_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 pub async fn invoice<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,

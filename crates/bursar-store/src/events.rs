@@ -12,18 +12,8 @@ pub async fn emit(
     object_id: &str,
     data: &serde_json::Value,
     now: i64,
-) -> Result<String, DbError> {
-    let id = new_id(IdKind::Event);
-    sqlx::query("INSERT INTO events (id, livemode, type, object_id, data, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-        .bind(id.clone())
-        .bind(i64::from(livemode))
-        .bind(event_type)
-        .bind(object_id)
-        .bind(data.to_string())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
+) -> Result<(), DbError> {
+    emit_many(tx, &[(livemode, event_type.to_string(), object_id.to_string(), data.clone(), now)]).await
 }
 
 /// Writes many events with multi-row statements: (livemode, type, object
