@@ -111,6 +111,7 @@ pub struct BuiltInvoice {
     entries: Vec<(bursar_domain::ledger::BalancedEntry, &'static str)>,
     /// The decline code when the charge failed (the invoice stays open).
     pub failure: Option<String>,
+    pub paid: bool,
 }
 
 /// The pieces of one invoice to issue.
@@ -123,17 +124,39 @@ pub struct InvoiceInput<'a> {
     pub lines: Vec<LineDraft>,
     pub period: Option<(i64, i64)>,
     pub now: i64,
+    /// A hand-written invoice being finalized: keeps the draft's ids.
+    pub manual: Option<Manual>,
+}
+
+/// What a finalized draft keeps: its id, its lines' ids, its own fields.
+pub struct Manual {
+    pub id: String,
+    pub line_ids: Vec<String>,
+    pub description: Option<String>,
+    pub collection_method: String,
+    pub due_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The revenue stream of an invoice's lines.
+fn revenue_account(reason: &str) -> &'static str {
+    if reason == "manual" {
+        "revenue:one_off"
+    } else {
+        "revenue:subscriptions"
+    }
 }
 
 /// Builds an issued and settled invoice, given its number and the credit
-/// balance the customer has: taxes, credit applied, the sandbox charge,
-/// and the ledger entries. Pure: nothing is written.
-fn build_invoice(
+/// balance the customer has: taxes, credit applied, the sandbox charge
+/// (`None`: not attempted, the invoice stays open), and the ledger entries.
+/// Pure: nothing is written.
+pub(crate) fn build_invoice(
     settings: &Settings,
     inp: InvoiceInput<'_>,
     number: String,
     credit: i64,
-    charge: Result<(), String>,
+    charge: Option<Result<(), String>>,
 ) -> ApiResult<BuiltInvoice> {
     let customer = inp.customer;
     let (currency, now) = (inp.currency, inp.now);
@@ -146,7 +169,7 @@ fn build_invoice(
     let total = taxed.total_minor;
     let credit_applied = if total > 0 { credit.clamp(0, total) } else { 0 };
     let amount_due = total.max(0) - credit_applied;
-    let id = new_id(IdKind::Invoice);
+    let id = inp.manual.as_ref().map(|m| m.id.clone()).unwrap_or_else(|| new_id(IdKind::Invoice));
     let credit_account = format!("customer_credit:{}", customer.id);
     let mut entries = Vec::new();
     let mut push = |e: EntryDraft, source: &'static str| -> ApiResult<()> {
@@ -159,7 +182,7 @@ fn build_invoice(
         let owed_by = if total > 0 { "receivables" } else { credit_account.as_str() };
         let mut e = EntryDraft::new(currency, format!("Invoice {number}")).debit(owed_by, total);
         if subtotal != 0 {
-            e = e.credit("revenue:subscriptions", subtotal);
+            e = e.credit(revenue_account(inp.reason), subtotal);
         }
         for t in taxed.taxes.iter().filter(|t| t.amount_minor != 0) {
             e = e.credit(format!("tax_payable:{}", t.jurisdiction), t.amount_minor);
@@ -174,8 +197,10 @@ fn build_invoice(
             "invoice",
         )?;
     }
-    let failure = if amount_due > 0 { charge.err() } else { None };
-    if amount_due > 0 && failure.is_none() {
+    let attempted = charge.is_some();
+    let failure = if amount_due > 0 { charge.and_then(Result::err) } else { None };
+    let paid = amount_due == 0 || (attempted && failure.is_none());
+    if amount_due > 0 && paid {
         push(
             EntryDraft::new(currency, format!("Payment of {number} (sandbox)"))
                 .debit("provider_clearing:sandbox", amount_due)
@@ -183,13 +208,13 @@ fn build_invoice(
             "payment",
         )?;
     }
-    let paid = failure.is_none();
+    let line_ids = inp.manual.as_ref().map(|m| m.line_ids.clone()).unwrap_or_default();
     let lines = inp
         .lines
         .into_iter()
         .enumerate()
         .map(|(i, l)| LineRow {
-            id: new_id(IdKind::InvoiceLine),
+            id: line_ids.get(i).cloned().unwrap_or_else(|| new_id(IdKind::InvoiceLine)),
             invoice_id: id.clone(),
             position: i as i64,
             kind: l.kind.to_string(),
@@ -233,21 +258,29 @@ fn build_invoice(
             "tax_ids": serde_json::from_str::<serde_json::Value>(&customer.tax_ids).unwrap_or_default(),
         })
         .to_string(),
-        created_at: now,
+        created_at: inp.manual.as_ref().map_or(now, |m| m.created_at),
         finalized_at: Some(now),
         paid_at: paid.then_some(now),
+        description: inp.manual.as_ref().and_then(|m| m.description.clone()),
+        collection_method: inp
+            .manual
+            .as_ref()
+            .map_or_else(|| "charge_automatically".to_string(), |m| m.collection_method.clone()),
+        due_at: inp.manual.as_ref().and_then(|m| m.due_at),
+        voided_at: None,
     };
-    Ok(BuiltInvoice { row, lines, entries, failure })
+    Ok(BuiltInvoice { row, lines, entries, failure, paid })
 }
 
 /// Writes built invoices with multi-row statements: ledger entries,
 /// invoices, lines, events.
-async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
+pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
     let new_entries: Vec<ledger::NewEntry> = built
         .iter()
         .flat_map(|b| {
             b.entries.iter().map(move |(e, source)| {
-                ledger::NewEntry::at(b.row.livemode, e, b.row.created_at).source(source, &b.row.id)
+                ledger::NewEntry::at(b.row.livemode, e, b.row.finalized_at.unwrap_or(b.row.created_at))
+                    .source(source, &b.row.id)
             })
         })
         .collect();
@@ -264,15 +297,17 @@ async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
     let mut evs = Vec::with_capacity(built.len() * 2);
     for b in built {
         let r = &b.row;
+        let at = r.finalized_at.unwrap_or(r.created_at);
         let data = serde_json::json!({"id": r.id, "number": r.number, "total": r.total, "amount_due": r.amount_due,
             "currency": r.currency, "customer": r.customer_id, "subscription": r.subscription_id});
-        evs.push((r.livemode, "invoice.finalized".to_string(), r.id.clone(), data.clone(), r.created_at));
+        evs.push((r.livemode, "invoice.finalized".to_string(), r.id.clone(), data.clone(), at));
         match &b.failure {
-            None => evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, r.created_at)),
+            None if b.paid => evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, at)),
+            None => {}
             Some(code) => {
                 let mut d = data;
                 d["failure_code"] = serde_json::Value::String(code.clone());
-                evs.push((r.livemode, "invoice.payment_failed".to_string(), r.id.clone(), d, r.created_at))
+                evs.push((r.livemode, "invoice.payment_failed".to_string(), r.id.clone(), d, at))
             }
         }
     }
@@ -280,7 +315,7 @@ async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
     Ok(())
 }
 
-fn series_of(now: i64) -> String {
+pub(crate) fn series_of(now: i64) -> String {
     format!("INV-{}", from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year())
 }
 
@@ -293,7 +328,8 @@ pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput
     let series = series_of(inp.now);
     let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
     let token = dunning::default_tokens(tx, std::slice::from_ref(&inp.customer.id)).await?.pop().map(|t| t.1);
-    let built = build_invoice(settings, inp, format!("{series}-{n:06}"), credit, sandbox::charge(token.as_deref()))?;
+    let built =
+        build_invoice(settings, inp, format!("{series}-{n:06}"), credit, Some(sandbox::charge(token.as_deref())))?;
     write_invoices(tx, std::slice::from_ref(&built)).await?;
     if built.failure.is_some() {
         start_dunning(tx, settings, &built).await?;
@@ -416,7 +452,7 @@ async fn load_plan(tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<PlanRow> 
     catalog::plan_by_id(&mut **tx, livemode, id).await?.ok_or_else(ApiError::internal)
 }
 
-async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> ApiResult<()> {
+pub(crate) async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> ApiResult<()> {
     let data = serde_json::json!({"id": sub.id, "customer": sub.customer_id, "status": sub.status, "plan": sub.plan_id,
         "price": sub.price_id, "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
     events::emit(tx, sub.livemode, kind, &sub.id, &data, now).await?;
@@ -493,6 +529,7 @@ pub async fn create(
                 lines,
                 period: Some((now, sub.current_period_end)),
                 now,
+                manual: None,
             },
         )
         .await?;
@@ -602,6 +639,7 @@ async fn renew_from(
             lines,
             period: Some((sub.current_period_start, sub.current_period_end)),
             now: start,
+            manual: None,
         },
     )
     .await
@@ -690,6 +728,7 @@ pub async fn change_now(
                     lines,
                     period: Some((now, sub.current_period_end)),
                     now,
+                    manual: None,
                 },
             )
             .await?,
@@ -754,6 +793,7 @@ pub async fn pause(
                 lines: vec![line],
                 period: Some((now, sub.current_period_end)),
                 now,
+                manual: None,
             },
         )
         .await?;
@@ -888,14 +928,31 @@ pub async fn retry_payment(
     livemode: bool,
     now: i64,
 ) -> ApiResult<bool> {
-    let Some(mut d) = dunning::get(tx, invoice_id, "").await? else { return Ok(false) };
+    let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(ApiError::internal)?;
+    // An open invoice outside dunning (a sent or manual invoice) is paid by
+    // hand: one attempt, nothing scheduled.
+    let mut d = match dunning::get(tx, invoice_id, "").await? {
+        Some(d) => d,
+        None if inv.status == "open" => dunning::DunningRow {
+            invoice_id: inv.id.clone(),
+            livemode,
+            customer_id: inv.customer_id.clone(),
+            subscription_id: inv.subscription_id.clone(),
+            state: "manual".into(),
+            attempt_count: 0,
+            first_failed_at: now,
+            next_attempt_at: None,
+            last_error: String::new(),
+            updated_at: now,
+        },
+        None => return Ok(false),
+    };
     // Scheduled retries run while `retrying`; after the schedule ran out an
     // invoice left open (the `unpaid` setting) can still be paid by hand.
-    if d.state == "recovered" {
+    if d.state == "recovered" || d.state == "voided" {
         return Ok(false);
     }
     let scheduled = d.state == "retrying";
-    let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(ApiError::internal)?;
     let token = dunning::default_tokens(tx, std::slice::from_ref(&inv.customer_id)).await?.pop().map(|t| t.1);
     d.attempt_count += 1;
     d.updated_at = now;
@@ -912,9 +969,11 @@ pub async fn retry_payment(
             .map_err(err)?;
             ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("payment", &inv.id)).await?;
             dunning::mark_invoice_paid(tx, &inv.id, inv.amount_due, now).await?;
-            d.state = "recovered".into();
-            d.next_attempt_at = None;
-            dunning::save(tx, &d).await?;
+            if d.state != "manual" {
+                d.state = "recovered".into();
+                d.next_attempt_at = None;
+                dunning::save(tx, &d).await?;
+            }
             events::emit(tx, livemode, "invoice.paid", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "amount_due": inv.amount_due, "total": inv.total, "currency": inv.currency, "customer": inv.customer_id, "retry": d.attempt_count}), now).await?;
             if let Some(sub_id) = &d.subscription_id {
                 if let Some(mut sub) = billing::subscription(tx, livemode, sub_id, "").await? {
@@ -932,6 +991,7 @@ pub async fn retry_payment(
             d.last_error = code.clone();
             let step = usize::try_from(d.attempt_count - 1).unwrap_or(usize::MAX);
             match settings.retry_hours.get(step) {
+                _ if d.state == "manual" => {}
                 _ if !scheduled => dunning::save(tx, &d).await?,
                 Some(h) => {
                     d.next_attempt_at = Some(d.first_failed_at + i64::from(*h) * 3_600_000);
@@ -1159,10 +1219,11 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
                 lines,
                 period: Some((sub.current_period_start, sub.current_period_end)),
                 now: boundary,
+                manual: None,
             },
             number,
             available,
-            sandbox::charge(tokens.get(&sub.customer_id).map(String::as_str)),
+            Some(sandbox::charge(tokens.get(&sub.customer_id).map(String::as_str))),
         )?;
         credit.insert(key, available - inv.row.credit_applied);
         let event = if inv.failure.is_none() { Event::RenewalPaid } else { Event::RenewalFailed };

@@ -10,6 +10,7 @@ pub mod emails;
 pub mod error;
 pub mod extract;
 pub mod fx;
+pub mod invoicing;
 pub mod middleware;
 pub mod sandbox;
 pub mod services;

@@ -238,12 +238,19 @@ pub struct InvoiceRow {
     pub created_at: i64,
     pub finalized_at: Option<i64>,
     pub paid_at: Option<i64>,
+    /// Free text shown on the invoice (manual invoices).
+    pub description: Option<String>,
+    /// `charge_automatically` (the default method is charged at
+    /// finalization) or `send_invoice` (the customer pays by `due_at`).
+    pub collection_method: String,
+    pub due_at: Option<i64>,
+    pub voided_at: Option<i64>,
 }
 
 const INV_COLS: &str =
     "id, livemode, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, \
     tax, total, tax_behavior, tax_details, credit_applied, amount_due, amount_paid, period_start, period_end, customer_snapshot, created_at, \
-    finalized_at, paid_at";
+    finalized_at, paid_at, description, collection_method, due_at, voided_at";
 
 fn inv(r: &AnyRow) -> InvoiceRow {
     InvoiceRow {
@@ -269,6 +276,10 @@ fn inv(r: &AnyRow) -> InvoiceRow {
         created_at: r.get(19),
         finalized_at: r.get(20),
         paid_at: r.get(21),
+        description: r.get(22),
+        collection_method: r.get(23),
+        due_at: r.get(24),
+        voided_at: r.get(25),
     }
 }
 
@@ -278,7 +289,7 @@ pub async fn insert_invoices(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<(), DbE
     for chunk in rows.chunks(400) {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO invoices ({INV_COLS}) VALUES {}",
-            crate::db::placeholders(backend, chunk.len(), 22)
+            crate::db::placeholders(backend, chunk.len(), 26)
         ));
         let mut q = sqlx::query(sql);
         for i in chunk {
@@ -304,7 +315,11 @@ pub async fn insert_invoices(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<(), DbE
                 .bind(i.customer_snapshot.clone())
                 .bind(i.created_at)
                 .bind(i.finalized_at)
-                .bind(i.paid_at);
+                .bind(i.paid_at)
+                .bind(i.description.clone())
+                .bind(i.collection_method.clone())
+                .bind(i.due_at)
+                .bind(i.voided_at);
         }
         q.execute(&mut **tx).await?;
     }
@@ -343,6 +358,65 @@ pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
         .iter()
         .map(inv)
         .collect())
+}
+
+/// Stores a draft's editable fields and provisional totals.
+pub async fn update_draft(tx: &mut Tx, i: &InvoiceRow) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE invoices SET subtotal = $2, tax = $3, total = $4, amount_due = $5, tax_details = $6, \
+         description = $7, collection_method = $8, due_at = $9, period_start = $10, period_end = $11 \
+         WHERE id = $1 AND status = 'draft'",
+    )
+    .bind(i.id.clone())
+    .bind(i.subtotal)
+    .bind(i.tax)
+    .bind(i.total)
+    .bind(i.amount_due)
+    .bind(i.tax_details.clone())
+    .bind(i.description.clone())
+    .bind(i.collection_method.clone())
+    .bind(i.due_at)
+    .bind(i.period_start)
+    .bind(i.period_end)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a draft invoice and its lines (drafts have no number and no
+/// ledger entries, so nothing else refers to them). Returns whether a draft
+/// was deleted.
+pub async fn delete_draft(tx: &mut Tx, id: &str) -> Result<bool, DbError> {
+    let draft: Option<String> = sqlx::query_scalar("SELECT id FROM invoices WHERE id = $1 AND status = 'draft'")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if draft.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM invoice_lines WHERE invoice_id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM invoices WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(true)
+}
+
+/// Removes one line of an invoice. Returns whether it existed.
+pub async fn delete_line(tx: &mut Tx, invoice_id: &str, line_id: &str) -> Result<bool, DbError> {
+    let n = sqlx::query("DELETE FROM invoice_lines WHERE invoice_id = $1 AND id = $2")
+        .bind(invoice_id)
+        .bind(line_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(n.rows_affected() == 1)
+}
+
+/// Marks an open invoice void. Returns whether it was open.
+pub async fn void_invoice(tx: &mut Tx, id: &str, now: i64) -> Result<bool, DbError> {
+    let n = sqlx::query("UPDATE invoices SET status = 'void', voided_at = $2 WHERE id = $1 AND status = 'open'")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(n.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

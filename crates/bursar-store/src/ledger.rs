@@ -229,6 +229,20 @@ pub async fn reverse(
     }
 }
 
+/// The entries a source wrote that are neither reversals nor reversed yet,
+/// oldest first.
+pub async fn open_entries_of(tx: &mut Tx, source_type: &str, source_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT e.id FROM ledger_entries e WHERE e.source_type = $1 AND e.source_id = $2 \
+         AND e.reverses_entry_id IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses_entry_id = e.id) ORDER BY e.id",
+    )
+    .bind(source_type)
+    .bind(source_id)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
 /// A balance of one account in one currency, debit-positive.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Balance {

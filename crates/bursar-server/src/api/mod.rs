@@ -9,6 +9,7 @@ pub mod customers;
 pub mod events;
 pub mod fx;
 pub mod health;
+pub mod invoices;
 pub mod ledger;
 pub mod subscriptions;
 pub mod tax;
@@ -72,6 +73,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(catalog::router())
         .merge(subscriptions::router())
+        .merge(invoices::router())
         .merge(coupons::router())
         .merge(fx::router())
         .merge(tax::router())

@@ -98,6 +98,8 @@ pub fn render_sub(s: SubscriptionRow) -> Subscription {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceLine {
+    pub id: String,
+    /// plan, proration, one_off, discount or usage.
     pub kind: String,
     pub description: String,
     pub quantity: i64,
@@ -146,11 +148,20 @@ pub struct Invoice {
     #[schema(value_type = Object)]
     pub customer_details: serde_json::Value,
     pub created: i64,
+    pub finalized_at: Option<i64>,
     pub paid_at: Option<i64>,
+    pub voided_at: Option<i64>,
+    /// Free text shown on the invoice.
+    pub description: Option<String>,
+    /// `charge_automatically` or `send_invoice`.
+    pub collection_method: String,
+    /// When a sent invoice is due (seconds).
+    pub due_date: Option<i64>,
 }
 
 fn render_line(l: LineRow) -> InvoiceLine {
     InvoiceLine {
+        id: l.id,
         kind: l.kind,
         description: l.description,
         quantity: l.quantity,
@@ -226,11 +237,16 @@ pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>, notes: Vec<store::Cred
         lines: lines.into_iter().map(render_line).collect(),
         customer_details: serde_json::from_str(&i.customer_snapshot).unwrap_or_default(),
         created: secs(i.created_at),
+        finalized_at: i.finalized_at.map(secs),
         paid_at: i.paid_at.map(secs),
+        voided_at: i.voided_at.map(secs),
+        description: i.description,
+        collection_method: i.collection_method,
+        due_date: i.due_at.map(secs),
     }
 }
 
-async fn invoice_out(tx: &mut Tx, inv: InvoiceRow) -> ApiResult<Invoice> {
+pub(crate) async fn invoice_out(tx: &mut Tx, inv: InvoiceRow) -> ApiResult<Invoice> {
     let lines = store::lines_of(&mut **tx, &inv.id).await?;
     let notes = store::credit_notes_of(&mut **tx, inv.livemode, &inv.id).await?;
     Ok(render_invoice(inv, lines, notes))

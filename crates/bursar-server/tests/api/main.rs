@@ -11,6 +11,7 @@ mod dunning;
 mod emails;
 mod fx;
 mod idempotency;
+mod invoices;
 mod ledger;
 mod operations;
 mod refunds;
