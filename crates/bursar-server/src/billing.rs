@@ -1324,7 +1324,8 @@ pub async fn refund(
         if *p != 0 {
             e = e.debit(format!("tax_payable:{}", t.jurisdiction), *p);
         }
-        credited_taxes.push(serde_json::json!({"name": t.name, "jurisdiction": t.jurisdiction, "rate_bps": t.rate_bps, "amount_minor": p}));
+        credited_taxes.push(serde_json::json!({"name": t.name, "jurisdiction": t.jurisdiction, "rate_bps": t.rate_bps,
+            "taxable_minor": net, "amount_minor": p}));
     }
     let entry = e.credit(dest, amount).validate().map_err(err)?;
     ledger::post(tx, ledger::NewEntry::at(invoice.livemode, &entry, now).source("credit_note", &id)).await?;

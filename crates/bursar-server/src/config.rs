@@ -66,6 +66,31 @@ pub struct Config {
     /// Run the background jobs (billing run, payment retries, emails, FX,
     /// pruning) in this process. Turn off on nodes that only serve the API.
     pub background_jobs: bool,
+    /// Where rendered PDFs are kept: `local` (default: `storage_dir`) or
+    /// `s3` (any S3-compatible store, with the `s3_*` settings).
+    pub storage: String,
+    /// Directory of local storage; default `<data_dir>/files`.
+    pub storage_dir: Option<PathBuf>,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// Path-style URLs (MinIO and most self-hosted stores); `false` for
+    /// virtual-host style.
+    pub s3_path_style: bool,
+    /// The seller printed on invoices: legal name, address lines, tax id
+    /// (e.g. `DE123456789`), contact email, a PNG or JPEG logo, a footer.
+    pub seller_name: String,
+    pub seller_address: Vec<String>,
+    pub seller_tax_id: Option<String>,
+    pub seller_email: Option<String>,
+    pub invoice_logo: Option<PathBuf>,
+    pub invoice_footer: Option<String>,
+    /// Checking EU VAT ids online after the offline check: `off` (default)
+    /// or `vies` (the European Commission's VIES REST service at `vies_url`).
+    pub vat_check: String,
+    pub vies_url: String,
 }
 
 impl Default for Config {
@@ -95,6 +120,22 @@ impl Default for Config {
             smtp_url: None,
             email_from: "Bursar <billing@localhost>".into(),
             background_jobs: true,
+            storage: "local".into(),
+            storage_dir: None,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: true,
+            seller_name: "Bursar".into(),
+            seller_address: Vec::new(),
+            seller_tax_id: None,
+            seller_email: None,
+            invoice_logo: None,
+            invoice_footer: None,
+            vat_check: "off".into(),
+            vies_url: "https://ec.europa.eu/taxation_customs/vies/rest-api".into(),
         }
     }
 }
@@ -164,6 +205,24 @@ impl Config {
                 ));
             }
         }
+        match self.storage.as_str() {
+            "local" => {}
+            "s3" => {
+                if self.s3_endpoint.is_none()
+                    || self.s3_bucket.is_none()
+                    || self.s3_access_key_id.is_none()
+                    || self.s3_secret_access_key.is_none()
+                {
+                    return Err(
+                        "storage = s3 needs s3_endpoint, s3_bucket, s3_access_key_id and s3_secret_access_key".into()
+                    );
+                }
+            }
+            _ => return Err("storage must be `local` or `s3`".into()),
+        }
+        if !matches!(self.vat_check.as_str(), "off" | "vies") {
+            return Err("vat_check must be `off` or `vies`".into());
+        }
         if let Some(u) = &self.database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
                 return Err("database_url must start with postgres://, postgresql:// or sqlite:".into());
@@ -185,6 +244,23 @@ impl Config {
             origin_country: self.tax_origin_country.clone(),
             origin_state: self.tax_origin_state.clone(),
             rates: self.tax_rates.clone(),
+        }
+    }
+
+    /// The document store this configuration names.
+    pub fn document_storage(&self) -> Result<crate::storage::Storage, crate::storage::StorageError> {
+        match self.storage.as_str() {
+            "s3" => crate::storage::Storage::s3(&crate::storage::S3Settings {
+                endpoint: self.s3_endpoint.clone().unwrap_or_default(),
+                bucket: self.s3_bucket.clone().unwrap_or_default(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone().unwrap_or_default(),
+                secret_access_key: self.s3_secret_access_key.clone().unwrap_or_default(),
+                path_style: self.s3_path_style,
+            }),
+            _ => Ok(crate::storage::Storage::local(
+                self.storage_dir.clone().unwrap_or_else(|| self.data_dir.join("files")),
+            )),
         }
     }
 

@@ -95,6 +95,11 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, ErrorType::InvalidRequestError, code, message)
     }
 
+    /// 503: a dependency (storage, a provider) is unavailable for now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorType::ApiError, "service_unavailable", message)
+    }
+
     pub fn internal() -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

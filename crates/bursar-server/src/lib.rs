@@ -6,6 +6,7 @@ pub mod billing;
 pub mod catalog;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod emails;
 pub mod error;
 pub mod extract;
@@ -16,6 +17,7 @@ pub mod sandbox;
 pub mod services;
 pub mod staff;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 
 pub use app::{build_router, serve, ServerHandle};

@@ -10,11 +10,15 @@ pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    /// Where rendered documents are kept.
+    pub storage: Arc<crate::storage::Storage>,
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, config: Config) -> Self {
-        AppState { db, clock, config: Arc::new(config) }
+    /// Fails when the configured document storage cannot be set up.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, config: Config) -> Result<Self, crate::storage::StorageError> {
+        let storage = Arc::new(config.document_storage()?);
+        Ok(AppState { db, clock, config: Arc::new(config), storage })
     }
 
     /// The wall-clock instant as stored (epoch milliseconds).

@@ -725,6 +725,15 @@ pub async fn insert_credit_note(tx: &mut Tx, c: &CreditNoteRow) -> Result<(), Db
     Ok(())
 }
 
+pub async fn credit_note_by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    id: &str,
+) -> Result<Option<CreditNoteRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CN_COLS} FROM credit_notes WHERE livemode = $1 AND id = $2"));
+    Ok(sqlx::query(sql).bind(i64::from(livemode)).bind(id).fetch_optional(ex).await?.as_ref().map(credit_note))
+}
+
 pub async fn credit_notes_of<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,

@@ -177,7 +177,7 @@ async fn run(cli: Cli) -> Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            let state = AppState::new(db.clone(), Arc::new(SystemClock), config);
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), config).context("document storage")?;
             let handle = bursar_server::serve(state, listener, true).await?;
             handle.wait().await?;
             db.close().await;
@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> Result<()> {
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
             let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
             let db = open(&config).await?;
-            let state = AppState::new(db.clone(), Arc::new(SystemClock), config.clone());
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), config.clone()).context("document storage")?;
             let info = bursar_server::demo::seed(&state, "demo@bursar.local").await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await

@@ -4,6 +4,7 @@
 
 use super::commit_json;
 use super::subscriptions::{invoice_out, Invoice};
+use crate::documents;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller};
 use crate::invoicing::{self, DraftInput, NewLine};
@@ -11,10 +12,11 @@ use crate::middleware::Idem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::Currency;
+use bursar_store::billing as store;
 use bursar_store::customers;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,6 +31,88 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_invoice_line))
         .routes(routes!(finalize_invoice))
         .routes(routes!(void_invoice))
+        .routes(routes!(invoice_pdf))
+        .routes(routes!(receipt_pdf))
+        .routes(routes!(credit_note_pdf))
+}
+
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    use axum::http::header;
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}.pdf\"")),
+            (header::CACHE_CONTROL, "private, max-age=300".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn pdf_of(state: &AppState, caller: &Caller, id: &str, receipt: bool) -> ApiResult<Response> {
+    check_id(id)?;
+    let reader = state.db.reader();
+    let inv =
+        store::invoice(reader, caller.livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
+    if receipt && inv.status != "paid" {
+        return Err(ApiError::conflict(
+            "invoice_not_paid",
+            format!("invoice {id} is {}; receipts exist for paid invoices", inv.status),
+        ));
+    }
+    let lines = store::lines_of(reader, id).await?;
+    let notes = store::credit_notes_of(reader, caller.livemode, id).await?;
+    let customer = customers::get(reader, caller.livemode, &inv.customer_id).await?;
+    let locale = customer.and_then(|c| c.locale);
+    let ctx = documents::Context { config: &state.config, locale: locale.as_deref() };
+    let key = documents::invoice_key(&inv, notes.len(), receipt);
+    let bytes = documents::rendered(&state.storage, key.as_deref(), || {
+        documents::invoice_document(&ctx, &inv, &lines, &notes, receipt)
+    })
+    .await?;
+    let name = inv.number.clone().unwrap_or_else(|| inv.id.clone());
+    Ok(pdf_response(bytes, &if receipt { format!("receipt-{name}") } else { name }))
+}
+
+#[utoipa::path(get, path = "/v1/invoices/{id}/pdf", tag = "invoices",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses((status = 200, description = "The invoice as a PDF", content_type = "application/pdf", body = Vec<u8>),
+              (status = 404, body = crate::error::ErrorEnvelope), (status = 503, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn invoice_pdf(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    pdf_of(&state, &caller, &id, false).await
+}
+
+#[utoipa::path(get, path = "/v1/invoices/{id}/receipt", tag = "invoices",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses((status = 200, description = "The receipt of a paid invoice as a PDF", content_type = "application/pdf", body = Vec<u8>),
+              (status = 404, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope),
+              (status = 503, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn receipt_pdf(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    pdf_of(&state, &caller, &id, true).await
+}
+
+#[utoipa::path(get, path = "/v1/credit_notes/{id}/pdf", tag = "invoices",
+    params(("id" = String, Path, description = "Credit note id")),
+    responses((status = 200, description = "The credit note as a PDF", content_type = "application/pdf", body = Vec<u8>),
+              (status = 404, body = crate::error::ErrorEnvelope), (status = 503, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn credit_note_pdf(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let not_found = || ApiError::not_found("id", "credit note", &id);
+    if !is_valid(IdKind::CreditNote, &id) {
+        return Err(not_found());
+    }
+    let reader = state.db.reader();
+    let cn = store::credit_note_by_id(reader, caller.livemode, &id).await?.ok_or_else(not_found)?;
+    let inv = store::invoice(reader, caller.livemode, &cn.invoice_id).await?.ok_or_else(ApiError::internal)?;
+    let customer = customers::get(reader, caller.livemode, &inv.customer_id).await?;
+    let locale = customer.and_then(|c| c.locale);
+    let ctx = documents::Context { config: &state.config, locale: locale.as_deref() };
+    let key = documents::credit_note_key(&cn);
+    let bytes =
+        documents::rendered(&state.storage, Some(&key), || documents::credit_note_document(&ctx, &cn, &inv)).await?;
+    Ok(pdf_response(bytes, &cn.number))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -62,7 +62,7 @@ impl TestApp {
         let tdb = test_db().await;
         let mut config = Config { data_dir: tdb.dir.path().to_path_buf(), ..Config::default() };
         f(&mut config);
-        let state = AppState::new(tdb.db.clone(), Arc::new(SystemClock), config);
+        let state = AppState::new(tdb.db.clone(), Arc::new(SystemClock), config).unwrap();
         let mut tx = tdb.db.begin().await.unwrap();
         let now = state.now_ms();
         let (_, test_key) = bursar_server::api::api_keys::issue_key(&mut tx, false, "tests", now).await.unwrap();

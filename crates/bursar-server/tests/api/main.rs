@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod coupons;
 mod customers;
+mod documents;
 mod dunning;
 mod emails;
 mod fx;
