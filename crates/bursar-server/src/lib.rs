@@ -19,6 +19,7 @@ pub mod staff;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod vat_check;
 
 pub use app::{build_router, serve, ServerHandle};
 pub use config::Config;

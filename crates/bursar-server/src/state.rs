@@ -12,13 +12,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Where rendered documents are kept.
     pub storage: Arc<crate::storage::Storage>,
+    /// The online VAT id check, when configured (`vat_check`).
+    pub vat_checker: Option<Arc<dyn crate::vat_check::VatChecker>>,
 }
 
 impl AppState {
     /// Fails when the configured document storage cannot be set up.
     pub fn new(db: Db, clock: Arc<dyn Clock>, config: Config) -> Result<Self, crate::storage::StorageError> {
         let storage = Arc::new(config.document_storage()?);
-        Ok(AppState { db, clock, config: Arc::new(config), storage })
+        let vat_checker: Option<Arc<dyn crate::vat_check::VatChecker>> = match config.vat_check.as_str() {
+            "vies" => Some(Arc::new(crate::vat_check::Vies::new(&config.vies_url))),
+            _ => None,
+        };
+        Ok(AppState { db, clock, config: Arc::new(config), storage, vat_checker })
     }
 
     /// The wall-clock instant as stored (epoch milliseconds).

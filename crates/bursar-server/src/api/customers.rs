@@ -53,6 +53,33 @@ pub struct TaxId {
     #[serde(rename = "type")]
     pub tax_type: String,
     pub value: String,
+    /// Set by Bursar when an online check is configured (`vat_check`);
+    /// ignored on input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::vat_check::Verification>,
+}
+
+/// Checks EU VAT ids with the configured registry (outside any
+/// transaction: it is a network call). A definite "not registered" is
+/// refused; an unavailable registry is recorded and accepted.
+async fn verify_tax_ids(state: &AppState, ids: &mut [TaxId]) -> ApiResult<()> {
+    for (i, id) in ids.iter_mut().enumerate() {
+        id.verification = None;
+        let Some(checker) = &state.vat_checker else { continue };
+        if id.tax_type != "eu_vat" {
+            continue;
+        }
+        let Ok(parsed) = bursar_domain::vat_id::VatId::parse(&id.value) else { continue };
+        let v = crate::vat_check::verify(checker.as_ref(), &parsed, state.now_ms() / 1000).await;
+        if v.status == "invalid" {
+            return Err(ApiError::invalid(
+                &format!("tax_ids[{i}].value"),
+                format!("`{}` is not a registered VAT id according to {}", parsed.as_string(), v.source),
+            ));
+        }
+        id.verification = Some(v);
+    }
+    Ok(())
 }
 
 const TAX_ID_TYPES: &[&str] =
@@ -343,8 +370,9 @@ async fn create_customer(
     check_len("name", &body.name, 200)?;
     check_len("phone", &body.phone, 40)?;
     let address = body.address.as_ref().map(check_address).transpose()?;
-    let tax_ids = body.tax_ids.unwrap_or_default();
+    let mut tax_ids = body.tax_ids.unwrap_or_default();
     check_tax_ids(&tax_ids)?;
+    verify_tax_ids(&state, &mut tax_ids).await?;
     let metadata = body.metadata.unwrap_or_default();
     validate_metadata(&metadata)?;
 
@@ -476,6 +504,16 @@ async fn update_customer(
         body.locale.clone().flatten(),
         body.preferred_currency.clone().flatten(),
     )?;
+    // Tax ids are checked (online, when configured) before the transaction.
+    let mut body = body;
+    let tax_ids = match body.tax_ids.take() {
+        Some(mut t) => {
+            check_tax_ids(&t)?;
+            verify_tax_ids(&state, &mut t).await?;
+            Some(t)
+        }
+        None => None,
+    };
     let mut tx = state.db.begin().await?;
     customers::lock(&mut tx, state.db.for_update(), caller.livemode, &id).await?;
     let mut row = customers::get(&mut *tx, caller.livemode, &id)
@@ -515,8 +553,7 @@ async fn update_customer(
             Some(a) => Some(serde_json::to_string(&check_address(&a)?).unwrap_or_default()),
         };
     }
-    if let Some(t) = body.tax_ids {
-        check_tax_ids(&t)?;
+    if let Some(t) = tax_ids {
         row.tax_ids = serde_json::to_string(&t).unwrap_or_else(|_| "[]".into());
     }
     if let Some(m) = body.metadata {

@@ -135,3 +135,113 @@ async fn invalid_vat_ids_are_refused() {
     }
     assert_eq!(app.count("customers").await, 0);
 }
+
+/// A local VIES: answers `check-vat-number` as the Commission's REST
+/// service does, and records what it was asked.
+async fn fake_vies(asked: std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/check-vat-number",
+        post(move |axum::Json(q): axum::Json<Value>| {
+            let asked = asked.clone();
+            async move {
+                asked.lock().unwrap().push(q.clone());
+                let number = q["vatNumber"].as_str().unwrap_or("");
+                let base = json!({"countryCode": q["countryCode"], "vatNumber": number, "requestDate": "2026-11-30T10:00:00.000Z"});
+                let mut a = base.clone();
+                match (q["countryCode"].as_str(), number) {
+                    (Some("DE"), "123456788") => {
+                        a["valid"] = json!(true);
+                        a["name"] = json!("Lernwerk GmbH");
+                        a["address"] = json!("Hauptstr. 1\n10115 Berlin");
+                        a["requestIdentifier"] = json!("WAPIAAAAY2qS");
+                    }
+                    (Some("EL"), _) => {
+                        a["valid"] = json!(true);
+                        a["name"] = json!("---");
+                        a["address"] = json!("---");
+                    }
+                    (Some("AT"), _) => {
+                        a = json!({"actionSucceed": false, "errorWrappers": [{"error": "MS_UNAVAILABLE"}]});
+                    }
+                    _ => a["valid"] = json!(false),
+                }
+                axum::Json(a)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn vat_ids_are_checked_online_when_configured() {
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = fake_vies(asked.clone()).await;
+    let app = TestApp::spawn_with(move |c| {
+        c.vat_check = "vies".into();
+        c.vies_url = url;
+        c.tax_origin_country = Some("FR".into());
+    })
+    .await;
+    let (s, c) = app
+        .post("/v1/customers", json!({"country": "DE", "tax_ids": [{"type": "eu_vat", "value": "DE 123 456 788"}]}))
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let v = &c["tax_ids"][0]["verification"];
+    assert_eq!((v["status"].as_str(), v["source"].as_str()), (Some("verified"), Some("vies")));
+    assert_eq!(v["name"], "Lernwerk GmbH");
+    assert_eq!(v["request_id"], "WAPIAAAAY2qS");
+    assert_eq!(asked.lock().unwrap()[0], json!({"countryCode": "DE", "vatNumber": "123456788"}));
+    // A verified business pays no VAT: reverse charge.
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    app.post("/v1/catalog/import", doc).await;
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": c["id"], "plan": "grow", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    let (_, l) = app.get(&format!("/v1/invoices?customer={}", c["id"].as_str().unwrap())).await;
+    assert_eq!(l["data"][0]["tax"], 0);
+    assert_eq!(l["data"][0]["tax_details"]["reverse_charge"], true);
+
+    // Well-formed but not registered: refused, nothing written.
+    let before = app.count("customers").await;
+    let (s, e) = app.post("/v1/customers", json!({"tax_ids": [{"type": "eu_vat", "value": "FR40303265045"}]})).await;
+    assert_error(s, &e, 400, Some("tax_ids[0].value"));
+    assert!(e["error"]["message"].as_str().unwrap().contains("not a registered VAT id"));
+    assert_eq!(app.count("customers").await, before);
+    // The same on update.
+    let (s, e) = app
+        .post(
+            &format!("/v1/customers/{}", c["id"].as_str().unwrap()),
+            json!({"tax_ids": [{"type": "eu_vat", "value": "FR40303265045"}]}),
+        )
+        .await;
+    assert_error(s, &e, 400, Some("tax_ids[0].value"));
+    // A registry that is down does not block: recorded as unavailable.
+    let (s, c2) = app.post("/v1/customers", json!({"tax_ids": [{"type": "eu_vat", "value": "ATU13585627"}]})).await;
+    assert_eq!(s, 200, "{c2}");
+    assert_eq!(c2["tax_ids"][0]["verification"]["status"], "unavailable");
+    // Greek ids go to VIES with the EL prefix; withheld details are dropped.
+    let (s, c3) = app.post("/v1/customers", json!({"tax_ids": [{"type": "eu_vat", "value": "EL094259216"}]})).await;
+    assert_eq!(s, 200, "{c3}");
+    assert_eq!(c3["tax_ids"][0]["verification"]["status"], "verified");
+    assert_eq!(c3["tax_ids"][0]["verification"].get("name"), None);
+    assert_eq!(asked.lock().unwrap().last().unwrap()["countryCode"], "EL");
+    // UK ids are not VIES's: unchecked, and VIES is not asked.
+    let n = asked.lock().unwrap().len();
+    let (s, c4) = app.post("/v1/customers", json!({"tax_ids": [{"type": "gb_vat", "value": "GB980780684"}]})).await;
+    assert_eq!(s, 200, "{c4}");
+    assert_eq!(c4["tax_ids"][0].get("verification"), None);
+    assert_eq!(asked.lock().unwrap().len(), n);
+    // A client cannot claim a verification itself.
+    let (s, c5) = app
+        .post(
+            "/v1/customers",
+            json!({"tax_ids": [{"type": "eu_vat", "value": "DE123456788",
+            "verification": {"status": "verified", "source": "me", "checked_at": 1}}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c5}");
+    assert_eq!(c5["tax_ids"][0]["verification"]["source"], "vies");
+}
