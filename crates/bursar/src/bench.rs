@@ -183,17 +183,25 @@ async fn ledger_bench(config: &Config, entries: usize, batch: usize) -> Result<(
 }
 
 async fn billing_bench(config: &Config, n: usize) -> Result<()> {
-    use bursar_store::billing::SubscriptionRow;
-    use bursar_store::customers::CustomerRow;
     let (db, _dir) = fresh_db(config).await?;
     println!("database: {}  due subscriptions: {n}", db.backend().name());
     let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
+    let seed = Instant::now();
+    seed_due(&db, n, now).await?;
+    println!("seeded in {:.1}s", seed.elapsed().as_secs_f64());
+    billing_run_timed(&db, config, n, now).await
+}
+
+/// Seeds `n` customers, each with an active monthly Grow subscription whose
+/// period ended a second before `now`: all due for renewal.
+pub async fn seed_due(db: &Db, n: usize, now: i64) -> Result<()> {
+    use bursar_store::billing::SubscriptionRow;
+    use bursar_store::customers::CustomerRow;
     let anchor = bursar_domain::clock::to_millis(bursar_domain::subscription::add_months(
         bursar_domain::clock::from_millis(now - 1000),
         -1,
     )?);
     let doc: bursar_domain::catalog::CatalogDoc = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
-    let seed = Instant::now();
     let mut tx = db.begin().await?;
     bursar_server::catalog::import(&mut tx, false, &doc, now).await?;
     let grow = bursar_store::catalog::plan_by_code(&mut *tx, false, "grow").await?.expect("grow plan");
@@ -260,10 +268,13 @@ async fn billing_bench(config: &Config, n: usize) -> Result<()> {
         }
         tx.commit().await?;
     }
-    println!("seeded in {:.1}s", seed.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn billing_run_timed(db: &Db, config: &Config, n: usize, now: i64) -> Result<()> {
     let tax = config.billing_settings();
     let start = Instant::now();
-    let processed = bursar_server::billing::run_due(&db, &tax, now, None, 1_000)
+    let processed = bursar_server::billing::run_due(db, &tax, now, None, 1_000)
         .await
         .map_err(|e| anyhow::anyhow!("billing run failed: {:?}", e.body))?;
     let secs = start.elapsed().as_secs_f64();
@@ -273,7 +284,7 @@ async fn billing_bench(config: &Config, n: usize) -> Result<()> {
         processed as usize == n && invoices as usize == n,
         "renewed {processed}, invoices {invoices}, expected {n}"
     );
-    let report = ledger::verify(&db).await?;
+    let report = ledger::verify(db).await?;
     anyhow::ensure!(report.ok(), "ledger verification failed: {:?}", report.problems);
     println!("billing run:     {n} renewals in {secs:.2}s = {:.0} renewals/s", n as f64 / secs);
     println!("ledger verify:   {} entries, {} postings: OK", report.entries, report.postings);

@@ -89,6 +89,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DevCommand {
+    /// Seed customers with subscriptions that are all due for renewal now
+    /// (for multi-node billing-run tests).
+    SeedDue {
+        #[arg(long)]
+        subscriptions: usize,
+    },
     /// Drop the per-test (`t_…`) and benchmark (`bench_…`) schemas.
     DropTestSchemas {
         #[arg(long)]
@@ -299,6 +305,12 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.body.message))?;
             println!("billing run processed {n} period boundaries");
+        }
+        Command::Dev { command: DevCommand::SeedDue { subscriptions } } => {
+            let db = open(&config).await?;
+            bench::seed_due(&db, subscriptions, bursar_domain::clock::to_millis(jiff::Timestamp::now())).await?;
+            println!("seeded {subscriptions} due subscriptions");
+            db.close().await;
         }
         Command::Dev { command: DevCommand::DropTestSchemas { database_url } } => {
             let db =

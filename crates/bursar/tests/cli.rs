@@ -101,3 +101,69 @@ fn backup_then_restore_on_sqlite() {
     assert!(names.contains("before-backup"));
     assert!(!names.contains("after-backup"), "restore must bring back the state at backup time");
 }
+
+fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
+    c.args(args)
+        .current_dir(env.dir.path())
+        .env_remove("DATABASE_URL")
+        .env("BURSAR_DATA_DIR", env.dir.path().join("data"))
+        .env("BURSAR_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let (Some(url), Some(schema)) = (&env.database_url, &env.schema) {
+        c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
+    }
+    c.spawn().unwrap()
+}
+
+fn processed(out: &Output) -> u64 {
+    let s = ok(out);
+    s.split_whitespace().find_map(|w| w.parse().ok()).unwrap_or_else(|| panic!("no count in `{s}`"))
+}
+
+/// Two billing runs started at once on the same database (two nodes): every
+/// due subscription is renewed exactly once, invoice numbers stay gapless,
+/// and the ledger verifies.
+#[test]
+fn two_billing_runs_at_once_renew_each_subscription_once() {
+    const N: u64 = 3_000;
+    let e = env();
+    ok(&bursar(&e, &["dev", "seed-due", "--subscriptions", &N.to_string()]));
+    let a = spawn(&e, &["billing", "run"]);
+    let b = spawn(&e, &["billing", "run"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (na, nb) = (processed(&a), processed(&b));
+    eprintln!("the two runs renewed {na} and {nb}");
+    assert_eq!(na + nb, N, "the two runs renewed {na} and {nb}");
+    // A third run finds nothing left to do.
+    assert_eq!(processed(&bursar(&e, &["billing", "run"])), 0);
+    assert!(ok(&bursar(&e, &["ledger", "verify"])).contains("OK"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let cfg = match (&e.database_url, &e.schema) {
+            (Some(url), Some(schema)) => {
+                bursar_store::DbConfig::Postgres { url: url.clone(), max_connections: 1, schema: Some(schema.clone()) }
+            }
+            _ => bursar_store::DbConfig::Sqlite { path: e.dir.path().join("data/bursar.db"), synchronous_full: false },
+        };
+        let db = bursar_store::Db::connect(&cfg).await.unwrap();
+        let (count, distinct_subs): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT subscription_id) AS BIGINT) FROM invoices",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        assert_eq!((count, distinct_subs), (N as i64, N as i64));
+        let mut numbers: Vec<i64> = sqlx::query_scalar::<_, String>("SELECT number FROM invoices")
+            .fetch_all(db.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=N as i64).collect::<Vec<_>>(), "numbers are gapless");
+        db.close().await;
+    });
+}
