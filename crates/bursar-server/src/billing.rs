@@ -698,6 +698,44 @@ pub async fn change_lines(
     ])
 }
 
+/// What a change now would invoice: the same lines, discount, tax and
+/// credit as [`change_now`], computed without writing or charging. `sub`
+/// carries any coupon being redeemed with the change.
+#[allow(clippy::too_many_arguments)]
+pub async fn preview_change(
+    tx: &mut Tx,
+    settings: &Settings,
+    sub: &mut SubscriptionRow,
+    customer: &CustomerRow,
+    new_plan: &PlanRow,
+    new_price: &PriceRow,
+    quantity: i64,
+    now: i64,
+) -> ApiResult<(InvoiceRow, Vec<LineDraft>)> {
+    let currency = Currency::from_code(&new_price.currency).map_err(err)?;
+    let mut lines = change_lines(tx, sub, new_plan, new_price, quantity, now).await?;
+    discount(tx, sub, &mut lines, currency, false).await?;
+    let credit = credit_balance(tx, customer.livemode, &customer.id, currency.code()).await?;
+    let built = build_invoice(
+        settings,
+        InvoiceInput {
+            customer,
+            subscription_id: Some(sub.id.as_str()),
+            reason: "subscription_update",
+            currency,
+            behavior: behavior_of(new_price),
+            lines: lines.clone(),
+            period: Some((now, sub.current_period_end)),
+            now,
+            manual: None,
+        },
+        String::new(),
+        credit,
+        None,
+    )?;
+    Ok((built.row, lines))
+}
+
 /// Applies a change now: the proration invoice, then the new plan.
 pub async fn change_now(
     tx: &mut Tx,
@@ -765,13 +803,27 @@ pub async fn pause(
     let price = load_price(tx, sub.livemode, &sub.price_id).await?;
     let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let p = Period { start: from_millis(sub.current_period_start), end: from_millis(sub.current_period_end) };
-    let paid = price.amount.checked_mul(sub.quantity).ok_or_else(ApiError::internal)?;
-    let unused = dom::unused_amount(paid, p, from_millis(now)).map_err(err)?;
+    let full = price.amount.checked_mul(sub.quantity).ok_or_else(ApiError::internal)?;
+    let currency = Currency::from_code(&price.currency).map_err(err)?;
+    // A period bought with a coupon is credited at what was paid: the
+    // coupon's discount is prorated back with it.
+    let coupon = match &sub.coupon_id {
+        Some(id) => billing::coupon_by_key(&mut **tx, sub.livemode, id).await?,
+        None => None,
+    };
+    let off = match &coupon {
+        Some(c) => {
+            let rules: coupon::Rules = serde_json::from_str(&c.rules).map_err(err)?;
+            coupon::discount_of(&rules.discount, currency.code(), full).map_err(err)?
+        }
+        None => 0,
+    };
+    let unused = dom::unused_amount(full, p, from_millis(now)).map_err(err)?;
+    let unused_paid = dom::unused_amount(full - off, p, from_millis(now)).map_err(err)?;
     if unused > 0 {
         let customer =
             customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
-        let currency = Currency::from_code(&price.currency).map_err(err)?;
-        let line = LineDraft {
+        let mut lines = vec![LineDraft {
             kind: "proration",
             description: format!("Unused time on {} while paused", plan.name),
             quantity: sub.quantity,
@@ -780,7 +832,19 @@ pub async fn pause(
             price_id: Some(price.id.clone()),
             period_start: Some(now),
             period_end: Some(sub.current_period_end),
-        };
+        }];
+        if let (Some(c), true) = (&coupon, unused_paid != unused) {
+            lines.push(LineDraft {
+                kind: "discount",
+                description: format!("{} ({}) on the unused time", c.name, c.code),
+                quantity: 1,
+                unit_amount: unused - unused_paid,
+                amount: unused - unused_paid,
+                price_id: None,
+                period_start: Some(now),
+                period_end: Some(sub.current_period_end),
+            });
+        }
         invoice_and_pay(
             tx,
             settings,
@@ -790,7 +854,7 @@ pub async fn pause(
                 reason: "subscription_update",
                 currency,
                 behavior: behavior_of(&price),
-                lines: vec![line],
+                lines,
                 period: Some((now, sub.current_period_end)),
                 now,
                 manual: None,

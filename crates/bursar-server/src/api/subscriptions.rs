@@ -480,7 +480,10 @@ pub struct ChangePreview {
     pub currency: String,
     #[schema(value_type = Vec<Object>)]
     pub lines: Vec<LineDraft>,
-    /// Sum of the lines; negative means a credit to the customer's balance.
+    /// Net of tax.
+    pub subtotal: i64,
+    pub tax: i64,
+    /// What the invoice would total; negative means a credit to the customer's balance.
     pub total: i64,
     /// Credit balance that would be applied first.
     pub credit_applied: i64,
@@ -526,28 +529,51 @@ async fn preview_change(
     ApiJson(body): ApiJson<SubscriptionChange>,
 ) -> ApiResult<Json<ChangePreview>> {
     let mut tx = state.db.begin().await?;
-    let (sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
+    let (mut sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
     let (plan, price, quantity) = change_target(&mut tx, &caller, &sub, &body).await?;
-    let lines = if body.at_period_end.unwrap_or(false) || sub.status == Status::Trialing.as_str() {
-        Vec::new()
+    // The coupon is checked and redeemed as the change would, inside this
+    // transaction, so the discount shows and a coupon that would be refused
+    // is refused here too.
+    if let Some(code) = &body.coupon {
+        if sub.coupon_id.is_some() {
+            return Err(ApiError::invalid("coupon", "the subscription already has a coupon"));
+        }
+        let amount =
+            price.amount.checked_mul(quantity).ok_or_else(|| ApiError::invalid("quantity", "amount out of range"))?;
+        billing::redeem(&mut tx, &customer, &mut sub, code, &plan, amount, now).await?;
+    }
+    let out = if body.at_period_end.unwrap_or(false) || sub.status == Status::Trialing.as_str() {
+        ChangePreview {
+            object: "subscription_change_preview",
+            currency: sub.currency.clone(),
+            lines: Vec::new(),
+            subtotal: 0,
+            tax: 0,
+            total: 0,
+            credit_applied: 0,
+            amount_due: 0,
+            proration_date: secs(now),
+        }
     } else {
-        billing::change_lines(&mut tx, &sub, &plan, &price, quantity, now).await?
+        let settings = state.config.billing_settings();
+        let (inv, lines) =
+            billing::preview_change(&mut tx, &settings, &mut sub, &customer, &plan, &price, quantity, now).await?;
+        ChangePreview {
+            object: "subscription_change_preview",
+            currency: inv.currency,
+            lines,
+            subtotal: inv.subtotal,
+            tax: inv.tax,
+            total: inv.total,
+            credit_applied: inv.credit_applied,
+            amount_due: inv.amount_due,
+            proration_date: secs(now),
+        }
     };
-    let total: i64 = lines.iter().map(|l| l.amount).sum();
-    let credit = billing::credit_balance(&mut tx, caller.livemode, &customer.id, &sub.currency).await?;
-    let credit_applied = if total > 0 { credit.min(total) } else { 0 };
     // A preview changes nothing: the transaction (which may have caught the
-    // subscription up to now) is rolled back.
+    // subscription up to now, and redeemed the coupon) is rolled back.
     drop(tx);
-    Ok(Json(ChangePreview {
-        object: "subscription_change_preview",
-        currency: sub.currency,
-        total,
-        credit_applied,
-        amount_due: total.max(0) - credit_applied,
-        lines,
-        proration_date: secs(now),
-    }))
+    Ok(Json(out))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

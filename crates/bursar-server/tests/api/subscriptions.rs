@@ -38,6 +38,13 @@ async fn invoices(app: &TestApp, customer: &str) -> Vec<Value> {
 async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     let app = TestApp::spawn().await;
     let (clock, cus) = setup(&app, "US").await;
+    let (s, c) = app
+        .post(
+            "/v1/coupons",
+            json!({"code": "SAVE20", "percent_off_bps": 2000, "duration": "repeating", "duration_in_months": 3}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
 
     // Trial of Grow: 14 days, nothing invoiced.
     let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow"})).await;
@@ -62,17 +69,20 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     assert_eq!((inv[0]["total"].as_i64(), inv[0]["amount_paid"].as_i64()), (Some(1900), Some(1900)));
     assert_eq!(inv[0]["billing_reason"], "subscription_cycle");
 
-    // Upgrade to Scale with 10 of 31 days left: the preview equals the charge.
+    // Upgrade to Scale with 10 of 31 days left, with a repeating 20 % coupon:
+    // credit 1,900 × 10/31 = 612.9 → 613, charge 4,900 × 10/31 = 1,580.6 → 1,581,
+    // 20 % off the net 968 = 193.6 → 194. The preview equals the charge.
     advance(&app, &clock, FEB_5).await;
-    let (s, preview) = app.post(&format!("/v1/subscriptions/{id}/preview_change"), json!({"plan": "scale"})).await;
+    let change = json!({"plan": "scale", "coupon": "SAVE20"});
+    let (s, preview) = app.post(&format!("/v1/subscriptions/{id}/preview_change"), change.clone()).await;
     assert_eq!(s, 200, "{preview}");
     let amounts: Vec<i64> =
         preview["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_i64().unwrap()).collect();
-    assert_eq!(amounts, vec![-613, 1581]);
-    assert_eq!(preview["amount_due"], 968);
-    let (s, changed) = app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "scale"})).await;
+    assert_eq!(amounts, vec![-613, 1581, -194]);
+    assert_eq!(preview["amount_due"], 774);
+    let (s, changed) = app.post(&format!("/v1/subscriptions/{id}/change"), change).await;
     assert_eq!(s, 200, "{changed}");
-    assert_eq!(changed["invoice"]["total"], 968);
+    assert_eq!(changed["invoice"]["total"], 774);
     assert_eq!(changed["invoice"]["amount_paid"], preview["amount_due"]);
     assert_eq!(changed["invoice"]["number"], "INV-2026-000002");
 
@@ -85,7 +95,8 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     advance(&app, &clock, FEB_15).await;
     let inv = invoices(&app, &cus).await;
     assert_eq!(inv.len(), 3);
-    assert_eq!(inv[2]["total"], 1900);
+    // 1,900 less the coupon's 20 % (380): the first of its three months.
+    assert_eq!(inv[2]["total"], 1520);
     assert_eq!(inv[2]["period_end"], MAR_15);
 
     // Cancel because of price: a pause is offered instead, and nothing changes yet.
@@ -100,16 +111,20 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     assert_eq!(offer["outcome"], "offer");
     assert_eq!(offer["offer"]["type"], "pause");
     assert_eq!(offer["subscription"]["status"], "active");
-    // Accept: pause two months; the 23 unused days of 28 come back as credit.
+    // Accept: pause two months; the 23 unused days of 28 come back as credit,
+    // at what was paid: 1,900 × 23/28 = 1,560.7 → 1,561 less the coupon's share
+    // (1,561 − 1,520 × 23/28 = 1,561 − 1,249 = 312).
     let (s, paused) = app.post(&format!("/v1/subscriptions/{id}/pause"), json!({"months": 2})).await;
     assert_eq!(s, 200, "{paused}");
     assert_eq!(paused["status"], "paused");
     assert_eq!(paused["pause_resumes_at"], APR_20);
     let inv = invoices(&app, &cus).await;
-    assert_eq!(inv[3]["total"], -1561);
+    let lines: Vec<i64> = inv[3]["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_i64().unwrap()).collect();
+    assert_eq!(lines, vec![-1561, 312]);
+    assert_eq!(inv[3]["total"], -1249);
     assert_eq!(inv[3]["amount_due"], 0);
     let (_, c) = app.get(&format!("/v1/customers/{cus}")).await;
-    assert_eq!(c["credit_balances"], json!([{"currency": "USD", "amount": 1561}]));
+    assert_eq!(c["credit_balances"], json!([{"currency": "USD", "amount": 1249}]));
 
     // Resumes on its own; the credit is used before charging.
     advance(&app, &clock, APR_20).await;
@@ -118,9 +133,10 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     assert_eq!(sub["current_period_end"], MAY_20);
     let inv = invoices(&app, &cus).await;
     assert_eq!(inv.len(), 5);
+    // The coupon's second month: 1,520, of which the credit pays 1,249.
     assert_eq!(
         (inv[4]["total"].as_i64(), inv[4]["credit_applied"].as_i64(), inv[4]["amount_due"].as_i64()),
-        (Some(1900), Some(1561), Some(339))
+        (Some(1520), Some(1249), Some(271))
     );
 
     // Cancel at period end for another reason: scheduled, then canceled at 20 May.
@@ -142,8 +158,8 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
     let bal = |acct: &str| {
         b["data"].as_array().unwrap().iter().find(|r| r["account"] == acct).map(|r| r["balance"].as_i64().unwrap())
     };
-    assert_eq!(bal("revenue:subscriptions"), Some(1900 + 968 + 1900 - 1561 + 1900));
-    assert_eq!(bal("provider_clearing:sandbox"), Some(1900 + 968 + 1900 + 339));
+    assert_eq!(bal("revenue:subscriptions"), Some(1900 + 774 + 1520 - 1249 + 1520));
+    assert_eq!(bal("provider_clearing:sandbox"), Some(1900 + 774 + 1520 + 271));
     assert_eq!(bal("receivables"), Some(0));
     app.verify_ledger().await;
 }

@@ -245,3 +245,36 @@ async fn vat_ids_are_checked_online_when_configured() {
     assert_eq!(s, 200, "{c5}");
     assert_eq!(c5["tax_ids"][0]["verification"]["source"], "vies");
 }
+
+#[tokio::test]
+async fn a_change_preview_shows_the_tax_that_is_charged() {
+    let app = app_in("DE", None).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": 1_767_225_600})).await;
+    // An Indian consumer in Karnataka: GST is added to the INR price.
+    let (s, c) = app
+        .post(
+            "/v1/customers",
+            json!({"country": "IN", "address": {"state": "KA", "country": "IN"}, "test_clock": clock["id"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": c["id"], "plan": "grow", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    let id = sub["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/test_clocks/{}/advance", clock["id"].as_str().unwrap()),
+        json!({"frozen_time": 1_767_225_600 + 10 * 86_400}),
+    )
+    .await;
+    let (s, p) = app.post(&format!("/v1/subscriptions/{id}/preview_change"), json!({"plan": "scale"})).await;
+    assert_eq!(s, 200, "{p}");
+    assert!(p["tax"].as_i64().unwrap() > 0, "{p}");
+    let (s, ch) = app.post(&format!("/v1/subscriptions/{id}/change"), json!({"plan": "scale"})).await;
+    assert_eq!(s, 200, "{ch}");
+    let inv = &ch["invoice"];
+    assert_eq!(
+        (p["subtotal"].clone(), p["tax"].clone(), p["total"].clone(), p["amount_due"].clone()),
+        (inv["subtotal"].clone(), inv["tax"].clone(), inv["total"].clone(), inv["amount_paid"].clone())
+    );
+    app.verify_ledger().await;
+}
