@@ -192,6 +192,7 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
         let mut billing = tokio::time::interval(Duration::from_secs(60));
         let mut fx = tokio::time::interval(Duration::from_secs(3600));
         let mut mail = tokio::time::interval(Duration::from_secs(5));
+        let mut hooks = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = billing.tick() => {
@@ -201,9 +202,14 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),
                     }
                 }
-                                                _ = mail.tick() => {
+                _ = mail.tick() => {
                     if let Err(e) = crate::emails::run(&state).await {
                         tracing::warn!(error = %e, "email job failed");
+                    }
+                }
+                _ = hooks.tick() => {
+                    if let Err(e) = crate::webhooks_out::run(&state).await {
+                        tracing::warn!(error = %e, "webhook delivery job failed");
                     }
                 }
                 _ = fx.tick() => {

@@ -91,6 +91,9 @@ pub struct Config {
     /// or `vies` (the European Commission's VIES REST service at `vies_url`).
     pub vat_check: String,
     pub vies_url: String,
+    /// Let webhook endpoints point at loopback, private or link-local
+    /// addresses (for development; never in production).
+    pub webhook_allow_private_urls: bool,
 }
 
 impl Default for Config {
@@ -136,6 +139,7 @@ impl Default for Config {
             invoice_footer: None,
             vat_check: "off".into(),
             vies_url: "https://ec.europa.eu/taxation_customs/vies/rest-api".into(),
+            webhook_allow_private_urls: false,
         }
     }
 }

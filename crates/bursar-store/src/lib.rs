@@ -15,5 +15,6 @@ pub mod events;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;
+pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig, DbError, Tx};

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod subscriptions;
 pub mod tax;
 pub mod test_clocks;
+pub mod webhook_endpoints;
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::IdemCtx;
@@ -79,6 +80,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(tax::router())
         .merge(api_keys::router())
         .merge(test_clocks::router())
+        .merge(webhook_endpoints::router())
         .merge(ledger::router())
         .merge(events::router())
 }

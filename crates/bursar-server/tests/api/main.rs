@@ -20,3 +20,4 @@ mod staff;
 mod subscriptions;
 mod tax;
 mod test_clocks;
+mod webhooks_out;

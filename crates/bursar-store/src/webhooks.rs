@@ -1,0 +1,1 @@
+//! Webhook endpoints registered by the platform, and their deliveries.
