@@ -1,0 +1,990 @@
+//! PayPal: REST API with OAuth2 client credentials and JSON bodies.
+//!
+//! * Access tokens come from `POST /v1/oauth2/token` (HTTP basic auth with
+//!   the client id and secret, `grant_type=client_credentials`). A token is
+//!   cached until shortly before it expires; a `401` answer refreshes it once
+//!   and repeats the call, a second `401` is [`ProviderError::Auth`].
+//! * A first payment is an Orders v2 order (`intent: CAPTURE`) whose
+//!   `payment_source.paypal.experience_context` carries the return and cancel
+//!   URLs; the buyer approves it on the `payer-action` (or `approve`) link and
+//!   [`Connector::complete_checkout`] captures it
+//!   (`POST /v2/checkout/orders/{id}/capture`). With `save_method` the order
+//!   asks PayPal to vault the wallet on success (`attributes.vault.
+//!   store_in_vault = ON_SUCCESS`); the vault id comes back in the capture
+//!   answer and is the method token for later charges, with the vault
+//!   customer it belongs to when the answer names one
+//!   ([`MethodDetails::provider_customer`]; pass it back as the checkout's
+//!   `provider_customer` to vault further wallets for the same customer).
+//! * An off-session charge creates an order with `payment_source.paypal.
+//!   vault_id`, which PayPal captures in the same call; an order that comes
+//!   back `APPROVED` instead is captured explicitly.
+//! * Every request that creates something carries a `PayPal-Request-Id`
+//!   derived from Bursar's ids ([`crate::idempotency_key`]); PayPal answers a
+//!   repeated id with the stored result instead of acting twice.
+//! * The provider payment id Bursar keeps is the **order id**. Refunds look
+//!   the capture up from the order (`POST /v2/payments/captures/{id}/refund`).
+//! * Amounts are decimal strings with the number of decimals PayPal takes for
+//!   the currency (`"10.00"`, JPY `"1000"`; HUF and TWD take no decimals
+//!   although ISO 4217 gives them two, so their amounts must be whole).
+//!   Currencies PayPal does not list are refused before any request
+//!   ([`ProviderError::InvalidRequest`]).
+//! * Errors: a connection that could not be opened, 429, 502, 503 and
+//!   any failure of a request that moves no money (reads, tokens, orders the
+//!   buyer still has to approve) are [`ProviderError::Unavailable`]; a 500 or 504 to
+//!   a charge of a vaulted wallet, a capture or a refund, or a connection
+//!   lost after one was sent, is [`ProviderError::Indeterminate`]: recover
+//!   with [`Connector::retrieve`].
+//! * Webhooks are verified by PayPal's verification API
+//!   (`POST /v1/notifications/verify-webhook-signature`), which receives the
+//!   event body byte for byte as it arrived, after a local check that the
+//!   transmission time is within the configured tolerance.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex as StdMutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bursar_domain::money::Currency;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::{
+    idempotency_key, server_error, transport_error, ChargeOutcome, ChargeRequest, CheckoutRequest, CheckoutSession,
+    Connector, CustomerInfo, Effect, Headers, HttpSettings, MethodDetails, Money, PaymentStatus, ProviderError,
+    ProviderKind, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookKind,
+};
+
+const PROVIDER: &str = "paypal";
+
+/// Production API host.
+pub const LIVE_API_BASE: &str = "https://api-m.paypal.com";
+/// Sandbox API host.
+pub const SANDBOX_API_BASE: &str = "https://api-m.sandbox.paypal.com";
+/// Default accepted distance between a webhook's transmission time and now.
+pub const DEFAULT_WEBHOOK_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The currencies PayPal's REST API accepts, with the number of decimals it
+/// takes in `amount.value` for each. HUF and TWD are whole amounts at PayPal
+/// although ISO 4217 gives them two decimals. BRL, CNY, INR and MYR are
+/// accepted for in-country accounts only; PayPal itself refuses them for
+/// other accounts.
+pub const SUPPORTED_CURRENCIES: &[(&str, u32)] = &[
+    ("AUD", 2),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CNY", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("HKD", 2),
+    ("HUF", 0),
+    ("ILS", 2),
+    ("INR", 2),
+    ("JPY", 0),
+    ("MYR", 2),
+    ("MXN", 2),
+    ("TWD", 0),
+    ("NZD", 2),
+    ("NOK", 2),
+    ("PHP", 2),
+    ("PLN", 2),
+    ("GBP", 2),
+    ("SGD", 2),
+    ("SEK", 2),
+    ("CHF", 2),
+    ("THB", 2),
+    ("USD", 2),
+];
+
+/// Issues in a `422 UNPROCESSABLE_ENTITY` answer that mean the payment was
+/// declined (a successful call with a negative answer), with the normalized
+/// decline code each maps to.
+const DECLINE_ISSUES: &[(&str, &str)] = &[
+    ("INSTRUMENT_DECLINED", "card_declined"),
+    ("TRANSACTION_REFUSED", "card_declined"),
+    ("PAYER_CANNOT_PAY", "card_declined"),
+    ("PAYEE_BLOCKED_TRANSACTION", "card_declined"),
+    ("COMPLIANCE_VIOLATION", "card_declined"),
+    ("MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED", "card_declined"),
+    ("AGREEMENT_ALREADY_CANCELLED", "card_declined"),
+    ("PAYER_ACTION_REQUIRED", "authentication_required"),
+    ("CARD_EXPIRED", "expired_card"),
+];
+
+/// How to reach one PayPal REST app.
+#[derive(Debug, Clone)]
+pub struct PaypalConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The id of the webhook as configured in the developer dashboard; the
+    /// verification API checks events against it.
+    pub webhook_id: String,
+    /// [`LIVE_API_BASE`] or [`SANDBOX_API_BASE`] (or a local double), without
+    /// a trailing slash.
+    pub api_base: String,
+    pub http: HttpSettings,
+    /// Webhooks whose `PAYPAL-TRANSMISSION-TIME` is further than this from
+    /// Bursar's clock are refused as stale (replay protection).
+    pub webhook_tolerance: Duration,
+}
+
+/// Converts minor units into PayPal's `amount.value` string for the
+/// currency, or refuses the amount ([`ProviderError::InvalidRequest`]) when PayPal
+/// does not take the currency, the amount is negative, or it has a fraction
+/// PayPal cannot express (HUF and TWD are whole at PayPal).
+pub fn paypal_amount(money: Money) -> Result<String, ProviderError> {
+    let code = money.currency();
+    let Some(&(_, decimals)) = SUPPORTED_CURRENCIES.iter().find(|(c, _)| *c == code) else {
+        return Err(invalid(format!("PayPal does not support the currency {code}")));
+    };
+    if money.minor < 0 {
+        return Err(invalid(format!("negative amount {} {code}", money.minor)));
+    }
+    let iso = iso_exponent(code)?;
+    let units = if decimals < iso {
+        let factor = 10_i64.pow(iso - decimals);
+        if money.minor % factor != 0 {
+            return Err(invalid(format!("{code} amounts must be whole at PayPal; {} minor units is not", money.minor)));
+        }
+        money.minor / factor
+    } else {
+        money.minor * 10_i64.pow(decimals - iso)
+    };
+    if decimals == 0 {
+        return Ok(units.to_string());
+    }
+    let scale = 10_i64.pow(decimals);
+    Ok(format!("{}.{:0width$}", units / scale, units % scale, width = decimals as usize))
+}
+
+/// Parses PayPal's `{"currency_code": …, "value": …}` into minor units of
+/// the ISO exponent. `None` when the value is malformed or more precise than
+/// the currency.
+pub fn parse_paypal_amount(value: &str, currency: &str) -> Option<Money> {
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let iso = Currency::from_code(currency).ok()?.exponent() as u32;
+    let (int, frac) = match value.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (value, ""),
+    };
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    if frac.len() as u32 > iso {
+        return None;
+    }
+    let int: i64 = int.parse().ok()?;
+    let frac_units: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let minor =
+        int.checked_mul(10_i64.pow(iso))?.checked_add(frac_units.checked_mul(10_i64.pow(iso - frac.len() as u32))?)?;
+    Some(Money::new(minor, currency))
+}
+
+fn iso_exponent(code: &str) -> Result<u32, ProviderError> {
+    Currency::from_code(code).map(|c| u32::from(c.exponent())).map_err(|_| invalid(format!("unknown currency {code}")))
+}
+
+/// A request the connector refuses without asking PayPal to act.
+fn invalid(message: String) -> ProviderError {
+    ProviderError::InvalidRequest { provider: PROVIDER, message }
+}
+
+fn protocol(detail: impl Into<String>) -> ProviderError {
+    ProviderError::Protocol { provider: PROVIDER, detail: detail.into() }
+}
+
+/// A cached access token.
+struct Token {
+    value: String,
+    refresh_at: Instant,
+}
+
+/// What the connector remembers about a payment id it has sent to PayPal,
+/// for [`Connector::retrieve`] without an order id.
+#[derive(Clone)]
+enum Sent {
+    /// The order id PayPal answered with.
+    Order(String),
+    /// A create-order request whose answer never arrived: its request id
+    /// and exact body, so it can be repeated under the same
+    /// `PayPal-Request-Id`.
+    Unanswered { request_id: String, body: String, effect: Effect },
+}
+
+/// Why a call failed: a [`ProviderError`] already, or a 4xx answer the
+/// caller interprets (declines, already-captured orders, …).
+enum Failure {
+    Provider(ProviderError),
+    Api { status: u16, body: Value },
+}
+
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        Failure::Provider(e)
+    }
+}
+
+impl Failure {
+    fn into_error(self) -> ProviderError {
+        match self {
+            Failure::Provider(e) => e,
+            Failure::Api { status, body } => {
+                ProviderError::Rejected { provider: PROVIDER, status, message: describe(&body) }
+            }
+        }
+    }
+
+    /// The first `details[].issue` of a PayPal error body.
+    fn issues(&self) -> Vec<String> {
+        match self {
+            Failure::Api { body, .. } => body["details"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|i| i["issue"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            Failure::Provider(_) => Vec::new(),
+        }
+    }
+
+    fn has_issue(&self, issue: &str) -> bool {
+        self.issues().iter().any(|i| i == issue)
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Api { status, .. } => Some(*status),
+            Failure::Provider(_) => None,
+        }
+    }
+
+    /// A decline, when this is a 422 whose issue is one of
+    /// [`DECLINE_ISSUES`]: `(code, message)`.
+    fn decline(&self) -> Option<(String, String)> {
+        let Failure::Api { status: 422, body } = self else { return None };
+        let issues = self.issues();
+        let (issue, code) = DECLINE_ISSUES.iter().find(|(issue, _)| issues.iter().any(|i| i == issue))?;
+        let description = body["details"]
+            .as_array()
+            .and_then(|d| d.iter().find(|i| i["issue"] == *issue))
+            .and_then(|i| i["description"].as_str())
+            .unwrap_or(issue);
+        Some(((*code).to_owned(), format!("{issue}: {description}")))
+    }
+}
+
+/// `name: message (issue, issue)` from a PayPal error body (or the OAuth
+/// `error` / `error_description` shape).
+fn describe(body: &Value) -> String {
+    let name = body["name"].as_str().or_else(|| body["error"].as_str()).unwrap_or("error");
+    let message = body["message"].as_str().or_else(|| body["error_description"].as_str()).unwrap_or("");
+    let issues: Vec<String> = body["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|i| {
+                    let issue = i["issue"].as_str().unwrap_or("?");
+                    match i["description"].as_str() {
+                        Some(desc) => format!("{issue}: {desc}"),
+                        None => issue.to_owned(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if issues.is_empty() {
+        format!("{name}: {message}")
+    } else {
+        format!("{name}: {message} ({})", issues.join("; "))
+    }
+}
+
+/// The connector.
+pub struct PaypalConnector {
+    config: PaypalConfig,
+    http: reqwest::Client,
+    token: Mutex<Option<Token>>,
+    sent: StdMutex<HashMap<String, Sent>>,
+}
+
+/// Upper bound of remembered payment ids; the memory is a recovery aid, not
+/// a store.
+const MAX_REMEMBERED: usize = 50_000;
+
+impl PaypalConnector {
+    pub fn new(config: PaypalConfig) -> Result<PaypalConnector, ProviderError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http.timeout)
+            .connect_timeout(config.http.connect_timeout)
+            .build()
+            .map_err(|e| protocol(format!("HTTP client: {e}")))?;
+        Ok(PaypalConnector { config, http, token: Mutex::new(None), sent: StdMutex::new(HashMap::new()) })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.api_base.trim_end_matches('/'))
+    }
+
+    fn remember(&self, payment_id: &str, sent: Sent) {
+        let mut map = self.sent.lock().expect("paypal memory lock");
+        if map.len() >= MAX_REMEMBERED && !map.contains_key(payment_id) {
+            map.clear();
+        }
+        map.insert(payment_id.to_owned(), sent);
+    }
+
+    fn recall(&self, payment_id: &str) -> Option<Sent> {
+        self.sent.lock().expect("paypal memory lock").get(payment_id).cloned()
+    }
+
+    /// A valid access token: the cached one unless it is due for refresh or
+    /// is `stale` (the one a `401` was just answered to).
+    async fn access_token(&self, stale: Option<&str>) -> Result<String, ProviderError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref() {
+            let refused = stale.is_some_and(|s| s == token.value);
+            if !refused && Instant::now() < token.refresh_at {
+                return Ok(token.value.clone());
+            }
+        }
+        let fresh = self.fetch_token().await?;
+        let value = fresh.value.clone();
+        *cached = Some(fresh);
+        Ok(value)
+    }
+
+    async fn fetch_token(&self) -> Result<Token, ProviderError> {
+        let form =
+            form_urlencoded::Serializer::new(String::new()).append_pair("grant_type", "client_credentials").finish();
+        let resp = self
+            .http
+            .post(self.url("/v1/oauth2/token"))
+            .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| transport_error(PROVIDER, &e, Effect::Inert))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| transport_error(PROVIDER, &e, Effect::Inert))?;
+        let body = classify(status, &bytes, Effect::Inert).map_err(Failure::into_error)?;
+        let value = body["access_token"].as_str().ok_or_else(|| protocol("token answer without access_token"))?;
+        let expires_in = body["expires_in"].as_u64().ok_or_else(|| protocol("token answer without expires_in"))?;
+        // Refresh shortly before expiry: five minutes early, or halfway
+        // through a short-lived token.
+        let margin = (expires_in / 2).min(300);
+        Ok(Token { value: value.to_owned(), refresh_at: Instant::now() + Duration::from_secs(expires_in - margin) })
+    }
+
+    /// One API call with the bearer token; a `401` refreshes the token once.
+    /// `effect` is [`Effect::Acts`] for charges, captures and refunds, whose
+    /// outcome is unknown after a 500 or a connection lost once the request
+    /// was sent.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        request_id: Option<&str>,
+        effect: Effect,
+    ) -> Result<Value, Failure> {
+        let mut token = self.access_token(None).await?;
+        let mut refreshed = false;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), self.url(path))
+                .bearer_auth(&token)
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(id) = request_id {
+                req = req.header("PayPal-Request-Id", id);
+            }
+            if let Some(body) = body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("Prefer", "return=representation")
+                    .body(body.to_owned());
+            }
+            let resp = req.send().await.map_err(|e| transport_error(PROVIDER, &e, effect))?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(|e| transport_error(PROVIDER, &e, effect))?;
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                tracing::debug!("paypal answered 401; refreshing the access token once");
+                token = self.access_token(Some(&token)).await?;
+                refreshed = true;
+                continue;
+            }
+            return classify(status, &bytes, effect);
+        }
+    }
+
+    async fn get_order(&self, order_id: &str) -> Result<Value, Failure> {
+        self.call(Method::GET, &format!("/v2/checkout/orders/{}", path_segment(order_id)?), None, None, Effect::Inert)
+            .await
+    }
+
+    async fn capture_order(&self, order_id: &str, request_id: &str) -> Result<Value, Failure> {
+        let path = format!("/v2/checkout/orders/{}/capture", path_segment(order_id)?);
+        self.call(Method::POST, &path, Some("{}"), Some(request_id), Effect::Acts).await
+    }
+
+    /// Creates an order, remembering the request so that an unanswered one
+    /// can be repeated by [`Connector::retrieve`]. An order paid with a
+    /// vaulted wallet is captured in the same call ([`Effect::Acts`]); one
+    /// the buyer still has to approve moves no money ([`Effect::Inert`]).
+    async fn create_order(
+        &self,
+        payment_id: &str,
+        request_id: &str,
+        body: &Value,
+        effect: Effect,
+    ) -> Result<Value, Failure> {
+        let body = body.to_string();
+        let result = self.call(Method::POST, "/v2/checkout/orders", Some(&body), Some(request_id), effect).await;
+        match &result {
+            Ok(order) => {
+                if let Some(id) = order["id"].as_str() {
+                    self.remember(payment_id, Sent::Order(id.to_owned()));
+                }
+            }
+            Err(Failure::Provider(e)) if e.outcome_unknown() => {
+                self.remember(payment_id, Sent::Unanswered { request_id: request_id.to_owned(), body, effect });
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// The order id a capture belongs to (`supplementary_data.related_ids`);
+    /// the capture id itself when PayPal does not know the capture.
+    async fn order_of_capture(&self, capture_id: &str) -> Result<String, ProviderError> {
+        let path = format!("/v2/payments/captures/{}", path_segment(capture_id)?);
+        match self.call(Method::GET, &path, None, None, Effect::Inert).await {
+            Ok(capture) => {
+                Ok(capture["supplementary_data"]["related_ids"]["order_id"].as_str().unwrap_or(capture_id).to_owned())
+            }
+            Err(Failure::Api { status: 404, .. }) => Ok(capture_id.to_owned()),
+            Err(e) => Err(e.into_error()),
+        }
+    }
+
+    /// The order for `id`, which may also be a capture id (then its order is
+    /// looked up). `None` when PayPal knows neither.
+    async fn order_or_capture(&self, id: &str) -> Result<Option<Value>, ProviderError> {
+        match self.get_order(id).await {
+            Ok(order) => return Ok(Some(order)),
+            Err(Failure::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e.into_error()),
+        }
+        let order_id = self.order_of_capture(id).await?;
+        if order_id == id {
+            return Ok(None);
+        }
+        match self.get_order(&order_id).await {
+            Ok(order) => Ok(Some(order)),
+            Err(Failure::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e.into_error()),
+        }
+    }
+
+    fn purchase_unit(&self, payment_id: &str, description: &str, amount: Money) -> Result<Value, ProviderError> {
+        if payment_id.is_empty() || payment_id.len() > 127 {
+            return Err(invalid(format!("payment id {payment_id:?} does not fit PayPal's custom_id")));
+        }
+        let mut unit = json!({
+            "reference_id": payment_id,
+            "custom_id": payment_id,
+            "invoice_id": payment_id,
+            "amount": { "currency_code": amount.currency(), "value": paypal_amount(amount)? },
+        });
+        let description: String = description.chars().take(127).collect();
+        if !description.is_empty() {
+            unit["description"] = Value::String(description);
+        }
+        Ok(unit)
+    }
+
+    /// Maps an order answered by create/capture/get onto a charge outcome.
+    fn outcome(&self, order: &Value) -> Result<ChargeOutcome, ProviderError> {
+        let id = order["id"].as_str().ok_or_else(|| protocol("order without id"))?.to_owned();
+        let status = order["status"].as_str().unwrap_or("");
+        match status {
+            "COMPLETED" => {
+                let capture = first_capture(order).ok_or_else(|| protocol("completed order without a capture"))?;
+                Ok(match capture["status"].as_str().unwrap_or("") {
+                    "COMPLETED" | "PARTIALLY_REFUNDED" | "REFUNDED" => {
+                        ChargeOutcome::Succeeded { provider_payment_id: id, fee_minor: fee_minor(capture) }
+                    }
+                    "PENDING" => ChargeOutcome::Processing { provider_payment_id: id },
+                    other => ChargeOutcome::Declined {
+                        provider_payment_id: Some(id),
+                        code: "card_declined".into(),
+                        message: capture_reason(capture).unwrap_or_else(|| format!("capture {other}")),
+                    },
+                })
+            }
+            "PAYER_ACTION_REQUIRED" => {
+                Ok(ChargeOutcome::RequiresAction { provider_payment_id: id, redirect_url: buyer_link(order) })
+            }
+            "VOIDED" => Ok(ChargeOutcome::Declined {
+                provider_payment_id: Some(id),
+                code: "canceled".into(),
+                message: "the order was voided".into(),
+            }),
+            "CREATED" | "SAVED" | "APPROVED" => Ok(ChargeOutcome::Processing { provider_payment_id: id }),
+            other => Err(protocol(format!("unknown order status {other:?}"))),
+        }
+    }
+
+    fn status_of(&self, order: &Value) -> Result<PaymentStatus, ProviderError> {
+        let id = order["id"].as_str().ok_or_else(|| protocol("order without id"))?.to_owned();
+        Ok(match order["status"].as_str().unwrap_or("") {
+            "COMPLETED" => {
+                let capture = first_capture(order).ok_or_else(|| protocol("completed order without a capture"))?;
+                match capture["status"].as_str().unwrap_or("") {
+                    "COMPLETED" | "PARTIALLY_REFUNDED" | "REFUNDED" => {
+                        let amount = money_of(&capture["amount"]).ok_or_else(|| protocol("capture amount"))?;
+                        PaymentStatus::Succeeded { provider_payment_id: id, amount }
+                    }
+                    "PENDING" => PaymentStatus::Pending { provider_payment_id: id },
+                    _ => PaymentStatus::Failed { provider_payment_id: id, code: "card_declined".into() },
+                }
+            }
+            "VOIDED" => PaymentStatus::Canceled { provider_payment_id: id },
+            "CREATED" | "SAVED" | "APPROVED" | "PAYER_ACTION_REQUIRED" => {
+                PaymentStatus::Pending { provider_payment_id: id }
+            }
+            other => return Err(protocol(format!("unknown order status {other:?}"))),
+        })
+    }
+
+    /// Maps a verified event body onto what Bursar acts on.
+    async fn map_event(&self, event: &Value) -> Result<WebhookKind, WebhookError> {
+        let event_type = event["event_type"].as_str().unwrap_or("");
+        let resource = &event["resource"];
+        let lookup = |e: ProviderError| WebhookError::Verification(e.to_string());
+        let bad = |what: &str| WebhookError::BadPayload(format!("{event_type}: {what}"));
+        Ok(match event_type {
+            "PAYMENT.CAPTURE.COMPLETED" => {
+                let capture_id = resource["id"].as_str().ok_or_else(|| bad("resource.id"))?;
+                let provider_payment_id =
+                    resource["supplementary_data"]["related_ids"]["order_id"].as_str().unwrap_or(capture_id).to_owned();
+                WebhookKind::PaymentSucceeded {
+                    payment_id: our_payment_id(resource),
+                    provider_payment_id,
+                    amount: money_of(&resource["amount"]).ok_or_else(|| bad("resource.amount"))?,
+                    method: None,
+                    provider_customer: None,
+                }
+            }
+            "PAYMENT.CAPTURE.DENIED" | "PAYMENT.CAPTURE.DECLINED" => {
+                let capture_id = resource["id"].as_str().ok_or_else(|| bad("resource.id"))?;
+                let provider_payment_id =
+                    resource["supplementary_data"]["related_ids"]["order_id"].as_str().unwrap_or(capture_id).to_owned();
+                WebhookKind::PaymentFailed {
+                    payment_id: our_payment_id(resource),
+                    provider_payment_id,
+                    code: "card_declined".into(),
+                    message: capture_reason(resource).unwrap_or_else(|| event_type.to_owned()),
+                }
+            }
+            "PAYMENT.CAPTURE.REFUNDED" => {
+                let refund_id = resource["id"].as_str().ok_or_else(|| bad("resource.id"))?;
+                let capture_id = link_target(resource, "up").ok_or_else(|| bad("resource.links[rel=up]"))?;
+                WebhookKind::RefundSucceeded {
+                    refund_id: resource["custom_id"].as_str().map(str::to_owned),
+                    provider_payment_id: self.order_of_capture(&capture_id).await.map_err(lookup)?,
+                    provider_refund_id: refund_id.to_owned(),
+                    amount: money_of(&resource["amount"]).ok_or_else(|| bad("resource.amount"))?,
+                }
+            }
+            "CUSTOMER.DISPUTE.CREATED" => {
+                let capture_id = resource["disputed_transactions"][0]["seller_transaction_id"]
+                    .as_str()
+                    .ok_or_else(|| bad("resource.disputed_transactions[0].seller_transaction_id"))?;
+                WebhookKind::DisputeOpened {
+                    provider_payment_id: self.order_of_capture(capture_id).await.map_err(lookup)?,
+                    amount: money_of(&resource["dispute_amount"]).ok_or_else(|| bad("resource.dispute_amount"))?,
+                    reason: resource["reason"].as_str().unwrap_or("UNKNOWN").to_owned(),
+                }
+            }
+            // Approval alone moves no money: the buyer's return triggers the
+            // capture, and PAYMENT.CAPTURE.COMPLETED reports it.
+            _ => WebhookKind::Other,
+        })
+    }
+}
+
+/// Refuses ids that would change the request path.
+fn path_segment(id: &str) -> Result<&str, ProviderError> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        Ok(id)
+    } else {
+        Err(invalid(format!("malformed PayPal id {id:?}")))
+    }
+}
+
+/// The body of a successful answer; 401/403 are [`ProviderError::Auth`],
+/// 429 and 5xx [`ProviderError::Unavailable`] (a 500 to a request that acts
+/// [`ProviderError::Indeterminate`]), other 4xx a [`Failure::Api`].
+fn classify(status: StatusCode, bytes: &[u8], effect: Effect) -> Result<Value, Failure> {
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Some(Value::Null)
+    } else {
+        serde_json::from_slice::<Value>(bytes).ok()
+    };
+    if status.is_success() {
+        return body.ok_or_else(|| protocol(format!("{status} with a body that is not JSON")).into());
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(ProviderError::Auth { provider: PROVIDER }.into());
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let detail = body.as_ref().map(describe).unwrap_or_else(|| status.to_string());
+        return Err(server_error(PROVIDER, status.as_u16(), format!("{status}: {detail}"), effect).into());
+    }
+    if status.is_client_error() {
+        return Err(Failure::Api { status: status.as_u16(), body: body.unwrap_or(Value::Null) });
+    }
+    Err(protocol(format!("unexpected status {status}")).into())
+}
+
+fn first_capture(order: &Value) -> Option<&Value> {
+    order["purchase_units"][0]["payments"]["captures"].as_array().and_then(|c| c.first())
+}
+
+fn money_of(amount: &Value) -> Option<Money> {
+    parse_paypal_amount(amount["value"].as_str()?, amount["currency_code"].as_str()?)
+}
+
+/// PayPal's fee on a capture, in minor units of the capture currency.
+fn fee_minor(capture: &Value) -> Option<i64> {
+    money_of(&capture["seller_receivable_breakdown"]["paypal_fee"]).map(|m| m.minor)
+}
+
+fn capture_reason(capture: &Value) -> Option<String> {
+    capture["status_details"]["reason"]
+        .as_str()
+        .or_else(|| capture["processor_response"]["response_code"].as_str())
+        .map(str::to_owned)
+}
+
+fn our_payment_id(resource: &Value) -> Option<String> {
+    resource["custom_id"].as_str().or_else(|| resource["invoice_id"].as_str()).map(str::to_owned)
+}
+
+/// Where to send the buyer: the `payer-action` link, else `approve`.
+fn buyer_link(order: &Value) -> Option<String> {
+    let links = order["links"].as_array()?;
+    ["payer-action", "approve"]
+        .iter()
+        .find_map(|rel| links.iter().find(|l| l["rel"] == *rel).and_then(|l| l["href"].as_str()).map(str::to_owned))
+}
+
+/// The last path segment of the link with `rel`.
+fn link_target(resource: &Value, rel: &str) -> Option<String> {
+    let href = resource["links"].as_array()?.iter().find(|l| l["rel"] == rel)?["href"].as_str()?;
+    href.trim_end_matches('/').rsplit('/').next().map(str::to_owned)
+}
+
+/// The vaulted wallet in a capture answer, if PayPal vaulted one, with the
+/// vault customer it belongs to when the answer names one
+/// (`attributes.vault.customer.id`).
+fn vaulted_method(order: &Value) -> Option<MethodDetails> {
+    let vault = &order["payment_source"]["paypal"]["attributes"]["vault"];
+    let id = vault["id"].as_str()?;
+    Some(MethodDetails {
+        token: id.to_owned(),
+        brand: Some("paypal".into()),
+        last4: None,
+        exp_month: None,
+        exp_year: None,
+        provider_customer: vault["customer"]["id"].as_str().filter(|c| !c.is_empty()).map(str::to_owned),
+    })
+}
+
+fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.get(name).map(String::as_str).map(str::trim).filter(|v| !v.is_empty())
+}
+
+#[async_trait]
+impl Connector for PaypalConnector {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Paypal
+    }
+
+    /// PayPal has no customer object outside its vault: the vault creates
+    /// the PayPal customer when a wallet is saved.
+    async fn ensure_customer(&self, _customer: &CustomerInfo) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported { provider: PROVIDER, operation: "ensure_customer" })
+    }
+
+    async fn create_checkout(&self, req: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        let unit = self.purchase_unit(&req.payment_id, &req.description, req.amount)?;
+        let mut paypal = json!({
+            "experience_context": {
+                "return_url": req.success_url,
+                "cancel_url": req.cancel_url,
+                "user_action": "PAY_NOW",
+                "shipping_preference": "NO_SHIPPING",
+            }
+        });
+        if let Some(email) = &req.customer.email {
+            paypal["email_address"] = Value::String(email.clone());
+        }
+        if req.save_method {
+            let mut attributes = json!({
+                "vault": { "store_in_vault": "ON_SUCCESS", "usage_type": "MERCHANT", "customer_type": "CONSUMER" }
+            });
+            if let Some(customer) = &req.provider_customer {
+                attributes["customer"] = json!({ "id": customer });
+            }
+            paypal["attributes"] = attributes;
+        }
+        let body = json!({
+            "intent": "CAPTURE",
+            "purchase_units": [unit],
+            "payment_source": { "paypal": paypal },
+        });
+        let request_id = idempotency_key(&req.payment_id, "checkout");
+        let order =
+            self.create_order(&req.payment_id, &request_id, &body, Effect::Inert).await.map_err(Failure::into_error)?;
+        let id = order["id"].as_str().ok_or_else(|| protocol("order without id"))?.to_owned();
+        let redirect_url = buyer_link(&order).ok_or_else(|| protocol("order without payer-action or approve link"))?;
+        Ok(CheckoutSession {
+            provider_ref: id.clone(),
+            redirect_url,
+            client_params: BTreeMap::from([("order_id".to_owned(), id)]),
+        })
+    }
+
+    /// Captures the approved order. PayPal appends `token` (the order id) to
+    /// the return URL; a different one is refused. An order captured before
+    /// (a repeated return) is read back instead of failing.
+    async fn complete_checkout(
+        &self,
+        session: &CheckoutSession,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(ChargeOutcome, Option<MethodDetails>), ProviderError> {
+        let order_id = session.provider_ref.as_str();
+        if let Some(token) = params.get("token") {
+            if token != order_id {
+                return Err(invalid(format!("return token {token} is not order {order_id}")));
+            }
+        }
+        let request_id = idempotency_key(order_id, "capture");
+        let order = match self.capture_order(order_id, &request_id).await {
+            Ok(order) => order,
+            Err(f) if f.has_issue("ORDER_ALREADY_CAPTURED") => {
+                self.get_order(order_id).await.map_err(Failure::into_error)?
+            }
+            Err(f) if f.has_issue("ORDER_NOT_APPROVED") => {
+                let order = self.get_order(order_id).await.map_err(Failure::into_error)?;
+                let outcome = ChargeOutcome::RequiresAction {
+                    provider_payment_id: order_id.to_owned(),
+                    redirect_url: buyer_link(&order),
+                };
+                return Ok((outcome, None));
+            }
+            Err(f) => {
+                if let Some((code, message)) = f.decline() {
+                    let outcome =
+                        ChargeOutcome::Declined { provider_payment_id: Some(order_id.to_owned()), code, message };
+                    return Ok((outcome, None));
+                }
+                return Err(f.into_error());
+            }
+        };
+        let outcome = self.outcome(&order)?;
+        let method = match outcome {
+            ChargeOutcome::Succeeded { .. } | ChargeOutcome::Processing { .. } => vaulted_method(&order),
+            _ => None,
+        };
+        Ok((outcome, method))
+    }
+
+    /// Charges a vaulted wallet: an order with `payment_source.paypal.
+    /// vault_id`, which PayPal captures in the same call.
+    async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, ProviderError> {
+        if req.method_token.is_empty() {
+            return Err(invalid("empty vault id".into()));
+        }
+        let unit = self.purchase_unit(&req.payment_id, &req.description, req.amount)?;
+        let body = json!({
+            "intent": "CAPTURE",
+            "purchase_units": [unit],
+            "payment_source": { "paypal": { "vault_id": req.method_token } },
+        });
+        let request_id = idempotency_key(&req.payment_id, "charge");
+        let order = match self.create_order(&req.payment_id, &request_id, &body, Effect::Acts).await {
+            Ok(order) => order,
+            Err(f) => {
+                if let Some((code, message)) = f.decline() {
+                    return Ok(ChargeOutcome::Declined { provider_payment_id: None, code, message });
+                }
+                return Err(f.into_error());
+            }
+        };
+        if order["status"] != "APPROVED" {
+            return self.outcome(&order);
+        }
+        let id = order["id"].as_str().ok_or_else(|| protocol("order without id"))?.to_owned();
+        match self.capture_order(&id, &idempotency_key(&req.payment_id, "charge-capture")).await {
+            Ok(captured) => self.outcome(&captured),
+            Err(f) if f.has_issue("ORDER_ALREADY_CAPTURED") => {
+                self.outcome(&self.get_order(&id).await.map_err(Failure::into_error)?)
+            }
+            Err(f) => match f.decline() {
+                Some((code, message)) => Ok(ChargeOutcome::Declined { provider_payment_id: Some(id), code, message }),
+                None => Err(f.into_error()),
+            },
+        }
+    }
+
+    /// Reads the order (or capture) when its id is known. Without it, PayPal
+    /// offers no lookup by Bursar's id: an order this connector created is
+    /// read by the id it remembers, and a create request whose answer never
+    /// arrived is repeated under the same `PayPal-Request-Id`, which PayPal
+    /// answers with the stored result when the first one was processed (and
+    /// processes now when it never arrived, exactly as a retry would). Any
+    /// other payment id is [`ProviderError::Unsupported`].
+    async fn retrieve(
+        &self,
+        payment_id: &str,
+        provider_payment_id: Option<&str>,
+    ) -> Result<PaymentStatus, ProviderError> {
+        let remembered = self.recall(payment_id);
+        let known = match (provider_payment_id, &remembered) {
+            (Some(id), _) => Some(id.to_owned()),
+            (None, Some(Sent::Order(id))) => Some(id.clone()),
+            _ => None,
+        };
+        let order = match (known, remembered) {
+            (Some(id), _) => match self.order_or_capture(&id).await? {
+                Some(order) => order,
+                None => return Ok(PaymentStatus::NotFound),
+            },
+            (None, Some(Sent::Unanswered { request_id, body, effect })) => {
+                let order = self
+                    .call(Method::POST, "/v2/checkout/orders", Some(&body), Some(&request_id), effect)
+                    .await
+                    .map_err(Failure::into_error)?;
+                if let Some(id) = order["id"].as_str() {
+                    self.remember(payment_id, Sent::Order(id.to_owned()));
+                }
+                order
+            }
+            _ => {
+                return Err(ProviderError::Unsupported {
+                    provider: PROVIDER,
+                    operation: "retrieve without the order id",
+                })
+            }
+        };
+        self.status_of(&order)
+    }
+
+    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let value = paypal_amount(req.amount)?;
+        let order = self
+            .order_or_capture(&req.provider_payment_id)
+            .await?
+            .ok_or_else(|| invalid(format!("PayPal knows no order {}", req.provider_payment_id)))?;
+        let capture = first_capture(&order).ok_or_else(|| invalid("the order has no capture to refund".into()))?;
+        let capture_id = capture["id"].as_str().ok_or_else(|| protocol("capture without id"))?;
+        let mut body = json!({
+            "amount": { "currency_code": req.amount.currency(), "value": value },
+            "custom_id": req.refund_id,
+        });
+        if let Some(reason) = &req.reason {
+            body["note_to_payer"] = Value::String(reason.chars().take(255).collect());
+        }
+        let path = format!("/v2/payments/captures/{}/refund", path_segment(capture_id)?);
+        let request_id = idempotency_key(&req.refund_id, "refund");
+        match self.call(Method::POST, &path, Some(&body.to_string()), Some(&request_id), Effect::Acts).await {
+            Ok(refund) => {
+                let id = refund["id"].as_str().ok_or_else(|| protocol("refund without id"))?.to_owned();
+                Ok(match refund["status"].as_str().unwrap_or("") {
+                    "COMPLETED" => RefundOutcome::Succeeded { provider_refund_id: id },
+                    "PENDING" => RefundOutcome::Pending { provider_refund_id: id },
+                    other => RefundOutcome::Failed {
+                        message: refund["status_details"]["reason"].as_str().unwrap_or(other).to_owned(),
+                        provider_refund_id: Some(id),
+                    },
+                })
+            }
+            // The capture cannot be refunded this way (amount exceeded,
+            // fully refunded, too old …): a negative answer, not a bug.
+            Err(f) if f.status() == Some(422) => {
+                Ok(RefundOutcome::Failed { provider_refund_id: None, message: f.into_error().to_string() })
+            }
+            Err(f) => Err(f.into_error()),
+        }
+    }
+
+    async fn verify_webhook(
+        &self,
+        headers: &Headers,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
+        let names = [
+            "paypal-auth-algo",
+            "paypal-cert-url",
+            "paypal-transmission-id",
+            "paypal-transmission-sig",
+            "paypal-transmission-time",
+        ];
+        let mut values = Vec::with_capacity(names.len());
+        for name in names {
+            values.push(header(headers, name).ok_or(WebhookError::MissingSignature)?);
+        }
+        let [auth_algo, cert_url, transmission_id, transmission_sig, transmission_time] = values[..] else {
+            return Err(WebhookError::MissingSignature);
+        };
+        let sent: jiff::Timestamp = transmission_time.parse().map_err(|_| WebhookError::MalformedSignature)?;
+        let skew = now.as_second().abs_diff(sent.as_second());
+        if skew > self.config.webhook_tolerance.as_secs() {
+            return Err(WebhookError::Stale);
+        }
+        let raw = std::str::from_utf8(body).map_err(|_| WebhookError::BadPayload("not UTF-8".into()))?;
+        let event: Value = serde_json::from_str(raw).map_err(|e| WebhookError::BadPayload(e.to_string()))?;
+        if !event.is_object() {
+            return Err(WebhookError::BadPayload("not a JSON object".into()));
+        }
+        // The event goes to PayPal exactly as received: re-serializing it
+        // could change what PayPal checks the signature against.
+        let head = json!({
+            "auth_algo": auth_algo,
+            "cert_url": cert_url,
+            "transmission_id": transmission_id,
+            "transmission_sig": transmission_sig,
+            "transmission_time": transmission_time,
+            "webhook_id": self.config.webhook_id,
+        })
+        .to_string();
+        let request = format!("{},\"webhook_event\":{raw}}}", &head[..head.len() - 1]);
+        let answer = self
+            .call(Method::POST, "/v1/notifications/verify-webhook-signature", Some(&request), None, Effect::Inert)
+            .await
+            .map_err(|f| WebhookError::Verification(f.into_error().to_string()))?;
+        match answer["verification_status"].as_str() {
+            Some("SUCCESS") => {}
+            Some(_) => return Err(WebhookError::BadSignature),
+            None => return Err(WebhookError::Verification("answer without verification_status".into())),
+        }
+        let event_id = event["id"].as_str().ok_or_else(|| WebhookError::BadPayload("event without id".into()))?;
+        let event_type =
+            event["event_type"].as_str().ok_or_else(|| WebhookError::BadPayload("event without event_type".into()))?;
+        let created = event["create_time"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .ok_or_else(|| WebhookError::BadPayload("event without a valid create_time".into()))?;
+        let kind = self.map_event(&event).await?;
+        Ok(WebhookEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), created, kind })
+    }
+}
