@@ -29,6 +29,12 @@ pub enum IdKind {
     CreditNote,
     PaymentMethod,
     Email,
+    Payment,
+    Refund,
+    CheckoutSession,
+    ProviderEvent,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl IdKind {
@@ -56,6 +62,12 @@ impl IdKind {
             IdKind::CreditNote => "cn",
             IdKind::PaymentMethod => "pm",
             IdKind::Email => "em",
+            IdKind::Payment => "pay",
+            IdKind::Refund => "re",
+            IdKind::CheckoutSession => "cs",
+            IdKind::ProviderEvent => "pevt",
+            IdKind::WebhookEndpoint => "we",
+            IdKind::WebhookDelivery => "whd",
         }
     }
 }

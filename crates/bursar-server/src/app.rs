@@ -196,7 +196,8 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
         loop {
             tokio::select! {
                 _ = billing.tick() => {
-                    match crate::billing::run_due(&state.db, &state.config.billing_settings(), state.now_ms(), None, 500).await {
+                    let settings = state.billing_settings();
+                    match crate::billing::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),

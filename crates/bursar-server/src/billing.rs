@@ -25,11 +25,14 @@ pub struct Settings {
     pub retry_hours: Vec<u32>,
     /// When every retry failed: mark the subscription unpaid instead of canceling it.
     pub final_unpaid: bool,
+    /// The payment provider connectors.
+    pub providers: std::sync::Arc<crate::payments::Providers>,
 }
-use crate::sandbox;
+use crate::payments::{self, Collect};
 use bursar_store::billing::{self, InvoiceRow, LineRow, SubscriptionRow};
 use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::customers::CustomerRow;
+use bursar_store::payments::PaymentRow;
 use bursar_store::{catalog, clocks, customers, dunning, events, ledger, DbError, Tx};
 use std::collections::{BTreeMap, HashMap};
 
@@ -108,10 +111,15 @@ pub fn buyer_of(customer: &CustomerRow) -> tax::Buyer {
 pub struct BuiltInvoice {
     pub row: InvoiceRow,
     pub lines: Vec<LineRow>,
-    entries: Vec<(bursar_domain::ledger::BalancedEntry, &'static str)>,
+    /// Entries with their source type and id.
+    entries: Vec<(bursar_domain::ledger::BalancedEntry, &'static str, String)>,
     /// The decline code when the charge failed (the invoice stays open).
     pub failure: Option<String>,
     pub paid: bool,
+    /// The payment attempt, when one was made or is to be made.
+    pub payment: Option<PaymentRow>,
+    /// A provider will be charged after the commit (the invoice stays open).
+    pub pending: bool,
 }
 
 /// The pieces of one invoice to issue.
@@ -147,16 +155,16 @@ fn revenue_account(reason: &str) -> &'static str {
     }
 }
 
-/// Builds an issued and settled invoice, given its number and the credit
-/// balance the customer has: taxes, credit applied, the sandbox charge
-/// (`None`: not attempted, the invoice stays open), and the ledger entries.
-/// Pure: nothing is written.
+/// Builds an issued invoice, given its number and the credit balance the
+/// customer has: taxes, credit applied, the payment attempt (settled at once
+/// by the sandbox, pending for a provider, none for `Collect::Later`), and
+/// the ledger entries. Pure: nothing is written.
 pub(crate) fn build_invoice(
     settings: &Settings,
     inp: InvoiceInput<'_>,
     number: String,
     credit: i64,
-    charge: Option<Result<(), String>>,
+    collect: Collect,
 ) -> ApiResult<BuiltInvoice> {
     let customer = inp.customer;
     let (currency, now) = (inp.currency, inp.now);
@@ -172,8 +180,8 @@ pub(crate) fn build_invoice(
     let id = inp.manual.as_ref().map(|m| m.id.clone()).unwrap_or_else(|| new_id(IdKind::Invoice));
     let credit_account = format!("customer_credit:{}", customer.id);
     let mut entries = Vec::new();
-    let mut push = |e: EntryDraft, source: &'static str| -> ApiResult<()> {
-        entries.push((e.validate().map_err(err)?, source));
+    let mut push = |e: EntryDraft, source: &'static str, source_id: &str| -> ApiResult<()> {
+        entries.push((e.validate().map_err(err)?, source, source_id.to_string()));
         Ok(())
     };
     if total != 0 {
@@ -187,7 +195,7 @@ pub(crate) fn build_invoice(
         for t in taxed.taxes.iter().filter(|t| t.amount_minor != 0) {
             e = e.credit(format!("tax_payable:{}", t.jurisdiction), t.amount_minor);
         }
-        push(e, "invoice")?;
+        push(e, "invoice", &id)?;
     }
     if credit_applied > 0 {
         push(
@@ -195,18 +203,27 @@ pub(crate) fn build_invoice(
                 .debit(&credit_account, credit_applied)
                 .credit("receivables", credit_applied),
             "invoice",
+            &id,
         )?;
     }
-    let attempted = charge.is_some();
-    let failure = if amount_due > 0 { charge.and_then(Result::err) } else { None };
-    let paid = amount_due == 0 || (attempted && failure.is_none());
-    if amount_due > 0 && paid {
-        push(
-            EntryDraft::new(currency, format!("Payment of {number} (sandbox)"))
-                .debit("provider_clearing:sandbox", amount_due)
-                .credit("receivables", amount_due),
-            "payment",
-        )?;
+    let payment = if amount_due > 0 {
+        payments::payment_for(&collect, customer.livemode, &customer.id, &id, &number, amount_due, currency.code(), now)
+    } else {
+        None
+    };
+    let (paid, failure, pending) = match (&payment, &collect) {
+        _ if amount_due == 0 => (true, None, false),
+        (Some(p), _) => match p.status.as_str() {
+            "completed" => (true, None, false),
+            "failed" => (false, p.failure_code.clone(), false),
+            _ => (false, None, true),
+        },
+        (None, Collect::NoMethod) => (false, Some("payment_method_missing".to_string()), false),
+        (None, _) => (false, None, false),
+    };
+    if let Some(p) = payment.as_ref().filter(|p| p.status == "completed") {
+        let e = payments::payment_entry(p, &number)?;
+        entries.push((e, "payment", p.id.clone()));
     }
     let line_ids = inp.manual.as_ref().map(|m| m.line_ids.clone()).unwrap_or_default();
     let lines = inp
@@ -269,7 +286,7 @@ pub(crate) fn build_invoice(
         due_at: inp.manual.as_ref().and_then(|m| m.due_at),
         voided_at: None,
     };
-    Ok(BuiltInvoice { row, lines, entries, failure, paid })
+    Ok(BuiltInvoice { row, lines, entries, failure, paid, payment, pending })
 }
 
 /// Writes built invoices with multi-row statements: ledger entries,
@@ -278,9 +295,9 @@ pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiRe
     let new_entries: Vec<ledger::NewEntry> = built
         .iter()
         .flat_map(|b| {
-            b.entries.iter().map(move |(e, source)| {
+            b.entries.iter().map(move |(e, source, source_id)| {
                 ledger::NewEntry::at(b.row.livemode, e, b.row.finalized_at.unwrap_or(b.row.created_at))
-                    .source(source, &b.row.id)
+                    .source(source, source_id)
             })
         })
         .collect();
@@ -294,6 +311,8 @@ pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiRe
     })?;
     let lines: Vec<LineRow> = built.iter().flat_map(|b| b.lines.iter().cloned()).collect();
     billing::insert_lines(tx, &lines).await?;
+    let pays: Vec<PaymentRow> = built.iter().filter_map(|b| b.payment.clone()).collect();
+    bursar_store::payments::insert_payments(tx, &pays).await?;
     let mut evs = Vec::with_capacity(built.len() * 2);
     for b in built {
         let r = &b.row;
@@ -323,18 +342,32 @@ pub(crate) fn series_of(now: i64) -> String {
 /// credit, charges the rest through the sandbox provider, and posts the
 /// ledger entries. A negative total (a downgrade's net credit) goes to the
 /// customer's credit balance.
-pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> ApiResult<InvoiceRow> {
+pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> ApiResult<Issued> {
     let credit = credit_balance(tx, inp.customer.livemode, &inp.customer.id, inp.currency.code()).await?;
     let series = series_of(inp.now);
     let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
-    let token = dunning::default_tokens(tx, std::slice::from_ref(&inp.customer.id)).await?.pop().map(|t| t.1);
-    let built =
-        build_invoice(settings, inp, format!("{series}-{n:06}"), credit, Some(sandbox::charge(token.as_deref())))?;
+    let method = dunning::default_methods(tx, std::slice::from_ref(&inp.customer.id)).await?.pop();
+    let collect = Collect::for_method(method, inp.customer.livemode);
+    let built = build_invoice(settings, inp, format!("{series}-{n:06}"), credit, collect)?;
     write_invoices(tx, std::slice::from_ref(&built)).await?;
     if built.failure.is_some() {
         start_dunning(tx, settings, &built).await?;
     }
-    Ok(built.row)
+    Ok(Issued { pending: built.pending, row: built.row })
+}
+
+/// An issued invoice, and whether a provider charge for it is still to be
+/// made (after the commit; see `payments::collect`).
+pub struct Issued {
+    pub row: InvoiceRow,
+    pub pending: bool,
+}
+
+impl Issued {
+    /// Paid, or waiting for a provider's answer: not declined.
+    pub fn not_declined(&self) -> bool {
+        self.row.status == "paid" || self.pending
+    }
 }
 
 /// Redeems a coupon for a subscription: checks its rules, takes one
@@ -533,8 +566,8 @@ pub async fn create(
             },
         )
         .await?;
-        if row.status != "paid" {
-            return Err(declined(&row));
+        if !row.not_declined() {
+            return Err(declined(&row.row));
         }
     }
     emit_sub(tx, &sub, "subscription.created", now).await?;
@@ -643,7 +676,7 @@ async fn renew_from(
         },
     )
     .await
-    .map(|row| row.status == "paid")
+    .map(|issued| issued.not_declined())
 }
 
 /// The error for a charge that was declined while the customer waited.
@@ -731,7 +764,7 @@ pub async fn preview_change(
         },
         String::new(),
         credit,
-        None,
+        Collect::Later,
     )?;
     Ok((built.row, lines))
 }
@@ -772,8 +805,8 @@ pub async fn change_now(
             .await?,
         )
     };
-    if let Some(row) = invoice.as_ref().filter(|r| r.status != "paid") {
-        return Err(declined(row));
+    if let Some(issued) = invoice.as_ref().filter(|r| !r.not_declined()) {
+        return Err(declined(&issued.row));
     }
     sub.plan_id = new_plan.id.clone();
     sub.price_id = new_price.id.clone();
@@ -783,7 +816,7 @@ pub async fn change_now(
     sub.updated_at = now;
     billing::save_subscription(tx, sub).await?;
     emit_sub(tx, sub, "subscription.updated", now).await?;
-    Ok(invoice)
+    Ok(invoice.map(|i| i.row))
 }
 
 /// Pauses for whole months; the subscription resumes on its own then.
@@ -984,14 +1017,80 @@ async fn exhaust(tx: &mut Tx, settings: &Settings, d: &mut dunning::DunningRow, 
     Ok(())
 }
 
-/// Tries an open invoice's charge again. Returns whether it was paid.
+/// What a payment attempt on an open invoice came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    Paid,
+    Failed,
+    /// A provider charge to make after the commit.
+    Pending(String),
+    /// Nothing to do (settled, voided).
+    Skipped,
+}
+
+/// Records a failed payment of an open invoice: the first failure of a
+/// subscription invoice starts its retry schedule; a failed retry
+/// schedules the next one or, when none is left, ends dunning. Emits
+/// `invoice.payment_failed` (with the update-payment-method prompt).
+pub(crate) async fn invoice_payment_failed(
+    tx: &mut Tx,
+    settings: &Settings,
+    inv: &InvoiceRow,
+    code: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let (attempt, next) = match dunning::get(tx, &inv.id, "").await? {
+        None if inv.subscription_id.is_some() => {
+            let mut d = dunning::DunningRow {
+                invoice_id: inv.id.clone(),
+                livemode: inv.livemode,
+                customer_id: inv.customer_id.clone(),
+                subscription_id: inv.subscription_id.clone(),
+                state: "retrying".into(),
+                attempt_count: 1,
+                first_failed_at: now,
+                next_attempt_at: settings.retry_hours.first().map(|h| now + i64::from(*h) * 3_600_000),
+                last_error: code.to_string(),
+                updated_at: now,
+            };
+            dunning::save(tx, &d).await?;
+            if settings.retry_hours.is_empty() {
+                exhaust(tx, settings, &mut d, now).await?;
+            }
+            (1, d.next_attempt_at)
+        }
+        None => (1, None),
+        Some(mut d) => {
+            d.last_error = code.to_string();
+            d.updated_at = now;
+            let step = usize::try_from(d.attempt_count - 1).unwrap_or(usize::MAX);
+            match settings.retry_hours.get(step) {
+                _ if d.state != "retrying" => dunning::save(tx, &d).await?,
+                Some(h) => {
+                    d.next_attempt_at = Some(d.first_failed_at + i64::from(*h) * 3_600_000);
+                    dunning::save(tx, &d).await?;
+                }
+                None => exhaust(tx, settings, &mut d, now).await?,
+            }
+            (d.attempt_count, d.next_attempt_at)
+        }
+    };
+    events::emit(tx, inv.livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "customer": inv.customer_id, "amount_due": inv.amount_due, "currency": inv.currency,
+        "failure_code": code, "attempt": attempt, "next_attempt_at": next.map(|t| t / 1000),
+        "update_payment_method": true}), now).await?;
+    Ok(())
+}
+
+/// Tries an open invoice's charge again with the customer's default
+/// method: a new payment attempt. The sandbox answers at once; a provider
+/// is asked after the commit (`Retry::Pending`).
 pub async fn retry_payment(
     tx: &mut Tx,
     settings: &Settings,
     invoice_id: &str,
     livemode: bool,
     now: i64,
-) -> ApiResult<bool> {
+) -> ApiResult<Retry> {
     let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(ApiError::internal)?;
     // An open invoice outside dunning (a sent or manual invoice) is paid by
     // hand: one attempt, nothing scheduled.
@@ -1009,29 +1108,45 @@ pub async fn retry_payment(
             last_error: String::new(),
             updated_at: now,
         },
-        None => return Ok(false),
+        None => return Ok(Retry::Skipped),
     };
     // Scheduled retries run while `retrying`; after the schedule ran out an
     // invoice left open (the `unpaid` setting) can still be paid by hand.
-    if d.state == "recovered" || d.state == "voided" {
-        return Ok(false);
+    if d.state == "recovered" || d.state == "voided" || inv.status != "open" {
+        return Ok(Retry::Skipped);
     }
-    let scheduled = d.state == "retrying";
-    let token = dunning::default_tokens(tx, std::slice::from_ref(&inv.customer_id)).await?.pop().map(|t| t.1);
+    let method = dunning::default_methods(tx, std::slice::from_ref(&inv.customer_id)).await?.pop();
+    let collect = Collect::for_method(method, livemode);
     d.attempt_count += 1;
     d.updated_at = now;
-    match sandbox::charge(token.as_deref()) {
-        Ok(()) => {
-            let currency = Currency::from_code(&inv.currency).map_err(err)?;
-            let e = EntryDraft::new(
-                currency,
-                format!("Payment of {} (sandbox, retry)", inv.number.clone().unwrap_or_default()),
-            )
-            .debit("provider_clearing:sandbox", inv.amount_due)
-            .credit("receivables", inv.amount_due)
-            .validate()
-            .map_err(err)?;
-            ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("payment", &inv.id)).await?;
+    let number = inv.number.clone().unwrap_or_default();
+    let payment = payments::payment_for(
+        &collect,
+        livemode,
+        &inv.customer_id,
+        &inv.id,
+        &number,
+        inv.amount_due,
+        &inv.currency,
+        now,
+    );
+    if let Some(p) = &payment {
+        bursar_store::payments::insert_payments(tx, std::slice::from_ref(p)).await?;
+    }
+    match payment.as_ref().map(|p| p.status.as_str()) {
+        Some("pending" | "processing") => {
+            // The answer comes after the commit; no retry is scheduled while
+            // this one is in flight.
+            if d.state != "manual" {
+                d.next_attempt_at = None;
+                dunning::save(tx, &d).await?;
+            }
+            Ok(Retry::Pending(payment.map(|p| p.id).unwrap_or_default()))
+        }
+        Some("completed") => {
+            let p = payment.as_ref().ok_or_else(ApiError::internal)?;
+            let e = payments::payment_entry(p, &number)?;
+            ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("payment", &p.id)).await?;
             dunning::mark_invoice_paid(tx, &inv.id, inv.amount_due, now).await?;
             if d.state != "manual" {
                 d.state = "recovered".into();
@@ -1049,24 +1164,15 @@ pub async fn retry_payment(
                     }
                 }
             }
-            Ok(true)
+            Ok(Retry::Paid)
         }
-        Err(code) => {
-            d.last_error = code.clone();
-            let step = usize::try_from(d.attempt_count - 1).unwrap_or(usize::MAX);
-            match settings.retry_hours.get(step) {
-                _ if d.state == "manual" => {}
-                _ if !scheduled => dunning::save(tx, &d).await?,
-                Some(h) => {
-                    d.next_attempt_at = Some(d.first_failed_at + i64::from(*h) * 3_600_000);
-                    dunning::save(tx, &d).await?;
-                }
-                None => exhaust(tx, settings, &mut d, now).await?,
+        _ => {
+            let code = payment.and_then(|p| p.failure_code).unwrap_or_else(|| "payment_method_missing".to_string());
+            if d.state != "manual" {
+                dunning::save(tx, &d).await?;
             }
-            events::emit(tx, livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "customer": inv.customer_id, "amount_due": inv.amount_due, "currency": inv.currency,
-                "failure_code": code, "attempt": d.attempt_count, "next_attempt_at": d.next_attempt_at.map(|t| t / 1000),
-                "update_payment_method": true}), now).await?;
-            Ok(false)
+            invoice_payment_failed(tx, settings, &inv, &code, now).await?;
+            Ok(Retry::Failed)
         }
     }
 }
@@ -1128,7 +1234,10 @@ pub async fn run_due(
         total += run_renewals(db, settings, server_now, test_clock, batch).await?;
         let retried = run_dunning(db, settings, server_now, test_clock).await?;
         total += retried;
-        if retried == 0 {
+        // Provider charges the renewals and retries created, and any
+        // payment whose outcome is still open.
+        let asked = payments::run_checks(db, settings, server_now).await?;
+        if retried == 0 && asked == 0 {
             return Ok(total);
         }
     }
@@ -1250,7 +1359,8 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
         }
     }
     let customer_ids: Vec<String> = items.iter().map(|(s, _)| s.customer_id.clone()).collect();
-    let tokens: HashMap<String, String> = dunning::default_tokens(tx, &customer_ids).await?.into_iter().collect();
+    let mut methods: HashMap<String, dunning::PaymentMethodRow> =
+        dunning::default_methods(tx, &customer_ids).await?.into_iter().map(|m| (m.customer_id.clone(), m)).collect();
     let mut built = Vec::with_capacity(items.len());
     let mut subs = Vec::with_capacity(items.len());
     let mut evs = Vec::with_capacity(items.len());
@@ -1287,7 +1397,7 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
             },
             number,
             available,
-            Some(sandbox::charge(tokens.get(&sub.customer_id).map(String::as_str))),
+            Collect::for_method(methods.remove(&sub.customer_id), sub.livemode),
         )?;
         credit.insert(key, available - inv.row.credit_applied);
         let event = if inv.failure.is_none() { Event::RenewalPaid } else { Event::RenewalFailed };

@@ -94,6 +94,39 @@ pub struct Config {
     /// Let webhook endpoints point at loopback, private or link-local
     /// addresses (for development; never in production).
     pub webhook_allow_private_urls: bool,
+    /// Stripe: the secret key (`sk_…`), webhook signing secrets (several
+    /// while rotating), and the API base (a local double in tests).
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secrets: Vec<String>,
+    pub stripe_api_base: String,
+    /// PayPal REST app credentials, the webhook id, and the API base
+    /// (`https://api-m.sandbox.paypal.com` for PayPal's sandbox).
+    pub paypal_client_id: Option<String>,
+    pub paypal_client_secret: Option<String>,
+    pub paypal_webhook_id: Option<String>,
+    pub paypal_api_base: String,
+    /// Razorpay key id and secret, webhook secret, API base.
+    pub razorpay_key_id: Option<String>,
+    pub razorpay_key_secret: Option<String>,
+    pub razorpay_webhook_secret: Option<String>,
+    pub razorpay_api_base: String,
+    /// Which providers take a payment, by the buyer's country and the
+    /// currency, first match wins; each rule lists providers in order of
+    /// preference (the next is the fallback when one is down).
+    pub payment_routes: Vec<PaymentRoute>,
+    /// Providers for payments no rule matches.
+    pub payment_default_providers: Vec<String>,
+}
+
+/// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRoute {
+    /// ISO country of the buyer; unset matches any.
+    pub country: Option<String>,
+    /// ISO currency; unset matches any.
+    pub currency: Option<String>,
+    pub providers: Vec<String>,
 }
 
 impl Default for Config {
@@ -140,6 +173,23 @@ impl Default for Config {
             vat_check: "off".into(),
             vies_url: "https://ec.europa.eu/taxation_customs/vies/rest-api".into(),
             webhook_allow_private_urls: false,
+            stripe_secret_key: None,
+            stripe_webhook_secrets: Vec::new(),
+            stripe_api_base: "https://api.stripe.com".into(),
+            paypal_client_id: None,
+            paypal_client_secret: None,
+            paypal_webhook_id: None,
+            paypal_api_base: "https://api-m.paypal.com".into(),
+            razorpay_key_id: None,
+            razorpay_key_secret: None,
+            razorpay_webhook_secret: None,
+            razorpay_api_base: "https://api.razorpay.com".into(),
+            payment_routes: vec![PaymentRoute {
+                country: Some("IN".into()),
+                currency: Some("INR".into()),
+                providers: vec!["razorpay".into(), "stripe".into(), "sandbox".into()],
+            }],
+            payment_default_providers: vec!["stripe".into(), "paypal".into(), "sandbox".into()],
         }
     }
 }
@@ -224,6 +274,17 @@ impl Config {
             }
             _ => return Err("storage must be `local` or `s3`".into()),
         }
+        let known = |p: &String| matches!(p.as_str(), "sandbox" | "stripe" | "paypal" | "razorpay");
+        for (i, r) in self.payment_routes.iter().enumerate() {
+            if r.providers.is_empty() || !r.providers.iter().all(known) {
+                return Err(format!(
+                    "payment_routes[{i}].providers: sandbox, stripe, paypal or razorpay, at least one"
+                ));
+            }
+        }
+        if !self.payment_default_providers.iter().all(known) {
+            return Err("payment_default_providers: sandbox, stripe, paypal or razorpay".into());
+        }
         if !matches!(self.vat_check.as_str(), "off" | "vies") {
             return Err("vat_check must be `off` or `vies`".into());
         }
@@ -235,11 +296,14 @@ impl Config {
         Ok(())
     }
 
+    /// Billing settings without provider connectors (the sandbox only);
+    /// `AppState::billing_settings` adds the configured ones.
     pub fn billing_settings(&self) -> crate::billing::Settings {
         crate::billing::Settings {
             tax: self.tax_settings(),
             retry_hours: self.dunning_retry_hours.clone(),
             final_unpaid: self.dunning_final_action == "unpaid",
+            providers: Default::default(),
         }
     }
 

@@ -196,7 +196,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
 
     // Subscriptions: every fourth customer on each of Grow, Scale and
     // Starter, some of them trialing.
-    let tax = state.config.billing_settings();
+    let tax = state.billing_settings();
     for (i, c) in people.iter().enumerate() {
         let code = match i % 4 {
             0 => "grow",

@@ -7,7 +7,6 @@
 
 use crate::billing::{self, InvoiceInput, LineDraft, Manual, Settings};
 use crate::error::{ApiError, ApiResult};
-use crate::sandbox;
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::Currency;
@@ -263,11 +262,11 @@ pub async fn finalize(
     let credit = billing::credit_balance(tx, livemode, &customer.id, &draft.currency).await?;
     let series = billing::series_of(now);
     let n = store::reserve_invoice_numbers(tx, livemode, &series, 1).await?;
-    let charge = if draft.collection_method == "charge_automatically" {
-        let token = dunning::default_tokens(tx, std::slice::from_ref(&customer.id)).await?.pop().map(|t| t.1);
-        Some(sandbox::charge(token.as_deref()))
+    let collect = if draft.collection_method == "charge_automatically" {
+        let method = dunning::default_methods(tx, std::slice::from_ref(&customer.id)).await?.pop();
+        crate::payments::Collect::for_method(method, customer.livemode)
     } else {
-        None
+        crate::payments::Collect::Later
     };
     let manual = Manual {
         id: draft.id.clone(),
@@ -305,7 +304,7 @@ pub async fn finalize(
         },
         format!("{series}-{n:06}"),
         credit,
-        charge,
+        collect,
     )?;
     // The draft row is replaced by the issued one, under the same id.
     store::delete_draft(tx, id).await?;

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod fx;
 pub mod invoicing;
 pub mod middleware;
+pub mod payments;
 pub mod sandbox;
 pub mod services;
 pub mod staff;

@@ -14,6 +14,8 @@ pub struct AppState {
     pub storage: Arc<crate::storage::Storage>,
     /// The online VAT id check, when configured (`vat_check`).
     pub vat_checker: Option<Arc<dyn crate::vat_check::VatChecker>>,
+    /// The payment provider connectors.
+    pub providers: Arc<crate::payments::Providers>,
 }
 
 impl AppState {
@@ -24,7 +26,14 @@ impl AppState {
             "vies" => Some(Arc::new(crate::vat_check::Vies::new(&config.vies_url))),
             _ => None,
         };
-        Ok(AppState { db, clock, config: Arc::new(config), storage, vat_checker })
+        let providers =
+            Arc::new(crate::payments::Providers::from_config(&config).map_err(crate::storage::StorageError::Config)?);
+        Ok(AppState { db, clock, config: Arc::new(config), storage, vat_checker, providers })
+    }
+
+    /// Billing settings with the configured providers.
+    pub fn billing_settings(&self) -> crate::billing::Settings {
+        crate::billing::Settings { providers: self.providers.clone(), ..self.config.billing_settings() }
     }
 
     /// The wall-clock instant as stored (epoch milliseconds).

@@ -14,6 +14,30 @@ pub struct PaymentMethodRow {
     pub last4: String,
     pub is_default: bool,
     pub created_at: i64,
+    /// The provider's customer the method belongs to (needed to charge it).
+    pub provider_customer: Option<String>,
+    pub exp_month: Option<i64>,
+    pub exp_year: Option<i64>,
+}
+
+const PM_COLS: &str =
+    "id, livemode, customer_id, provider, token, brand, last4, is_default, created_at, provider_customer, exp_month, exp_year";
+
+fn pm(r: &sqlx::any::AnyRow) -> PaymentMethodRow {
+    PaymentMethodRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        customer_id: r.get(2),
+        provider: r.get(3),
+        token: r.get(4),
+        brand: r.get(5),
+        last4: r.get(6),
+        is_default: r.get::<i64, _>(7) != 0,
+        created_at: r.get(8),
+        provider_customer: r.get(9),
+        exp_month: r.get(10),
+        exp_year: r.get(11),
+    }
 }
 
 /// Adds a method and makes it the customer's default.
@@ -22,48 +46,117 @@ pub async fn add_default_method(tx: &mut Tx, m: &PaymentMethodRow) -> Result<(),
         .bind(m.customer_id.clone())
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO payment_methods (id, livemode, customer_id, provider, token, brand, last4, is_default, created_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,1,$8)",
-    )
-    .bind(m.id.clone())
-    .bind(i64::from(m.livemode))
-    .bind(m.customer_id.clone())
-    .bind(m.provider.clone())
-    .bind(m.token.clone())
-    .bind(m.brand.clone())
-    .bind(m.last4.clone())
-    .bind(m.created_at)
-    .execute(&mut **tx)
-    .await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO payment_methods ({PM_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,1,$8,$9,$10,$11)"
+    ));
+    sqlx::query(sql)
+        .bind(m.id.clone())
+        .bind(i64::from(m.livemode))
+        .bind(m.customer_id.clone())
+        .bind(m.provider.clone())
+        .bind(m.token.clone())
+        .bind(m.brand.clone())
+        .bind(m.last4.clone())
+        .bind(m.created_at)
+        .bind(m.provider_customer.clone())
+        .bind(m.exp_month)
+        .bind(m.exp_year)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// Makes a method the customer's default. Returns whether it exists.
+pub async fn set_default_method(tx: &mut Tx, customer_id: &str, id: &str) -> Result<bool, DbError> {
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM payment_methods WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(customer_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE payment_methods SET is_default = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE customer_id = $1")
+        .bind(customer_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+/// Detaches a method: it is kept for the payments that used it but never
+/// charged again. When it was the default, the newest remaining method
+/// becomes the default. Returns whether it existed.
+pub async fn delete_method(tx: &mut Tx, customer_id: &str, id: &str, now: i64) -> Result<bool, DbError> {
+    let n = sqlx::query(
+        "UPDATE payment_methods SET deleted_at = $3, is_default = 0 WHERE id = $1 AND customer_id = $2 \
+         AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(customer_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    let has_default: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM payment_methods WHERE customer_id = $1 AND is_default = 1 AND deleted_at IS NULL",
+    )
+    .bind(customer_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if has_default.is_none() {
+        let newest: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM payment_methods WHERE customer_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(m) = newest {
+            set_default_method(tx, customer_id, &m).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// One method by id (deleted ones included: payments refer to them).
+pub async fn method<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> Result<Option<PaymentMethodRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {PM_COLS} FROM payment_methods WHERE id = $1"));
+    Ok(sqlx::query(sql).bind(id).fetch_optional(ex).await?.as_ref().map(pm))
+}
+
+/// The default methods of several customers.
+pub async fn default_methods(tx: &mut Tx, customer_ids: &[String]) -> Result<Vec<PaymentMethodRow>, DbError> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(200) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {PM_COLS} FROM payment_methods WHERE is_default = 1 AND deleted_at IS NULL AND customer_id IN ({})",
+            list.join(",")
+        ));
+        let mut q = sqlx::query(sql);
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        let rows = q.fetch_all(&mut **tx).await?;
+        for r in &rows {
+            out.push(pm(r));
+        }
+    }
+    Ok(out)
 }
 
 pub async fn methods_of<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     customer_id: &str,
 ) -> Result<Vec<PaymentMethodRow>, DbError> {
-    let rows = sqlx::query(
-        "SELECT id, livemode, customer_id, provider, token, brand, last4, is_default, created_at FROM payment_methods \
-         WHERE customer_id = $1 ORDER BY id DESC",
-    )
-    .bind(customer_id)
-    .fetch_all(ex)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| PaymentMethodRow {
-            id: r.get(0),
-            livemode: r.get::<i64, _>(1) != 0,
-            customer_id: r.get(2),
-            provider: r.get(3),
-            token: r.get(4),
-            brand: r.get(5),
-            last4: r.get(6),
-            is_default: r.get::<i64, _>(7) != 0,
-            created_at: r.get(8),
-        })
-        .collect())
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {PM_COLS} FROM payment_methods WHERE customer_id = $1 AND deleted_at IS NULL ORDER BY id DESC"
+    ));
+    Ok(sqlx::query(sql).bind(customer_id).fetch_all(ex).await?.iter().map(pm).collect())
 }
 
 /// Default payment-method tokens of several customers.
@@ -72,7 +165,8 @@ pub async fn default_tokens(tx: &mut Tx, customer_ids: &[String]) -> Result<Vec<
     for chunk in customer_ids.chunks(200) {
         let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT customer_id, token FROM payment_methods WHERE is_default = 1 AND customer_id IN ({})",
+            "SELECT customer_id, token FROM payment_methods WHERE is_default = 1 AND deleted_at IS NULL \
+             AND customer_id IN ({})",
             list.join(",")
         ));
         let mut q = sqlx::query(sql);

@@ -15,6 +15,7 @@ pub mod events;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;
+pub mod payments;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig, DbError, Tx};

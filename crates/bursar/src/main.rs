@@ -301,7 +301,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let n = bursar_server::billing::run_due(&db, &config.billing_settings(), now, None, 1_000)
+            let providers = bursar_server::payments::Providers::from_config(&config)
+                .map_err(|e| anyhow::anyhow!("payment providers: {e}"))?;
+            let settings =
+                bursar_server::billing::Settings { providers: Arc::new(providers), ..config.billing_settings() };
+            let n = bursar_server::billing::run_due(&db, &settings, now, None, 1_000)
                 .await
                 .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.body.message))?;
             println!("billing run processed {n} period boundaries");

@@ -26,7 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_customer, list_customers))
         .routes(routes!(get_customer, update_customer, delete_customer))
         .routes(routes!(create_balance_transaction, list_balance_transactions))
-        .routes(routes!(add_payment_method, list_payment_methods))
 }
 
 /// `null` clears a field, absence leaves it alone.
@@ -461,7 +460,7 @@ async fn list_customers(
     Ok(Json(ListResponse::from_rows(data, limit, "/v1/customers")))
 }
 
-async fn load_live(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CustomerRow> {
+pub(crate) async fn load_live(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CustomerRow> {
     if !is_valid(IdKind::Customer, id) {
         return Err(ApiError::not_found("id", "customer", id));
     }
@@ -769,102 +768,4 @@ async fn list_balance_transactions(
         })
         .collect();
     Ok(Json(ListResponse::from_rows(data, limit, &format!("/v1/customers/{id}/balance_transactions"))))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentMethodCreate {
-    /// A sandbox test token (test mode): pm_card_visa, pm_card_mastercard, pm_card_chargeDeclined,
-    /// pm_card_chargeDeclinedInsufficientFunds, pm_card_chargeDeclinedExpiredCard.
-    pub token: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentMethod {
-    pub id: String,
-    /// Always `payment_method`.
-    pub object: &'static str,
-    pub customer: String,
-    pub provider: String,
-    pub brand: String,
-    pub last4: String,
-    pub default: bool,
-    pub created: i64,
-}
-
-fn render_pm(m: bursar_store::dunning::PaymentMethodRow) -> PaymentMethod {
-    PaymentMethod {
-        id: m.id,
-        object: "payment_method",
-        customer: m.customer_id,
-        provider: m.provider,
-        brand: m.brand,
-        last4: m.last4,
-        default: m.is_default,
-        created: secs(m.created_at),
-    }
-}
-
-#[utoipa::path(post, path = "/v1/customers/{id}/payment_methods", tag = "customers", request_body = PaymentMethodCreate,
-    params(("id" = String, Path, description = "Customer id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
-    responses((status = 200, body = PaymentMethod), (status = 400, body = crate::error::ErrorEnvelope), (status = 404, body = crate::error::ErrorEnvelope)),
-    security(("api_key" = [])))]
-async fn add_payment_method(
-    State(state): State<AppState>,
-    caller: Caller,
-    Idem(idem): Idem,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<PaymentMethodCreate>,
-) -> ApiResult<Response> {
-    if caller.livemode {
-        return Err(ApiError::invalid(
-            "token",
-            "live payment methods are collected by a payment provider's hosted page",
-        ));
-    }
-    let (token, brand, last4, _) = crate::sandbox::method(&body.token).ok_or_else(|| {
-        let all: Vec<&str> = crate::sandbox::TEST_METHODS.iter().map(|m| m.0).collect();
-        ApiError::invalid("token", format!("unknown sandbox test token; one of {}", all.join(", ")))
-    })?;
-    let row = load_live(&state, &caller, &id).await?;
-    let now = state.now_ms();
-    let m = bursar_store::dunning::PaymentMethodRow {
-        id: new_id(IdKind::PaymentMethod),
-        livemode: false,
-        customer_id: row.id.clone(),
-        provider: "sandbox".into(),
-        token: token.into(),
-        brand: brand.into(),
-        last4: last4.into(),
-        is_default: true,
-        created_at: now,
-    };
-    let mut tx = state.db.begin().await?;
-    bursar_store::dunning::add_default_method(&mut tx, &m).await?;
-    let out = render_pm(m);
-    events::emit(
-        &mut tx,
-        false,
-        "payment_method.attached",
-        &row.id,
-        &serde_json::to_value(&out).unwrap_or_default(),
-        now,
-    )
-    .await?;
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
-}
-
-#[utoipa::path(get, path = "/v1/customers/{id}/payment_methods", tag = "customers",
-    params(("id" = String, Path, description = "Customer id")),
-    responses((status = 200, body = Vec<PaymentMethod>), (status = 404, body = crate::error::ErrorEnvelope)),
-    security(("api_key" = [])))]
-async fn list_payment_methods(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Vec<PaymentMethod>>> {
-    let row = load_live(&state, &caller, &id).await?;
-    let rows = bursar_store::dunning::methods_of(state.db.reader(), &row.id).await?;
-    Ok(Json(rows.into_iter().map(render_pm).collect()))
 }

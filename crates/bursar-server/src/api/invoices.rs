@@ -191,7 +191,7 @@ async fn create_invoice(
     let currency = currency.unwrap_or_else(|| super::customers::billing_currency_of(&customer));
     let inv = invoicing::create_draft(
         &mut tx,
-        &state.config.billing_settings(),
+        &state.billing_settings(),
         &customer,
         DraftInput {
             currency,
@@ -260,7 +260,7 @@ async fn add_invoice_line(
     let mut tx = state.db.begin().await?;
     let inv = invoicing::add_line(
         &mut tx,
-        &state.config.billing_settings(),
+        &state.billing_settings(),
         state.db.for_update(),
         caller.livemode,
         &id,
@@ -287,7 +287,7 @@ async fn remove_invoice_line(
     let mut tx = state.db.begin().await?;
     let inv = invoicing::remove_line(
         &mut tx,
-        &state.config.billing_settings(),
+        &state.billing_settings(),
         state.db.for_update(),
         caller.livemode,
         &id,
@@ -315,7 +315,7 @@ async fn finalize_invoice(
     let mut tx = state.db.begin().await?;
     let (inv, failure) = invoicing::finalize(
         &mut tx,
-        &state.config.billing_settings(),
+        &state.billing_settings(),
         state.db.for_update(),
         caller.livemode,
         &id,
@@ -325,6 +325,14 @@ async fn finalize_invoice(
     if failure.is_some() {
         // Issued and open: the decline is recorded, then reported.
         tx.commit().await?;
+        return Err(crate::billing::declined(&inv));
+    }
+    let since = inv.finalized_at.unwrap_or(inv.created_at);
+    let mut tx = super::commit_and_collect(&state, tx, &inv.customer_id, since).await?;
+    let inv = store::invoice(&mut *tx, caller.livemode, &inv.id).await?.ok_or_else(ApiError::internal)?;
+    let last = bursar_store::payments::of_invoice(&mut *tx, &inv.id).await?.pop();
+    if last.is_some_and(|p| p.status == "failed") {
+        // The provider declined: the invoice is issued and open.
         return Err(crate::billing::declined(&inv));
     }
     let out = invoice_out(&mut tx, inv).await?;

@@ -11,6 +11,7 @@ pub mod fx;
 pub mod health;
 pub mod invoices;
 pub mod ledger;
+pub mod payments;
 pub mod subscriptions;
 pub mod tax;
 pub mod test_clocks;
@@ -75,6 +76,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(subscriptions::router())
         .merge(invoices::router())
+        .merge(payments::router())
         .merge(coupons::router())
         .merge(fx::router())
         .merge(tax::router())
@@ -123,6 +125,28 @@ pub async fn commit_json<T: Serialize>(
     }
     tx.commit().await?;
     Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// When the request created provider payments (an external provider is
+/// charged only outside a transaction): commits, charges them, and returns
+/// a new transaction to read the result in and store the response with.
+/// Otherwise returns the transaction unchanged.
+pub async fn commit_and_collect(state: &AppState, tx: Tx, customer_id: &str, since: i64) -> Result<Tx, ApiError> {
+    let mut tx = tx;
+    let pending: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM payments WHERE customer_id = $1 AND status = 'pending' AND created_at >= $2 ORDER BY id",
+    )
+    .bind(customer_id)
+    .bind(since)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(bursar_store::DbError::from)?;
+    if pending.is_empty() {
+        return Ok(tx);
+    }
+    tx.commit().await?;
+    crate::payments::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    Ok(state.db.begin().await?)
 }
 
 /// Unix seconds, as the API shows instants.

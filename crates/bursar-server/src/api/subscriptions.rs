@@ -367,7 +367,7 @@ async fn create_subscription(
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let sub = billing::create(
         &mut tx,
-        &state.config.billing_settings(),
+        &state.billing_settings(),
         &customer,
         &plan,
         &price,
@@ -377,6 +377,8 @@ async fn create_subscription(
         now,
     )
     .await?;
+    let mut tx = super::commit_and_collect(&state, tx, &customer.id, now).await?;
+    let sub = store::subscription(&mut tx, caller.livemode, &sub.id, "").await?.ok_or_else(ApiError::internal)?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -438,7 +440,7 @@ async fn current(
     let customer =
         customers::get(&mut **tx, caller.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(tx, &customer, state.now_ms()).await?;
-    billing::advance(tx, &state.config.billing_settings(), &mut sub, now).await?;
+    billing::advance(tx, &state.billing_settings(), &mut sub, now).await?;
     Ok((sub, customer, now))
 }
 
@@ -555,7 +557,7 @@ async fn preview_change(
             proration_date: secs(now),
         }
     } else {
-        let settings = state.config.billing_settings();
+        let settings = state.billing_settings();
         let (inv, lines) =
             billing::preview_change(&mut tx, &settings, &mut sub, &customer, &plan, &price, quantity, now).await?;
         ChangePreview {
@@ -616,10 +618,15 @@ async fn change_subscription(
         store::save_subscription(&mut tx, &sub).await?;
         None
     } else {
-        billing::change_now(&mut tx, &state.config.billing_settings(), &mut sub, &plan, &price, quantity, now).await?
+        billing::change_now(&mut tx, &state.billing_settings(), &mut sub, &plan, &price, quantity, now).await?
     };
+    let mut tx = super::commit_and_collect(&state, tx, &customer.id, now).await?;
+    let sub = store::subscription(&mut tx, caller.livemode, &sub.id, "").await?.ok_or_else(ApiError::internal)?;
     let invoice = match invoice {
-        Some(i) => Some(invoice_out(&mut tx, i).await?),
+        Some(i) => {
+            let fresh = store::invoice(&mut *tx, caller.livemode, &i.id).await?.ok_or_else(ApiError::internal)?;
+            Some(invoice_out(&mut tx, fresh).await?)
+        }
         None => None,
     };
     let out = ChangeResult { subscription: render_sub(sub), invoice };
@@ -746,7 +753,7 @@ async fn pause_subscription(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    billing::pause(&mut tx, &state.config.billing_settings(), &mut sub, body.months, now).await?;
+    billing::pause(&mut tx, &state.billing_settings(), &mut sub, body.months, now).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -762,12 +769,14 @@ async fn resume_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
+    let (mut sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
     if sub.status != Status::Paused.as_str() {
         return Err(ApiError::invalid("id", format!("a {} subscription cannot be resumed", sub.status)));
     }
     sub.pause_resumes_at = Some(now);
-    billing::advance(&mut tx, &state.config.billing_settings(), &mut sub, now).await?;
+    billing::advance(&mut tx, &state.billing_settings(), &mut sub, now).await?;
+    let mut tx = super::commit_and_collect(&state, tx, &customer.id, now).await?;
+    let sub = store::subscription(&mut tx, caller.livemode, &sub.id, "").await?.ok_or_else(ApiError::internal)?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
 }
 
@@ -789,7 +798,7 @@ async fn reactivate_subscription(
         sub.updated_at = now;
         store::save_subscription(&mut tx, &sub).await?;
     } else if sub.status == Status::Canceled.as_str() {
-        billing::reactivate(&mut tx, &state.config.billing_settings(), &mut sub, now).await?;
+        billing::reactivate(&mut tx, &state.billing_settings(), &mut sub, now).await?;
     } else {
         return Err(ApiError::invalid(
             "id",
@@ -914,7 +923,7 @@ pub struct BillingRun {
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",
     responses((status = 200, body = BillingRun)), security(("api_key" = [])))]
 async fn run_billing(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<BillingRun>> {
-    let processed = billing::run_due(&state.db, &state.config.billing_settings(), state.now_ms(), None, 500).await?;
+    let processed = billing::run_due(&state.db, &state.billing_settings(), state.now_ms(), None, 500).await?;
     Ok(Json(BillingRun { object: "billing_run", processed }))
 }
 
@@ -943,12 +952,25 @@ async fn pay_invoice(
     }
     let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let paid = billing::retry_payment(&mut tx, &state.config.billing_settings(), &id, caller.livemode, now).await?;
-    if !paid {
-        // The failed attempt is recorded: commit it, then report the decline.
-        tx.commit().await?;
-        return Err(billing::declined(&inv));
-    }
+    let settings = state.billing_settings();
+    let mut tx = match billing::retry_payment(&mut tx, &settings, &id, caller.livemode, now).await? {
+        billing::Retry::Paid => tx,
+        billing::Retry::Failed | billing::Retry::Skipped => {
+            // The failed attempt is recorded: commit it, then report the decline.
+            tx.commit().await?;
+            return Err(billing::declined(&inv));
+        }
+        billing::Retry::Pending(payment) => {
+            // A provider is charged outside the transaction, then asked.
+            tx.commit().await?;
+            crate::payments::collect(&state.db, &settings, std::slice::from_ref(&payment), state.now_ms()).await;
+            let p = bursar_store::payments::get(state.db.reader(), &payment).await?.ok_or_else(ApiError::internal)?;
+            if p.status == "failed" {
+                return Err(billing::declined(&inv));
+            }
+            state.db.begin().await?
+        }
+    };
     let fresh = store::invoice(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
     let out = invoice_out(&mut tx, fresh).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await

@@ -133,9 +133,12 @@ async fn documents_follow_the_customer_locale_and_drafts_are_not_stored() {
 /// A local S3-compatible store: path-style PUT and GET, authenticated with
 /// presigned AWS Signature Version 4 query parameters, checked exactly as
 /// S3 does (canonical request, string to sign, derived signing key).
+/// Stored objects by key: content type and bytes.
+type Objects = Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct FakeS3 {
-    objects: Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>>,
+    objects: Objects,
     rejected: Arc<Mutex<Vec<String>>>,
 }
 

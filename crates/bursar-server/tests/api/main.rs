@@ -15,6 +15,7 @@ mod idempotency;
 mod invoices;
 mod ledger;
 mod operations;
+mod payments;
 mod refunds;
 mod staff;
 mod subscriptions;

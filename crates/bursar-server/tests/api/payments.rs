@@ -1,0 +1,258 @@
+use crate::common::*;
+use bursar_providers::testkit::stripe::{FakeStripe, Fault, SECRET_KEY};
+use bursar_providers::Connector;
+use serde_json::{json, Value};
+
+const JAN_1: i64 = 1_767_225_600;
+const FEB_1: i64 = JAN_1 + 31 * 86_400;
+
+async fn stripe_app(fake: &FakeStripe) -> TestApp {
+    let base = fake.base_url().to_string();
+    TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.background_jobs = false;
+    })
+    .await
+}
+
+/// A customer on a test clock with a saved Stripe card, on Grow.
+async fn subscribed(app: &TestApp, fake: &FakeStripe, card: &str) -> (String, String, String) {
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    app.post("/v1/catalog/import", doc).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, c) =
+        app.post("/v1/customers", json!({"country": "US", "email": "ana@example.com", "test_clock": clock})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    // The platform's Stripe customer for this learner.
+    let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
+    cfg.api_base = fake.base_url().to_string();
+    let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
+    let stripe_cus = stripe
+        .ensure_customer(&bursar_providers::CustomerInfo { customer_id: cus.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    add_card(app, &cus, &stripe_cus, card).await;
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    (clock, cus, stripe_cus)
+}
+
+async fn add_card(app: &TestApp, cus: &str, stripe_cus: &str, card: &str) -> Value {
+    let (s, m) = app
+        .post(
+            &format!("/v1/customers/{cus}/payment_methods"),
+            json!({"provider": "stripe", "token": card, "provider_customer": stripe_cus,
+                   "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}),
+        )
+        .await;
+    assert_eq!(s, 200, "{m}");
+    m
+}
+
+async fn payments_of(app: &TestApp, cus: &str) -> Vec<Value> {
+    let (_, l) = app.get(&format!("/v1/payments?customer={cus}&limit=100")).await;
+    let mut v = l["data"].as_array().unwrap().clone();
+    v.reverse();
+    v
+}
+
+async fn balance(app: &TestApp, account: &str) -> Option<i64> {
+    let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
+    b["data"].as_array().unwrap().iter().find(|r| r["account"] == account).map(|r| r["balance"].as_i64().unwrap())
+}
+
+async fn advance(app: &TestApp, clock: &str, to: i64) {
+    let (s, b) = app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": to})).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn renewals_charge_the_saved_stripe_card_off_session() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (clock, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    // The first invoice was charged through Stripe before the response.
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p.len(), 1);
+    assert_eq!((p[0]["provider"].as_str(), p[0]["status"].as_str()), (Some("stripe"), Some("completed")));
+    assert_eq!((p[0]["amount"].as_i64(), p[0]["currency"].as_str()), (Some(1900), Some("USD")));
+    assert!(p[0]["provider_payment_id"].as_str().unwrap().starts_with("pi_"));
+    assert_eq!(p[0]["payment_method"]["last4"], "4242");
+    // Stripe was asked with an idempotency key derived from the payment id.
+    let charges: Vec<_> =
+        fake.requests().into_iter().filter(|r| r.method == "POST" && r.path == "/v1/payment_intents").collect();
+    assert_eq!(charges.len(), 1);
+    assert_eq!(
+        charges[0].idempotency_key.as_deref(),
+        Some(format!("bursar-{}-charge", p[0]["id"].as_str().unwrap()).as_str())
+    );
+    let param = |k: &str| charges[0].params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(param("off_session").as_deref(), Some("true"));
+    assert_eq!(param("amount").as_deref(), Some("1900"));
+    assert_eq!(param("currency").as_deref(), Some("usd"));
+
+    advance(&app, &clock, FEB_1).await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    assert_eq!(
+        (invs["data"][0]["status"].as_str(), invs["data"][0]["amount_paid"].as_i64()),
+        (Some("paid"), Some(1900))
+    );
+    assert_eq!(fake.objects("payment_intent").len(), 2);
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    assert_eq!(balance(&app, "receivables").await, Some(0));
+    assert!(fake.validation_failures().is_empty(), "{:?}", fake.validation_failures());
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_stripe_decline_goes_to_dunning_and_a_new_card_recovers() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (clock, cus, stripe_cus) = subscribed(&app, &fake, "pm_card_visa").await;
+    add_card(&app, &cus, &stripe_cus, "pm_card_chargeDeclinedInsufficientFunds").await;
+    advance(&app, &clock, FEB_1).await;
+    let (_, subs) = app.get(&format!("/v1/subscriptions?customer={cus}")).await;
+    assert_eq!(subs["data"][0]["status"], "past_due");
+    let p = payments_of(&app, &cus).await;
+    assert_eq!((p[1]["status"].as_str(), p[1]["failure_code"].as_str()), (Some("failed"), Some("insufficient_funds")));
+    let (_, fails) = app.get("/v1/events?type=invoice.payment_failed").await;
+    assert_eq!(fails["data"][0]["data"]["failure_code"], "insufficient_funds");
+    assert_eq!(fails["data"][0]["data"]["next_attempt_at"], FEB_1 + 3_600);
+    // A working card, then the 1-hour retry charges it.
+    add_card(&app, &cus, &stripe_cus, "pm_card_visa").await;
+    advance(&app, &clock, FEB_1 + 3_600).await;
+    let (_, subs) = app.get(&format!("/v1/subscriptions?customer={cus}")).await;
+    assert_eq!(subs["data"][0]["status"], "active");
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p.len(), 3);
+    assert_eq!(p[2]["status"], "completed");
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    assert_eq!(balance(&app, "receivables").await, Some(0));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_recovered_without_charging_twice() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (clock, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    // Stripe takes the renewal's charge but the answer is lost (a 500 after executing).
+    fake.fail_next(1, Fault::ServerErrorAfterExecuting);
+    advance(&app, &clock, FEB_1).await;
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p[1]["status"], "pending", "{}", p[1]);
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    assert_eq!(invs["data"][0]["status"], "open");
+    assert_eq!(fake.objects("payment_intent").len(), 2, "Stripe did take the charge");
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(1900), "nothing recorded yet");
+    // The recovery check asks again under the same idempotency key: Stripe
+    // answers with the stored result and charges nothing more.
+    let settings = app.state.billing_settings();
+    let later = app.state.now_ms() + 120_000;
+    let asked = bursar_server::payments::run_checks(&app.state.db, &settings, later).await.unwrap();
+    assert_eq!(asked, 1);
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p[1]["status"], "completed");
+    assert_eq!(fake.objects("payment_intent").len(), 2, "no second charge");
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    assert_eq!(invs["data"][0]["status"], "paid");
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    // Asking again changes nothing.
+    bursar_server::payments::run_checks(&app.state.db, &settings, later + 3_600_000).await.unwrap();
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_provider_outage_leaves_the_payment_to_be_collected_later() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (clock, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    fake.fail_next(1, Fault::ServiceUnavailable);
+    advance(&app, &clock, FEB_1).await;
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p[1]["status"], "pending");
+    assert_eq!(fake.objects("payment_intent").len(), 1, "the outage took nothing");
+    let (_, subs) = app.get(&format!("/v1/subscriptions?customer={cus}")).await;
+    assert_eq!(subs["data"][0]["status"], "active", "an outage is not a decline");
+    let (_, m) = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.map(|t| (0, t)).unwrap();
+    assert!(m.contains("bursar_provider_errors_total"), "outages are visible in metrics");
+    let settings = app.state.billing_settings();
+    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
+    let p = payments_of(&app, &cus).await;
+    assert_eq!(p[1]["status"], "completed");
+    assert_eq!(fake.objects("payment_intent").len(), 2);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn sandbox_processing_payments_settle_when_checked() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let (_, c) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let cus = c["id"].as_str().unwrap();
+    let (s, m) =
+        app.post(&format!("/v1/customers/{cus}/payment_methods"), json!({"token": "pm_card_processing"})).await;
+    assert_eq!(s, 200, "{m}");
+    let (_, inv) = app
+        .post("/v1/invoices", json!({"customer": cus, "lines": [{"description": "Course", "unit_amount": 4900}]}))
+        .await;
+    let id = inv["id"].as_str().unwrap();
+    let (s, fin) = app.post(&format!("/v1/invoices/{id}/finalize"), json!({})).await;
+    assert_eq!(s, 200, "{fin}");
+    assert_eq!(fin["status"], "open");
+    let (_, p) = app.get(&format!("/v1/payments?invoice={id}")).await;
+    assert_eq!(p["data"][0]["status"], "processing");
+    let settings = app.state.billing_settings();
+    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms()).await.unwrap();
+    let (_, p) = app.get(&format!("/v1/payments/{}", p["data"][0]["id"].as_str().unwrap())).await;
+    assert_eq!(p["status"], "completed");
+    assert_eq!(app.get(&format!("/v1/invoices/{id}")).await.1["status"], "paid");
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn payment_methods_are_managed_and_never_hold_card_numbers() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (_, c) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let cus = c["id"].as_str().unwrap();
+    let path = format!("/v1/customers/{cus}/payment_methods");
+    let bad = [
+        (json!({"provider": "stripe", "token": "4242424242424242", "provider_customer": "cus_1"}), "token"),
+        (json!({"provider": "stripe", "token": "pm_card_visa"}), "provider_customer"),
+        (json!({"provider": "paypal", "token": "vault_1"}), "provider"),
+        (json!({"provider": "cash", "token": "x"}), "provider"),
+        (json!({"provider": "stripe", "token": "pm_1", "provider_customer": "cus_1", "exp_month": 13}), "exp_month"),
+        (json!({"provider": "stripe", "token": "pm_1", "provider_customer": "cus_1", "last4": "42"}), "last4"),
+        (json!({"token": "pm_card_nope"}), "token"),
+    ];
+    for (body, param) in bad {
+        let (s, e) = app.post(&path, body).await;
+        assert_error(s, &e, 400, Some(param));
+    }
+    assert_eq!(app.count("payment_methods").await, 0);
+    let (_, a) = app.post(&path, json!({"token": "pm_card_visa"})).await;
+    let (_, b) = app
+        .post(&path, json!({"provider": "stripe", "token": "pm_1", "provider_customer": "cus_1", "last4": "1111"}))
+        .await;
+    let (_, l) = app.get(&path).await;
+    let defaults: Vec<bool> = l.as_array().unwrap().iter().map(|m| m["default"].as_bool().unwrap()).collect();
+    assert_eq!(defaults, vec![true, false], "the newest is the default");
+    let (s, l) = app.post(&format!("{path}/{}/default", a["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l[1]["default"], true);
+    let (s, l) = app.delete(&format!("{path}/{}", a["id"].as_str().unwrap())).await;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (l[0]["id"].clone(), l[0]["default"].as_bool()),
+        (b["id"].clone(), Some(true)),
+        "the remaining one is the default"
+    );
+    let (s, e) = app.delete(&format!("{path}/{}", a["id"].as_str().unwrap())).await;
+    assert_error(s, &e, 404, Some("method"));
+    let (s, e) = app.get("/v1/payments/pay_nothere").await;
+    assert_error(s, &e, 404, Some("id"));
+}
