@@ -52,6 +52,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(v1)
         .merge(health)
         .merge(staff::router(state.clone()))
+        .merge(crate::webhooks_in::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))

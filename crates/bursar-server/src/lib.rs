@@ -21,6 +21,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod vat_check;
+pub mod webhooks_in;
 pub mod webhooks_out;
 
 pub use app::{build_router, serve, ServerHandle};

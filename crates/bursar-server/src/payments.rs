@@ -273,7 +273,11 @@ pub async fn apply(
     now: i64,
     server_now: i64,
 ) -> ApiResult<()> {
-    if !p.unsettled() {
+    // Settled payments stay settled, with one exception: the provider says
+    // money was taken for a payment recorded as failed (a late or
+    // out-of-order answer). Money moved, so it is recorded.
+    let late_success = p.status == "failed" && matches!(answer, Answer::Succeeded { .. });
+    if !p.unsettled() && !late_success {
         return Ok(());
     }
     p.updated_at = now;

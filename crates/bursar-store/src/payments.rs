@@ -276,6 +276,26 @@ pub async fn insert_event(tx: &mut Tx, e: &ProviderEventRow) -> Result<bool, DbE
     Ok(n == 1)
 }
 
+/// Records what applying an event came to.
+pub async fn set_event_outcome(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    note: Option<&str>,
+    payment_id: Option<&str>,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE provider_events SET status = $2, note = $3, payment_id = $4, processed_at = $5 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(note.map(str::to_string))
+        .bind(payment_id.map(str::to_string))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     provider: Option<&str>,

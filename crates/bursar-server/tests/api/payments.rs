@@ -256,3 +256,112 @@ async fn payment_methods_are_managed_and_never_hold_card_numbers() {
     let (s, e) = app.get("/v1/payments/pay_nothere").await;
     assert_error(s, &e, 404, Some("id"));
 }
+
+async fn stripe_app_with_webhooks(fake: &FakeStripe) -> TestApp {
+    let base = fake.base_url().to_string();
+    TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.stripe_webhook_secrets =
+            vec!["whsec_old_secret".into(), bursar_providers::testkit::stripe::WEBHOOK_SECRET.into()];
+        c.background_jobs = false;
+    })
+    .await
+}
+
+/// The renewal's charge whose answer was lost: pending on Bursar's side,
+/// taken at Stripe. Returns (customer, our payment id, Stripe's id).
+async fn lost_answer(app: &TestApp, fake: &FakeStripe) -> (String, String, String) {
+    let (clock, cus, _) = subscribed(app, fake, "pm_card_visa").await;
+    fake.fail_next(1, Fault::ServerErrorAfterExecuting);
+    advance(app, &clock, FEB_1).await;
+    let p = payments_of(app, &cus).await;
+    assert_eq!(p[1]["status"], "pending");
+    let intent = fake
+        .objects("payment_intent")
+        .into_iter()
+        .find(|pi| pi["metadata"]["payment_id"] == p[1]["id"])
+        .expect("Stripe holds the renewal's PaymentIntent");
+    (cus, p[1]["id"].as_str().unwrap().to_string(), intent["id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_stripe_webhook_settles_a_payment_once() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app_with_webhooks(&fake).await;
+    let (cus, pay, pi) = lost_answer(&app, &fake).await;
+    let url = app.url("/webhooks/stripe");
+    let hook = fake.intent_event("payment_intent.succeeded", &pi);
+    assert_eq!(fake.deliver(&url, &hook).await, Ok(200));
+    let (_, p) = app.get(&format!("/v1/payments/{pay}")).await;
+    assert_eq!((p["status"].as_str(), p["provider_payment_id"].as_str()), (Some("completed"), Some(pi.as_str())));
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    assert_eq!(invs["data"][0]["status"], "paid");
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    // Delivered again (Stripe retries): acknowledged, not applied twice.
+    assert_eq!(fake.deliver(&url, &hook).await, Ok(200));
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    assert_eq!(app.count("provider_events").await, 1);
+    // A failure reported after the success (out of order) changes nothing.
+    let late = fake.intent_event("payment_intent.payment_failed", &pi);
+    assert_eq!(fake.deliver(&url, &late).await, Ok(200));
+    assert_eq!(app.get(&format!("/v1/payments/{pay}")).await.1["status"], "completed");
+    // The recovery check finds it settled and asks nothing.
+    let before = fake.requests().len();
+    let settings = app.state.billing_settings();
+    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 600_000).await.unwrap();
+    assert_eq!(fake.requests().len(), before);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn forged_stale_and_mismatched_webhooks_apply_nothing() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app_with_webhooks(&fake).await;
+    let (_, pay, pi) = lost_answer(&app, &fake).await;
+    let url = app.url("/webhooks/stripe");
+    let intent = fake.object(&pi).unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    // Signed with a secret Bursar does not know.
+    let forged = fake.event_signed("payment_intent.succeeded", intent.clone(), now, "whsec_attacker");
+    assert_eq!(fake.deliver(&url, &forged).await, Ok(400));
+    // Signed correctly but ten minutes old (a replay).
+    let stale = fake.event_signed(
+        "payment_intent.succeeded",
+        intent.clone(),
+        now - 600,
+        bursar_providers::testkit::stripe::WEBHOOK_SECRET,
+    );
+    assert_eq!(fake.deliver(&url, &stale).await, Ok(400));
+    // The body changed after signing.
+    let mut tampered = fake.intent_event("payment_intent.succeeded", &pi);
+    let original = tampered.body.clone();
+    tampered.body =
+        String::from_utf8(tampered.body).unwrap().replacen("\"amount\":1900", "\"amount\":1901", 1).into_bytes();
+    assert_ne!(tampered.body, original, "the test really changes the body");
+    assert_eq!(fake.deliver(&url, &tampered).await, Ok(400));
+    // No signature at all.
+    let resp = app.client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(app.count("provider_events").await, 0, "refused webhooks are not stored");
+    assert_eq!(app.get(&format!("/v1/payments/{pay}")).await.1["status"], "pending");
+    // Signed with the older of two secrets (rotation): accepted. The amount
+    // differs from Bursar's payment: stored and flagged, not applied.
+    let mut other = intent.clone();
+    other["amount"] = json!(100);
+    other["amount_received"] = json!(100);
+    let mismatch = fake.event_signed("payment_intent.succeeded", other, now, "whsec_old_secret");
+    assert_eq!(fake.deliver(&url, &mismatch).await, Ok(200));
+    assert_eq!(app.get(&format!("/v1/payments/{pay}")).await.1["status"], "pending");
+    let flagged: String =
+        sqlx::query_scalar("SELECT status FROM provider_events").fetch_one(app.tdb.db.reader()).await.unwrap();
+    assert_eq!(flagged, "flagged");
+    // An event type Bursar does not act on: stored and acknowledged.
+    let other_type = fake.event("customer.updated", json!({"id": "cus_x", "object": "customer"}));
+    assert_eq!(fake.deliver(&url, &other_type).await, Ok(200));
+    assert_eq!(app.count("provider_events").await, 2);
+    // A provider that is not configured has no endpoint.
+    let resp = app.client.post(app.url("/webhooks/paypal")).body("{}").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    app.verify_ledger().await;
+}

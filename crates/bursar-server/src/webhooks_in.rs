@@ -1,0 +1,201 @@
+//! Incoming provider webhooks: `POST /webhooks/stripe`, `/webhooks/paypal`,
+//! `/webhooks/razorpay`.
+//!
+//! The raw body is verified exactly as the provider documents (through its
+//! connector: Stripe's `t=`/`v1=` HMAC with a timestamp tolerance and
+//! several secrets during rotation, Razorpay's HMAC-SHA256 hex, PayPal's
+//! verification API), with constant-time comparison and replay rejection.
+//! Anything that fails verification answers 400 and nothing is stored.
+//! A verified event is stored raw (for audit and replay) under a unique
+//! (provider, event id), so a redelivery is acknowledged and never applied
+//! twice, and it is applied in the same transaction. Applying is
+//! idempotent and order-independent: an answer for a payment that already
+//! settled changes nothing, except a success for a payment recorded as
+//! failed (money moved, so it is recorded). An event whose amount or
+//! currency differs from the payment is flagged, not applied. Unknown event
+//! types are stored and acknowledged with 200.
+
+use crate::error::{ApiError, ApiResult};
+use crate::payments::{self, Answer};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bursar_domain::id::{new_id, IdKind};
+use bursar_providers::{Headers, WebhookError, WebhookKind};
+use bursar_store::payments::{self as store, PaymentRow, ProviderEventRow};
+use bursar_store::{customers, events, Tx};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/webhooks/{provider}", post(receive)).layer(DefaultBodyLimit::max(1 << 20))
+}
+
+fn bad_signature(e: &WebhookError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        crate::error::ErrorType::InvalidRequestError,
+        "webhook_unverified",
+        format!("the webhook was refused: {e}"),
+    )
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let Some(conn) =
+        matches!(provider.as_str(), "stripe" | "paypal" | "razorpay").then(|| state.providers.get(&provider)).flatten()
+    else {
+        return Err(ApiError::not_found("provider", "configured payment provider", &provider));
+    };
+    let mut hs = Headers::new();
+    for (k, v) in &headers {
+        if let Ok(v) = v.to_str() {
+            hs.insert(k.as_str().to_ascii_lowercase(), v.to_string());
+        }
+    }
+    let now = state.clock.now();
+    let event = match conn.verify_webhook(&hs, &body, now).await {
+        Ok(e) => e,
+        Err(e) => {
+            metrics::counter!("bursar_webhooks_refused_total", "provider" => provider.clone()).increment(1);
+            tracing::warn!(provider = %provider, error = %e, "webhook refused");
+            return Err(bad_signature(&e));
+        }
+    };
+    let server_now = state.now_ms();
+    let row = ProviderEventRow {
+        id: new_id(IdKind::ProviderEvent),
+        provider: provider.clone(),
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.clone(),
+        payload: String::from_utf8_lossy(&body).into_owned(),
+        status: "received".into(),
+        note: None,
+        payment_id: None,
+        received_at: server_now,
+        processed_at: None,
+    };
+    let mut tx = state.db.begin().await?;
+    if !store::insert_event(&mut tx, &row).await? {
+        tx.commit().await?;
+        metrics::counter!("bursar_webhooks_total", "provider" => provider.clone(), "result" => "duplicate")
+            .increment(1);
+        return Ok(Json(serde_json::json!({"received": true, "duplicate": true})).into_response());
+    }
+    let settings = state.billing_settings();
+    let (status, note, payment) = apply(&mut tx, &state, &settings, &provider, event.kind, server_now).await?;
+    store::set_event_outcome(&mut tx, &row.id, status, note.as_deref(), payment.as_deref(), server_now).await?;
+    tx.commit().await?;
+    metrics::counter!("bursar_webhooks_total", "provider" => provider.clone(), "result" => status).increment(1);
+    Ok((StatusCode::OK, Json(serde_json::json!({"received": true, "status": status}))).into_response())
+}
+
+/// The payment an event is about: by Bursar's id when the provider echoed
+/// it, else by the provider's id. Locked for the update.
+async fn find_payment(
+    tx: &mut Tx,
+    state: &AppState,
+    provider: &str,
+    payment_id: Option<&str>,
+    provider_payment_id: &str,
+) -> ApiResult<Option<PaymentRow>> {
+    let for_update = state.db.for_update();
+    if let Some(id) = payment_id {
+        if let Some(p) = store::get_locked(tx, for_update, id).await?.filter(|p| p.provider == provider) {
+            return Ok(Some(p));
+        }
+    }
+    match store::by_provider_id(&mut **tx, provider, provider_payment_id).await? {
+        Some(p) => store::get_locked(tx, for_update, &p.id).await.map_err(Into::into),
+        None => Ok(None),
+    }
+}
+
+/// Applies one verified event. Returns its outcome (`applied`, `ignored`,
+/// `flagged`), a note, and the payment it concerned.
+async fn apply(
+    tx: &mut Tx,
+    state: &AppState,
+    settings: &crate::billing::Settings,
+    provider: &str,
+    kind: WebhookKind,
+    server_now: i64,
+) -> ApiResult<(&'static str, Option<String>, Option<String>)> {
+    match kind {
+        WebhookKind::PaymentSucceeded { payment_id, provider_payment_id, amount, .. } => {
+            let Some(mut p) = find_payment(tx, state, provider, payment_id.as_deref(), &provider_payment_id).await?
+            else {
+                return Ok(("ignored", Some("no payment of Bursar's matches".into()), None));
+            };
+            if amount.minor != p.amount || !amount.currency().eq_ignore_ascii_case(&p.currency) {
+                let note = format!(
+                    "the provider reports {} {} for a payment of {} {}; not applied",
+                    amount.minor,
+                    amount.currency(),
+                    p.amount,
+                    p.currency
+                );
+                tracing::error!(payment = %p.id, %note, "webhook amount mismatch");
+                return Ok(("flagged", Some(note), Some(p.id)));
+            }
+            let now = customer_now(tx, &p, server_now).await?;
+            let was = p.status.clone();
+            payments::apply(
+                tx,
+                settings,
+                &mut p,
+                Answer::Succeeded { provider_payment_id, fee: None },
+                now,
+                server_now,
+            )
+            .await?;
+            let status = if was != p.status { "applied" } else { "ignored" };
+            Ok((status, (status == "ignored").then(|| format!("the payment was already {was}")), Some(p.id)))
+        }
+        WebhookKind::PaymentFailed { payment_id, provider_payment_id, code, message } => {
+            let Some(mut p) = find_payment(tx, state, provider, payment_id.as_deref(), &provider_payment_id).await?
+            else {
+                return Ok(("ignored", Some("no payment of Bursar's matches".into()), None));
+            };
+            let now = customer_now(tx, &p, server_now).await?;
+            let was = p.status.clone();
+            let answer = Answer::Failed { provider_payment_id: Some(provider_payment_id), code, message };
+            payments::apply(tx, settings, &mut p, answer, now, server_now).await?;
+            let status = if was != p.status { "applied" } else { "ignored" };
+            Ok((status, (status == "ignored").then(|| format!("the payment was already {was}")), Some(p.id)))
+        }
+        WebhookKind::RefundSucceeded { provider_payment_id, provider_refund_id, amount, .. } => {
+            let p = store::by_provider_id(&mut **tx, provider, &provider_payment_id).await?;
+            let note = format!("refund {provider_refund_id} of {} {} at the provider", amount.minor, amount.currency());
+            Ok(("flagged", Some(note), p.map(|p| p.id)))
+        }
+        WebhookKind::DisputeOpened { provider_payment_id, amount, reason } => {
+            let p = store::by_provider_id(&mut **tx, provider, &provider_payment_id).await?;
+            if let Some(p) = &p {
+                events::emit(
+                    tx,
+                    p.livemode,
+                    "payment.dispute_opened",
+                    &p.id,
+                    &serde_json::json!({"payment": p.id, "amount": amount.minor, "currency": amount.currency(),
+                        "reason": reason, "customer": p.customer_id, "invoice": p.invoice_id}),
+                    server_now,
+                )
+                .await?;
+            }
+            Ok(("flagged", Some(format!("dispute opened: {reason}")), p.map(|p| p.id)))
+        }
+        WebhookKind::Other => Ok(("ignored", None, None)),
+    }
+}
+
+async fn customer_now(tx: &mut Tx, p: &PaymentRow, server_now: i64) -> ApiResult<i64> {
+    let customer = customers::get(&mut **tx, p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
+    crate::billing::now_for(tx, &customer, server_now).await
+}
