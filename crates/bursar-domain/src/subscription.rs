@@ -27,6 +27,10 @@ pub enum Status {
     Paused,
     Canceled,
     Unpaid,
+    /// Started through a checkout whose first payment has not succeeded.
+    Incomplete,
+    /// The checkout's first payment never succeeded (terminal).
+    IncompleteExpired,
 }
 
 impl Status {
@@ -38,6 +42,8 @@ impl Status {
             Status::Paused => "paused",
             Status::Canceled => "canceled",
             Status::Unpaid => "unpaid",
+            Status::Incomplete => "incomplete",
+            Status::IncompleteExpired => "incomplete_expired",
         }
     }
 
@@ -49,6 +55,8 @@ impl Status {
             "paused" => Status::Paused,
             "canceled" => Status::Canceled,
             "unpaid" => Status::Unpaid,
+            "incomplete" => Status::Incomplete,
+            "incomplete_expired" => Status::IncompleteExpired,
             _ => return None,
         })
     }
@@ -59,7 +67,7 @@ impl Status {
     }
 
     pub fn is_terminal(self) -> bool {
-        self == Status::Canceled
+        matches!(self, Status::Canceled | Status::IncompleteExpired)
     }
 }
 
@@ -88,6 +96,10 @@ pub enum Event {
     PeriodEndedCanceling,
     /// A canceled subscription started again.
     Reactivate,
+    /// The checkout's first payment succeeded.
+    FirstPaymentSucceeded,
+    /// The checkout ended without a successful first payment.
+    CheckoutExpired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +120,8 @@ fn action(e: Event) -> &'static str {
         Event::CancelNow => "be canceled",
         Event::PeriodEndedCanceling => "end its period canceling",
         Event::Reactivate => "be reactivated",
+        Event::FirstPaymentSucceeded => "complete its first payment",
+        Event::CheckoutExpired => "expire unpaid",
     }
 }
 
@@ -129,6 +143,8 @@ pub fn transition(from: Status, event: Event) -> Result<Status, TransitionError>
         (S::Trialing | S::Active | S::PastDue | S::Paused | S::Unpaid, E::CancelNow) => S::Canceled,
         (S::Trialing | S::Active, E::PeriodEndedCanceling) => S::Canceled,
         (S::Canceled, E::Reactivate) => S::Active,
+        (S::Incomplete, E::FirstPaymentSucceeded) => S::Active,
+        (S::Incomplete, E::CheckoutExpired) => S::IncompleteExpired,
         _ => return Err(TransitionError { from, action: action(event) }),
     };
     Ok(to)

@@ -53,6 +53,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(health)
         .merge(staff::router(state.clone()))
         .merge(crate::webhooks_in::router())
+        .merge(crate::checkout::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))
@@ -197,6 +198,9 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
         loop {
             tokio::select! {
                 _ = billing.tick() => {
+                    if let Err(e) = crate::checkout::expire_due(&state).await {
+                        tracing::warn!(error = ?e.body, "checkout expiry failed");
+                    }
                     let settings = state.billing_settings();
                     match crate::billing::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),

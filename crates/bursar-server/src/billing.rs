@@ -343,11 +343,16 @@ pub(crate) fn series_of(now: i64) -> String {
 /// ledger entries. A negative total (a downgrade's net credit) goes to the
 /// customer's credit balance.
 pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> ApiResult<Issued> {
+    let method = dunning::default_methods(tx, std::slice::from_ref(&inp.customer.id)).await?.pop();
+    let collect = Collect::for_method(method, inp.customer.livemode);
+    issue(tx, settings, inp, collect).await
+}
+
+/// Issues one invoice, collected as `collect` says.
+pub async fn issue(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>, collect: Collect) -> ApiResult<Issued> {
     let credit = credit_balance(tx, inp.customer.livemode, &inp.customer.id, inp.currency.code()).await?;
     let series = series_of(inp.now);
     let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
-    let method = dunning::default_methods(tx, std::slice::from_ref(&inp.customer.id)).await?.pop();
-    let collect = Collect::for_method(method, inp.customer.livemode);
     let built = build_invoice(settings, inp, format!("{series}-{n:06}"), credit, collect)?;
     write_invoices(tx, std::slice::from_ref(&built)).await?;
     if built.failure.is_some() {
@@ -506,6 +511,39 @@ pub async fn create(
     coupon: Option<&str>,
     now: i64,
 ) -> ApiResult<SubscriptionRow> {
+    Ok(create_inner(tx, settings, customer, plan, price, quantity, trial, coupon, now, false).await?.0)
+}
+
+/// Starts a subscription for a checkout: `incomplete`, with its first
+/// invoice issued open, to be paid by the checkout's payment.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_for_checkout(
+    tx: &mut Tx,
+    settings: &Settings,
+    customer: &CustomerRow,
+    plan: &PlanRow,
+    price: &PriceRow,
+    quantity: i64,
+    coupon: Option<&str>,
+    now: i64,
+) -> ApiResult<(SubscriptionRow, InvoiceRow)> {
+    let (sub, inv) = create_inner(tx, settings, customer, plan, price, quantity, false, coupon, now, true).await?;
+    Ok((sub, inv.ok_or_else(ApiError::internal)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_inner(
+    tx: &mut Tx,
+    settings: &Settings,
+    customer: &CustomerRow,
+    plan: &PlanRow,
+    price: &PriceRow,
+    quantity: i64,
+    trial: bool,
+    coupon: Option<&str>,
+    now: i64,
+    checkout: bool,
+) -> ApiResult<(SubscriptionRow, Option<InvoiceRow>)> {
     let currency = Currency::from_code(&price.currency).map_err(err)?;
     let interval = Interval::parse(&price.interval).unwrap_or(Interval::Month);
     let mut sub = SubscriptionRow {
@@ -517,7 +555,7 @@ pub async fn create(
         currency: price.currency.clone(),
         interval: price.interval.clone(),
         quantity,
-        status: Status::Active.as_str().into(),
+        status: if checkout { Status::Incomplete } else { Status::Active }.as_str().into(),
         anchor_at: now,
         current_period_start: now,
         current_period_end: now,
@@ -536,7 +574,8 @@ pub async fn create(
         let amount = price.amount.checked_mul(quantity).ok_or_else(ApiError::internal)?;
         redeem(tx, customer, &mut sub, code, plan, amount, now).await?;
     }
-    if trial && plan.trial_days > 0 {
+    let mut first = None;
+    if trial && plan.trial_days > 0 && !checkout {
         let end = now + plan.trial_days * 86_400_000;
         sub.status = Status::Trialing.as_str().into();
         sub.trial_end = Some(end);
@@ -550,28 +589,29 @@ pub async fn create(
         let mut lines = vec![plan_line(plan, price, quantity, p)?];
         discount(tx, &mut sub, &mut lines, currency, true).await?;
         billing::save_subscription(tx, &sub).await?;
-        let row = invoice_and_pay(
-            tx,
-            settings,
-            InvoiceInput {
-                customer,
-                subscription_id: Some(sub.id.as_str()),
-                reason: "subscription_create",
-                currency,
-                behavior: behavior_of(price),
-                lines,
-                period: Some((now, sub.current_period_end)),
-                now,
-                manual: None,
-            },
-        )
-        .await?;
-        if !row.not_declined() {
+        let inp = InvoiceInput {
+            customer,
+            subscription_id: Some(sub.id.as_str()),
+            reason: "subscription_create",
+            currency,
+            behavior: behavior_of(price),
+            lines,
+            period: Some((now, sub.current_period_end)),
+            now,
+            manual: None,
+        };
+        let row = if checkout {
+            issue(tx, settings, inp, Collect::Later).await?
+        } else {
+            invoice_and_pay(tx, settings, inp).await?
+        };
+        if !checkout && !row.not_declined() {
             return Err(declined(&row.row));
         }
+        first = Some(row.row);
     }
     emit_sub(tx, &sub, "subscription.created", now).await?;
-    Ok(sub)
+    Ok((sub, first))
 }
 
 /// Moves a subscription through every boundary it has passed by `now`:

@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod billing;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod demo;
 pub mod documents;

@@ -311,6 +311,7 @@ pub async fn apply(
             p.failure_message = None;
             store::save(tx, p).await?;
             succeeded(tx, p, now).await?;
+            crate::checkout::payment_settled(tx, p, now).await?;
             metrics::counter!("bursar_payments_total", "provider" => p.provider.clone(), "outcome" => "completed")
                 .increment(1);
         }
@@ -321,7 +322,13 @@ pub async fn apply(
             p.failure_message = Some(message);
             p.next_check_at = None;
             store::save(tx, p).await?;
-            failed(tx, settings, p, &code, now).await?;
+            if p.checkout_session_id.is_some() {
+                // The buyer is on the page and can try another card: no
+                // dunning for a payment that was never accepted.
+                crate::checkout::payment_settled(tx, p, now).await?;
+            } else {
+                failed(tx, settings, p, &code, now).await?;
+            }
             metrics::counter!("bursar_payments_total", "provider" => p.provider.clone(), "outcome" => "failed")
                 .increment(1);
         }

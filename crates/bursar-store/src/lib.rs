@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backup;
 pub mod billing;
 pub mod catalog;
+pub mod checkout;
 pub mod clocks;
 pub mod customers;
 pub mod db;

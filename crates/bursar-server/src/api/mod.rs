@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod catalog;
+pub mod checkout;
 pub mod coupons;
 pub mod customers;
 pub mod events;
@@ -74,6 +75,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(customers::router())
         .merge(catalog::router())
+        .merge(checkout::router())
         .merge(subscriptions::router())
         .merge(invoices::router())
         .merge(payments::router())

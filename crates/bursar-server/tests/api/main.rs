@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod catalog;
+mod checkout;
 mod coupons;
 mod customers;
 mod documents;

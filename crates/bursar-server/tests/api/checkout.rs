@@ -1,0 +1,306 @@
+use crate::common::*;
+use bursar_providers::testkit::stripe::{FakeStripe, Fault, SECRET_KEY};
+use serde_json::{json, Value};
+
+async fn catalog(app: &TestApp) {
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let (s, _) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200);
+}
+
+async fn customer(app: &TestApp) -> String {
+    let (s, c) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    assert_eq!(s, 200, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+/// A page of the hosted checkout (no API key: the buyer's browser).
+async fn page(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Submits a form; returns the status and the Location it redirects to.
+async fn submit(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let r = app.client.post(app.url(path)).form(form).send().await.unwrap();
+    let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status().as_u16(), loc, r.text().await.unwrap())
+}
+
+fn form_token(html: &str) -> String {
+    let start = html.find("name=\"form_token\" value=\"").expect("a form token on the page") + 25;
+    html[start..start + 32].to_string()
+}
+
+async fn session(app: &TestApp, body: Value) -> Value {
+    let (s, cs) = app.post("/v1/checkout/sessions", body).await;
+    assert_eq!(s, 201, "{cs}");
+    cs
+}
+
+#[tokio::test]
+async fn buy_a_plan_with_a_coupon_through_the_sandbox_page() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let (s, _) = app
+        .post(
+            "/v1/coupons",
+            json!({"code": "SAVE20", "percent_off_bps": 2000, "duration": "repeating", "duration_in_months": 3}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let cus = customer(&app).await;
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "subscription", "plan": "grow",
+               "success_url": "https://platform.example/welcome", "cancel_url": "https://platform.example/pricing"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    assert_eq!(
+        (cs["status"].as_str(), cs["amount_total"].as_i64(), cs["currency"].as_str()),
+        (Some("open"), Some(1900), Some("USD"))
+    );
+    assert!(cs["url"].as_str().unwrap().ends_with(&format!("/checkout/{id}")));
+    let (s, html) = page(&app, &format!("/checkout/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Test mode") && html.contains("$19.00") && html.contains("Grow"), "{html}");
+    let token = form_token(&html);
+    // A coupon typed by the buyer.
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/coupon"), &[("form_token", &token), ("code", "SAVE20")]).await;
+    assert_eq!((s, loc.as_str()), (303, format!("/checkout/{id}").as_str()));
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    assert!(html.contains("-$3.80") && html.contains("$15.20"), "{html}");
+    // A wrong coupon is explained on the page, nothing changes.
+    let (s, _, html) =
+        submit(&app, &format!("/checkout/{id}/coupon"), &[("form_token", &token), ("code", "NOPE")]).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("no coupon"), "{html}");
+    // A forged form is refused.
+    let (s, _, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", "x")]).await;
+    assert_eq!(s, 403);
+
+    // Pay: the sandbox's test card page; the first card is declined.
+    let (s, loc, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!((s, loc.as_str()), (303, format!("/checkout/{id}/sandbox").as_str()));
+    let (_, html) = page(&app, &format!("/checkout/{id}/sandbox")).await;
+    assert!(html.contains("Sandbox") && html.contains("$15.20"), "{html}");
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/sandbox"), &[("form_token", &token), ("card", "pm_card_chargeDeclined")])
+            .await;
+    assert_eq!((s, loc.as_str()), (303, format!("/checkout/{id}").as_str()));
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    assert!(html.contains("declined"), "{html}");
+    let (_, sub) = app.get(&format!("/v1/subscriptions?customer={cus}")).await;
+    assert_eq!(sub["data"][0]["status"], "incomplete");
+    // Another card: paid, the subscription starts, the buyer goes back.
+    let (s, loc, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!((s, loc.as_str()), (303, format!("/checkout/{id}/sandbox").as_str()));
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/sandbox"), &[("form_token", &token), ("card", "pm_card_visa")]).await;
+    assert_eq!((s, loc), (303, format!("https://platform.example/welcome?session_id={id}")));
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["status"], "complete");
+    let (_, sub) = app.get(&format!("/v1/subscriptions/{}", cs["subscription"].as_str().unwrap())).await;
+    assert_eq!(sub["status"], "active");
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await;
+    assert_eq!(
+        (inv["status"].as_str(), inv["total"].as_i64(), inv["amount_paid"].as_i64()),
+        (Some("paid"), Some(1520), Some(1520))
+    );
+    let (_, pays) = app.get(&format!("/v1/payments?customer={cus}")).await;
+    let statuses: Vec<&str> = pays["data"].as_array().unwrap().iter().map(|p| p["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["completed", "failed"]);
+    // The card paid with is the default for renewals.
+    let (_, methods) = app.get(&format!("/v1/customers/{cus}/payment_methods")).await;
+    assert_eq!((methods[0]["last4"].as_str(), methods[0]["default"].as_bool()), (Some("4242"), Some(true)));
+    // The page of a complete session pays nothing more.
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    assert!(html.contains("complete") && !html.contains("/pay\""), "{html}");
+    let (_, evs) = app.get("/v1/events?type=checkout.session.completed").await;
+    assert_eq!(evs["data"][0]["data"]["id"], id);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_card_that_asks_for_3d_secure_is_confirmed_on_the_page() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let cus = customer(&app).await;
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "payment", "items": [{"description": "AI credits: 1,000", "unit_amount": 900}],
+               "success_url": "https://platform.example/ok", "cancel_url": "https://platform.example/no"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    let (s, _, html) = submit(
+        &app,
+        &format!("/checkout/{id}/sandbox"),
+        &[("form_token", &token), ("card", "pm_card_authenticationRequired")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Confirm the payment"), "{html}");
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/authenticate"), &[("form_token", &token), ("decision", "approve")]).await;
+    assert_eq!((s, loc), (303, format!("https://platform.example/ok?session_id={id}")));
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await;
+    assert_eq!((inv["status"].as_str(), inv["total"].as_i64()), (Some("paid"), Some(900)));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn stripe_checkout_round_trip_and_fallback_when_stripe_is_down() {
+    let fake = FakeStripe::start().await;
+    let base = fake.base_url().to_string();
+    let app = TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.background_jobs = false;
+    })
+    .await;
+    catalog(&app).await;
+    let cus = customer(&app).await;
+    let body = json!({"customer": cus, "mode": "subscription", "plan": "scale",
+                      "success_url": "https://platform.example/welcome", "cancel_url": "https://platform.example/pricing"});
+    let cs = session(&app, body.clone()).await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    let (s, loc, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!(s, 303);
+    let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
+    assert_eq!(loc, stripe_session["url"].as_str().unwrap(), "the buyer goes to Stripe's page");
+    assert_eq!(stripe_session["amount_total"], 4900);
+    // The buyer pays on Stripe's page and comes back.
+    fake.pay_checkout(stripe_session["id"].as_str().unwrap(), "pm_card_visa").unwrap();
+    let (s, loc, _) = submit_get(&app, &format!("/checkout/{id}/return")).await;
+    assert_eq!((s, loc), (303, format!("https://platform.example/welcome?session_id={id}")));
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!((cs["status"].as_str(), cs["provider"].as_str()), (Some("complete"), Some("stripe")));
+    let (_, methods) = app.get(&format!("/v1/customers/{cus}/payment_methods")).await;
+    assert_eq!(methods[0]["provider"], "stripe");
+    assert_eq!(methods[0]["last4"], "4242");
+    // Renewals will charge it off-session: the method knows its Stripe customer.
+    let provider_customer: Option<String> = sqlx::query_scalar("SELECT provider_customer FROM payment_methods")
+        .fetch_one(app.tdb.db.reader())
+        .await
+        .unwrap();
+    assert!(provider_customer.is_some_and(|c| c.starts_with("cus_")));
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{}", cs["subscription"].as_str().unwrap())).await.1["status"],
+        "active"
+    );
+
+    // Stripe is down for the next buyer: the route falls back to the sandbox (test mode).
+    let cus2 = customer(&app).await;
+    let mut body2 = body.clone();
+    body2["customer"] = json!(cus2);
+    let cs2 = session(&app, body2).await;
+    let id2 = cs2["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id2}")).await;
+    let token2 = form_token(&html);
+    fake.fail_next(1, Fault::ServiceUnavailable);
+    let (s, loc, _) = submit(&app, &format!("/checkout/{id2}/pay"), &[("form_token", &token2)]).await;
+    assert_eq!((s, loc.as_str()), (303, format!("/checkout/{id2}/sandbox").as_str()));
+    let (_, cs2) = app.get(&format!("/v1/checkout/sessions/{id2}")).await;
+    assert_eq!(cs2["provider"], "sandbox");
+    assert!(fake.validation_failures().is_empty(), "{:?}", fake.validation_failures());
+    app.verify_ledger().await;
+}
+
+async fn submit_get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status().as_u16(), loc, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_unpaid_checkout_expires_and_leaves_nothing_owed() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let cus = customer(&app).await;
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "subscription", "plan": "grow",
+               "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    // The buyer never pays; a day later the session expires.
+    sqlx::query("UPDATE checkout_sessions SET expires_at = 0").execute(app.tdb.db.writer()).await.unwrap();
+    assert_eq!(bursar_server::checkout::expire_due(&app.state).await.unwrap(), 1);
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["status"], "expired");
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{}", cs["subscription"].as_str().unwrap())).await.1["status"],
+        "incomplete_expired"
+    );
+    assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "void");
+    assert_eq!(app.get(&format!("/v1/payments/{}", cs["payment"].as_str().unwrap())).await.1["status"], "cancelled");
+    let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
+    let receivables =
+        b["data"].as_array().unwrap().iter().find(|r| r["account"] == "receivables").map(|r| r["balance"].clone());
+    assert_eq!(receivables, Some(json!(0)));
+    // An expired page takes no payment.
+    let (s, _, html) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("expired"), "{html}");
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn bad_checkout_requests_are_refused() {
+    let app = TestApp::spawn().await;
+    catalog(&app).await;
+    let cus = customer(&app).await;
+    let urls = json!({"success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"});
+    let with = |extra: Value| {
+        let mut b = urls.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases = [
+        (
+            with(json!({"customer": "cus_nope", "mode": "payment", "items": [{"description": "x", "unit_amount": 1}]})),
+            404,
+            "customer",
+        ),
+        (with(json!({"customer": cus, "mode": "rent"})), 400, "mode"),
+        (with(json!({"customer": cus, "mode": "subscription"})), 400, "plan"),
+        (with(json!({"customer": cus, "mode": "subscription", "plan": "nope"})), 404, "plan"),
+        (with(json!({"customer": cus, "mode": "subscription", "plan": "starter"})), 400, "plan"),
+        (with(json!({"customer": cus, "mode": "subscription", "plan": "grow", "currency": "JPY"})), 400, "currency"),
+        (with(json!({"customer": cus, "mode": "subscription", "plan": "grow", "quantity": 0})), 400, "quantity"),
+        (with(json!({"customer": cus, "mode": "subscription", "plan": "grow", "coupon": "NOPE"})), 400, "coupon"),
+        (with(json!({"customer": cus, "mode": "payment"})), 400, "items"),
+        (with(json!({"customer": cus, "mode": "payment", "items": []})), 400, "items"),
+        (
+            with(json!({"customer": cus, "mode": "payment", "items": [{"description": "x", "unit_amount": 0}]})),
+            400,
+            "items[0].unit_amount",
+        ),
+        (
+            json!({"customer": cus, "mode": "payment", "items": [{"description": "x", "unit_amount": 1}], "success_url": "javascript:alert(1)", "cancel_url": "https://p.example"}),
+            400,
+            "success_url",
+        ),
+    ];
+    for (body, status, param) in cases {
+        let (s, e) = app.post("/v1/checkout/sessions", body).await;
+        assert_error(s, &e, status, Some(param));
+    }
+    assert_eq!(app.count("checkout_sessions").await, 0);
+    let (s, _) = page(&app, "/checkout/cs_nothere").await;
+    assert_eq!(s, 404);
+}
