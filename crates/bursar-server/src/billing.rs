@@ -1524,9 +1524,27 @@ pub async fn refund(
     let n = billing::reserve_invoice_numbers(tx, invoice.livemode, &series, 1).await?;
     let number = format!("{series}-{n:06}");
     let id = new_id(IdKind::CreditNote);
-    let (dest, to_str) = match to {
-        RefundTo::PaymentMethod => ("provider_clearing:sandbox".to_string(), "payment_method"),
-        RefundTo::CreditBalance => (format!("customer_credit:{}", invoice.customer_id), "credit_balance"),
+    // Money back to the method goes through the provider that took it: the
+    // latest payment of the invoice with enough left to refund.
+    let payment = match to {
+        RefundTo::PaymentMethod => {
+            let pays = bursar_store::payments::of_invoice(&mut **tx, &invoice.id).await?;
+            let p = pays
+                .into_iter()
+                .rev()
+                .find(|p| {
+                    matches!(p.status.as_str(), "completed" | "refunded") && p.amount - p.amount_refunded >= amount
+                })
+                .ok_or_else(|| {
+                    ApiError::invalid("amount", "no payment of this invoice has that much left to refund")
+                })?;
+            Some(p)
+        }
+        RefundTo::CreditBalance => None,
+    };
+    let (dest, to_str) = match &payment {
+        Some(p) => (format!("provider_clearing:{}", p.provider), "payment_method"),
+        None => (format!("customer_credit:{}", invoice.customer_id), "credit_balance"),
     };
     let mut e =
         EntryDraft::new(currency, format!("Credit note {number} for {}", invoice.number.clone().unwrap_or_default()));
@@ -1559,6 +1577,32 @@ pub async fn refund(
         created_at: now,
     };
     billing::insert_credit_note(tx, &row).await?;
+    if let Some(mut p) = payment {
+        let sandbox = p.provider == "sandbox";
+        let r = bursar_store::payments::RefundRow {
+            id: new_id(IdKind::Refund),
+            livemode: p.livemode,
+            credit_note_id: row.id.clone(),
+            payment_id: p.id.clone(),
+            provider: p.provider.clone(),
+            amount,
+            currency: p.currency.clone(),
+            // The sandbox refunds at once; a provider is asked after the commit.
+            status: if sandbox { "succeeded" } else { "pending" }.into(),
+            provider_refund_id: sandbox.then(|| format!("sbx_re_{}", &row.id[3..])),
+            failure_message: None,
+            next_check_at: (!sandbox).then_some(0),
+            created_at: now,
+            updated_at: now,
+        };
+        bursar_store::payments::insert_refund(tx, &r).await?;
+        p.amount_refunded += amount;
+        if p.amount_refunded == p.amount {
+            p.status = "refunded".into();
+        }
+        p.updated_at = now;
+        bursar_store::payments::save(tx, &p).await?;
+    }
     let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
         "currency": invoice.currency, "refund_to": to_str});
     events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;

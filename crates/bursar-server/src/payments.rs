@@ -541,11 +541,129 @@ pub async fn pending_of(db: &Db, customer_id: &str, since: i64) -> ApiResult<Vec
     .map_err(bursar_store::DbError::from)?)
 }
 
-/// Asks about every unsettled payment whose check is due (the recovery of
-/// payments whose outcome is unknown). Returns how many were asked about.
+/// Asks about every unsettled payment and refund whose check is due (the
+/// recovery of outcomes that are unknown). Returns how many were asked
+/// about.
 pub async fn run_checks(db: &Db, settings: &Settings, server_now: i64) -> ApiResult<u32> {
     let ids = store::due_for_check(db.reader(), server_now, 200).await?;
-    Ok(collect(db, settings, &ids, server_now).await)
+    let refunds = store::refunds_due(db.reader(), server_now, 200).await?;
+    Ok(collect(db, settings, &ids, server_now).await + settle_refunds(db, settings, &refunds, server_now).await)
+}
+
+/// Sends pending refunds to their providers (after the commit that created
+/// them), under idempotency keys derived from the refund ids, and records
+/// the answers. A refund the provider refuses is reversed in the ledger.
+pub async fn settle_refunds(db: &Db, settings: &Settings, ids: &[String], server_now: i64) -> u32 {
+    let mut n = 0;
+    for id in ids {
+        match settle_refund(db, settings, id, server_now).await {
+            Ok(()) => n += 1,
+            Err(e) => tracing::warn!(refund = %id, error = ?e.body, "refund not settled; it will be retried"),
+        }
+    }
+    n
+}
+
+async fn settle_refund(db: &Db, settings: &Settings, id: &str, server_now: i64) -> ApiResult<()> {
+    let Some(r) = store::refund(db.reader(), id).await? else { return Ok(()) };
+    if r.status != "pending" {
+        return Ok(());
+    }
+    let p = store::get(db.reader(), &r.payment_id).await?.ok_or_else(ApiError::internal)?;
+    let answer = match (settings.providers.get(&r.provider), &p.provider_payment_id) {
+        (Some(conn), Some(pid)) => {
+            let req = bursar_providers::RefundRequest {
+                refund_id: r.id.clone(),
+                provider_payment_id: pid.clone(),
+                amount: Money::new(r.amount, &r.currency),
+                reason: None,
+            };
+            Some(conn.refund(&req).await)
+        }
+        _ => None,
+    };
+    let mut tx = db.begin().await?;
+    let Some(mut r) = store::refund_locked(&mut tx, db.for_update(), id).await? else { return Ok(()) };
+    if r.status != "pending" {
+        return Ok(());
+    }
+    r.updated_at = server_now;
+    match answer {
+        Some(Ok(bursar_providers::RefundOutcome::Succeeded { provider_refund_id })) => {
+            r.status = "succeeded".into();
+            r.provider_refund_id = Some(provider_refund_id);
+            r.next_check_at = None;
+            events::emit(
+                &mut tx,
+                r.livemode,
+                "refund.succeeded",
+                &r.id,
+                &serde_json::json!({"id": r.id, "payment": r.payment_id,
+                "amount": r.amount, "currency": r.currency, "credit_note": r.credit_note_id}),
+                server_now,
+            )
+            .await?;
+        }
+        Some(Ok(bursar_providers::RefundOutcome::Pending { provider_refund_id })) => {
+            r.provider_refund_id = Some(provider_refund_id);
+            r.next_check_at = Some(server_now + 300_000);
+        }
+        Some(Ok(bursar_providers::RefundOutcome::Failed { provider_refund_id, message })) => {
+            r.status = "failed".into();
+            r.provider_refund_id = provider_refund_id;
+            r.failure_message = Some(message);
+            r.next_check_at = None;
+            refund_failed(&mut tx, &r, server_now).await?;
+        }
+        Some(Err(e)) if e.outcome_unknown() || e.may_fall_back() => {
+            r.failure_message = Some(e.to_string());
+            r.next_check_at = Some(server_now + 300_000);
+        }
+        Some(Err(e)) => {
+            r.status = "failed".into();
+            r.failure_message = Some(e.to_string());
+            r.next_check_at = None;
+            refund_failed(&mut tx, &r, server_now).await?;
+        }
+        None => {
+            r.failure_message = Some(format!("provider {} is not configured", r.provider));
+            r.next_check_at = Some(server_now + 3_600_000);
+        }
+    }
+    store::save_refund(&mut tx, &r).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A refund the provider refused: the credit note's ledger entry is
+/// reversed (the money never left) and the payment's refunded amount
+/// restored.
+async fn refund_failed(tx: &mut Tx, r: &store::RefundRow, now: i64) -> ApiResult<()> {
+    for entry in ledger::open_entries_of(tx, "credit_note", &r.credit_note_id).await? {
+        ledger::reverse(tx, r.livemode, &entry, "Refund refused by the provider", now).await.map_err(|e| {
+            tracing::error!(error = %e, "reversing a failed refund");
+            ApiError::internal()
+        })?;
+    }
+    if let Some(mut p) = store::get(&mut **tx, &r.payment_id).await? {
+        p.amount_refunded -= r.amount;
+        if p.status == "refunded" {
+            p.status = "completed".into();
+        }
+        p.updated_at = now;
+        store::save(tx, &p).await?;
+    }
+    events::emit(
+        tx,
+        r.livemode,
+        "refund.failed",
+        &r.id,
+        &serde_json::json!({"id": r.id, "payment": r.payment_id,
+        "amount": r.amount, "currency": r.currency, "credit_note": r.credit_note_id, "reason": r.failure_message}),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 pub fn provider_kind(name: &str) -> Option<ProviderKind> {

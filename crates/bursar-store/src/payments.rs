@@ -327,3 +327,115 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
         })
         .collect())
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRow {
+    pub id: String,
+    pub livemode: bool,
+    pub credit_note_id: String,
+    pub payment_id: String,
+    pub provider: String,
+    pub amount: i64,
+    pub currency: String,
+    /// `pending`, `succeeded`, `failed`.
+    pub status: String,
+    pub provider_refund_id: Option<String>,
+    pub failure_message: Option<String>,
+    pub next_check_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const REFUND_COLS: &str = "id, livemode, credit_note_id, payment_id, provider, amount, currency, status, \
+    provider_refund_id, failure_message, next_check_at, created_at, updated_at";
+
+fn refund_row(r: &AnyRow) -> RefundRow {
+    RefundRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        credit_note_id: r.get(2),
+        payment_id: r.get(3),
+        provider: r.get(4),
+        amount: r.get(5),
+        currency: r.get(6),
+        status: r.get(7),
+        provider_refund_id: r.get(8),
+        failure_message: r.get(9),
+        next_check_at: r.get(10),
+        created_at: r.get(11),
+        updated_at: r.get(12),
+    }
+}
+
+pub async fn insert_refund(tx: &mut Tx, r: &RefundRow) -> Result<(), DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO refunds ({REFUND_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+    ));
+    sqlx::query(sql)
+        .bind(r.id.clone())
+        .bind(i64::from(r.livemode))
+        .bind(r.credit_note_id.clone())
+        .bind(r.payment_id.clone())
+        .bind(r.provider.clone())
+        .bind(r.amount)
+        .bind(r.currency.clone())
+        .bind(r.status.clone())
+        .bind(r.provider_refund_id.clone())
+        .bind(r.failure_message.clone())
+        .bind(r.next_check_at)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn save_refund(tx: &mut Tx, r: &RefundRow) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE refunds SET status = $2, provider_refund_id = $3, failure_message = $4, next_check_at = $5, \
+         updated_at = $6 WHERE id = $1",
+    )
+    .bind(r.id.clone())
+    .bind(r.status.clone())
+    .bind(r.provider_refund_id.clone())
+    .bind(r.failure_message.clone())
+    .bind(r.next_check_at)
+    .bind(r.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn refund<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> Result<Option<RefundRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {REFUND_COLS} FROM refunds WHERE id = $1"));
+    Ok(sqlx::query(sql).bind(id).fetch_optional(ex).await?.as_ref().map(refund_row))
+}
+
+pub async fn refund_locked(tx: &mut Tx, for_update: &str, id: &str) -> Result<Option<RefundRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {REFUND_COLS} FROM refunds WHERE id = $1 {for_update}"));
+    Ok(sqlx::query(sql).bind(id).fetch_optional(&mut **tx).await?.as_ref().map(refund_row))
+}
+
+pub async fn refunds_of_payment<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    payment_id: &str,
+) -> Result<Vec<RefundRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {REFUND_COLS} FROM refunds WHERE payment_id = $1 ORDER BY id"));
+    Ok(sqlx::query(sql).bind(payment_id).fetch_all(ex).await?.iter().map(refund_row).collect())
+}
+
+/// Pending refunds whose provider call is due.
+pub async fn refunds_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM refunds WHERE status = 'pending' AND next_check_at IS NOT NULL AND next_check_at <= $1 \
+         ORDER BY next_check_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?)
+}

@@ -907,7 +907,22 @@ async fn refund_invoice(
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let credited: i64 = store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.total).sum();
     let amount = body.amount.unwrap_or(inv.total - credited);
-    billing::refund(&mut tx, &inv, amount, to, &reason, now).await?;
+    let cn = billing::refund(&mut tx, &inv, amount, to, &reason, now).await?;
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM refunds WHERE credit_note_id = $1 AND status = 'pending'")
+            .bind(&cn.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(bursar_store::DbError::from)?;
+    let mut tx = if pending.is_empty() {
+        tx
+    } else {
+        // The provider is asked once the credit note is committed.
+        tx.commit().await?;
+        crate::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+        state.db.begin().await?
+    };
+    let inv = store::invoice(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
     let out = invoice_out(&mut tx, inv).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }

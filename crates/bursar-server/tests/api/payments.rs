@@ -365,3 +365,69 @@ async fn forged_stale_and_mismatched_webhooks_apply_nothing() {
     assert_eq!(resp.status().as_u16(), 404);
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn refunds_to_the_card_go_back_through_stripe() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (_, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let inv = invs["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, r) = app.post(&format!("/v1/invoices/{inv}/refund"), json!({"amount": 700})).await;
+    assert_eq!(s, 200, "{r}");
+    let refunds = fake.objects("refund");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0]["amount"], 700);
+    let p = payments_of(&app, &cus).await;
+    assert_eq!((p[0]["amount_refunded"].as_i64(), p[0]["status"].as_str()), (Some(700), Some("completed")));
+    let (status, provider_refund): (String, Option<String>) =
+        sqlx::query_as("SELECT status, provider_refund_id FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
+    assert_eq!(status, "succeeded");
+    assert_eq!(provider_refund.as_deref(), refunds[0]["id"].as_str());
+    // Stripe's refund carries Bursar's id as its idempotency key.
+    let req = fake.requests().into_iter().find(|r| r.path == "/v1/refunds").unwrap();
+    assert!(req.idempotency_key.unwrap().starts_with("bursar-re_"));
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(1200));
+    // The rest, refunded in full: the payment is refunded.
+    let (s, _) = app.post(&format!("/v1/invoices/{inv}/refund"), json!({})).await;
+    assert_eq!(s, 200);
+    let p = payments_of(&app, &cus).await;
+    assert_eq!((p[0]["amount_refunded"].as_i64(), p[0]["status"].as_str()), (Some(1900), Some("refunded")));
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(0));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_refund_the_provider_refuses_is_reversed() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (_, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    let p = payments_of(&app, &cus).await;
+    let pi = p[0]["provider_payment_id"].as_str().unwrap().to_string();
+    // Someone refunded the whole charge in Stripe's dashboard already.
+    let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
+    cfg.api_base = fake.base_url().to_string();
+    let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
+    stripe
+        .refund(&bursar_providers::RefundRequest {
+            refund_id: "dashboard_1".into(),
+            provider_payment_id: pi,
+            amount: bursar_providers::Money::new(1900, "USD"),
+            reason: None,
+        })
+        .await
+        .unwrap();
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let inv = invs["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, r) = app.post(&format!("/v1/invoices/{inv}/refund"), json!({"amount": 500})).await;
+    assert_eq!(s, 200, "{r}");
+    let (status, msg): (String, Option<String>) =
+        sqlx::query_as("SELECT status, failure_message FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
+    assert_eq!(status, "failed", "{msg:?}");
+    // The money never left: the credit note's entry is reversed.
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(1900));
+    assert_eq!(payments_of(&app, &cus).await[0]["amount_refunded"], 0);
+    let (_, evs) = app.get("/v1/events?type=refund.failed").await;
+    assert_eq!(evs["data"].as_array().unwrap().len(), 1);
+    app.verify_ledger().await;
+}
