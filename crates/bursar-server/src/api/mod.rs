@@ -13,6 +13,7 @@ pub mod health;
 pub mod invoices;
 pub mod ledger;
 pub mod payments;
+pub mod reconciliation;
 pub mod subscriptions;
 pub mod tax;
 pub mod test_clocks;
@@ -44,8 +45,11 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "customers", description = "Billed parties: learners, instructors, organizations"),
         (name = "catalog", description = "Products, plans (tiers as data) and versioned prices"),
         (name = "subscriptions", description = "Subscriptions through their state machine, proration, cancellation"),
-                (name = "invoices", description = "Invoices with gapless numbers and their lines"),
-                (name = "coupons", description = "Coupons and promotion codes"),
+        (name = "invoices", description = "Invoices with gapless numbers and their lines"),
+        (name = "coupons", description = "Coupons and promotion codes"),
+        (name = "payments", description = "Payments, payment methods, refunds and reconciliation"),
+        (name = "checkout", description = "Hosted checkout sessions"),
+        (name = "webhook_endpoints", description = "Outgoing webhooks to the platform: endpoints and deliveries"),
         (name = "fx", description = "FX reference rates and reporting in a base currency"),
         (name = "api_keys", description = "Secret keys for the platform's backend"),
         (name = "test_clocks", description = "Simulated time for test-mode customers"),
@@ -79,6 +83,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(subscriptions::router())
         .merge(invoices::router())
         .merge(payments::router())
+        .merge(reconciliation::router())
         .merge(coupons::router())
         .merge(fx::router())
         .merge(tax::router())

@@ -431,3 +431,50 @@ async fn a_refund_the_provider_refuses_is_reversed() {
     assert_eq!(evs["data"].as_array().unwrap().len(), 1);
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn reconciliation_lists_every_difference_between_stripe_bursar_and_the_ledger() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app_with_webhooks(&fake).await;
+    let (_, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    let (s, r) = app.get("/v1/reports/reconciliation?provider=stripe&from=1").await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["payments_checked"], 1);
+    assert_eq!(r["recorded"]["USD"], 1900);
+    assert_eq!(r["differences"], json!([]), "all agree");
+    // A renewal whose answer was lost: Stripe took it, Bursar has it pending.
+    let (_, pay, _) = {
+        let (clock, _) = {
+            let (_, subs) = app.get(&format!("/v1/customers/{cus}")).await;
+            (subs["test_clock"].as_str().unwrap().to_string(), ())
+        };
+        fake.fail_next(1, Fault::ServerErrorAfterExecuting);
+        advance(&app, &clock, FEB_1).await;
+        let p = payments_of(&app, &cus).await;
+        (cus.clone(), p[1]["id"].as_str().unwrap().to_string(), ())
+    };
+    // And a webhook about a payment Bursar never made.
+    let stranger = fake.event(
+        "payment_intent.succeeded",
+        json!({"id": "pi_stranger", "object": "payment_intent", "amount": 500, "amount_received": 500, "currency": "usd",
+               "status": "succeeded", "metadata": {}, "created": 1, "livemode": false}),
+    );
+    assert_eq!(fake.deliver(&app.url("/webhooks/stripe"), &stranger).await, Ok(200));
+    let (_, r) = app.get("/v1/reports/reconciliation?provider=stripe&from=1").await;
+    let kinds: Vec<(String, Option<String>)> = r["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap().to_string(), d["payment"].as_str().map(str::to_string)))
+        .collect();
+    assert!(kinds.contains(&("unsettled_payment".into(), Some(pay.clone()))), "{kinds:?}");
+    assert!(kinds.contains(&("status_mismatch".into(), Some(pay.clone()))), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k.0 == "unknown_provider_payment"), "{kinds:?}");
+    // Once recovered, the payment's differences are gone.
+    let settings = app.state.billing_settings();
+    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
+    let (_, r) = app.get("/v1/reports/reconciliation?provider=stripe&from=1").await;
+    assert!(r["differences"].as_array().unwrap().iter().all(|d| d["payment"] != json!(pay)), "{r}");
+    let (s, e) = app.get("/v1/reports/reconciliation?provider=cash").await;
+    assert_error(s, &e, 400, Some("provider"));
+}

@@ -1,0 +1,189 @@
+//! The reconciliation report: for each of Bursar's payments through a
+//! provider in a window, what the provider says about it (asked with
+//! `retrieve`), and the ledger entry it should have; plus the provider
+//! events that named a payment Bursar does not know or were flagged.
+//! Every difference is listed; an empty list means the three agree.
+
+use super::secs;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiQuery, Caller};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use bursar_providers::PaymentStatus;
+use bursar_store::payments::{self as store};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(reconciliation))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReconciliationParams {
+    /// `stripe`, `paypal`, `razorpay` or `sandbox`.
+    pub provider: String,
+    /// Unix seconds; payments created from then (default: 7 days ago).
+    pub from: Option<String>,
+    /// Unix seconds; payments created before then (default: now).
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Difference {
+    /// missing_at_provider, status_mismatch, amount_mismatch, missing_ledger_entry, ledger_amount_mismatch,
+    /// unsettled_payment, provider_unreachable, unknown_provider_payment, flagged_provider_event.
+    pub kind: &'static str,
+    pub payment: Option<String>,
+    pub provider_payment_id: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reconciliation {
+    /// Always `reconciliation_report`.
+    pub object: &'static str,
+    pub provider: String,
+    pub from: i64,
+    pub to: i64,
+    /// Payments compared.
+    pub payments_checked: usize,
+    /// Completed payments' total per currency, as Bursar recorded it.
+    pub recorded: std::collections::BTreeMap<String, i64>,
+    pub differences: Vec<Difference>,
+}
+
+#[utoipa::path(get, path = "/v1/reports/reconciliation", tag = "payments", params(ReconciliationParams),
+    responses((status = 200, body = Reconciliation), (status = 400, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn reconciliation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ReconciliationParams>,
+) -> ApiResult<Json<Reconciliation>> {
+    if !matches!(q.provider.as_str(), "stripe" | "paypal" | "razorpay" | "sandbox") {
+        return Err(ApiError::invalid("provider", "provider is stripe, paypal, razorpay or sandbox"));
+    }
+    let secs_param = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+        v.as_deref()
+            .map(|s| s.parse::<i64>().map_err(|_| ApiError::invalid(name, format!("`{name}` is unix seconds"))))
+            .transpose()
+    };
+    let now = state.now_ms();
+    let to = secs_param("to", &q.to)?.map_or(now, |t| t.saturating_mul(1000));
+    let from = secs_param("from", &q.from)?.map_or(to - 7 * 86_400_000, |f| f.saturating_mul(1000));
+    if from >= to {
+        return Err(ApiError::invalid("from", "from must be before to"));
+    }
+    let conn = state.providers.get(&q.provider);
+    if conn.is_none() && q.provider != "sandbox" {
+        return Err(ApiError::invalid("provider", format!("{} is not configured", q.provider)));
+    }
+    let payments = store::of_provider_between(state.db.reader(), caller.livemode, &q.provider, from, to).await?;
+    let mut differences = Vec::new();
+    let mut recorded = std::collections::BTreeMap::new();
+    let mut diff = |kind, p: &store::PaymentRow, detail: String| {
+        differences.push(Difference {
+            kind,
+            payment: Some(p.id.clone()),
+            provider_payment_id: p.provider_payment_id.clone(),
+            detail,
+        })
+    };
+    for p in &payments {
+        let settled_ok = matches!(p.status.as_str(), "completed" | "refunded");
+        if settled_ok {
+            *recorded.entry(p.currency.clone()).or_insert(0) += p.amount;
+        }
+        if p.unsettled() {
+            diff("unsettled_payment", p, format!("{} since {}", p.status, secs(p.created_at)));
+        }
+        // The ledger: a completed payment has exactly its amount in the
+        // provider's clearing account.
+        let entries: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT e.id, CAST(COALESCE(SUM(CASE WHEN p.account = $2 THEN p.amount_minor ELSE 0 END), 0) AS BIGINT) \
+             FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id \
+             WHERE e.source_type = 'payment' AND e.source_id = $1 GROUP BY e.id",
+        )
+        .bind(&p.id)
+        .bind(format!("provider_clearing:{}", p.provider))
+        .fetch_all(state.db.reader())
+        .await
+        .map_err(bursar_store::DbError::from)?;
+        let in_ledger: i64 = entries.iter().map(|e| e.1).sum();
+        match (settled_ok, entries.is_empty()) {
+            (true, true) => {
+                diff("missing_ledger_entry", p, format!("{} {} completed without an entry", p.amount, p.currency))
+            }
+            (false, false) => diff("ledger_amount_mismatch", p, format!("a {} payment has ledger entries", p.status)),
+            (true, false) if in_ledger != p.amount => diff(
+                "ledger_amount_mismatch",
+                p,
+                format!("ledger has {in_ledger}, payment is {} {}", p.amount, p.currency),
+            ),
+            _ => {}
+        }
+        // The provider's view (the sandbox is Bursar itself).
+        let Some(conn) = &conn else { continue };
+        if p.checkout_session_id.is_some() && p.status == "cancelled" {
+            continue;
+        }
+        match conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await {
+            Ok(PaymentStatus::NotFound) if settled_ok => {
+                diff("missing_at_provider", p, "the provider has no such payment".into())
+            }
+            Ok(PaymentStatus::Succeeded { amount, .. }) => {
+                if !settled_ok {
+                    diff("status_mismatch", p, format!("the provider took it; Bursar has it {}", p.status));
+                } else if amount.minor != p.amount || !amount.currency().eq_ignore_ascii_case(&p.currency) {
+                    diff(
+                        "amount_mismatch",
+                        p,
+                        format!("provider {} {}, Bursar {} {}", amount.minor, amount.currency(), p.amount, p.currency),
+                    );
+                }
+            }
+            Ok(PaymentStatus::Failed { code, .. }) if settled_ok => {
+                diff("status_mismatch", p, format!("the provider says failed ({code}); Bursar has it {}", p.status))
+            }
+            Ok(PaymentStatus::Canceled { .. }) if settled_ok => {
+                diff("status_mismatch", p, format!("the provider says canceled; Bursar has it {}", p.status))
+            }
+            Ok(PaymentStatus::Pending { .. }) if settled_ok => {
+                diff("status_mismatch", p, format!("the provider says pending; Bursar has it {}", p.status))
+            }
+            Ok(_) => {}
+            Err(e) => diff("provider_unreachable", p, e.to_string()),
+        }
+    }
+    // Events from the provider that Bursar could not match or flagged.
+    let events = store::list_events(state.db.reader(), Some(&q.provider), None, 1000).await?;
+    for e in events.iter().filter(|e| e.received_at >= from && e.received_at < to) {
+        let kind = match (e.status.as_str(), e.payment_id.is_some()) {
+            ("flagged", _) => "flagged_provider_event",
+            ("ignored", false) if e.note.as_deref().is_some_and(|n| n.contains("no payment")) => {
+                "unknown_provider_payment"
+            }
+            _ => continue,
+        };
+        differences.push(Difference {
+            kind,
+            payment: e.payment_id.clone(),
+            provider_payment_id: None,
+            detail: format!("{} {}: {}", e.event_type, e.event_id, e.note.clone().unwrap_or_default()),
+        });
+    }
+    Ok(Json(Reconciliation {
+        object: "reconciliation_report",
+        provider: q.provider,
+        from: secs(from),
+        to: secs(to),
+        payments_checked: payments.len(),
+        recorded,
+        differences,
+    }))
+}
