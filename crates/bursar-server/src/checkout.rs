@@ -78,21 +78,22 @@ pub struct Summary {
 }
 
 /// Prices a session as its invoice would be issued now, without writing.
-pub async fn summarize(tx: &mut Tx, settings: &Settings, s: &SessionRow) -> ApiResult<Summary> {
-    let customer = customers::get(&mut **tx, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
+pub async fn summarize(db: &bursar_store::Db, settings: &Settings, s: &SessionRow) -> ApiResult<Summary> {
+    let r = db.reader();
+    let customer = customers::get(r, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
     let currency = Currency::from_code(&s.currency).map_err(|_| ApiError::internal())?;
     let mut drafts = Vec::new();
     let mut behavior = TaxBehavior::Exclusive;
     if let (Some(plan_id), Some(price_id)) = (&s.plan_id, &s.price_id) {
-        let plan = catalog::plan_by_id(&mut **tx, s.livemode, plan_id).await?.ok_or_else(ApiError::internal)?;
-        let price = catalog::price_by_id(&mut **tx, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
+        let plan = catalog::plan_by_id(r, s.livemode, plan_id).await?.ok_or_else(ApiError::internal)?;
+        let price = catalog::price_by_id(r, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
         behavior = TaxBehavior::parse(&price.tax_behavior).unwrap_or(TaxBehavior::Exclusive);
         let amount = price.amount.checked_mul(s.quantity).ok_or_else(ApiError::internal)?;
         let per = if price.interval == "year" { "year" } else { "month" };
         let qty = if s.quantity > 1 { format!(" × {}", s.quantity) } else { String::new() };
         drafts.push((format!("{} (per {per}){qty}", plan.name), amount));
         if let Some(code) = &s.coupon {
-            if let Some(c) = billing_store::coupon_by_key(&mut **tx, s.livemode, code).await? {
+            if let Some(c) = billing_store::coupon_by_key(r, s.livemode, code).await? {
                 let rules: bursar_domain::coupon::Rules =
                     serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
                 let off = bursar_domain::coupon::discount_of(&rules.discount, currency.code(), amount)
@@ -177,9 +178,7 @@ async fn locale_of(state: &AppState, s: &SessionRow) -> Locale {
 
 async fn render_session(state: &AppState, s: &SessionRow, error: Option<String>) -> ApiResult<Response> {
     let locale = locale_of(state, s).await;
-    let mut tx = state.db.begin().await?;
-    let sum = summarize(&mut tx, &state.billing_settings(), s).await?;
-    drop(tx);
+    let sum = summarize(&state.db, &state.billing_settings(), s).await?;
     let open = s.status == "open" && s.expires_at > state.now_ms();
     let title = if s.mode == "subscription" { "Subscribe" } else { "Checkout" };
     Ok(html(SessionPage {

@@ -28,13 +28,177 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         subscriptions: usize,
     },
+    /// Checkout over HTTP on loopback: sessions created, then paid with a
+    /// sandbox test card (Pay, then the card form), by `--clients`
+    /// concurrent clients; requests per second and p50/p99 latency.
+    Checkout {
+        #[arg(long, default_value_t = 4_000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
     match cmd {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
         BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,
+        BenchCommand::Checkout { sessions, clients } => checkout_bench(config, sessions.max(1), clients.max(1)).await,
     }
+}
+
+/// Runs `n` requests from `clients` concurrent workers; `make(i)` sends
+/// request `i`. Returns (elapsed seconds, sorted latencies in µs).
+async fn load<F, Fut>(n: usize, clients: usize, make: F) -> Result<(f64, Vec<u64>)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let make = std::sync::Arc::new(make);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = Instant::now();
+                make(i).await?;
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok((secs, all))
+}
+
+fn report(what: &str, n: usize, secs: f64, lat: &[u64]) {
+    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0;
+    println!(
+        "{what:<26} {n} in {secs:.2}s = {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+        n as f64 / secs,
+        pct(0.50),
+        pct(0.99)
+    );
+}
+
+async fn checkout_bench(config: &Config, n: usize, clients: usize) -> Result<()> {
+    use std::sync::Arc;
+    let (db, _dir) = fresh_db(config).await?;
+    println!("database: {}  sessions: {n}  concurrent clients: {clients}", db.backend().name());
+    let mut cfg = config.clone();
+    cfg.background_jobs = false;
+    cfg.log_level = "error".into();
+    let state = bursar_server::AppState::new(db.clone(), Arc::new(bursar_domain::clock::SystemClock), cfg)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = state.now_ms();
+    let mut tx = db.begin().await?;
+    let (_, key) = bursar_server::api::api_keys::issue_key(&mut tx, false, "bench", now).await?;
+    tx.commit().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = bursar_server::serve(state.clone(), listener, false).await?;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    // One customer per session (a checkout is one buyer's).
+    let mut customers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r: serde_json::Value = client
+            .post(format!("{base}/v1/customers"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"country": "US"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        customers.push(r["id"].as_str().unwrap_or_default().to_string());
+    }
+    let customers = Arc::new(customers);
+    let sessions = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
+    let (c, b, k, cus, ss) = (client.clone(), base.clone(), key.clone(), customers.clone(), sessions.clone());
+    let (secs, lat) = load(n, clients, move |i| {
+        let (c, b, k, cus, ss) = (c.clone(), b.clone(), k.clone(), cus.clone(), ss.clone());
+        async move {
+            let r = c
+                .post(format!("{b}/v1/checkout/sessions"))
+                .bearer_auth(&k)
+                .json(&serde_json::json!({"customer": cus[i], "mode": "payment",
+                    "items": [{"description": "Course: Exam strategy", "unit_amount": 4900}],
+                    "success_url": "https://platform.example/ok", "cancel_url": "https://platform.example/no"}))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().as_u16() == 201, "create answered {}", r.status());
+            let v: serde_json::Value = r.json().await?;
+            ss.lock().expect("not poisoned")[i] = v["id"].as_str().unwrap_or_default().to_string();
+            Ok(())
+        }
+    })
+    .await?;
+    report("create checkout session", n, secs, &lat);
+    // The buyer's form token, as the page would render it.
+    let ids: Vec<String> = sessions.lock().expect("not poisoned").clone();
+    let mut tokens = Vec::with_capacity(n);
+    for id in &ids {
+        let s = bursar_store::checkout::get(db.reader(), id).await?.ok_or_else(|| anyhow::anyhow!("no session"))?;
+        tokens.push(s.form_token);
+    }
+    let (ids, tokens) = (Arc::new(ids), Arc::new(tokens));
+    let (c, b, i2, t2) = (client.clone(), base.clone(), ids.clone(), tokens.clone());
+    let (secs, lat) = load(n, clients, move |i| {
+        let (c, b, ids, tokens) = (c.clone(), b.clone(), i2.clone(), t2.clone());
+        async move {
+            let r = c
+                .post(format!("{b}/checkout/{}/pay", ids[i]))
+                .form(&[("form_token", tokens[i].as_str())])
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().as_u16() == 303, "pay answered {}", r.status());
+            Ok(())
+        }
+    })
+    .await?;
+    report("pay (invoice + payment)", n, secs, &lat);
+    let (c, b, i2, t2) = (client.clone(), base.clone(), ids.clone(), tokens.clone());
+    let (secs, lat) = load(n, clients, move |i| {
+        let (c, b, ids, tokens) = (c.clone(), b.clone(), i2.clone(), t2.clone());
+        async move {
+            let r = c
+                .post(format!("{b}/checkout/{}/sandbox", ids[i]))
+                .form(&[("form_token", tokens[i].as_str()), ("card", "pm_card_visa")])
+                .send()
+                .await?;
+            let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+            anyhow::ensure!(loc.starts_with("https://platform.example/ok"), "confirm answered {} {loc}", r.status());
+            Ok(())
+        }
+    })
+    .await?;
+    report("confirm sandbox payment", n, secs, &lat);
+    let complete: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM checkout_sessions WHERE status = 'complete'")
+            .fetch_one(db.reader())
+            .await?;
+    anyhow::ensure!(complete as usize == n, "{complete} of {n} sessions complete");
+    let report_v = ledger::verify(&db).await?;
+    anyhow::ensure!(report_v.ok(), "ledger verification failed: {:?}", report_v.problems);
+    println!("all {n} sessions complete; ledger verify: {} entries OK", report_v.entries);
+    server.shutdown().await?;
+    db.close().await;
+    drop_bench_schema(config).await?;
+    Ok(())
 }
 
 async fn fresh_db(config: &Config) -> Result<(Db, Option<tempfile_dir::Dir>)> {

@@ -87,9 +87,7 @@ fn check_url(param: &str, u: &str) -> ApiResult<()> {
 }
 
 async fn render(state: &AppState, s: SessionRow) -> ApiResult<Session> {
-    let mut tx = state.db.begin().await?;
-    let sum = checkout::summarize(&mut tx, &state.billing_settings(), &s).await?;
-    drop(tx);
+    let sum = checkout::summarize(&state.db, &state.billing_settings(), &s).await?;
     let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
     Ok(Session {
         url: format!("{}/checkout/{}", base.trim_end_matches('/'), s.id),
