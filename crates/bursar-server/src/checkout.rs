@@ -64,7 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/checkout/{id}/pay", post(pay))
         .route("/checkout/{id}/sandbox", get(sandbox_page).post(sandbox_pay))
         .route("/checkout/{id}/authenticate", post(authenticate))
-        .route("/checkout/{id}/return", get(provider_return))
+        .route("/checkout/{id}/return", get(provider_return).post(provider_return_form))
         .route("/checkout/{id}/cancel", get(cancel))
 }
 
@@ -412,6 +412,9 @@ async fn pay(
         match conn.create_checkout(&req).await {
             Ok(cs) => {
                 set_provider(&state, &payment.id, &id, provider, Some(&cs.provider_ref)).await?;
+                if cs.redirect_url.is_empty() && provider == "razorpay" {
+                    return Ok(razorpay_page(&state, &id, &payment, &cs, &customer).await);
+                }
                 return Ok(Redirect::to(&cs.redirect_url).into_response());
             }
             Err(e) if e.may_fall_back() => {
@@ -759,6 +762,62 @@ async fn after_payment(state: &AppState, id: &str) -> ApiResult<Response> {
         "complete" => Ok(Redirect::to(&success_url(&s)).into_response()),
         _ => Ok(Redirect::to(&format!("/checkout/{id}")).into_response()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "checkout/razorpay.html")]
+struct RazorpayPage {
+    lang: String,
+    id: String,
+    amount: String,
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+/// Razorpay's hosted checkout is reached by a form POST (its "redirect"
+/// integration): the order and key go along, and Razorpay posts the
+/// payment id, order id and signature back to the return URL.
+async fn razorpay_page(
+    state: &AppState,
+    id: &str,
+    payment: &PaymentRow,
+    cs: &CheckoutSession,
+    customer: &customers::CustomerRow,
+) -> Response {
+    let p = &cs.client_params;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: Option<&String>| {
+        if let Some(v) = v {
+            fields.push((k.to_string(), v.clone()));
+        }
+    };
+    put("key_id", p.get("key"));
+    put("order_id", p.get("order_id"));
+    put("description", p.get("description"));
+    put("callback_url", p.get("callback_url"));
+    put("notes[payment_id]", p.get("notes.payment_id"));
+    put("customer_id", p.get("customer_id"));
+    put("recurring", p.get("recurring"));
+    put("prefill[email]", customer.email.as_ref());
+    put("name", Some(&state.config.seller_name));
+    fields.push(("cancel_url".into(), format!("/checkout/{id}/cancel")));
+    let currency = Currency::from_code(&payment.currency).unwrap_or(Currency::from_code("INR").expect("INR"));
+    html(RazorpayPage {
+        lang: "en".into(),
+        id: id.to_string(),
+        amount: money(payment.amount, currency, Locale::EnIn),
+        action: format!("{}/v1/checkout/embedded", state.config.razorpay_api_base.trim_end_matches('/')),
+        fields,
+    })
+}
+
+/// The provider posted the buyer back (Razorpay's redirect checkout).
+async fn provider_return_form(
+    state: State<AppState>,
+    id: Path<String>,
+    Form(params): Form<BTreeMap<String, String>>,
+) -> ApiResult<Response> {
+    provider_return(state, id, Query(params)).await
 }
 
 /// The provider sent the buyer back.

@@ -304,3 +304,134 @@ async fn bad_checkout_requests_are_refused() {
     let (s, _) = page(&app, "/checkout/cs_nothere").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn paypal_and_razorpay_checkouts_are_routed_by_country_and_currency() {
+    use bursar_providers::testkit::{paypal::FakePaypal, razorpay, razorpay::FakeRazorpay};
+    let pp = FakePaypal::start().await;
+    let rz = FakeRazorpay::start().await;
+    let (ppc, rzc) = (pp.config(), rz.config());
+    let app = TestApp::spawn_with(move |c| {
+        c.paypal_client_id = Some(ppc.client_id);
+        c.paypal_client_secret = Some(ppc.client_secret);
+        c.paypal_webhook_id = Some(ppc.webhook_id);
+        c.paypal_api_base = ppc.api_base;
+        c.razorpay_key_id = Some(rzc.key_id);
+        c.razorpay_key_secret = Some(rzc.key_secret);
+        c.razorpay_webhook_secret = Some(rzc.webhook_secret);
+        c.razorpay_api_base = rzc.api_base;
+        c.background_jobs = false;
+    })
+    .await;
+    let urls = json!({"success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"});
+    let body = |cus: &str, currency: &str, amount: i64| {
+        let mut b = urls.clone();
+        b["customer"] = json!(cus);
+        b["mode"] = json!("payment");
+        b["currency"] = json!(currency);
+        b["items"] = json!([{"description": "Mock test pack", "unit_amount": amount}]);
+        b
+    };
+
+    // A learner in the US paying USD: PayPal (Stripe is not configured here).
+    let us = customer(&app).await;
+    let cs = session(&app, body(&us, "USD", 2500)).await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    let (s, loc, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!(s, 303);
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["provider"], "paypal");
+    let (_, p) = app.get(&format!("/v1/payments/{}", cs["payment"].as_str().unwrap())).await;
+    let order = p["provider_payment_id"].as_str().unwrap().to_string();
+    assert!(loc.contains(&order), "the buyer goes to PayPal's approval page: {loc}");
+    assert_eq!(pp.order(&order).unwrap()["purchase_units"][0]["amount"]["value"], "25.00");
+    assert!(pp.approve(&order, false));
+    let qs: Vec<String> =
+        bursar_providers::testkit::paypal::return_params(&order).iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let (s, loc, _) = submit_get(&app, &format!("/checkout/{id}/return?{}", qs.join("&"))).await;
+    assert_eq!((s, loc), (303, format!("https://p.example/ok?session_id={id}")));
+    assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "paid");
+
+    // A learner in India paying INR: Razorpay, through its hosted page.
+    let (s, c) = app.post("/v1/customers", json!({"country": "IN", "email": "asha@example.in"})).await;
+    assert_eq!(s, 200, "{c}");
+    let inr = c["id"].as_str().unwrap();
+    let cs = session(&app, body(inr, "INR", 49_900)).await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    let (s, _, html) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("/v1/checkout/embedded") && html.contains(razorpay::KEY_ID), "{html}");
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["provider"], "razorpay");
+    let (_, p) = app.get(&format!("/v1/payments/{}", cs["payment"].as_str().unwrap())).await;
+    let order = p["provider_payment_id"].as_str().unwrap().to_string();
+    assert!(html.contains(&order));
+    // Razorpay posts the payment back with its signature; a forged one is refused first.
+    let mut back = rz.pay_order(&order, razorpay::TestCard::VISA);
+    let good = back.clone();
+    back.insert("razorpay_signature".into(), "0".repeat(64));
+    let r = app.client.post(app.url(&format!("/checkout/{id}/return"))).form(&back).send().await.unwrap();
+    assert_ne!(
+        r.headers().get("location").map(|l| l.to_str().unwrap().to_string()),
+        Some(format!("https://p.example/ok?session_id={id}"))
+    );
+    assert_eq!(app.get(&format!("/v1/checkout/sessions/{id}")).await.1["status"], "open");
+    let r = app.client.post(app.url(&format!("/checkout/{id}/return"))).form(&good).send().await.unwrap();
+    assert_eq!(r.headers().get("location").unwrap().to_str().unwrap(), format!("https://p.example/ok?session_id={id}"));
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await;
+    assert_eq!((inv["status"].as_str(), inv["currency"].as_str()), (Some("paid"), Some("INR")));
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_razorpay_webhook_completes_a_checkout_whose_buyer_never_came_back() {
+    use bursar_providers::testkit::{razorpay, razorpay::FakeRazorpay};
+    let rz = FakeRazorpay::start().await;
+    let rzc = rz.config();
+    let app = TestApp::spawn_with(move |c| {
+        c.razorpay_key_id = Some(rzc.key_id);
+        c.razorpay_key_secret = Some(rzc.key_secret);
+        c.razorpay_webhook_secret = Some(rzc.webhook_secret);
+        c.razorpay_api_base = rzc.api_base;
+        c.background_jobs = false;
+    })
+    .await;
+    let (_, c) = app.post("/v1/customers", json!({"country": "IN"})).await;
+    let cus = c["id"].as_str().unwrap();
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "payment", "currency": "INR", "items": [{"description": "Doubt-clearing session", "unit_amount": 29_900}],
+               "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &form_token(&html))]).await;
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let (_, p) = app.get(&format!("/v1/payments/{}", cs["payment"].as_str().unwrap())).await;
+    let order = p["provider_payment_id"].as_str().unwrap().to_string();
+    // The buyer pays at Razorpay and closes the tab; Razorpay's webhook arrives.
+    let back = rz.pay_order(&order, razorpay::TestCard::VISA);
+    let rp = rz.payment(&back["razorpay_payment_id"]).unwrap();
+    let hook = rz.webhook("payment.captured", razorpay::payment_payload(rp), jiff::Timestamp::now());
+    let mut req = app.client.post(app.url("/webhooks/razorpay")).body(hook.body.clone());
+    for (k, v) in &hook.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 200);
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["status"], "complete");
+    assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "paid");
+    // A forged delivery is refused.
+    let mut req = app.client.post(app.url("/webhooks/razorpay")).body(hook.body.clone());
+    for (k, v) in &hook.headers {
+        let v = if k == "x-razorpay-signature" { "00".repeat(32) } else { v.clone() };
+        req = req.header(k.as_str(), v);
+    }
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 400);
+    app.verify_ledger().await;
+}
