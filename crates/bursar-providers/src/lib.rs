@@ -461,12 +461,26 @@ pub trait Connector: Send + Sync {
 
     /// Verifies an incoming webhook on the raw body exactly as the provider
     /// documents, and maps it. `now` is Bursar's clock (tolerance checks).
+    /// Once verified, the body maps exactly as [`Connector::parse_webhook`]
+    /// maps it, except where a provider's event id travels in a header only
+    /// (Razorpay: see its `parse_webhook`).
     async fn verify_webhook(
         &self,
         headers: &Headers,
         body: &[u8],
         now: jiff::Timestamp,
     ) -> Result<WebhookEvent, WebhookError>;
+
+    /// Maps a stored, already verified webhook body to the event it describes,
+    /// without checking its signature or age (replay of a stored event).
+    ///
+    /// Never call it on a body that did not pass [`Connector::verify_webhook`]:
+    /// nothing here proves that the provider sent it. A body that is not an
+    /// event of this provider is [`WebhookError::BadPayload`]. Mapping may
+    /// still ask the provider about the objects the event names (PayPal looks
+    /// the order of a refunded or disputed capture up), exactly as on
+    /// receipt; such a failed lookup is [`WebhookError::Verification`].
+    async fn parse_webhook(&self, body: &[u8]) -> Result<WebhookEvent, WebhookError>;
 }
 
 #[cfg(test)]

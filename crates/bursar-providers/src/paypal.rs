@@ -38,6 +38,9 @@
 //!   (`POST /v1/notifications/verify-webhook-signature`), which receives the
 //!   event body byte for byte as it arrived, after a local check that the
 //!   transmission time is within the configured tolerance.
+//!   [`Connector::parse_webhook`] maps a stored body the same way without
+//!   verifying it again (the transmission headers are not kept, and their
+//!   time would be out of tolerance by then).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex as StdMutex;
@@ -562,6 +565,21 @@ impl PaypalConnector {
         })
     }
 
+    /// The event a webhook body (read by [`read_event`]) describes: its id,
+    /// type and creation time, and what it means to Bursar. Shared by
+    /// [`Connector::verify_webhook`] and [`Connector::parse_webhook`].
+    async fn event_of(&self, event: &Value) -> Result<WebhookEvent, WebhookError> {
+        let event_id = event["id"].as_str().ok_or_else(|| WebhookError::BadPayload("event without id".into()))?;
+        let event_type =
+            event["event_type"].as_str().ok_or_else(|| WebhookError::BadPayload("event without event_type".into()))?;
+        let created = event["create_time"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .ok_or_else(|| WebhookError::BadPayload("event without a valid create_time".into()))?;
+        let kind = self.map_event(event).await?;
+        Ok(WebhookEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), created, kind })
+    }
+
     /// Maps a verified event body onto what Bursar acts on.
     async fn map_event(&self, event: &Value) -> Result<WebhookKind, WebhookError> {
         let event_type = event["event_type"].as_str().unwrap_or("");
@@ -705,6 +723,17 @@ fn vaulted_method(order: &Value) -> Option<MethodDetails> {
         exp_year: None,
         provider_customer: vault["customer"]["id"].as_str().filter(|c| !c.is_empty()).map(str::to_owned),
     })
+}
+
+/// A webhook body as text (verification forwards it unchanged) and as the
+/// JSON object it must be; anything else is [`WebhookError::BadPayload`].
+fn read_event(body: &[u8]) -> Result<(&str, Value), WebhookError> {
+    let raw = std::str::from_utf8(body).map_err(|_| WebhookError::BadPayload("not UTF-8".into()))?;
+    let event: Value = serde_json::from_str(raw).map_err(|e| WebhookError::BadPayload(e.to_string()))?;
+    if !event.is_object() {
+        return Err(WebhookError::BadPayload("not a JSON object".into()));
+    }
+    Ok((raw, event))
 }
 
 fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
@@ -951,11 +980,8 @@ impl Connector for PaypalConnector {
         if skew > self.config.webhook_tolerance.as_secs() {
             return Err(WebhookError::Stale);
         }
-        let raw = std::str::from_utf8(body).map_err(|_| WebhookError::BadPayload("not UTF-8".into()))?;
-        let event: Value = serde_json::from_str(raw).map_err(|e| WebhookError::BadPayload(e.to_string()))?;
-        if !event.is_object() {
-            return Err(WebhookError::BadPayload("not a JSON object".into()));
-        }
+        // A body that is no event is refused before PayPal is asked.
+        let (raw, event) = read_event(body)?;
         // The event goes to PayPal exactly as received: re-serializing it
         // could change what PayPal checks the signature against.
         let head = json!({
@@ -977,14 +1003,17 @@ impl Connector for PaypalConnector {
             Some(_) => return Err(WebhookError::BadSignature),
             None => return Err(WebhookError::Verification("answer without verification_status".into())),
         }
-        let event_id = event["id"].as_str().ok_or_else(|| WebhookError::BadPayload("event without id".into()))?;
-        let event_type =
-            event["event_type"].as_str().ok_or_else(|| WebhookError::BadPayload("event without event_type".into()))?;
-        let created = event["create_time"]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .ok_or_else(|| WebhookError::BadPayload("event without a valid create_time".into()))?;
-        let kind = self.map_event(&event).await?;
-        Ok(WebhookEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), created, kind })
+        self.event_of(&event).await
+    }
+
+    /// The same mapping as [`Connector::verify_webhook`] once PayPal has
+    /// confirmed the signature, so a stored body maps to the event it mapped
+    /// to on receipt, whatever its age. Refund and dispute events still look
+    /// the order of their capture up at PayPal
+    /// (`GET /v2/payments/captures/{id}`); a failed lookup is
+    /// [`WebhookError::Verification`].
+    async fn parse_webhook(&self, body: &[u8]) -> Result<WebhookEvent, WebhookError> {
+        let (_, event) = read_event(body)?;
+        self.event_of(&event).await
     }
 }

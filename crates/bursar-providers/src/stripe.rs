@@ -835,6 +835,13 @@ impl Connector for StripeConnector {
         verify_signature(header, body, &self.config.webhook_secrets, self.config.webhook_tolerance, now)?;
         parse_event(body)
     }
+
+    /// [`parse_event`] on the stored body: the same event
+    /// [`Connector::verify_webhook`] returned when it arrived, whatever its
+    /// age.
+    async fn parse_webhook(&self, body: &[u8]) -> Result<WebhookEvent, WebhookError> {
+        parse_event(body)
+    }
 }
 
 /// The method a Checkout Session saved, if the buyer agreed to keep it. Its
@@ -965,7 +972,10 @@ struct RawEventData {
     object: Value,
 }
 
-/// Maps a (verified) Stripe Event onto Bursar's vocabulary.
+/// Maps a (verified) Stripe Event onto Bursar's vocabulary: what both
+/// [`Connector::verify_webhook`] (after the signature check) and
+/// [`Connector::parse_webhook`] return. The event id, type and creation time
+/// all come from the body.
 pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let raw: RawEvent = serde_json::from_slice(body).map_err(|e| WebhookError::BadPayload(e.to_string()))?;
     let created = jiff::Timestamp::from_second(raw.created).map_err(|e| WebhookError::BadPayload(e.to_string()))?;

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use bursar_providers::paypal::{paypal_amount, PaypalConfig, PaypalConnector};
 use bursar_providers::testkit::paypal::{
-    return_params, FakePaypal, CAPTURE_DECLINED_VAULT_ID, DECLINING_VAULT_ID, PAYER_ACTION_VAULT_ID,
+    return_params, FakePaypal, SignedWebhook, CAPTURE_DECLINED_VAULT_ID, DECLINING_VAULT_ID, PAYER_ACTION_VAULT_ID,
 };
 use bursar_providers::{
     ChargeOutcome, ChargeRequest, CheckoutRequest, CheckoutSession, Connector, CustomerInfo, Money, PaymentStatus,
-    ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookKind,
+    ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookKind,
 };
 use serde_json::Value;
 
@@ -637,4 +637,132 @@ async fn refund_dispute_denial_and_other_events_are_mapped() {
         assert_eq!(event.kind, WebhookKind::Other, "{event_type}");
         assert_eq!(event.event_type, event_type);
     }
+}
+
+/// Verifies a delivery, then replays its body alone: both give the same event.
+async fn verified_then_replayed(paypal: &PaypalConnector, hook: &SignedWebhook) -> WebhookEvent {
+    let verified = paypal.verify_webhook(&hook.headers, &hook.body, now()).await.expect("verified");
+    let replayed = paypal.parse_webhook(&hook.body).await.expect("replayed");
+    assert_eq!(replayed, verified, "{}", verified.event_type);
+    verified
+}
+
+#[tokio::test]
+async fn a_stored_webhook_replays_as_the_event_it_was_verified_as() {
+    let (fake, paypal) = setup().await;
+    let order = paid_order(&fake, &paypal, "pay_replay", usd(5000)).await;
+    let capture = fake.capture_of(&order).unwrap();
+
+    let event =
+        verified_then_replayed(&paypal, &fake.webhook("PAYMENT.CAPTURE.COMPLETED", capture.clone(), now())).await;
+    assert_eq!(
+        event.kind,
+        WebhookKind::PaymentSucceeded {
+            payment_id: Some("pay_replay".into()),
+            provider_payment_id: order.clone(),
+            amount: usd(5000),
+            method: None,
+            provider_customer: None,
+        }
+    );
+
+    let mut denied = capture.clone();
+    denied["status"] = "DECLINED".into();
+    let event = verified_then_replayed(&paypal, &fake.webhook("PAYMENT.CAPTURE.DENIED", denied, now())).await;
+    assert!(matches!(event.kind, WebhookKind::PaymentFailed { .. }), "{event:?}");
+
+    // Refunds and disputes name a capture: the replay looks its order up at
+    // PayPal, as on receipt.
+    let RefundOutcome::Succeeded { provider_refund_id } =
+        paypal.refund(&refund("ref_replay", &order, usd(1500))).await.unwrap()
+    else {
+        panic!("refund failed")
+    };
+    let hook = fake.webhook("PAYMENT.CAPTURE.REFUNDED", fake.refund(&provider_refund_id).unwrap(), now());
+    let event = verified_then_replayed(&paypal, &hook).await;
+    assert_eq!(
+        event.kind,
+        WebhookKind::RefundSucceeded {
+            refund_id: Some("ref_replay".into()),
+            provider_payment_id: order.clone(),
+            provider_refund_id,
+            amount: usd(1500),
+        }
+    );
+
+    let dispute = serde_json::json!({
+        "dispute_id": "PP-D-31337",
+        "reason": "UNAUTHORISED",
+        "status": "OPEN",
+        "dispute_amount": { "currency_code": "USD", "value": "50.00" },
+        "disputed_transactions": [{ "seller_transaction_id": capture["id"] }],
+    });
+    let event = verified_then_replayed(&paypal, &fake.webhook("CUSTOMER.DISPUTE.CREATED", dispute, now())).await;
+    assert_eq!(
+        event.kind,
+        WebhookKind::DisputeOpened { provider_payment_id: order, amount: usd(5000), reason: "UNAUTHORISED".into() }
+    );
+
+    let hook = fake.webhook("CHECKOUT.ORDER.APPROVED", serde_json::json!({ "id": "X" }), now());
+    assert_eq!(verified_then_replayed(&paypal, &hook).await.kind, WebhookKind::Other);
+}
+
+#[tokio::test]
+async fn a_replay_whose_lookup_fails_is_a_verification_error_and_can_be_retried() {
+    let (fake, paypal) = setup().await;
+    let order = paid_order(&fake, &paypal, "pay_replay_lookup", usd(2000)).await;
+    let RefundOutcome::Succeeded { provider_refund_id } =
+        paypal.refund(&refund("ref_replay_lookup", &order, usd(500))).await.unwrap()
+    else {
+        panic!("refund failed")
+    };
+    let hook = fake.webhook("PAYMENT.CAPTURE.REFUNDED", fake.refund(&provider_refund_id).unwrap(), now());
+    fake.fail_next_on("/v2/payments/captures/");
+    assert!(matches!(paypal.parse_webhook(&hook.body).await.unwrap_err(), WebhookError::Verification(_)));
+    let event = paypal.parse_webhook(&hook.body).await.expect("replayed once PayPal answers");
+    let WebhookKind::RefundSucceeded { provider_payment_id, .. } = event.kind else { panic!("{event:?}") };
+    assert_eq!(provider_payment_id, order);
+}
+
+#[tokio::test]
+async fn replaying_a_body_that_is_no_event_is_a_bad_payload() {
+    let (_fake, paypal) = setup().await;
+    let bodies: [&[u8]; 8] = [
+        b"",
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b"{\"hello\": 1}",
+        // An event without its creation time.
+        br#"{"id": "WH-1", "event_type": "CHECKOUT.ORDER.APPROVED", "resource": {}}"#,
+        // A capture event whose resource names no capture.
+        br#"{"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "create_time": "2024-05-01T10:00:00Z",
+            "resource": {}}"#,
+        // A refund event without the link to its capture.
+        br#"{"id": "WH-1", "event_type": "PAYMENT.CAPTURE.REFUNDED", "create_time": "2024-05-01T10:00:00Z",
+            "resource": {"id": "1RF", "amount": {"currency_code": "USD", "value": "1.00"}}}"#,
+    ];
+    for body in bodies {
+        let err = paypal.parse_webhook(body).await.unwrap_err();
+        assert!(matches!(err, WebhookError::BadPayload(_)), "{:?}: {err:?}", String::from_utf8_lossy(body));
+    }
+}
+
+#[tokio::test]
+async fn a_stale_delivery_that_once_verified_still_replays() {
+    let (fake, paypal) = setup().await;
+    let order = paid_order(&fake, &paypal, "pay_replay_old", usd(2000)).await;
+    let sent = now() - jiff::SignedDuration::from_hours(24 * 40);
+    let hook = fake.webhook("PAYMENT.CAPTURE.COMPLETED", fake.capture_of(&order).unwrap(), sent);
+    let on_receipt = paypal.verify_webhook(&hook.headers, &hook.body, sent).await.expect("valid when it arrived");
+    assert_eq!(paypal.verify_webhook(&hook.headers, &hook.body, now()).await.unwrap_err(), WebhookError::Stale);
+
+    let replayed = paypal.parse_webhook(&hook.body).await.expect("replays");
+    assert_eq!(replayed, on_receipt);
+    let body: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(replayed.event_id, body["id"].as_str().unwrap());
+    assert_eq!(replayed.created, sent);
+    assert!(
+        matches!(&replayed.kind, WebhookKind::PaymentSucceeded { provider_payment_id, .. } if *provider_payment_id == order)
+    );
 }

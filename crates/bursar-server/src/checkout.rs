@@ -338,19 +338,56 @@ async fn pay(
         tx.commit().await?;
         return Ok(Redirect::to(&success_url(&s)).into_response());
     }
-    let routes = state.providers.route(customer.country.as_deref(), &s.currency, s.livemode);
+    // Pay pressed again (a double click, a retry after an error or a
+    // crash): the attempt still waiting for the buyer is reused, never
+    // duplicated; its provider session is asked for again under the same
+    // idempotency key.
+    let waiting = match &s.payment_id {
+        Some(pid) => pay_store::get(&mut *tx, pid).await?.filter(|p| p.status == "pending"),
+        None => None,
+    };
+    let mut routes = state.providers.route(customer.country.as_deref(), &s.currency, s.livemode);
+    if let Some(p) = &waiting {
+        routes.retain(|r| r != &p.provider);
+        routes.insert(0, p.provider.clone());
+    }
     let Some(provider) = routes.first().cloned() else {
         drop(tx);
         return render_session(&state, &s, Some("No payment provider takes this currency here.".into())).await;
     };
     let number = inv.number.clone().unwrap_or_default();
+    let payment = if let Some(p) = waiting {
+        tx.commit().await?;
+        p
+    } else {
+        new_payment(&mut tx, &mut s, &inv, &provider, &number, now).await?;
+        tx.commit().await?;
+        pay_store::get(state.db.reader(), s.payment_id.as_deref().unwrap_or_default())
+            .await?
+            .ok_or_else(ApiError::internal)?
+    };
+    if payment.provider == "sandbox" {
+        return Ok(Redirect::to(&format!("/checkout/{id}/sandbox")).into_response());
+    }
+    pay_via_providers(&state, &headers, &s, &customer, &payment, &routes).await
+}
+
+/// Writes a checkout's payment attempt and links it to the session.
+async fn new_payment(
+    tx: &mut Tx,
+    s: &mut SessionRow,
+    inv: &bursar_store::billing::InvoiceRow,
+    provider: &str,
+    number: &str,
+    now: i64,
+) -> ApiResult<()> {
     let payment = PaymentRow {
         id: new_id(IdKind::Payment),
         livemode: s.livemode,
         customer_id: s.customer_id.clone(),
         invoice_id: Some(inv.id.clone()),
         checkout_session_id: Some(s.id.clone()),
-        provider: provider.clone(),
+        provider: provider.to_string(),
         provider_payment_id: None,
         method_id: None,
         method_brand: None,
@@ -371,26 +408,35 @@ async fn pay(
         updated_at: now,
         completed_at: None,
     };
-    pay_store::insert_payments(&mut tx, std::slice::from_ref(&payment)).await?;
+    pay_store::insert_payments(tx, std::slice::from_ref(&payment)).await?;
     s.payment_id = Some(payment.id.clone());
-    s.provider = Some(provider.clone());
+    s.provider = Some(provider.to_string());
     s.last_error = None;
-    store::save(&mut tx, &s).await?;
-    tx.commit().await?;
-    if provider == "sandbox" {
-        return Ok(Redirect::to(&format!("/checkout/{id}/sandbox")).into_response());
-    }
-    // The provider's hosted page, falling back along the route when a
-    // provider is down (the payment moves with it: nothing was taken).
-    let base = base_url(&state, &headers);
+    store::save(tx, s).await?;
+    Ok(())
+}
+
+/// Sends the buyer to the first provider on the route that takes the
+/// checkout, falling back along the route when a provider is down (the
+/// payment moves with it: nothing was taken).
+async fn pay_via_providers(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &SessionRow,
+    customer: &customers::CustomerRow,
+    payment: &PaymentRow,
+    routes: &[String],
+) -> ApiResult<Response> {
+    let id = s.id.clone();
+    let base = base_url(state, headers);
     for (i, provider) in routes.iter().enumerate() {
         if provider == "sandbox" {
-            set_provider(&state, &payment.id, &id, provider, None).await?;
+            set_provider(state, &payment.id, &id, provider, None).await?;
             return Ok(Redirect::to(&format!("/checkout/{id}/sandbox")).into_response());
         }
         let Some(conn) = state.providers.get(provider) else { continue };
         if i > 0 {
-            set_provider(&state, &payment.id, &id, provider, None).await?;
+            set_provider(state, &payment.id, &id, provider, None).await?;
         }
         let req = CheckoutRequest {
             payment_id: payment.id.clone(),
@@ -411,9 +457,9 @@ async fn pay(
         };
         match conn.create_checkout(&req).await {
             Ok(cs) => {
-                set_provider(&state, &payment.id, &id, provider, Some(&cs.provider_ref)).await?;
+                set_provider(state, &payment.id, &id, provider, Some(&cs.provider_ref)).await?;
                 if cs.redirect_url.is_empty() && provider == "razorpay" {
-                    return Ok(razorpay_page(&state, &id, &payment, &cs, &customer).await);
+                    return Ok(razorpay_page(state, &id, payment, &cs, customer).await);
                 }
                 return Ok(Redirect::to(&cs.redirect_url).into_response());
             }
@@ -428,8 +474,8 @@ async fn pay(
             }
         }
     }
-    let s = load(&state, &id).await?;
-    render_session(&state, &s, Some("The payment provider is unavailable. Please try again shortly.".into())).await
+    let s = load(state, &id).await?;
+    render_session(state, &s, Some("The payment provider is unavailable. Please try again shortly.".into())).await
 }
 
 async fn set_provider(

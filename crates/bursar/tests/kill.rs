@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CUSTOMERS: usize = 200;
+/// Of those, how many also buy a one-off item through the hosted checkout
+/// (Stripe's hosted page) while the server is being killed.
+const CHECKOUTS: usize = 60;
 const JAN_1: i64 = 1_767_225_600;
 
 #[derive(Clone)]
@@ -88,6 +91,64 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One buyer through the hosted checkout, retrying every step the way a
+/// browser (and a patient buyer) would until the platform's success page.
+async fn checkout(client: &reqwest::Client, key: &str, base: &str, fake: &FakeStripe, customer: &str, i: usize) {
+    let (s, cs) = until_answered(|| {
+        client
+            .post(format!("{base}/v1/checkout/sessions"))
+            .bearer_auth(key)
+            .header("Idempotency-Key", format!("cs-{i}"))
+            .json(&json!({"customer": customer, "mode": "payment",
+                "items": [{"description": "Mock test pack", "unit_amount": 900}],
+                "success_url": "https://platform.example/ok", "cancel_url": "https://platform.example/no"}))
+    })
+    .await;
+    assert_eq!(s, 201, "{cs}");
+    let id = cs["id"].as_str().unwrap().to_string();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for _ in 0..2_000 {
+        let Ok(r) = browser.get(format!("{base}/checkout/{id}")).send().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let html = r.text().await.unwrap_or_default();
+        if html.contains("This checkout is complete") {
+            return;
+        }
+        let Some(at) = html.find("name=\"form_token\" value=\"") else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let token = html[at + 25..at + 57].to_string();
+        let Ok(r) =
+            browser.post(format!("{base}/checkout/{id}/pay")).form(&[("form_token", token.as_str())]).send().await
+        else {
+            continue;
+        };
+        let to = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+        if !to.starts_with(&fake.base_url().to_string()) {
+            continue;
+        }
+        // On Stripe's page: pay (once; a repeated visit finds it paid).
+        if let Some(sess) = fake.objects("checkout.session").into_iter().find(|s| s["url"] == to.as_str()) {
+            let _ = fake.pay_checkout(sess["id"].as_str().unwrap(), "pm_card_visa");
+        }
+        // Back to Bursar.
+        if let Ok(r) = browser.get(format!("{base}/checkout/{id}/return")).send().await {
+            let back = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+            if back.starts_with("https://platform.example/ok") {
+                return;
+            }
+        }
+    }
+    panic!("checkout {id} never completed");
 }
 
 /// Sends a request until the server answers it with something other than a
@@ -209,6 +270,18 @@ async fn killing_the_server_never_loses_or_doubles_a_payment() {
             }
         }));
     }
+    // Hosted checkouts at the same time: the buyer's browser retries each
+    // step, Stripe's page is paid once per session.
+    let fake = Arc::new(fake);
+    for w in 0..10 {
+        let (customers, client, key, base, fake) =
+            (customers.clone(), client.clone(), key.clone(), env.base(), fake.clone());
+        workers.push(tokio::spawn(async move {
+            for i in (w..CHECKOUTS).step_by(10) {
+                checkout(&client, &key, &base, &fake, &customers[i], i).await;
+            }
+        }));
+    }
     for w in workers {
         w.await.unwrap();
     }
@@ -275,8 +348,19 @@ async fn killing_the_server_never_loses_or_doubles_a_payment() {
     .await
     .unwrap();
     assert_eq!(subs, CUSTOMERS as i64, "one subscription per learner");
-    assert_eq!((invoices, paid), (2 * CUSTOMERS as i64, 2 * CUSTOMERS as i64), "first invoice and renewal, all paid");
-    assert_eq!(taken, 2 * CUSTOMERS as i64 * 1900);
+    let subs_invoices = 2 * CUSTOMERS as i64;
+    assert_eq!(
+        (invoices, paid),
+        (subs_invoices + CHECKOUTS as i64, subs_invoices + CHECKOUTS as i64),
+        "first invoices, renewals and checkouts, all paid"
+    );
+    assert_eq!(taken, subs_invoices * 1900 + CHECKOUTS as i64 * 900);
+    let complete: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM checkout_sessions WHERE status = 'complete'")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+    assert_eq!(complete, CHECKOUTS as i64);
     eprintln!("killed {killed} times; {} payments, all settled once", completed.len());
     db.close().await;
 }

@@ -353,6 +353,28 @@ async fn paypal_and_razorpay_checkouts_are_routed_by_country_and_currency() {
     let (s, loc, _) = submit_get(&app, &format!("/checkout/{id}/return?{}", qs.join("&"))).await;
     assert_eq!((s, loc), (303, format!("https://p.example/ok?session_id={id}")));
     assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "paid");
+    // PayPal's webhook for the same capture arrives afterwards: verified
+    // through PayPal's API, stored, and changes nothing.
+    let capture = pp.capture_of(&order).expect("captured at PayPal");
+    let hook = pp.webhook("PAYMENT.CAPTURE.COMPLETED", capture, jiff::Timestamp::now());
+    let send = |headers: &bursar_providers::Headers, body: &[u8]| {
+        let mut req = app.client.post(app.url("/webhooks/paypal")).body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req.send()
+    };
+    assert_eq!(send(&hook.headers, &hook.body).await.unwrap().status().as_u16(), 200);
+    let (status, pid): (String, Option<String>) =
+        sqlx::query_as("SELECT status, payment_id FROM provider_events WHERE provider = 'paypal'")
+            .fetch_one(app.tdb.db.reader())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), pid.as_deref()), ("ignored", cs["payment"].as_str()));
+    // The same body with another transmission's signature: PayPal says no.
+    let mut forged = hook.headers.clone();
+    forged.insert("paypal-transmission-sig".into(), "Zm9yZ2Vk".into());
+    assert_eq!(send(&forged, &hook.body).await.unwrap().status().as_u16(), 400);
 
     // A learner in India paying INR: Razorpay, through its hosted page.
     let (s, c) = app.post("/v1/customers", json!({"country": "IN", "email": "asha@example.in"})).await;
