@@ -96,6 +96,31 @@ async fn receive(
     Ok((StatusCode::OK, Json(serde_json::json!({"received": true, "status": status}))).into_response())
 }
 
+/// Applies a stored event again (staff replay): the body is mapped again by
+/// its connector without re-checking the signature, which was checked on
+/// receipt. Applying is idempotent, so a replay of an applied event
+/// changes nothing. Returns the outcome.
+pub async fn replay(state: &AppState, id: &str) -> ApiResult<store::ProviderEventRow> {
+    let not_found = || ApiError::not_found("id", "provider event", id);
+    let row = store::event(state.db.reader(), id).await?.ok_or_else(not_found)?;
+    let conn = state
+        .providers
+        .get(&row.provider)
+        .ok_or_else(|| ApiError::invalid("id", format!("{} is not configured", row.provider)))?;
+    let event = conn
+        .parse_webhook(row.payload.as_bytes())
+        .await
+        .map_err(|e| ApiError::invalid("id", format!("the stored event cannot be read: {e}")))?;
+    let server_now = state.now_ms();
+    let settings = state.billing_settings();
+    let mut tx = state.db.begin().await?;
+    let (status, note, payment) = apply(&mut tx, state, &settings, &row.provider, event.kind, server_now).await?;
+    let note = Some(format!("replayed: {}", note.unwrap_or_else(|| status.to_string())));
+    store::set_event_outcome(&mut tx, &row.id, status, note.as_deref(), payment.as_deref(), server_now).await?;
+    tx.commit().await?;
+    store::event(state.db.reader(), id).await?.ok_or_else(ApiError::internal)
+}
+
 /// The payment an event is about: by Bursar's id when the provider echoed
 /// it, else by the provider's id. Locked for the update.
 async fn find_payment(

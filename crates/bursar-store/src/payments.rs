@@ -296,6 +296,28 @@ pub async fn set_event_outcome(
     Ok(())
 }
 
+pub async fn event<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> Result<Option<ProviderEventRow>, DbError> {
+    let row = sqlx::query(
+        "SELECT id, provider, event_id, event_type, payload, status, note, payment_id, received_at, processed_at \
+         FROM provider_events WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|r| ProviderEventRow {
+        id: r.get(0),
+        provider: r.get(1),
+        event_id: r.get(2),
+        event_type: r.get(3),
+        payload: r.get(4),
+        status: r.get(5),
+        note: r.get(6),
+        payment_id: r.get(7),
+        received_at: r.get(8),
+        processed_at: r.get(9),
+    }))
+}
+
 pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     provider: Option<&str>,

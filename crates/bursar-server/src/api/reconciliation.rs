@@ -18,7 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(reconciliation))
+    OpenApiRouter::new()
+        .routes(routes!(reconciliation))
+        .routes(routes!(list_provider_events))
+        .routes(routes!(replay_provider_event))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -186,4 +189,80 @@ async fn reconciliation(
         recorded,
         differences,
     }))
+}
+
+/// A webhook a provider sent, as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderEvent {
+    pub id: String,
+    /// Always `provider_event`.
+    pub object: &'static str,
+    pub provider: String,
+    /// The provider's event id.
+    pub event_id: String,
+    pub event_type: String,
+    /// `applied`, `ignored` or `flagged`.
+    pub status: String,
+    pub note: Option<String>,
+    pub payment: Option<String>,
+    /// The raw body as received.
+    pub payload: String,
+    pub received: i64,
+    pub processed_at: Option<i64>,
+}
+
+fn render_event(e: store::ProviderEventRow) -> ProviderEvent {
+    ProviderEvent {
+        id: e.id,
+        object: "provider_event",
+        provider: e.provider,
+        event_id: e.event_id,
+        event_type: e.event_type,
+        status: e.status,
+        note: e.note,
+        payment: e.payment_id,
+        payload: e.payload,
+        received: secs(e.received_at),
+        processed_at: e.processed_at.map(secs),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProviderEventParams {
+    pub limit: Option<String>,
+    pub starting_after: Option<String>,
+    pub provider: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/provider_events", tag = "payments", params(ProviderEventParams),
+    responses((status = 200, body = super::ListResponse<ProviderEvent>), (status = 400, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn list_provider_events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<ProviderEventParams>,
+) -> ApiResult<Json<super::ListResponse<ProviderEvent>>> {
+    let page = crate::extract::ListParams { limit: q.limit, starting_after: q.starting_after };
+    let limit = page.limit()?;
+    let rows =
+        store::list_events(state.db.reader(), q.provider.as_deref(), page.starting_after.as_deref(), limit + 1).await?;
+    Ok(Json(super::ListResponse::from_rows(rows.into_iter().map(render_event).collect(), limit, "/v1/provider_events")))
+}
+
+#[utoipa::path(post, path = "/v1/provider_events/{id}/replay", tag = "payments",
+    params(("id" = String, Path, description = "Stored provider event id")),
+    responses((status = 200, body = ProviderEvent), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn replay_provider_event(
+    State(state): State<AppState>,
+    _caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<Json<ProviderEvent>> {
+    if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::ProviderEvent, &id) {
+        return Err(ApiError::not_found("id", "provider event", &id));
+    }
+    Ok(Json(render_event(crate::webhooks_in::replay(&state, &id).await?)))
 }

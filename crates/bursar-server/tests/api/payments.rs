@@ -302,6 +302,18 @@ async fn a_stripe_webhook_settles_a_payment_once() {
     assert_eq!(fake.deliver(&url, &hook).await, Ok(200));
     assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
     assert_eq!(app.count("provider_events").await, 1);
+    // Staff replay the stored event: applied again, nothing changes.
+    let (_, evs) = app.get("/v1/provider_events?provider=stripe").await;
+    assert_eq!(evs["data"][0]["status"], "applied");
+    assert!(evs["data"][0]["payload"].as_str().unwrap().contains(&pi));
+    let (s, rep) =
+        app.post(&format!("/v1/provider_events/{}/replay", evs["data"][0]["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200, "{rep}");
+    assert_eq!(rep["status"], "ignored");
+    assert!(rep["note"].as_str().unwrap().starts_with("replayed"));
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    let (s, e) = app.post("/v1/provider_events/pevt_nothere/replay", json!({})).await;
+    assert_error(s, &e, 404, Some("id"));
     // A failure reported after the success (out of order) changes nothing.
     let late = fake.intent_event("payment_intent.payment_failed", &pi);
     assert_eq!(fake.deliver(&url, &late).await, Ok(200));
