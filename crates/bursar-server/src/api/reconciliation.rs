@@ -77,7 +77,8 @@ async fn reconciliation(
             .transpose()
     };
     let now = state.now_ms();
-    let to = secs_param("to", &q.to)?.map_or(now, |t| t.saturating_mul(1000));
+    // The default end includes everything up to this instant.
+    let to = secs_param("to", &q.to)?.map_or(now + 1, |t| t.saturating_mul(1000));
     let from = secs_param("from", &q.from)?.map_or(to - 7 * 86_400_000, |f| f.saturating_mul(1000));
     if from >= to {
         return Err(ApiError::invalid("from", "from must be before to"));

@@ -481,7 +481,8 @@ async fn reconciliation_lists_every_difference_between_stripe_bursar_and_the_led
         .collect();
     assert!(kinds.contains(&("unsettled_payment".into(), Some(pay.clone()))), "{kinds:?}");
     assert!(kinds.contains(&("status_mismatch".into(), Some(pay.clone()))), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k.0 == "unknown_provider_payment"), "{kinds:?}");
+    let (_, evs) = app.get("/v1/provider_events").await;
+    assert!(kinds.iter().any(|k| k.0 == "unknown_provider_payment"), "{kinds:?} {evs}");
     // Once recovered, the payment's differences are gone.
     let settings = app.state.billing_settings();
     bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
