@@ -886,6 +886,12 @@ async fn provider_return(
         client_params: BTreeMap::new(),
     };
     let (answer, method) = match conn.complete_checkout(&session, &params).await {
+        // Back without having paid (the provider's page is still open):
+        // nothing failed; the buyer can go back and pay.
+        Ok((bursar_providers::ChargeOutcome::RequiresAction { .. }, _)) => {
+            return render_session(&state, &s, Some("The payment is not complete yet. Press Pay to finish it.".into()))
+                .await;
+        }
         Ok((outcome, method)) => (Answer::from(Ok(outcome)), method),
         Err(e) => (Answer::Unknown { detail: e.to_string() }, None),
     };

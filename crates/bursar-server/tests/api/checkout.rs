@@ -177,6 +177,16 @@ async fn stripe_checkout_round_trip_and_fallback_when_stripe_is_down() {
     let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
     assert_eq!(loc, stripe_session["url"].as_str().unwrap(), "the buyer goes to Stripe's page");
     assert_eq!(stripe_session["amount_total"], 4900);
+    // Back without paying (the tab was switched): nothing fails.
+    let (s, _, html) = submit_get(&app, &format!("/checkout/{id}/return")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("not complete yet"), "{html}");
+    let (_, p) = app.get(&format!("/v1/payments?customer={cus}")).await;
+    assert_eq!(p["data"][0]["status"], "pending");
+    // Pay again: the same Stripe session, not a second one.
+    let (s, again, _) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!((s, again.as_str()), (303, loc.as_str()));
+    assert_eq!(fake.objects("checkout.session").len(), 1);
     // The buyer pays on Stripe's page and comes back.
     fake.pay_checkout(stripe_session["id"].as_str().unwrap(), "pm_card_visa").unwrap();
     let (s, loc, _) = submit_get(&app, &format!("/checkout/{id}/return")).await;
