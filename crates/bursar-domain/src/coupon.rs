@@ -57,9 +57,19 @@ pub enum AppliesTo {
 /// What is being bought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a> {
-    Plan { id: &'a str, code: &'a str },
-    Course { id: &'a str },
-    Bundle { id: &'a str },
+    Plan {
+        id: &'a str,
+        code: &'a str,
+    },
+    Course {
+        id: &'a str,
+    },
+    Bundle {
+        id: &'a str,
+    },
+    /// A one-off item that is none of those (a cart line, a top-up): only
+    /// coupons that apply to `all` cover it.
+    Other,
 }
 
 impl AppliesTo {
@@ -245,5 +255,8 @@ mod tests {
         assert_eq!(Duration::Forever.invoices(1), None);
         assert!(AppliesTo::Items { ids: vec!["grow".into()] }.covers(Item::Plan { id: "plan_x", code: "grow" }));
         assert!(AppliesTo::Bundles.covers(Item::Bundle { id: "b" }));
+        assert!(AppliesTo::All.covers(Item::Other));
+        assert!(!AppliesTo::Courses.covers(Item::Other));
+        assert!(!AppliesTo::Items { ids: vec!["x".into()] }.covers(Item::Other));
     }
 }

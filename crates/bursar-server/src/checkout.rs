@@ -108,6 +108,9 @@ pub async fn summarize(db: &bursar_store::Db, settings: &Settings, s: &SessionRo
             let qty = if i.quantity > 1 { format!(" × {}", i.quantity) } else { String::new() };
             drafts.push((format!("{}{qty}", i.description), i.unit_amount.saturating_mul(i.quantity)));
         }
+        if let Some((name, off)) = cart_discount(r, s, currency).await? {
+            drafts.push((name, -off));
+        }
     }
     let sum: i64 = drafts.iter().map(|d| d.1).sum();
     let decision = bursar_domain::tax::decide(&settings.tax, &billing::buyer_of(&customer));
@@ -245,6 +248,21 @@ async fn apply_coupon(
     Ok(Redirect::to(&format!("/checkout/{id}")).into_response())
 }
 
+/// The discount a payment-mode session's coupon gives on the whole cart:
+/// (line description, amount off).
+async fn cart_discount<'e, E>(ex: E, s: &SessionRow, currency: Currency) -> ApiResult<Option<(String, i64)>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let Some(code) = &s.coupon else { return Ok(None) };
+    let Some(c) = billing_store::coupon_by_key(ex, s.livemode, code).await? else { return Ok(None) };
+    let rules: bursar_domain::coupon::Rules = serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
+    let sum: i64 = items_of(s).iter().map(|i| i.unit_amount.saturating_mul(i.quantity)).sum();
+    let off =
+        bursar_domain::coupon::discount_of(&rules.discount, currency.code(), sum).map_err(|_| ApiError::internal())?;
+    Ok((off != 0).then(|| (format!("{} ({})", c.name, c.code), off)))
+}
+
 /// Checks the session's coupon (for the API, which names the field).
 pub async fn validate_coupon(tx: &mut Tx, s: &SessionRow, now: i64) -> ApiResult<()> {
     match &s.coupon {
@@ -269,18 +287,25 @@ async fn check_coupon(tx: &mut Tx, s: &SessionRow, code: &str, now: i64) -> ApiR
         }
         _ => (items_of(s).iter().map(|i| i.unit_amount.saturating_mul(i.quantity)).sum(), None),
     };
-    let Some(plan) = plan else {
-        return Err(ApiError::invalid("coupon", "coupons apply to plans in this version of checkout"));
+    let item = match &plan {
+        Some(plan) => bursar_domain::coupon::Item::Plan { id: &plan.id, code: &plan.code },
+        None => bursar_domain::coupon::Item::Other,
     };
     let attempt = bursar_domain::coupon::Attempt {
         now,
-        item: bursar_domain::coupon::Item::Plan { id: &plan.id, code: &plan.code },
+        item,
         currency: &s.currency,
         amount: item_amount,
         customer_redemptions: billing_store::customer_redemptions(tx, &c.id, &customer.id).await?,
         customer_has_purchased: billing_store::has_purchased(tx, &customer.id).await?,
     };
-    rules.check(c.active, &attempt).map_err(|r| ApiError::invalid("coupon", r.to_string()))
+    rules.check(c.active, &attempt).map_err(|r| ApiError::invalid("coupon", r.to_string()))?;
+    // The redemption itself is taken atomically at Pay; this only spares the
+    // buyer a coupon that is already used up.
+    if c.max_redemptions.is_some_and(|m| c.redemptions >= m) {
+        return Err(ApiError::invalid("coupon", bursar_domain::coupon::Refusal::Exhausted.to_string()));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -534,6 +559,30 @@ async fn issue(
                 unit_amount: i.unit_amount,
             })
             .collect();
+        // The cart's coupon is redeemed (atomically against its limit) and
+        // becomes a discount line.
+        let discount = match &s.coupon {
+            Some(code) => {
+                check_coupon(tx, s, code, now).await?;
+                let c =
+                    billing_store::coupon_by_key(&mut **tx, s.livemode, code).await?.ok_or_else(ApiError::internal)?;
+                if !billing_store::try_redeem(tx, &c.id).await? {
+                    return Err(ApiError::invalid("coupon", bursar_domain::coupon::Refusal::Exhausted.to_string()));
+                }
+                billing_store::insert_redemption(
+                    tx,
+                    &new_id(IdKind::Redemption),
+                    s.livemode,
+                    &c.id,
+                    &customer.id,
+                    None,
+                    now,
+                )
+                .await?;
+                cart_discount(&mut **tx, s, currency).await?
+            }
+            None => None,
+        };
         let draft = crate::invoicing::create_draft(
             tx,
             settings,
@@ -549,6 +598,9 @@ async fn issue(
             now,
         )
         .await?;
+        if let Some((name, off)) = discount {
+            crate::invoicing::add_discount(tx, settings, for_update, s.livemode, &draft.id, &name, off).await?;
+        }
         let (inv, _) = crate::invoicing::finalize(tx, settings, for_update, s.livemode, &draft.id, server_now).await?;
         s.invoice_id = Some(inv.id);
     }

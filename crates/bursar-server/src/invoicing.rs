@@ -208,6 +208,40 @@ pub async fn add_line(
     Ok(inv)
 }
 
+/// Adds a discount line (`amount` off, positive) to a draft.
+pub async fn add_discount(
+    tx: &mut Tx,
+    settings: &Settings,
+    for_update: &'static str,
+    livemode: bool,
+    id: &str,
+    description: &str,
+    amount: i64,
+) -> ApiResult<InvoiceRow> {
+    let mut inv = locked_draft(tx, for_update, livemode, id).await?;
+    let mut lines = store::lines_of(&mut **tx, id).await?;
+    let position = lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
+    let row = LineRow {
+        id: new_id(IdKind::InvoiceLine),
+        invoice_id: id.to_string(),
+        position,
+        kind: "discount".into(),
+        description: description.to_string(),
+        quantity: 1,
+        unit_amount: -amount,
+        amount: -amount,
+        price_id: None,
+        period_start: None,
+        period_end: None,
+    };
+    store::insert_lines(tx, std::slice::from_ref(&row)).await?;
+    lines.push(row);
+    let customer = customer_of(tx, &inv).await?;
+    provisional(settings, &customer, &mut inv, &lines)?;
+    store::update_draft(tx, &inv).await?;
+    Ok(inv)
+}
+
 /// Removes a line from a draft.
 pub async fn remove_line(
     tx: &mut Tx,
@@ -279,7 +313,7 @@ pub async fn finalize(
     let drafts = lines
         .into_iter()
         .map(|l| LineDraft {
-            kind: "one_off",
+            kind: if l.kind == "discount" { "discount" } else { "one_off" },
             description: l.description,
             quantity: l.quantity,
             unit_amount: l.unit_amount,

@@ -467,3 +467,53 @@ async fn a_razorpay_webhook_completes_a_checkout_whose_buyer_never_came_back() {
     assert_eq!(req.send().await.unwrap().status().as_u16(), 400);
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn a_cart_takes_a_coupon_for_everything_and_counts_its_redemption() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let (s, _) = app
+        .post(
+            "/v1/coupons",
+            json!({"code": "TEN", "amount_off": {"USD": 1000}, "duration": "once", "max_redemptions": 1}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .post("/v1/coupons", json!({"code": "PLANSONLY", "percent_off_bps": 1000, "duration": "once", "applies_to": "plans", "applies_to_ids": ["grow"]}))
+        .await;
+    assert_eq!(s, 200);
+    let cus = customer(&app).await;
+    let body = json!({"customer": cus, "mode": "payment",
+        "items": [{"description": "Essay review", "unit_amount": 2500}, {"description": "Mock test", "quantity": 2, "unit_amount": 900}],
+        "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"});
+    // A coupon for plans does not apply to a cart.
+    let mut b = body.clone();
+    b["coupon"] = json!("PLANSONLY");
+    let (s, e) = app.post("/v1/checkout/sessions", b).await;
+    assert_error(s, &e, 400, Some("coupon"));
+    let cs = session(&app, body.clone()).await;
+    let id = cs["id"].as_str().unwrap();
+    assert_eq!(cs["amount_total"], 4300);
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    submit(&app, &format!("/checkout/{id}/coupon"), &[("form_token", &token), ("code", "TEN")]).await;
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    assert!(html.contains("-$10.00") && html.contains("$33.00"), "{html}");
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["amount_total"], 3300);
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/sandbox"), &[("form_token", &token), ("card", "pm_card_visa")]).await;
+    assert_eq!((s, loc), (303, format!("https://p.example/ok?session_id={id}")));
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await;
+    assert_eq!((inv["total"].as_i64(), inv["amount_paid"].as_i64()), (Some(3300), Some(3300)));
+    let kinds: Vec<&str> = inv["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["one_off", "one_off", "discount"]);
+    // The coupon's only redemption is taken: a second cart cannot use it.
+    let mut b = body;
+    b["coupon"] = json!("TEN");
+    let (s, e) = app.post("/v1/checkout/sessions", b).await;
+    assert_error(s, &e, 400, Some("coupon"));
+    app.verify_ledger().await;
+}
