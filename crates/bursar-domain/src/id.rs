@@ -35,6 +35,8 @@ pub enum IdKind {
     ProviderEvent,
     WebhookEndpoint,
     WebhookDelivery,
+    Metric,
+    UsageEvent,
 }
 
 impl IdKind {
@@ -68,6 +70,8 @@ impl IdKind {
             IdKind::ProviderEvent => "pevt",
             IdKind::WebhookEndpoint => "we",
             IdKind::WebhookDelivery => "whd",
+            IdKind::Metric => "mtr",
+            IdKind::UsageEvent => "ue",
         }
     }
 }

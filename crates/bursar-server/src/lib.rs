@@ -21,6 +21,7 @@ pub mod staff;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod usage;
 pub mod vat_check;
 pub mod webhooks_in;
 pub mod webhooks_out;

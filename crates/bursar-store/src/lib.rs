@@ -17,6 +17,7 @@ pub mod fx;
 pub mod idempotency;
 pub mod ledger;
 pub mod payments;
+pub mod usage;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig, DbError, Tx};

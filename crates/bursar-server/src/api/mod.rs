@@ -17,6 +17,7 @@ pub mod reconciliation;
 pub mod subscriptions;
 pub mod tax;
 pub mod test_clocks;
+pub mod usage;
 pub mod webhook_endpoints;
 
 use crate::error::{ApiError, ErrorEnvelope};
@@ -49,6 +50,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "coupons", description = "Coupons and promotion codes"),
         (name = "payments", description = "Payments, payment methods, refunds and reconciliation"),
         (name = "checkout", description = "Hosted checkout sessions"),
+        (name = "usage", description = "Usage metering, quotas, entitlement checks and feature gating"),
         (name = "webhook_endpoints", description = "Outgoing webhooks to the platform: endpoints and deliveries"),
         (name = "fx", description = "FX reference rates and reporting in a base currency"),
         (name = "api_keys", description = "Secret keys for the platform's backend"),
@@ -89,6 +91,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(tax::router())
         .merge(api_keys::router())
         .merge(test_clocks::router())
+        .merge(usage::router())
         .merge(webhook_endpoints::router())
         .merge(ledger::router())
         .merge(events::router())

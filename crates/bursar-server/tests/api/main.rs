@@ -22,4 +22,5 @@ mod staff;
 mod subscriptions;
 mod tax;
 mod test_clocks;
+mod usage;
 mod webhooks_out;

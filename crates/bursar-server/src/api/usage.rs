@@ -1,0 +1,563 @@
+//! Metrics, usage events and entitlement checks over HTTP.
+
+use super::{commit_json, secs};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::middleware::Idem;
+use crate::state::AppState;
+use crate::usage;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use bursar_domain::catalog::Limit;
+use bursar_domain::id::{is_valid, new_id, IdKind};
+use bursar_store::usage::{self as store, CounterDelta, MetricRow, UsageEventRow};
+use bursar_store::{catalog::PlanRow, customers};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_metric, list_metrics))
+        .routes(routes!(ingest))
+        .routes(routes!(check))
+        .routes(routes!(consume))
+}
+
+/// Most events in one request.
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricCreate {
+    /// `a-z`, `0-9`, `_`; 1 to 64 characters: `tests`, `ai_queries`.
+    pub code: String,
+    pub name: Option<String>,
+    /// `count` (default), `sum`, `max`, `unique_count`, `latest`.
+    pub aggregation: Option<String>,
+    /// For `unique_count`: the event property whose distinct values are counted.
+    pub property: Option<String>,
+    /// `billing_period` (default) or `calendar_month`.
+    pub window: Option<String>,
+    /// The plan limit that caps it (`tests_per_month`); none: metered, never capped.
+    pub limit_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Metric {
+    pub code: String,
+    /// Always `metric`.
+    pub object: &'static str,
+    pub name: String,
+    pub aggregation: String,
+    pub property: Option<String>,
+    pub window: String,
+    pub limit_key: Option<String>,
+}
+
+fn render_metric(m: MetricRow) -> Metric {
+    Metric {
+        code: m.code,
+        object: "metric",
+        name: m.name,
+        aggregation: m.aggregation,
+        property: m.property,
+        window: m.window,
+        limit_key: m.limit_key,
+    }
+}
+
+#[utoipa::path(post, path = "/v1/metrics", tag = "usage", request_body = MetricCreate,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Metric, description = "Created, or updated when the code exists"),
+              (status = 400, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn put_metric(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    ApiJson(body): ApiJson<MetricCreate>,
+) -> ApiResult<Response> {
+    if !usage::valid_code(&body.code) {
+        return Err(ApiError::invalid("code", "code is 1 to 64 of a-z, 0-9 and _"));
+    }
+    let aggregation = body.aggregation.unwrap_or_else(|| "count".into());
+    if !matches!(aggregation.as_str(), "count" | "sum" | "max" | "unique_count" | "latest") {
+        return Err(ApiError::invalid("aggregation", "aggregation is count, sum, max, unique_count or latest"));
+    }
+    if aggregation == "unique_count" && body.property.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::missing("property"));
+    }
+    let window = body.window.unwrap_or_else(|| "billing_period".into());
+    if !matches!(window.as_str(), "billing_period" | "calendar_month") {
+        return Err(ApiError::invalid("window", "window is billing_period or calendar_month"));
+    }
+    if let Some(k) = &body.limit_key {
+        if !usage::valid_code(k) {
+            return Err(ApiError::invalid("limit_key", "limit_key is 1 to 64 of a-z, 0-9 and _"));
+        }
+    }
+    super::check_len("name", &body.name, 200)?;
+    super::check_len("property", &body.property, 64)?;
+    let now = state.now_ms();
+    let m = MetricRow {
+        id: new_id(IdKind::Metric),
+        livemode: caller.livemode,
+        name: body.name.unwrap_or_else(|| body.code.clone()),
+        code: body.code,
+        aggregation,
+        property: body.property,
+        window,
+        limit_key: body.limit_key,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    store::upsert_metric(&mut tx, &m).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &render_metric(m)).await
+}
+
+#[utoipa::path(get, path = "/v1/metrics", tag = "usage",
+    responses((status = 200, body = Vec<Metric>)), security(("api_key" = [])))]
+async fn list_metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Metric>>> {
+    Ok(Json(store::metrics(state.db.reader(), caller.livemode).await?.into_iter().map(render_metric).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageEvent {
+    /// The platform's id for the event: sending it again records nothing more.
+    pub id: String,
+    pub customer: String,
+    /// A metric code.
+    pub metric: String,
+    /// Non-negative integer; default 1.
+    pub quantity: Option<i64>,
+    /// When it happened (Unix seconds; default now). Late events count in their own period.
+    pub timestamp: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatch {
+    /// 1 to 1,000 events; any error refuses the whole batch.
+    pub events: Vec<UsageEvent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageReceipt {
+    /// Always `usage_receipt`.
+    pub object: &'static str,
+    pub received: usize,
+    /// Newly recorded.
+    pub recorded: usize,
+    /// Seen before (by id) and skipped.
+    pub duplicates: usize,
+}
+
+fn parse_err(prefix: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let field = if path == "." {
+        prefix.to_string()
+    } else if prefix.is_empty() {
+        path
+    } else {
+        format!("{prefix}.{path}")
+    };
+    ApiError::invalid(&field, e.into_inner().to_string())
+}
+
+#[utoipa::path(post, path = "/v1/usage", tag = "usage", request_body = UsageBatch,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = UsageReceipt), (status = 400, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Response> {
+    // One event, or `{"events": [...]}`.
+    let events: Vec<UsageEvent> = if body.get("events").is_some() {
+        serde_path_to_error::deserialize::<_, UsageBatch>(body).map_err(|e| parse_err("", e))?.events
+    } else {
+        vec![serde_path_to_error::deserialize::<_, UsageEvent>(body).map_err(|e| parse_err("", e))?]
+    };
+    if events.is_empty() || events.len() > MAX_BATCH {
+        return Err(ApiError::invalid("events", format!("a batch holds 1 to {MAX_BATCH} events")));
+    }
+    let now = state.now_ms();
+    let metrics: HashMap<String, MetricRow> =
+        store::metrics(state.db.reader(), caller.livemode).await?.into_iter().map(|m| (m.code.clone(), m)).collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut customer_ids: Vec<String> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let at = |f: &str| format!("events[{i}].{f}");
+        if e.id.is_empty() || e.id.len() > 255 {
+            return Err(ApiError::invalid(&at("id"), "id is 1 to 255 characters"));
+        }
+        if let Some(j) = seen.insert(e.id.as_str(), i) {
+            return Err(ApiError::invalid(&at("id"), format!("id `{}` is also events[{j}].id", e.id)));
+        }
+        let Some(m) = metrics.get(&e.metric) else {
+            return Err(ApiError::invalid(&at("metric"), format!("no metric `{}`", e.metric)));
+        };
+        let q = e.quantity.unwrap_or(1);
+        if !(0..=1_000_000_000_000).contains(&q) {
+            return Err(ApiError::invalid(&at("quantity"), "quantity is a whole number from 0 to 10^12"));
+        }
+        if let Some(t) = e.timestamp {
+            if !(0..=now / 1000 + 300).contains(&t) {
+                return Err(ApiError::invalid(&at("timestamp"), "timestamp is Unix seconds, not in the future"));
+            }
+        }
+        if m.aggregation == "unique_count" {
+            let p = m.property.as_deref().unwrap_or_default();
+            if !e.properties.get(p).is_some_and(|v| v.is_string() || v.is_number()) {
+                return Err(ApiError::invalid(&at("properties"), format!("metric `{}` counts distinct `{p}`", m.code)));
+            }
+        }
+        if !is_valid(IdKind::Customer, &e.customer) {
+            return Err(ApiError::invalid(&at("customer"), format!("no customer `{}`", e.customer)));
+        }
+        customer_ids.push(e.customer.clone());
+    }
+    customer_ids.sort();
+    customer_ids.dedup();
+    let mut tx = state.db.begin().await?;
+    let known: HashSet<String> = customers::get_many(&mut tx, &customer_ids)
+        .await?
+        .into_iter()
+        .filter(|c| c.livemode == caller.livemode && c.deleted_at.is_none())
+        .map(|c| c.id)
+        .collect();
+    if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| !known.contains(&e.customer)) {
+        return Err(ApiError::invalid(&format!("events[{i}].customer"), format!("no customer `{}`", e.customer)));
+    }
+    drop(tx);
+    // The subscription that sets each customer's billing periods.
+    let mut subs = HashMap::new();
+    for c in &customer_ids {
+        subs.insert(c.clone(), usage::current_plan(&state.db, caller.livemode, c).await?.map(|(s, _)| s));
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for e in &events {
+        let m = &metrics[&e.metric];
+        let occurred = e.timestamp.map_or(now, |t| t * 1000);
+        let (period_start, _) = usage::period_of(m, subs[&e.customer].as_ref(), occurred)?;
+        let unique_value = m.property.as_deref().and_then(|p| e.properties.get(p)).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        rows.push(UsageEventRow {
+            id: new_id(IdKind::UsageEvent),
+            livemode: caller.livemode,
+            event_id: e.id.clone(),
+            customer_id: e.customer.clone(),
+            metric: e.metric.clone(),
+            quantity: e.quantity.unwrap_or(1),
+            unique_value,
+            properties: serde_json::Value::Object(e.properties.clone()).to_string(),
+            occurred_at: occurred,
+            period_start,
+            received_at: now,
+        });
+    }
+    let mut tx = state.db.begin().await?;
+    let inserted: HashSet<String> = store::insert_events(&mut tx, &rows).await?.into_iter().collect();
+    // Additive metrics keep a counter per period, added to once per new event.
+    let mut deltas: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+    for r in rows.iter().filter(|r| inserted.contains(&r.event_id)) {
+        let d = match metrics[&r.metric].aggregation.as_str() {
+            "count" => 1,
+            "sum" => r.quantity,
+            _ => continue,
+        };
+        *deltas.entry((r.customer_id.clone(), r.metric.clone(), r.period_start)).or_default() += d;
+    }
+    let deltas: Vec<CounterDelta> = deltas
+        .into_iter()
+        .map(|((customer_id, metric, period_start), delta)| CounterDelta {
+            livemode: caller.livemode,
+            customer_id,
+            metric,
+            period_start,
+            delta,
+        })
+        .collect();
+    store::add_to_counters(&mut tx, &deltas).await?;
+    let out = UsageReceipt {
+        object: "usage_receipt",
+        received: events.len(),
+        recorded: inserted.len(),
+        duplicates: events.len() - inserted.len(),
+    };
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CheckParams {
+    pub customer: String,
+    /// A metric code (how much is left), or
+    pub metric: Option<String>,
+    /// a plan flag (`api_access`, `sso`, …).
+    pub feature: Option<String>,
+    /// Units the customer wants to use (default 1).
+    pub quantity: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradeTier {
+    pub plan: String,
+    pub name: String,
+    /// The limit on that plan: a number or `unlimited` (metrics only).
+    #[schema(value_type = Option<Object>)]
+    pub limit: Option<Limit>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Entitlement {
+    /// Always `entitlement`.
+    pub object: &'static str,
+    pub customer: String,
+    pub metric: Option<String>,
+    pub feature: Option<String>,
+    /// May the customer do it (use `quantity` more units / use the feature)?
+    pub allowed: bool,
+    /// The current plan's code, if any.
+    pub plan: Option<String>,
+    /// A number or `unlimited`.
+    #[schema(value_type = Option<Object>)]
+    pub limit: Option<Limit>,
+    pub used: Option<i64>,
+    /// Left in the period; absent when unlimited.
+    pub remaining: Option<i64>,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    /// The lowest plan that would allow it, when this one does not.
+    pub upgrade: Option<UpgradeTier>,
+}
+
+async fn load_metric(state: &AppState, livemode: bool, code: &str, param: &str) -> ApiResult<MetricRow> {
+    store::metrics(state.db.reader(), livemode)
+        .await?
+        .into_iter()
+        .find(|m| m.code == code)
+        .ok_or_else(|| ApiError::invalid(param, format!("no metric `{code}`")))
+}
+
+async fn load_customer(state: &AppState, livemode: bool, id: &str) -> ApiResult<customers::CustomerRow> {
+    if !is_valid(IdKind::Customer, id) {
+        return Err(ApiError::not_found("customer", "customer", id));
+    }
+    customers::get(state.db.reader(), livemode, id)
+        .await?
+        .filter(|c| c.deleted_at.is_none())
+        .ok_or_else(|| ApiError::not_found("customer", "customer", id))
+}
+
+fn tier(p: PlanRow, limit: Option<Limit>) -> UpgradeTier {
+    UpgradeTier { plan: p.code, name: p.name, limit }
+}
+
+/// Everything about one metric for one customer now.
+async fn metric_state(
+    state: &AppState,
+    livemode: bool,
+    customer: &customers::CustomerRow,
+    metric: &MetricRow,
+    quantity: i64,
+) -> ApiResult<(Entitlement, Option<i64>, i64)> {
+    let now = billing_now(state, customer).await?;
+    let current = usage::current_plan(&state.db, livemode, &customer.id).await?;
+    let (sub, plan) = match &current {
+        Some((s, p)) => (Some(s), Some(p)),
+        None => (None, None),
+    };
+    let (start, end) = usage::period_of(metric, sub, now)?;
+    let used = usage::used(state.db.reader(), metric, &customer.id, start).await?;
+    let limit = usage::limit_for(metric, plan);
+    let cap = match limit {
+        Limit::Unlimited => None,
+        Limit::Limited(n) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+    };
+    let allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c);
+    let upgrade = if allowed {
+        None
+    } else {
+        let needed = u64::try_from(used.saturating_add(quantity)).unwrap_or(0);
+        usage::upgrade_for_limit(&state.db, livemode, metric, plan, needed).await?.map(|p| {
+            let l = usage::limit_for(metric, Some(&p));
+            tier(p, Some(l))
+        })
+    };
+    Ok((
+        Entitlement {
+            object: "entitlement",
+            customer: customer.id.clone(),
+            metric: Some(metric.code.clone()),
+            feature: None,
+            allowed,
+            plan: plan.map(|p| p.code.clone()),
+            limit: Some(limit),
+            used: Some(used),
+            remaining: cap.map(|c| (c - used).max(0)),
+            period_start: Some(secs(start)),
+            period_end: Some(secs(end)),
+            upgrade,
+        },
+        cap,
+        start,
+    ))
+}
+
+/// The instant the customer lives at (their test clock's, or now).
+async fn billing_now(state: &AppState, customer: &customers::CustomerRow) -> ApiResult<i64> {
+    if let Some(c) = &customer.test_clock_id {
+        if let Some(clock) = bursar_store::clocks::get(state.db.reader(), c).await? {
+            return Ok(clock.frozen_time);
+        }
+    }
+    Ok(state.now_ms())
+}
+
+fn parse_quantity(q: Option<&str>) -> ApiResult<i64> {
+    match q {
+        None => Ok(1),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1_000_000_000).contains(n))
+            .ok_or_else(|| ApiError::invalid("quantity", "quantity is a whole number from 1 to 10^9")),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/entitlements/check", tag = "usage", params(CheckParams),
+    responses((status = 200, body = Entitlement), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CheckParams>,
+) -> ApiResult<Json<Entitlement>> {
+    let quantity = parse_quantity(q.quantity.as_deref())?;
+    let customer = load_customer(&state, caller.livemode, &q.customer).await?;
+    match (&q.metric, &q.feature) {
+        (Some(m), None) => {
+            let metric = load_metric(&state, caller.livemode, m, "metric").await?;
+            Ok(Json(metric_state(&state, caller.livemode, &customer, &metric, quantity).await?.0))
+        }
+        (None, Some(f)) => {
+            if !usage::valid_code(f) {
+                return Err(ApiError::invalid("feature", "feature is 1 to 64 of a-z, 0-9 and _"));
+            }
+            let current = usage::current_plan(&state.db, caller.livemode, &customer.id).await?;
+            let plan = current.as_ref().map(|c| &c.1);
+            let allowed = usage::has_flag(plan, f);
+            let upgrade = if allowed {
+                None
+            } else {
+                usage::upgrade_for_flag(&state.db, caller.livemode, f, plan).await?.map(|p| tier(p, None))
+            };
+            Ok(Json(Entitlement {
+                object: "entitlement",
+                customer: customer.id,
+                metric: None,
+                feature: Some(f.clone()),
+                allowed,
+                plan: plan.map(|p| p.code.clone()),
+                limit: None,
+                used: None,
+                remaining: None,
+                period_start: None,
+                period_end: None,
+                upgrade,
+            }))
+        }
+        _ => Err(ApiError::invalid("metric", "give either metric or feature")),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Consume {
+    pub customer: String,
+    /// A `count` or `sum` metric.
+    pub metric: String,
+    /// Units to take (default 1).
+    pub quantity: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consumed {
+    /// Always `consumption`.
+    pub object: &'static str,
+    /// Taken (`true`) or refused because the limit would be passed.
+    pub consumed: bool,
+    pub entitlement: Entitlement,
+}
+
+#[utoipa::path(post, path = "/v1/entitlements/consume", tag = "usage", request_body = Consume,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Consumed, description = "`consumed` says whether the units were taken"),
+              (status = 400, body = crate::error::ErrorEnvelope), (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn consume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    ApiJson(body): ApiJson<Consume>,
+) -> ApiResult<Response> {
+    let quantity = body.quantity.unwrap_or(1);
+    if !(1..=1_000_000_000).contains(&quantity) {
+        return Err(ApiError::invalid("quantity", "quantity is a whole number from 1 to 10^9"));
+    }
+    let customer = load_customer(&state, caller.livemode, &body.customer).await?;
+    let metric = load_metric(&state, caller.livemode, &body.metric, "metric").await?;
+    if !matches!(metric.aggregation.as_str(), "count" | "sum") {
+        return Err(ApiError::invalid("metric", "only count and sum metrics can be consumed"));
+    }
+    // Read before the transaction: on PostgreSQL the read pool is the
+    // write pool, and a transaction holding the counter's row lock must not
+    // wait for another connection.
+    let (mut ent, cap, start) = metric_state(&state, caller.livemode, &customer, &metric, quantity).await?;
+    let mut tx = state.db.begin().await?;
+    let delta = if metric.aggregation == "count" { 1 } else { quantity };
+    let taken = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
+    if taken {
+        let now = state.now_ms();
+        let row = UsageEventRow {
+            id: new_id(IdKind::UsageEvent),
+            livemode: caller.livemode,
+            event_id: new_id(IdKind::UsageEvent),
+            customer_id: customer.id.clone(),
+            metric: metric.code.clone(),
+            quantity,
+            unique_value: None,
+            properties: "{}".into(),
+            occurred_at: now,
+            period_start: start,
+            received_at: now,
+        };
+        store::insert_events(&mut tx, std::slice::from_ref(&row)).await?;
+    }
+    let used = usage::used(&mut *tx, &metric, &customer.id, start).await?;
+    ent.used = Some(used);
+    ent.remaining = cap.map(|c| (c - used).max(0));
+    ent.allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c);
+    if ent.allowed {
+        ent.upgrade = None;
+    }
+    let out = Consumed { object: "consumption", consumed: taken, entitlement: ent };
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}

@@ -1,0 +1,140 @@
+//! Usage metering and entitlements: what a customer's plan allows, how
+//! much of it the current period used, and an atomic consume that never
+//! lets concurrent requests overshoot a limit.
+//!
+//! A metric is data (`POST /v1/metrics`): its aggregation (`count`, `sum`,
+//! `max`, `unique_count`, `latest`), its window (the customer's billing
+//! period, or the calendar month), and the plan limit that caps it. A
+//! period's usage of an additive metric (`count`, `sum`) is a counter row
+//! per (customer, metric, period start); consuming is one conditional
+//! UPDATE of that row, so on SQLite (one writer) and PostgreSQL (row lock)
+//! alike exactly `limit` units are ever admitted. Events that arrive late
+//! are counted in the period of their timestamp.
+
+use crate::error::{ApiError, ApiResult};
+use bursar_domain::catalog::{Interval, Limit};
+use bursar_domain::clock::{from_millis, to_millis};
+use bursar_domain::subscription::{self as dom, Status};
+use bursar_store::billing::{self as billing_store, SubscriptionRow};
+use bursar_store::catalog::{self, PlanRow};
+use bursar_store::usage::MetricRow;
+use sqlx::{Any, Executor};
+use std::collections::BTreeMap;
+
+/// The subscription whose plan decides a customer's entitlements: the
+/// newest one that grants access (trialing, active, past due).
+pub async fn current_plan(
+    db: &bursar_store::Db,
+    livemode: bool,
+    customer_id: &str,
+) -> ApiResult<Option<(SubscriptionRow, PlanRow)>> {
+    let subs = billing_store::subscriptions_of(db.reader(), livemode, customer_id).await?;
+    let Some(sub) = subs
+        .into_iter()
+        .filter(|s| Status::parse(&s.status).is_some_and(Status::grants_access))
+        .max_by(|a, b| a.id.cmp(&b.id))
+    else {
+        return Ok(None);
+    };
+    let plan = catalog::plan_by_id(db.reader(), livemode, &sub.plan_id).await?.ok_or_else(ApiError::internal)?;
+    Ok(Some((sub, plan)))
+}
+
+/// The period `at` falls in for a metric: the subscription's billing
+/// period, or the calendar month (UTC) — also for customers without a
+/// subscription.
+pub fn period_of(metric: &MetricRow, sub: Option<&SubscriptionRow>, at: i64) -> ApiResult<(i64, i64)> {
+    if let (Some(sub), "billing_period") = (sub, metric.window.as_str()) {
+        let interval = Interval::parse(&sub.interval).unwrap_or(Interval::Month);
+        let p =
+            dom::period_at(from_millis(sub.anchor_at), interval, from_millis(at)).map_err(|_| ApiError::internal())?;
+        return Ok((to_millis(p.start), to_millis(p.end)));
+    }
+    let z = from_millis(at).to_zoned(jiff::tz::TimeZone::UTC);
+    let start = z.date().first_of_month().to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| ApiError::internal())?;
+    let end = start.checked_add(jiff::Span::new().months(1)).map_err(|_| ApiError::internal())?;
+    Ok((start.timestamp().as_millisecond(), end.timestamp().as_millisecond()))
+}
+
+fn limits_of(plan: &PlanRow) -> BTreeMap<String, Limit> {
+    serde_json::from_str(&plan.limits).unwrap_or_default()
+}
+
+fn flags_of(plan: &PlanRow) -> BTreeMap<String, bool> {
+    serde_json::from_str(&plan.flags).unwrap_or_default()
+}
+
+/// The limit a plan puts on a metric: the metric's `limit_key` in the
+/// plan's limits; a metric without a key is unlimited (metered only); a
+/// plan without the key does not include the metric (0); no plan at all
+/// includes nothing.
+pub fn limit_for(metric: &MetricRow, plan: Option<&PlanRow>) -> Limit {
+    match (&metric.limit_key, plan) {
+        (None, _) => Limit::Unlimited,
+        (Some(_), None) => Limit::Limited(0),
+        (Some(k), Some(p)) => limits_of(p).get(k).copied().unwrap_or(Limit::Limited(0)),
+    }
+}
+
+/// The lowest-ranked plan of the same product (any product when there is
+/// no current plan) whose limit would allow `needed` units, above the
+/// current one: the tier an upgrade prompt names.
+pub async fn upgrade_for_limit(
+    db: &bursar_store::Db,
+    livemode: bool,
+    metric: &MetricRow,
+    current: Option<&PlanRow>,
+    needed: u64,
+) -> ApiResult<Option<PlanRow>> {
+    let plans = catalog::plans(db.reader(), livemode, current.map(|p| p.product_id.as_str()), false).await?;
+    Ok(plans
+        .into_iter()
+        .filter(|p| current.is_none_or(|c| p.rank > c.rank))
+        .filter(|p| match limit_for(metric, Some(p)) {
+            Limit::Unlimited => true,
+            Limit::Limited(n) => n >= needed,
+        })
+        .min_by_key(|p| p.rank))
+}
+
+/// The lowest-ranked plan above the current one with a flag set.
+pub async fn upgrade_for_flag(
+    db: &bursar_store::Db,
+    livemode: bool,
+    flag: &str,
+    current: Option<&PlanRow>,
+) -> ApiResult<Option<PlanRow>> {
+    let plans = catalog::plans(db.reader(), livemode, current.map(|p| p.product_id.as_str()), false).await?;
+    Ok(plans
+        .into_iter()
+        .filter(|p| current.is_none_or(|c| p.rank > c.rank))
+        .filter(|p| flags_of(p).get(flag).copied().unwrap_or(false))
+        .min_by_key(|p| p.rank))
+}
+
+/// Whether a plan has a flag.
+pub fn has_flag(plan: Option<&PlanRow>, flag: &str) -> bool {
+    plan.is_some_and(|p| flags_of(p).get(flag).copied().unwrap_or(false))
+}
+
+/// How much of a metric a period used.
+pub async fn used<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    metric: &MetricRow,
+    customer_id: &str,
+    period_start: i64,
+) -> ApiResult<i64> {
+    Ok(match metric.aggregation.as_str() {
+        "count" | "sum" => {
+            bursar_store::usage::counter(ex, metric.livemode, customer_id, &metric.code, period_start).await?
+        }
+        other => {
+            bursar_store::usage::aggregate(ex, metric.livemode, customer_id, &metric.code, period_start, other).await?
+        }
+    })
+}
+
+/// Checks a metric code.
+pub fn valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}

@@ -1,0 +1,221 @@
+use crate::common::*;
+use serde_json::{json, Value};
+
+async fn setup(app: &TestApp) {
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let (s, _) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200);
+    for m in [
+        json!({"code": "tests", "name": "Tests taken", "limit_key": "tests_per_month"}),
+        json!({"code": "questions", "limit_key": "questions_per_month"}),
+        json!({"code": "ai_credits", "aggregation": "sum", "limit_key": "ai_queries_per_month"}),
+        json!({"code": "active_days", "aggregation": "unique_count", "property": "day", "window": "calendar_month"}),
+        json!({"code": "seats_peak", "aggregation": "max", "window": "calendar_month"}),
+        json!({"code": "storage_gb", "aggregation": "latest", "window": "calendar_month"}),
+    ] {
+        let (s, b) = app.post("/v1/metrics", m).await;
+        assert_eq!(s, 200, "{b}");
+    }
+}
+
+async fn learner(app: &TestApp, plan: &str) -> String {
+    let (_, c) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": plan, "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    cus
+}
+
+async fn consume(app: &TestApp, cus: &str, metric: &str, quantity: i64) -> Value {
+    let (s, b) =
+        app.post("/v1/entitlements/consume", json!({"customer": cus, "metric": metric, "quantity": quantity})).await;
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
+#[tokio::test]
+async fn a_starter_learner_is_stopped_at_three_tests_and_an_upgrade_lifts_it() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let cus = learner(&app, "starter").await;
+    for n in 1..=3 {
+        let c = consume(&app, &cus, "tests", 1).await;
+        assert_eq!(c["consumed"], true);
+        assert_eq!((c["entitlement"]["used"].as_i64(), c["entitlement"]["remaining"].as_i64()), (Some(n), Some(3 - n)));
+    }
+    let c = consume(&app, &cus, "tests", 1).await;
+    assert_eq!(c["consumed"], false, "the fourth test is refused");
+    assert_eq!(c["entitlement"]["used"], 3);
+    let (s, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=tests")).await;
+    assert_eq!(s, 200, "{ch}");
+    assert_eq!(
+        (ch["allowed"].as_bool(), ch["plan"].as_str(), ch["limit"].as_i64()),
+        (Some(false), Some("starter"), Some(3))
+    );
+    assert_eq!((ch["upgrade"]["plan"].as_str(), ch["upgrade"]["limit"].as_str()), (Some("grow"), Some("unlimited")));
+    // Mid-period upgrade to Grow: the limit lifts at once, the count carries on.
+    let (_, subs) = app.get(&format!("/v1/subscriptions?customer={cus}")).await;
+    let sub = subs["data"][0]["id"].as_str().unwrap();
+    let (s, b) = app.post(&format!("/v1/subscriptions/{sub}/change"), json!({"plan": "grow"})).await;
+    assert_eq!(s, 200, "{b}");
+    let c = consume(&app, &cus, "tests", 1).await;
+    assert_eq!(c["consumed"], true);
+    assert_eq!((c["entitlement"]["used"].as_i64(), c["entitlement"]["limit"].as_str()), (Some(4), Some("unlimited")));
+    assert_eq!(c["entitlement"]["remaining"], Value::Null);
+    // AI credits by weight: Grow has 100 a month; a query may cost several.
+    assert_eq!(consume(&app, &cus, "ai_credits", 60).await["consumed"], true);
+    assert_eq!(consume(&app, &cus, "ai_credits", 41).await["consumed"], false);
+    let last = consume(&app, &cus, "ai_credits", 40).await;
+    assert_eq!((last["consumed"].as_bool(), last["entitlement"]["remaining"].as_i64()), (Some(true), Some(0)));
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=ai_credits&quantity=5")).await;
+    assert_eq!((ch["allowed"].as_bool(), ch["upgrade"]["plan"].as_str()), (Some(false), Some("scale")));
+}
+
+#[tokio::test]
+async fn concurrent_consumes_never_overshoot_the_limit() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    // Starter allows 50 questions a month; 400 requests race for them.
+    let cus = learner(&app, "starter").await;
+    let tasks: Vec<_> = (0..400)
+        .map(|_| {
+            let (client, url, key, cus) =
+                (app.client.clone(), app.url("/v1/entitlements/consume"), app.test_key.clone(), cus.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({"customer": cus, "metric": "questions"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                r.json::<Value>().await.unwrap()["consumed"].as_bool().unwrap()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 50, "exactly the limit is admitted");
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=questions")).await;
+    assert_eq!((ch["used"].as_i64(), ch["remaining"].as_i64()), (Some(50), Some(0)));
+}
+
+#[tokio::test]
+async fn usage_events_are_idempotent_and_land_in_their_period() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let cus = learner(&app, "grow").await;
+    let now = app.state.now_ms() / 1000;
+    let batch = json!({"events": [
+        {"id": "e1", "customer": cus, "metric": "tests"},
+        {"id": "e2", "customer": cus, "metric": "tests"},
+        {"id": "e3", "customer": cus, "metric": "ai_credits", "quantity": 7},
+        {"id": "d1", "customer": cus, "metric": "active_days", "properties": {"day": "2026-11-02"}},
+        {"id": "d2", "customer": cus, "metric": "active_days", "properties": {"day": "2026-11-02"}},
+        {"id": "d3", "customer": cus, "metric": "active_days", "properties": {"day": "2026-11-03"}},
+        {"id": "s1", "customer": cus, "metric": "seats_peak", "quantity": 12},
+        {"id": "s2", "customer": cus, "metric": "seats_peak", "quantity": 30},
+        {"id": "s3", "customer": cus, "metric": "seats_peak", "quantity": 18},
+        {"id": "g1", "customer": cus, "metric": "storage_gb", "quantity": 5, "timestamp": now - 60},
+        {"id": "g2", "customer": cus, "metric": "storage_gb", "quantity": 3, "timestamp": now - 30},
+        // Two months ago: counted in that month, not this one.
+        {"id": "old", "customer": cus, "metric": "seats_peak", "quantity": 99, "timestamp": now - 62 * 86_400}
+    ]});
+    let (s, r) = app.post("/v1/usage", batch.clone()).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!((r["recorded"].as_i64(), r["duplicates"].as_i64()), (Some(12), Some(0)));
+    // Sent again (a retry): nothing more is counted.
+    let (_, r) = app.post("/v1/usage", batch).await;
+    assert_eq!((r["recorded"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(12)));
+    // A single event, without the batch wrapper.
+    let (s, _) = app.post("/v1/usage", json!({"id": "e4", "customer": cus, "metric": "tests"})).await;
+    assert_eq!(s, 200);
+    let used = |m: &'static str| {
+        let (app, cus) = (&app, cus.clone());
+        async move {
+            app.get(&format!("/v1/entitlements/check?customer={cus}&metric={m}")).await.1["used"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(used("tests").await, 3);
+    assert_eq!(used("ai_credits").await, 7);
+    assert_eq!(used("active_days").await, 2);
+    assert_eq!(used("seats_peak").await, 30);
+    assert_eq!(used("storage_gb").await, 3);
+}
+
+#[tokio::test]
+async fn bad_usage_is_refused_and_a_refused_batch_writes_nothing() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let cus = learner(&app, "starter").await;
+    let ok = json!({"id": "fine", "customer": cus, "metric": "tests"});
+    let too_many: Vec<Value> =
+        (0..1001).map(|i| json!({"id": format!("x{i}"), "customer": cus, "metric": "tests"})).collect();
+    let cases = [
+        (json!({"events": [ok, {"id": "a", "customer": cus, "metric": "nope"}]}), "events[1].metric"),
+        (
+            json!({"events": [ok, {"id": "a", "customer": "cus_0192f0c1e4b87c3a9d1f2b3c4d5e6f70", "metric": "tests"}]}),
+            "events[1].customer",
+        ),
+        (
+            json!({"events": [ok, {"id": "a", "customer": cus, "metric": "tests", "quantity": -2}]}),
+            "events[1].quantity",
+        ),
+        (json!({"events": [ok, {"id": "fine", "customer": cus, "metric": "tests"}]}), "events[1].id"),
+        (json!({"events": [ok, {"id": "a", "customer": cus, "metric": "active_days"}]}), "events[1].properties"),
+        (
+            json!({"events": [ok, {"id": "a", "customer": cus, "metric": "tests", "timestamp": 99_999_999_999i64}]}),
+            "events[1].timestamp",
+        ),
+        (json!({"events": too_many}), "events"),
+        (json!({"events": []}), "events"),
+        (json!({"events": [{"id": "a", "customer": cus, "metric": "tests", "colour": 1}]}), "events[0]"),
+    ];
+    for (body, param) in cases {
+        let (s, e) = app.post("/v1/usage", body).await;
+        assert_eq!(s, 400, "{e}");
+        assert!(e["error"]["param"].as_str().unwrap_or_default().starts_with(param), "{param}: {e}");
+    }
+    assert_eq!(app.count("usage_events").await, 0, "a refused batch writes nothing");
+    assert_eq!(app.count("usage_counters").await, 0);
+    let bad = [
+        (app.get(&format!("/v1/entitlements/check?customer={cus}&metric=nope")).await, 400, "metric"),
+        (app.get("/v1/entitlements/check?customer=cus_nope&metric=tests").await, 404, "customer"),
+        (app.get(&format!("/v1/entitlements/check?customer={cus}&metric=tests&quantity=-1")).await, 400, "quantity"),
+        (
+            app.post("/v1/entitlements/consume", json!({"customer": cus, "metric": "tests", "quantity": 0})).await,
+            400,
+            "quantity",
+        ),
+        (app.post("/v1/entitlements/consume", json!({"customer": cus, "metric": "seats_peak"})).await, 400, "metric"),
+        (app.post("/v1/metrics", json!({"code": "Bad Code"})).await, 400, "code"),
+        (app.post("/v1/metrics", json!({"code": "u", "aggregation": "unique_count"})).await, 400, "property"),
+        (app.post("/v1/metrics", json!({"code": "w", "window": "fortnight"})).await, 400, "window"),
+    ];
+    for ((s, e), status, param) in bad {
+        assert_error(s, &e, status, Some(param));
+    }
+}
+
+#[tokio::test]
+async fn plan_flags_gate_features_and_name_the_plan_that_has_them() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let starter = learner(&app, "starter").await;
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={starter}&feature=api_access")).await;
+    assert_eq!((ch["allowed"].as_bool(), ch["upgrade"]["plan"].as_str()), (Some(false), Some("scale")));
+    let scale = learner(&app, "scale").await;
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={scale}&feature=api_access")).await;
+    assert_eq!((ch["allowed"].as_bool(), ch["upgrade"].clone()), (Some(true), Value::Null));
+    // Without any subscription nothing is included; the lowest plan that has it is named.
+    let (_, c) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let none = c["id"].as_str().unwrap();
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={none}&metric=tests")).await;
+    assert_eq!(
+        (ch["allowed"].as_bool(), ch["limit"].as_i64(), ch["upgrade"]["plan"].as_str()),
+        (Some(false), Some(0), Some("starter"))
+    );
+}

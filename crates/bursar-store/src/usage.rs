@@ -1,0 +1,254 @@
+//! Usage metering: metrics, usage events and per-period counters.
+
+use crate::db::{DbError, Tx};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricRow {
+    pub id: String,
+    pub livemode: bool,
+    pub code: String,
+    pub name: String,
+    /// `count`, `sum`, `max`, `unique_count`, `latest`.
+    pub aggregation: String,
+    pub property: Option<String>,
+    /// `billing_period` or `calendar_month`.
+    pub window: String,
+    pub limit_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const METRIC_COLS: &str =
+    "id, livemode, code, name, aggregation, property, time_window, limit_key, created_at, updated_at";
+
+fn metric_row(r: &AnyRow) -> MetricRow {
+    MetricRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        code: r.get(2),
+        name: r.get(3),
+        aggregation: r.get(4),
+        property: r.get(5),
+        window: r.get(6),
+        limit_key: r.get(7),
+        created_at: r.get(8),
+        updated_at: r.get(9),
+    }
+}
+
+/// Creates a metric, or updates the one with the same code.
+pub async fn upsert_metric(tx: &mut Tx, m: &MetricRow) -> Result<(), DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO metrics ({METRIC_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
+         ON CONFLICT (livemode, code) DO UPDATE SET name = excluded.name, aggregation = excluded.aggregation, \
+         property = excluded.property, time_window = excluded.time_window, limit_key = excluded.limit_key, \
+         updated_at = excluded.updated_at"
+    ));
+    sqlx::query(sql)
+        .bind(m.id.clone())
+        .bind(i64::from(m.livemode))
+        .bind(m.code.clone())
+        .bind(m.name.clone())
+        .bind(m.aggregation.clone())
+        .bind(m.property.clone())
+        .bind(m.window.clone())
+        .bind(m.limit_key.clone())
+        .bind(m.created_at)
+        .bind(m.updated_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn metrics<'e, E: Executor<'e, Database = Any>>(ex: E, livemode: bool) -> Result<Vec<MetricRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {METRIC_COLS} FROM metrics WHERE livemode = $1 ORDER BY code"));
+    Ok(sqlx::query(sql).bind(i64::from(livemode)).fetch_all(ex).await?.iter().map(metric_row).collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEventRow {
+    pub id: String,
+    pub livemode: bool,
+    /// The platform's id for the event: the idempotency key.
+    pub event_id: String,
+    pub customer_id: String,
+    pub metric: String,
+    pub quantity: i64,
+    /// The value a `unique_count` metric counts.
+    pub unique_value: Option<String>,
+    /// JSON object.
+    pub properties: String,
+    pub occurred_at: i64,
+    /// The start of the period (billing period or calendar month) the
+    /// event belongs to.
+    pub period_start: i64,
+    pub received_at: i64,
+}
+
+/// Inserts events, skipping any whose `event_id` was seen before. Returns
+/// the `event_id`s actually inserted.
+pub async fn insert_events(tx: &mut Tx, rows: &[UsageEventRow]) -> Result<Vec<String>, DbError> {
+    let backend = crate::db::tx_backend(tx);
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO usage_events (id, livemode, event_id, customer_id, metric, quantity, unique_value, \
+             properties, occurred_at, period_start, received_at) VALUES {} \
+             ON CONFLICT (livemode, event_id) DO NOTHING RETURNING event_id",
+            crate::db::placeholders(backend, chunk.len(), 11)
+        ));
+        let mut q = sqlx::query_scalar::<_, String>(sql);
+        for e in chunk {
+            q = q
+                .bind(e.id.clone())
+                .bind(i64::from(e.livemode))
+                .bind(e.event_id.clone())
+                .bind(e.customer_id.clone())
+                .bind(e.metric.clone())
+                .bind(e.quantity)
+                .bind(e.unique_value.clone())
+                .bind(e.properties.clone())
+                .bind(e.occurred_at)
+                .bind(e.period_start)
+                .bind(e.received_at);
+        }
+        inserted.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(inserted)
+}
+
+/// One counter key and the amount to add to it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CounterDelta {
+    pub livemode: bool,
+    pub customer_id: String,
+    pub metric: String,
+    pub period_start: i64,
+    pub delta: i64,
+}
+
+/// Adds to many counters with multi-row upserts.
+pub async fn add_to_counters(tx: &mut Tx, deltas: &[CounterDelta]) -> Result<(), DbError> {
+    let backend = crate::db::tx_backend(tx);
+    for chunk in deltas.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO usage_counters (livemode, customer_id, metric, period_start, used) VALUES {} \
+             ON CONFLICT (livemode, customer_id, metric, period_start) DO UPDATE SET used = usage_counters.used + excluded.used",
+            crate::db::placeholders(backend, chunk.len(), 5)
+        ));
+        let mut q = sqlx::query(sql);
+        for d in chunk {
+            q = q
+                .bind(i64::from(d.livemode))
+                .bind(d.customer_id.clone())
+                .bind(d.metric.clone())
+                .bind(d.period_start)
+                .bind(d.delta);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds `quantity` to a counter only if the result stays within `limit`
+/// (`None`: no limit). One conditional UPDATE: concurrent consumers can
+/// never take the counter past the limit. Returns whether it was taken.
+pub async fn consume(
+    tx: &mut Tx,
+    livemode: bool,
+    customer_id: &str,
+    metric: &str,
+    period_start: i64,
+    quantity: i64,
+    limit: Option<i64>,
+) -> Result<bool, DbError> {
+    sqlx::query(
+        "INSERT INTO usage_counters (livemode, customer_id, metric, period_start, used) VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (livemode, customer_id, metric, period_start) DO NOTHING",
+    )
+    .bind(i64::from(livemode))
+    .bind(customer_id)
+    .bind(metric)
+    .bind(period_start)
+    .execute(&mut **tx)
+    .await?;
+    let q = match limit {
+        Some(l) => sqlx::query(
+            "UPDATE usage_counters SET used = used + $5 WHERE livemode = $1 AND customer_id = $2 AND metric = $3 \
+             AND period_start = $4 AND used + $5 <= $6",
+        )
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(metric)
+        .bind(period_start)
+        .bind(quantity)
+        .bind(l),
+        None => sqlx::query(
+            "UPDATE usage_counters SET used = used + $5 WHERE livemode = $1 AND customer_id = $2 AND metric = $3 \
+             AND period_start = $4",
+        )
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(metric)
+        .bind(period_start)
+        .bind(quantity),
+    };
+    Ok(q.execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+/// A counter's value (0 when nothing was counted).
+pub async fn counter<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    customer_id: &str,
+    metric: &str,
+    period_start: i64,
+) -> Result<i64, DbError> {
+    let v: Option<i64> = sqlx::query_scalar(
+        "SELECT used FROM usage_counters WHERE livemode = $1 AND customer_id = $2 AND metric = $3 AND period_start = $4",
+    )
+    .bind(i64::from(livemode))
+    .bind(customer_id)
+    .bind(metric)
+    .bind(period_start)
+    .fetch_optional(ex)
+    .await?;
+    Ok(v.unwrap_or(0))
+}
+
+/// The value of a non-additive aggregation over a period's events:
+/// `max` (largest quantity), `unique_count` (distinct values), `latest`
+/// (the quantity of the newest event).
+pub async fn aggregate<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    customer_id: &str,
+    metric: &str,
+    period_start: i64,
+    aggregation: &str,
+) -> Result<i64, DbError> {
+    let sql = match aggregation {
+        "max" => {
+            "SELECT CAST(COALESCE(MAX(quantity), 0) AS BIGINT) FROM usage_events WHERE livemode = $1 \
+                  AND customer_id = $2 AND metric = $3 AND period_start = $4"
+        }
+        "unique_count" => {
+            "SELECT CAST(COUNT(DISTINCT unique_value) AS BIGINT) FROM usage_events WHERE livemode = $1 \
+                           AND customer_id = $2 AND metric = $3 AND period_start = $4"
+        }
+        "latest" => {
+            "SELECT CAST(COALESCE((SELECT quantity FROM usage_events WHERE livemode = $1 AND customer_id = $2 \
+                     AND metric = $3 AND period_start = $4 ORDER BY occurred_at DESC, id DESC LIMIT 1), 0) AS BIGINT)"
+        }
+        _ => return Err(DbError::Other(format!("`{aggregation}` is not computed from events"))),
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(metric)
+        .bind(period_start)
+        .fetch_one(ex)
+        .await?)
+}
