@@ -134,7 +134,72 @@ pub async fn used<'e, E: Executor<'e, Database = Any>>(
     })
 }
 
+/// The usage thresholds that raise an event, in percent of the limit.
+pub const THRESHOLDS: [i64; 2] = [80, 100];
+
+/// The thresholds a counter passed going from `before` to `after` under
+/// `limit`. A counter only grows and every change is atomic, so each
+/// threshold is passed by exactly one change per period.
+pub fn crossed(before: i64, after: i64, limit: i64) -> Vec<i64> {
+    if limit <= 0 {
+        return Vec::new();
+    }
+    THRESHOLDS
+        .iter()
+        .copied()
+        .filter(|p| {
+            let at = (limit * p + 99) / 100;
+            before < at && after >= at
+        })
+        .collect()
+}
+
+/// Emits `usage.threshold_reached` for each threshold a change passed,
+/// naming the plan that would lift the limit (inside the caller's
+/// transaction).
+#[allow(clippy::too_many_arguments)]
+pub async fn emit_thresholds(
+    tx: &mut bursar_store::Tx,
+    metric: &MetricRow,
+    customer_id: &str,
+    period_start: i64,
+    before: i64,
+    after: i64,
+    limit: i64,
+    upgrade: Option<&str>,
+    now: i64,
+) -> ApiResult<()> {
+    for p in crossed(before, after, limit) {
+        bursar_store::events::emit(
+            tx,
+            metric.livemode,
+            "usage.threshold_reached",
+            customer_id,
+            &serde_json::json!({"customer": customer_id, "metric": metric.code, "threshold": p, "used": after,
+                "limit": limit, "period_start": period_start / 1000, "upgrade_plan": upgrade}),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Checks a metric code.
 pub fn valid_code(code: &str) -> bool {
     (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crossed;
+
+    #[test]
+    fn thresholds_are_passed_once() {
+        assert_eq!(crossed(0, 3, 3), vec![80, 100]);
+        assert_eq!(crossed(2, 3, 3), vec![80, 100], "80 % of 3 is 2.4: passed at 3");
+        assert_eq!(crossed(79, 80, 100), vec![80]);
+        assert_eq!(crossed(80, 99, 100), Vec::<i64>::new());
+        assert_eq!(crossed(99, 150, 100), vec![100]);
+        assert_eq!(crossed(0, 10, 0), Vec::<i64>::new(), "no limit, no thresholds");
+    }
 }

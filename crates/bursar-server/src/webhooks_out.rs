@@ -101,6 +101,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "subscription.unpaid",
     "subscription.updated",
     "test_helpers.test_clock.advanced",
+    "usage.threshold_reached",
 ];
 
 /// Families that may be subscribed to as `family.*` before any of their

@@ -129,16 +129,19 @@ pub struct CounterDelta {
     pub delta: i64,
 }
 
-/// Adds to many counters with multi-row upserts.
-pub async fn add_to_counters(tx: &mut Tx, deltas: &[CounterDelta]) -> Result<(), DbError> {
+/// Adds to many counters with multi-row upserts. Returns each counter's
+/// new value as (customer, metric, period start, used).
+pub async fn add_to_counters(tx: &mut Tx, deltas: &[CounterDelta]) -> Result<Vec<(String, String, i64, i64)>, DbError> {
     let backend = crate::db::tx_backend(tx);
+    let mut totals = Vec::with_capacity(deltas.len());
     for chunk in deltas.chunks(500) {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO usage_counters (livemode, customer_id, metric, period_start, used) VALUES {} \
-             ON CONFLICT (livemode, customer_id, metric, period_start) DO UPDATE SET used = usage_counters.used + excluded.used",
+             ON CONFLICT (livemode, customer_id, metric, period_start) DO UPDATE SET used = usage_counters.used + excluded.used \
+             RETURNING customer_id, metric, period_start, used",
             crate::db::placeholders(backend, chunk.len(), 5)
         ));
-        let mut q = sqlx::query(sql);
+        let mut q = sqlx::query_as::<_, (String, String, i64, i64)>(sql);
         for d in chunk {
             q = q
                 .bind(i64::from(d.livemode))
@@ -147,14 +150,15 @@ pub async fn add_to_counters(tx: &mut Tx, deltas: &[CounterDelta]) -> Result<(),
                 .bind(d.period_start)
                 .bind(d.delta);
         }
-        q.execute(&mut **tx).await?;
+        totals.extend(q.fetch_all(&mut **tx).await?);
     }
-    Ok(())
+    Ok(totals)
 }
 
 /// Adds `quantity` to a counter only if the result stays within `limit`
 /// (`None`: no limit). One conditional UPDATE: concurrent consumers can
-/// never take the counter past the limit. Returns whether it was taken.
+/// never take the counter past the limit. Returns the counter's new value
+/// when it was taken, `None` when the limit refused it.
 pub async fn consume(
     tx: &mut Tx,
     livemode: bool,
@@ -163,7 +167,7 @@ pub async fn consume(
     period_start: i64,
     quantity: i64,
     limit: Option<i64>,
-) -> Result<bool, DbError> {
+) -> Result<Option<i64>, DbError> {
     sqlx::query(
         "INSERT INTO usage_counters (livemode, customer_id, metric, period_start, used) VALUES ($1, $2, $3, $4, 0) \
          ON CONFLICT (livemode, customer_id, metric, period_start) DO NOTHING",
@@ -177,7 +181,7 @@ pub async fn consume(
     let q = match limit {
         Some(l) => sqlx::query(
             "UPDATE usage_counters SET used = used + $5 WHERE livemode = $1 AND customer_id = $2 AND metric = $3 \
-             AND period_start = $4 AND used + $5 <= $6",
+             AND period_start = $4 AND used + $5 <= $6 RETURNING used",
         )
         .bind(i64::from(livemode))
         .bind(customer_id)
@@ -187,7 +191,7 @@ pub async fn consume(
         .bind(l),
         None => sqlx::query(
             "UPDATE usage_counters SET used = used + $5 WHERE livemode = $1 AND customer_id = $2 AND metric = $3 \
-             AND period_start = $4",
+             AND period_start = $4 RETURNING used",
         )
         .bind(i64::from(livemode))
         .bind(customer_id)
@@ -195,7 +199,7 @@ pub async fn consume(
         .bind(period_start)
         .bind(quantity),
     };
-    Ok(q.execute(&mut **tx).await?.rows_affected() == 1)
+    Ok(q.fetch_optional(&mut **tx).await?.map(|r| r.get::<i64, _>(0)))
 }
 
 /// A counter's value (0 when nothing was counted).

@@ -244,8 +244,11 @@ async fn ingest(
     drop(tx);
     // The subscription that sets each customer's billing periods.
     let mut subs = HashMap::new();
+    let mut plans = HashMap::new();
     for c in &customer_ids {
-        subs.insert(c.clone(), usage::current_plan(&state.db, caller.livemode, c).await?.map(|(s, _)| s));
+        let current = usage::current_plan(&state.db, caller.livemode, c).await?;
+        subs.insert(c.clone(), current.as_ref().map(|(s, _)| s.clone()));
+        plans.insert(c.clone(), current.map(|(_, p)| p));
     }
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
@@ -292,7 +295,17 @@ async fn ingest(
             delta,
         })
         .collect();
-    store::add_to_counters(&mut tx, &deltas).await?;
+    let totals = store::add_to_counters(&mut tx, &deltas).await?;
+    let added: HashMap<(&str, &str, i64), i64> =
+        deltas.iter().map(|d| ((d.customer_id.as_str(), d.metric.as_str(), d.period_start), d.delta)).collect();
+    for (customer_id, code, period_start, after) in &totals {
+        let (m, delta) = (&metrics[code], added[&(customer_id.as_str(), code.as_str(), *period_start)]);
+        if let Limit::Limited(limit) = usage::limit_for(m, plans[customer_id].as_ref()) {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            usage::emit_thresholds(&mut tx, m, customer_id, *period_start, after - delta, *after, limit, None, now)
+                .await?;
+        }
+    }
     let out = UsageReceipt {
         object: "usage_receipt",
         received: events.len(),
@@ -531,9 +544,33 @@ async fn consume(
     // write pool, and a transaction holding the counter's row lock must not
     // wait for another connection.
     let (mut ent, cap, start) = metric_state(&state, caller.livemode, &customer, &metric, quantity).await?;
+    // The plan a threshold event names: the next tier with more room.
+    let next_tier = match cap {
+        Some(c) => {
+            let plan = usage::current_plan(&state.db, caller.livemode, &customer.id).await?.map(|(_, p)| p);
+            let needed = u64::try_from(c).unwrap_or(0) + 1;
+            usage::upgrade_for_limit(&state.db, caller.livemode, &metric, plan.as_ref(), needed).await?.map(|p| p.code)
+        }
+        None => None,
+    };
     let mut tx = state.db.begin().await?;
     let delta = if metric.aggregation == "count" { 1 } else { quantity };
-    let taken = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
+    let after = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
+    let taken = after.is_some();
+    if let (Some(after), Some(limit)) = (after, cap) {
+        usage::emit_thresholds(
+            &mut tx,
+            &metric,
+            &customer.id,
+            start,
+            after - delta,
+            after,
+            limit,
+            next_tier.as_deref(),
+            state.now_ms(),
+        )
+        .await?;
+    }
     if taken {
         let now = state.now_ms();
         let row = UsageEventRow {

@@ -69,6 +69,26 @@ async fn a_starter_learner_is_stopped_at_three_tests_and_an_upgrade_lifts_it() {
     assert_eq!((last["consumed"].as_bool(), last["entitlement"]["remaining"].as_i64()), (Some(true), Some(0)));
     let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=ai_credits&quantity=5")).await;
     assert_eq!((ch["allowed"].as_bool(), ch["upgrade"]["plan"].as_str()), (Some(false), Some("scale")));
+    // Thresholds: 80 % and 100 %, once each per period and metric.
+    let (_, evs) = app.get("/v1/events?type=usage.threshold_reached&limit=100").await;
+    let mut seen: Vec<(String, i64)> = evs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["data"]["metric"].as_str().unwrap().to_string(), e["data"]["threshold"].as_i64().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![("ai_credits".into(), 80), ("ai_credits".into(), 100), ("tests".into(), 80), ("tests".into(), 100)]
+    );
+    let tests_100 = evs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["data"]["metric"] == "tests" && e["data"]["threshold"] == 100)
+        .unwrap();
+    assert_eq!(tests_100["data"]["upgrade_plan"], "grow");
 }
 
 #[tokio::test]
