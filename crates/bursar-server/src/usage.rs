@@ -40,6 +40,36 @@ pub async fn current_plan(
     Ok(Some((sub, plan)))
 }
 
+/// `current_plan` for many customers at once: a handful of queries
+/// whatever the number of customers (usage batches).
+pub async fn current_plans(
+    db: &bursar_store::Db,
+    livemode: bool,
+    customer_ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, (SubscriptionRow, PlanRow)>> {
+    let subs = billing_store::subscriptions_of_many(db, livemode, customer_ids).await?;
+    let mut best: std::collections::HashMap<String, SubscriptionRow> = std::collections::HashMap::new();
+    for s in subs.into_iter().filter(|s| Status::parse(&s.status).is_some_and(Status::grants_access)) {
+        match best.get(&s.customer_id) {
+            Some(b) if b.id >= s.id => {}
+            _ => {
+                best.insert(s.customer_id.clone(), s);
+            }
+        }
+    }
+    let mut plans: std::collections::HashMap<String, PlanRow> = std::collections::HashMap::new();
+    let mut out = std::collections::HashMap::new();
+    for (c, s) in best {
+        if !plans.contains_key(&s.plan_id) {
+            let p = catalog::plan_by_id(db.reader(), livemode, &s.plan_id).await?.ok_or_else(ApiError::internal)?;
+            plans.insert(s.plan_id.clone(), p);
+        }
+        let p = plans[&s.plan_id].clone();
+        out.insert(c, (s, p));
+    }
+    Ok(out)
+}
+
 /// The period `at` falls in for a metric: the subscription's billing
 /// period, or the calendar month (UTC) — also for customers without a
 /// subscription.

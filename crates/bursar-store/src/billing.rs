@@ -162,6 +162,28 @@ pub async fn subscriptions_of<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query(sql).bind(i64::from(livemode)).bind(customer_id).fetch_all(ex).await?.iter().map(sub).collect())
 }
 
+/// The subscriptions of many customers, in statements of up to 500 ids.
+pub async fn subscriptions_of_many(
+    db: &crate::Db,
+    livemode: bool,
+    customer_ids: &[String],
+) -> Result<Vec<SubscriptionRow>, DbError> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {SUB_COLS} FROM subscriptions WHERE livemode = $1 AND customer_id IN ({}) ORDER BY id DESC",
+            list.join(",")
+        ));
+        let mut q = sqlx::query(sql).bind(i64::from(livemode));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        out.extend(q.fetch_all(db.reader()).await?.iter().map(sub));
+    }
+    Ok(out)
+}
+
 pub async fn list_subscriptions<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,

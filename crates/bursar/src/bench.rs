@@ -37,6 +37,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         clients: usize,
     },
+    /// Usage over HTTP on loopback: events ingested through the batch API
+    /// (`--batch` per request, `--senders` at once) against the raw insert
+    /// rate; then entitlement checks and consumes at `--clients` concurrent
+    /// clients.
+    Usage {
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
@@ -44,6 +60,10 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
         BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,
         BenchCommand::Checkout { sessions, clients } => checkout_bench(config, sessions.max(1), clients.max(1)).await,
+        BenchCommand::Usage { events, batch, senders, requests, clients } => {
+            usage_bench(config, events.max(1), batch.clamp(1, 1_000), senders.max(1), requests.max(1), clients.max(1))
+                .await
+        }
     }
 }
 
@@ -453,6 +473,173 @@ async fn billing_run_timed(db: &Db, config: &Config, n: usize, now: i64) -> Resu
     println!("billing run:     {n} renewals in {secs:.2}s = {:.0} renewals/s", n as f64 / secs);
     println!("ledger verify:   {} entries, {} postings: OK", report.entries, report.postings);
     db.close().await;
+    drop_bench_schema(config).await?;
+    Ok(())
+}
+
+/// A server on a loopback port over a fresh database, with a test key.
+struct Bench {
+    db: Db,
+    _dir: Option<tempfile_dir::Dir>,
+    server: bursar_server::app::ServerHandle,
+    base: String,
+    key: String,
+    client: reqwest::Client,
+}
+
+async fn bench_server(config: &Config, clients: usize) -> Result<Bench> {
+    use std::sync::Arc;
+    let (db, dir) = fresh_db(config).await?;
+    let mut cfg = config.clone();
+    cfg.background_jobs = false;
+    cfg.log_level = "error".into();
+    let state = bursar_server::AppState::new(db.clone(), Arc::new(bursar_domain::clock::SystemClock), cfg)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = db.begin().await?;
+    let (_, key) = bursar_server::api::api_keys::issue_key(&mut tx, false, "bench", state.now_ms()).await?;
+    tx.commit().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = bursar_server::serve(state, listener, false).await?;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    Ok(Bench { db, _dir: dir, server, base, key, client })
+}
+
+async fn usage_bench(
+    config: &Config,
+    n: usize,
+    batch: usize,
+    senders: usize,
+    requests: usize,
+    clients: usize,
+) -> Result<()> {
+    use std::sync::Arc;
+    let b = bench_server(config, clients.max(senders)).await?;
+    println!(
+        "database: {}  events: {n} in batches of {batch} from {senders} senders; checks/consumes: {requests} at {clients} clients",
+        b.db.backend().name()
+    );
+    // Raw insert rate of the same database: one row per event, same batch size.
+    sqlx::query("CREATE TABLE bench_raw_events (id TEXT PRIMARY KEY, customer TEXT NOT NULL, n BIGINT NOT NULL)")
+        .execute(b.db.writer())
+        .await?;
+    let t = Instant::now();
+    for chunk_start in (0..n).step_by(batch) {
+        let rows = batch.min(n - chunk_start);
+        let mut tx = b.db.begin().await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO bench_raw_events (id, customer, n) VALUES {}",
+            bursar_store::db::placeholders(b.db.backend(), rows, 3)
+        ));
+        let mut q = sqlx::query(sql);
+        for i in chunk_start..chunk_start + rows {
+            q = q.bind(format!("raw_{i:012}")).bind("cus").bind(i as i64);
+        }
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    let raw = n as f64 / t.elapsed().as_secs_f64();
+    // The catalog, metrics and 200 learners on Grow.
+    let doc: serde_json::Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
+    let api = |path: &str| b.client.post(format!("{}{path}", b.base)).bearer_auth(&b.key);
+    anyhow::ensure!(api("/v1/catalog/import").json(&doc).send().await?.status().is_success(), "catalog import");
+    for m in [
+        serde_json::json!({"code": "questions", "limit_key": "questions_per_month"}),
+        serde_json::json!({"code": "ai_credits", "aggregation": "sum", "limit_key": "ai_queries_per_month"}),
+    ] {
+        anyhow::ensure!(api("/v1/metrics").json(&m).send().await?.status().is_success(), "metric");
+    }
+    let mut customers = Vec::new();
+    for _ in 0..200 {
+        let c: serde_json::Value =
+            api("/v1/customers").json(&serde_json::json!({"country": "US"})).send().await?.json().await?;
+        let id = c["id"].as_str().unwrap_or_default().to_string();
+        let s = api("/v1/subscriptions")
+            .json(&serde_json::json!({"customer": id, "plan": "scale", "trial": false}))
+            .send()
+            .await?;
+        anyhow::ensure!(s.status().is_success(), "subscription");
+        customers.push(id);
+    }
+    let customers = Arc::new(customers);
+    // Ingestion: pre-built batches sent by `senders` at once.
+    let bodies: Vec<Vec<u8>> = (0..n.div_ceil(batch))
+        .map(|k| {
+            let events: Vec<serde_json::Value> = (k * batch..((k + 1) * batch).min(n))
+                .map(|i| {
+                    serde_json::json!({"id": format!("ev_{i}"), "customer": customers[i % customers.len()],
+                    "metric": if i % 2 == 0 { "questions" } else { "ai_credits" }, "quantity": 1 + (i % 3)})
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({"events": events})).unwrap_or_default()
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+    let batches = bodies.len();
+    let (c, base, key, bb) = (b.client.clone(), b.base.clone(), b.key.clone(), bodies.clone());
+    let (secs, lat) = load(batches, senders, move |k| {
+        let (c, base, key, bb) = (c.clone(), base.clone(), key.clone(), bb.clone());
+        async move {
+            let r = c
+                .post(format!("{base}/v1/usage"))
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body(bb[k].clone())
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "usage answered {}", r.status());
+            Ok(())
+        }
+    })
+    .await?;
+    let stored: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM usage_events").fetch_one(b.db.reader()).await?;
+    anyhow::ensure!(stored as usize == n, "{stored} of {n} events stored");
+    let rate = n as f64 / secs;
+    println!("raw inserts:               {n} rows, batches of {batch}: {raw:.0} rows/s");
+    println!(
+        "usage ingestion (HTTP):    {n} events in {secs:.2}s = {rate:.0} events/s ({:.2} of raw); per batch request p50 {:.1} ms p99 {:.1} ms",
+        rate / raw,
+        lat[lat.len() / 2] as f64 / 1000.0,
+        lat[(lat.len() * 99 / 100).min(lat.len() - 1)] as f64 / 1000.0
+    );
+    // Checks and consumes at `clients` concurrent clients.
+    let (c, base, key, cus) = (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone());
+    let (secs, lat) = load(requests, clients, move |i| {
+        let (c, base, key, cus) = (c.clone(), base.clone(), key.clone(), cus.clone());
+        async move {
+            let r = c
+                .get(format!("{base}/v1/entitlements/check?customer={}&metric=questions", cus[i % cus.len()]))
+                .bearer_auth(&key)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "check answered {}", r.status());
+            Ok(())
+        }
+    })
+    .await?;
+    report("entitlement check", requests, secs, &lat);
+    let (c, base, key, cus) = (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone());
+    let (secs, lat) = load(requests, clients, move |i| {
+        let (c, base, key, cus) = (c.clone(), base.clone(), key.clone(), cus.clone());
+        async move {
+            let r = c
+                .post(format!("{base}/v1/entitlements/consume"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"customer": cus[i % cus.len()], "metric": "ai_credits"}))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "consume answered {}", r.status());
+            Ok(())
+        }
+    })
+    .await?;
+    report("entitlement consume", requests, secs, &lat);
+    b.server.shutdown().await?;
+    b.db.close().await;
     drop_bench_schema(config).await?;
     Ok(())
 }

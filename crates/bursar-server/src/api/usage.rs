@@ -243,12 +243,13 @@ async fn ingest(
     }
     drop(tx);
     // The subscription that sets each customer's billing periods.
+    let mut current = usage::current_plans(&state.db, caller.livemode, &customer_ids).await?;
     let mut subs = HashMap::new();
     let mut plans = HashMap::new();
     for c in &customer_ids {
-        let current = usage::current_plan(&state.db, caller.livemode, c).await?;
-        subs.insert(c.clone(), current.as_ref().map(|(s, _)| s.clone()));
-        plans.insert(c.clone(), current.map(|(_, p)| p));
+        let cur = current.remove(c);
+        subs.insert(c.clone(), cur.as_ref().map(|(s, _)| s.clone()));
+        plans.insert(c.clone(), cur.map(|(_, p)| p));
     }
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
