@@ -37,6 +37,7 @@ pub enum IdKind {
     WebhookDelivery,
     Metric,
     UsageEvent,
+    CreditGrant,
 }
 
 impl IdKind {
@@ -72,6 +73,7 @@ impl IdKind {
             IdKind::WebhookDelivery => "whd",
             IdKind::Metric => "mtr",
             IdKind::UsageEvent => "ue",
+            IdKind::CreditGrant => "cg",
         }
     }
 }

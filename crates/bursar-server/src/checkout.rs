@@ -624,6 +624,26 @@ pub async fn fulfil(tx: &mut Tx, s: &mut SessionRow, payment: Option<&PaymentRow
     s.completed_at = Some(now);
     s.last_error = None;
     store::save(tx, s).await?;
+    // Credits the purchase sells.
+    if let Some(spec) = s.credit_grant.as_deref().and_then(|g| serde_json::from_str::<serde_json::Value>(g).ok()) {
+        let amount = spec["amount"].as_i64().unwrap_or(0);
+        let g = bursar_store::usage::GrantRow {
+            id: new_id(IdKind::CreditGrant),
+            livemode: s.livemode,
+            customer_id: s.customer_id.clone(),
+            metric: spec["metric"].as_str().unwrap_or_default().to_string(),
+            amount,
+            remaining: amount,
+            expires_at: spec["expires_in_days"].as_i64().map(|d| now + d * 86_400_000),
+            source: "checkout".into(),
+            source_id: Some(s.id.clone()),
+            created_at: now,
+        };
+        bursar_store::usage::insert_grant(tx, &g).await?;
+        events::emit(tx, s.livemode, "credits.granted", &g.id, &serde_json::json!({"id": g.id, "customer": g.customer_id,
+            "metric": g.metric, "amount": g.amount, "expires_at": g.expires_at.map(|t| t / 1000), "checkout_session": s.id}), now)
+            .await?;
+    }
     if let Some(sub_id) = &s.subscription_id {
         if let Some(mut sub) = billing_store::subscription(tx, s.livemode, sub_id, "").await? {
             if sub.status == Status::Incomplete.as_str() {

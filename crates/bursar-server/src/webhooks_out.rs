@@ -65,6 +65,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "checkout.session.completed",
     "checkout.session.expired",
     "credit_note.issued",
+    "credits.granted",
     "customer.balance_transaction.created",
     "customer.created",
     "customer.deleted",

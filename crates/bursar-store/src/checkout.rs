@@ -31,11 +31,13 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// JSON `{metric, amount, expires_in_days}` when the checkout sells credits.
+    pub credit_grant: Option<String>,
 }
 
 const COLS: &str = "id, livemode, customer_id, mode, plan_id, price_id, quantity, items, currency, coupon, \
     success_url, cancel_url, status, form_token, provider, subscription_id, invoice_id, payment_id, last_error, \
-    expires_at, created_at, completed_at";
+    expires_at, created_at, completed_at, credit_grant";
 
 fn row(r: &AnyRow) -> SessionRow {
     SessionRow {
@@ -61,13 +63,14 @@ fn row(r: &AnyRow) -> SessionRow {
         expires_at: r.get(19),
         created_at: r.get(20),
         completed_at: r.get(21),
+        credit_grant: r.get(22),
     }
 }
 
 pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<(), DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO checkout_sessions ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,\
-         $18,$19,$20,$21,$22)"
+         $18,$19,$20,$21,$22,$23)"
     ));
     sqlx::query(sql)
         .bind(s.id.clone())
@@ -92,6 +95,7 @@ pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<(), DbError> {
         .bind(s.expires_at)
         .bind(s.created_at)
         .bind(s.completed_at)
+        .bind(s.credit_grant.clone())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -256,3 +256,143 @@ pub async fn aggregate<'e, E: Executor<'e, Database = Any>>(
         .fetch_one(ex)
         .await?)
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRow {
+    pub id: String,
+    pub livemode: bool,
+    pub customer_id: String,
+    pub metric: String,
+    pub amount: i64,
+    pub remaining: i64,
+    pub expires_at: Option<i64>,
+    /// `api` or `checkout`.
+    pub source: String,
+    pub source_id: Option<String>,
+    pub created_at: i64,
+}
+
+const GRANT_COLS: &str =
+    "id, livemode, customer_id, metric, amount, remaining, expires_at, source, source_id, created_at";
+
+fn grant_row(r: &AnyRow) -> GrantRow {
+    GrantRow {
+        id: r.get(0),
+        livemode: r.get::<i64, _>(1) != 0,
+        customer_id: r.get(2),
+        metric: r.get(3),
+        amount: r.get(4),
+        remaining: r.get(5),
+        expires_at: r.get(6),
+        source: r.get(7),
+        source_id: r.get(8),
+        created_at: r.get(9),
+    }
+}
+
+pub async fn insert_grant(tx: &mut Tx, g: &GrantRow) -> Result<(), DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO credit_grants ({GRANT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+    ));
+    sqlx::query(sql)
+        .bind(g.id.clone())
+        .bind(i64::from(g.livemode))
+        .bind(g.customer_id.clone())
+        .bind(g.metric.clone())
+        .bind(g.amount)
+        .bind(g.remaining)
+        .bind(g.expires_at)
+        .bind(g.source.clone())
+        .bind(g.source_id.clone())
+        .bind(g.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A customer's grants of a metric, newest first (the balance history).
+pub async fn grants<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    customer_id: &str,
+    metric: Option<&str>,
+) -> Result<Vec<GrantRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {GRANT_COLS} FROM credit_grants WHERE livemode = $1 AND customer_id = $2 AND ($3 = '' OR metric = $3) \
+         ORDER BY id DESC"
+    ));
+    Ok(sqlx::query(sql)
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(metric.unwrap_or("").to_string())
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(grant_row)
+        .collect())
+}
+
+/// What is left of a customer's unexpired grants of a metric at `now`.
+pub async fn grant_balance<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    customer_id: &str,
+    metric: &str,
+    now: i64,
+) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(remaining), 0) AS BIGINT) FROM credit_grants WHERE livemode = $1 AND customer_id = $2 \
+         AND metric = $3 AND (expires_at IS NULL OR expires_at > $4)",
+    )
+    .bind(i64::from(livemode))
+    .bind(customer_id)
+    .bind(metric)
+    .bind(now)
+    .fetch_one(ex)
+    .await?)
+}
+
+/// Takes `quantity` from a customer's unexpired grants, the one expiring
+/// first first, in the caller's transaction (rows locked with
+/// `for_update`). Returns whether the grants held enough; when they did
+/// not, nothing was taken only if the caller rolls the transaction back,
+/// so callers drop it.
+pub async fn take_from_grants(
+    tx: &mut Tx,
+    for_update: &str,
+    livemode: bool,
+    customer_id: &str,
+    metric: &str,
+    quantity: i64,
+    now: i64,
+) -> Result<bool, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT id, remaining FROM credit_grants WHERE livemode = $1 AND customer_id = $2 AND metric = $3 \
+         AND remaining > 0 AND (expires_at IS NULL OR expires_at > $4) \
+         ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, id {for_update}"
+    ));
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql)
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(metric)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut need = quantity;
+    for (id, remaining) in rows {
+        if need == 0 {
+            break;
+        }
+        let take = need.min(remaining);
+        let n = sqlx::query("UPDATE credit_grants SET remaining = remaining - $2 WHERE id = $1 AND remaining >= $2")
+            .bind(&id)
+            .bind(take)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            need -= take;
+        }
+    }
+    Ok(need == 0)
+}

@@ -42,10 +42,22 @@ pub struct SessionCreate {
     pub currency: Option<String>,
     /// A coupon applied from the start (the buyer can also enter one).
     pub coupon: Option<String>,
+    /// Payment mode: credits the purchase grants once paid (an AI credit top-up).
+    pub credit_grant: Option<CreditGrantSpec>,
     /// Where the buyer goes after paying (`session_id` is appended).
     pub success_url: String,
     /// Where the buyer goes when leaving without paying.
     pub cancel_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditGrantSpec {
+    /// A `sum` or `count` metric (`ai_credits`).
+    pub metric: String,
+    pub amount: i64,
+    /// Days until the credits expire; none: they do not.
+    pub expires_in_days: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,12 +175,16 @@ async fn create_session(
         expires_at: now + checkout::SESSION_HOURS * 3_600_000,
         created_at: now,
         completed_at: None,
+        credit_grant: None,
     };
     let mut tx = state.db.begin().await?;
     match body.mode.as_str() {
         "subscription" => {
             if body.items.is_some() {
                 return Err(ApiError::invalid("items", "items are for mode=payment; use plan"));
+            }
+            if body.credit_grant.is_some() {
+                return Err(ApiError::invalid("credit_grant", "credits are sold with mode=payment"));
             }
             let key = body.plan.as_deref().ok_or_else(|| ApiError::missing("plan"))?;
             let plan = if is_valid(IdKind::Plan, key) {
@@ -228,6 +244,23 @@ async fn create_session(
                 }
             }
             s.items = serde_json::to_string(&items).map_err(|_| ApiError::internal())?;
+            if let Some(g) = &body.credit_grant {
+                let metric = bursar_store::usage::metrics(&mut *tx, caller.livemode)
+                    .await?
+                    .into_iter()
+                    .find(|m| m.code == g.metric)
+                    .ok_or_else(|| ApiError::invalid("credit_grant.metric", format!("no metric `{}`", g.metric)))?;
+                if !matches!(metric.aggregation.as_str(), "sum" | "count") {
+                    return Err(ApiError::invalid("credit_grant.metric", "credits are for sum or count metrics"));
+                }
+                if !(1..=1_000_000_000).contains(&g.amount) {
+                    return Err(ApiError::invalid("credit_grant.amount", "amount is 1 to 10^9"));
+                }
+                if g.expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+                    return Err(ApiError::invalid("credit_grant.expires_in_days", "expires_in_days is 1 to 3650"));
+                }
+                s.credit_grant = Some(serde_json::to_string(g).map_err(|_| ApiError::internal())?);
+            }
         }
         _ => return Err(ApiError::invalid("mode", "mode is subscription or payment")),
     }

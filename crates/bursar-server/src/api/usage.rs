@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest))
         .routes(routes!(check))
         .routes(routes!(consume))
+        .routes(routes!(create_grant, list_grants))
 }
 
 /// Most events in one request.
@@ -353,8 +354,10 @@ pub struct Entitlement {
     #[schema(value_type = Option<Object>)]
     pub limit: Option<Limit>,
     pub used: Option<i64>,
-    /// Left in the period; absent when unlimited.
+    /// Left of the plan's allowance in the period; absent when unlimited.
     pub remaining: Option<i64>,
+    /// Unexpired credits on top of the allowance (top-ups, grants).
+    pub credits: Option<i64>,
     pub period_start: Option<i64>,
     pub period_end: Option<i64>,
     /// The lowest plan that would allow it, when this one does not.
@@ -404,7 +407,8 @@ async fn metric_state(
         Limit::Unlimited => None,
         Limit::Limited(n) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
     };
-    let allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c);
+    let credits = store::grant_balance(state.db.reader(), livemode, &customer.id, &metric.code, now).await?;
+    let allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c) || credits >= quantity;
     let upgrade = if allowed {
         None
     } else {
@@ -425,6 +429,7 @@ async fn metric_state(
             limit: Some(limit),
             used: Some(used),
             remaining: cap.map(|c| (c - used).max(0)),
+            credits: Some(credits),
             period_start: Some(secs(start)),
             period_end: Some(secs(end)),
             upgrade,
@@ -493,6 +498,7 @@ async fn check(
                 limit: None,
                 used: None,
                 remaining: None,
+                credits: None,
                 period_start: None,
                 period_end: None,
                 upgrade,
@@ -557,7 +563,28 @@ async fn consume(
     let mut tx = state.db.begin().await?;
     let delta = if metric.aggregation == "count" { 1 } else { quantity };
     let after = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
-    let taken = after.is_some();
+    // Past the allowance, the units come from credits (top-ups), the ones
+    // expiring first first; a consume is taken wholly from one or the other.
+    let mut from_credits = false;
+    if after.is_none() {
+        let now = billing_now(&state, &customer).await?;
+        from_credits = store::take_from_grants(
+            &mut tx,
+            state.db.for_update(),
+            caller.livemode,
+            &customer.id,
+            &metric.code,
+            quantity,
+            now,
+        )
+        .await?;
+        if !from_credits {
+            // Not enough credits: whatever was taken from them goes back.
+            drop(tx);
+            tx = state.db.begin().await?;
+        }
+    }
+    let taken = after.is_some() || from_credits;
     if let (Some(after), Some(limit)) = (after, cap) {
         usage::emit_thresholds(
             &mut tx,
@@ -582,20 +609,138 @@ async fn consume(
             metric: metric.code.clone(),
             quantity,
             unique_value: None,
-            properties: "{}".into(),
+            properties: serde_json::json!({"from": if from_credits { "credits" } else { "allowance" }}).to_string(),
             occurred_at: now,
             period_start: start,
             received_at: now,
         };
         store::insert_events(&mut tx, std::slice::from_ref(&row)).await?;
     }
+    if from_credits {
+        let now = billing_now(&state, &customer).await?;
+        ent.credits = Some(store::grant_balance(&mut *tx, caller.livemode, &customer.id, &metric.code, now).await?);
+    }
     let used = usage::used(&mut *tx, &metric, &customer.id, start).await?;
     ent.used = Some(used);
     ent.remaining = cap.map(|c| (c - used).max(0));
-    ent.allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c);
+    ent.allowed = cap.is_none_or(|c| used.saturating_add(quantity) <= c) || ent.credits.unwrap_or(0) >= quantity;
     if ent.allowed {
         ent.upgrade = None;
     }
     let out = Consumed { object: "consumption", consumed: taken, entitlement: ent };
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantCreate {
+    pub customer: String,
+    /// A `sum` or `count` metric (`ai_credits`).
+    pub metric: String,
+    pub amount: i64,
+    /// Days until the credits expire; none: they do not.
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditGrant {
+    pub id: String,
+    /// Always `credit_grant`.
+    pub object: &'static str,
+    pub customer: String,
+    pub metric: String,
+    pub amount: i64,
+    pub remaining: i64,
+    pub expires_at: Option<i64>,
+    /// `api` or `checkout`.
+    pub source: String,
+    pub source_id: Option<String>,
+    pub created: i64,
+}
+
+fn render_grant(g: store::GrantRow) -> CreditGrant {
+    CreditGrant {
+        id: g.id,
+        object: "credit_grant",
+        customer: g.customer_id,
+        metric: g.metric,
+        amount: g.amount,
+        remaining: g.remaining,
+        expires_at: g.expires_at.map(secs),
+        source: g.source,
+        source_id: g.source_id,
+        created: secs(g.created_at),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/credit_grants", tag = "usage", request_body = GrantCreate,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = CreditGrant), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn create_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    ApiJson(body): ApiJson<GrantCreate>,
+) -> ApiResult<Response> {
+    let customer = load_customer(&state, caller.livemode, &body.customer).await?;
+    let metric = load_metric(&state, caller.livemode, &body.metric, "metric").await?;
+    if !matches!(metric.aggregation.as_str(), "sum" | "count") {
+        return Err(ApiError::invalid("metric", "credits are for sum or count metrics"));
+    }
+    if !(1..=1_000_000_000).contains(&body.amount) {
+        return Err(ApiError::invalid("amount", "amount is 1 to 10^9"));
+    }
+    if body.expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return Err(ApiError::invalid("expires_in_days", "expires_in_days is 1 to 3650"));
+    }
+    let now = billing_now(&state, &customer).await?;
+    let g = store::GrantRow {
+        id: new_id(IdKind::CreditGrant),
+        livemode: caller.livemode,
+        customer_id: customer.id.clone(),
+        metric: metric.code,
+        amount: body.amount,
+        remaining: body.amount,
+        expires_at: body.expires_in_days.map(|d| now + d * 86_400_000),
+        source: "api".into(),
+        source_id: None,
+        created_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    store::insert_grant(&mut tx, &g).await?;
+    bursar_store::events::emit(
+        &mut tx,
+        caller.livemode,
+        "credits.granted",
+        &g.id,
+        &serde_json::json!({"id": g.id,
+        "customer": g.customer_id, "metric": g.metric, "amount": g.amount, "expires_at": g.expires_at.map(secs)}),
+        now,
+    )
+    .await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &render_grant(g)).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GrantListParams {
+    pub customer: String,
+    pub metric: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/credit_grants", tag = "usage", params(GrantListParams),
+    responses((status = 200, body = Vec<CreditGrant>, description = "Newest first: the credit balance history"),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn list_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<GrantListParams>,
+) -> ApiResult<Json<Vec<CreditGrant>>> {
+    let customer = load_customer(&state, caller.livemode, &q.customer).await?;
+    let rows = store::grants(state.db.reader(), caller.livemode, &customer.id, q.metric.as_deref()).await?;
+    Ok(Json(rows.into_iter().map(render_grant).collect()))
 }

@@ -239,3 +239,99 @@ async fn plan_flags_gate_features_and_name_the_plan_that_has_them() {
         (Some(false), Some(0), Some("starter"))
     );
 }
+
+#[tokio::test]
+async fn ai_credits_run_out_and_a_top_up_bought_at_checkout_restores_them() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    setup(&app).await;
+    let cus = learner(&app, "grow").await;
+    assert_eq!(consume(&app, &cus, "ai_credits", 100).await["consumed"], true);
+    let out = consume(&app, &cus, "ai_credits", 3).await;
+    assert_eq!((out["consumed"].as_bool(), out["entitlement"]["credits"].as_i64()), (Some(false), Some(0)));
+    // A top-up of 500 credits, bought through the hosted checkout.
+    let (s, cs) = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"customer": cus, "mode": "payment", "items": [{"description": "500 AI credits", "unit_amount": 900}],
+                   "credit_grant": {"metric": "ai_credits", "amount": 500, "expires_in_days": 90},
+                   "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let id = cs["id"].as_str().unwrap();
+    let html = app.client.get(app.url(&format!("/checkout/{id}"))).send().await.unwrap().text().await.unwrap();
+    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let token = html[at..at + 32].to_string();
+    app.client
+        .post(app.url(&format!("/checkout/{id}/pay")))
+        .form(&[("form_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/checkout/{id}/sandbox")))
+        .form(&[("form_token", token.as_str()), ("card", "pm_card_visa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    // The credits carry the learner past the plan's allowance.
+    let out = consume(&app, &cus, "ai_credits", 3).await;
+    assert_eq!((out["consumed"].as_bool(), out["entitlement"]["credits"].as_i64()), (Some(true), Some(497)));
+    let (_, grants) = app.get(&format!("/v1/credit_grants?customer={cus}")).await;
+    assert_eq!((grants[0]["remaining"].as_i64(), grants[0]["source"].as_str()), (Some(497), Some("checkout")));
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=ai_credits&quantity=400")).await;
+    assert_eq!(
+        (ch["allowed"].as_bool(), ch["remaining"].as_i64(), ch["credits"].as_i64()),
+        (Some(true), Some(0), Some(497))
+    );
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn credits_expire_and_are_used_soonest_expiring_first() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": 1_767_225_600})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, c) = app.post("/v1/customers", json!({"country": "US", "test_clock": clock})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "starter", "trial": false})).await;
+    assert_eq!(s, 200);
+    // Starter includes no AI queries; two grants.
+    let grant = |amount: i64, days: Option<i64>| {
+        let (app, cus) = (&app, cus.clone());
+        async move {
+            let (s, g) = app
+                .post(
+                    "/v1/credit_grants",
+                    json!({"customer": cus, "metric": "ai_credits", "amount": amount, "expires_in_days": days}),
+                )
+                .await;
+            assert_eq!(s, 200, "{g}");
+            g
+        }
+    };
+    let forever = grant(20, None).await;
+    let soon = grant(10, Some(1)).await;
+    let out = consume(&app, &cus, "ai_credits", 4).await;
+    assert_eq!((out["consumed"].as_bool(), out["entitlement"]["credits"].as_i64()), (Some(true), Some(26)));
+    let (_, grants) = app.get(&format!("/v1/credit_grants?customer={cus}&metric=ai_credits")).await;
+    let left = |id: &Value| grants.as_array().unwrap().iter().find(|g| g["id"] == *id).unwrap()["remaining"].as_i64();
+    assert_eq!(
+        (left(&soon["id"]), left(&forever["id"])),
+        (Some(6), Some(20)),
+        "the grant expiring first is used first"
+    );
+    // Two days later the 6 left of the short grant have expired.
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": 1_767_225_600 + 2 * 86_400})).await;
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=ai_credits")).await;
+    assert_eq!(ch["credits"], 20);
+    assert_eq!(consume(&app, &cus, "ai_credits", 21).await["consumed"], false, "not more than what is left");
+    assert_eq!(consume(&app, &cus, "ai_credits", 20).await["consumed"], true);
+    let (s, e) = app.post("/v1/credit_grants", json!({"customer": cus, "metric": "seats_peak", "amount": 5})).await;
+    assert_error(s, &e, 400, Some("metric"));
+    let (s, e) = app.post("/v1/credit_grants", json!({"customer": cus, "metric": "ai_credits", "amount": 0})).await;
+    assert_error(s, &e, 400, Some("amount"));
+}
