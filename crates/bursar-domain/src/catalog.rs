@@ -179,6 +179,10 @@ pub struct PlanSpec {
     #[serde(default)]
     pub flags: BTreeMap<String, bool>,
     pub prices: Vec<PriceSpec>,
+    /// Metered usage charged in arrears on each renewal invoice, per
+    /// currency.
+    #[serde(default)]
+    pub metered: Vec<crate::metered::MeteredSpec>,
 }
 
 /// A product in a catalog document.
@@ -270,6 +274,16 @@ impl CatalogDoc {
                     if !valid_code(k) {
                         return Err(err(format!("{at}.flags.{k}"), "flag keys are 1-64 of a-z, 0-9, _ and -"));
                     }
+                }
+                for (mi, m) in plan.metered.iter().enumerate() {
+                    let at = format!("{at}.metered[{mi}]");
+                    if !valid_code(&m.metric) {
+                        return Err(err(format!("{at}.metric"), "metric codes are 1-64 of a-z, 0-9, _ and -"));
+                    }
+                    if crate::money::Currency::from_code(&m.currency).is_err() {
+                        return Err(err(format!("{at}.currency"), "an ISO 4217 currency code"));
+                    }
+                    m.pricing.validate().map_err(|e| err(format!("{at}.pricing"), &e))?;
                 }
                 if plan.prices.is_empty() {
                     return Err(err(format!("{at}.prices"), "a plan needs at least one price"));

@@ -693,12 +693,17 @@ async fn renew_from(
     let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let price = load_price(tx, sub.livemode, &sub.price_id).await?;
     let currency = Currency::from_code(&price.currency).map_err(err)?;
+    let ended = (sub.current_period_start, sub.current_period_end);
+    let was_trial = sub.trial_end == Some(ended.1);
     sub.current_period_start = to_millis(p.start);
     sub.current_period_end = to_millis(p.end);
     sub.updated_at = start;
     billing::save_subscription(tx, sub).await?;
     let mut lines = vec![plan_line(&plan, &price, sub.quantity, p)?];
     discount(tx, sub, &mut lines, currency, true).await?;
+    if !was_trial {
+        lines.extend(usage_lines(tx, sub, &plan, &price.currency, ended).await?);
+    }
     billing::save_subscription(tx, sub).await?;
     invoice_and_pay(
         tx,
@@ -717,6 +722,56 @@ async fn renew_from(
     )
     .await
     .map(|issued| issued.not_declined())
+}
+
+/// The metered usage of an ended period, priced by the plan's metered
+/// prices in the subscription's currency: charged in arrears on the
+/// invoice that renews it.
+async fn usage_lines(
+    tx: &mut Tx,
+    sub: &SubscriptionRow,
+    plan: &PlanRow,
+    currency: &str,
+    ended: (i64, i64),
+) -> ApiResult<Vec<LineDraft>> {
+    let specs: Vec<bursar_domain::metered::MeteredSpec> = serde_json::from_str(&plan.metered).unwrap_or_default();
+    let specs: Vec<_> = specs.into_iter().filter(|s| s.currency.eq_ignore_ascii_case(currency)).collect();
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let metrics = bursar_store::usage::metrics(&mut **tx, sub.livemode).await?;
+    let mut lines = Vec::new();
+    for spec in specs {
+        let Some(m) = metrics.iter().find(|m| m.code == spec.metric) else { continue };
+        let quantity = match m.aggregation.as_str() {
+            "count" | "sum" => {
+                bursar_store::usage::counter(&mut **tx, sub.livemode, &sub.customer_id, &m.code, ended.0).await?
+            }
+            other => {
+                bursar_store::usage::aggregate(&mut **tx, sub.livemode, &sub.customer_id, &m.code, ended.0, other)
+                    .await?
+            }
+        };
+        let amount = spec.pricing.amount(u64::try_from(quantity).unwrap_or(0)).map_err(err)?;
+        if quantity == 0 && amount == 0 {
+            continue;
+        }
+        let unit_amount = match &spec.pricing {
+            bursar_domain::metered::UsagePricing::PerUnit { unit_amount } => *unit_amount,
+            _ => 0,
+        };
+        lines.push(LineDraft {
+            kind: "usage",
+            description: format!("{} (usage)", m.name),
+            quantity,
+            unit_amount,
+            amount,
+            price_id: None,
+            period_start: Some(ended.0),
+            period_end: Some(ended.1),
+        });
+    }
+    Ok(lines)
 }
 
 /// The error for a charge that was declined while the customer waited.
@@ -1406,6 +1461,7 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
     let mut evs = Vec::with_capacity(items.len());
     for (mut sub, customer) in items {
         let boundary = sub.current_period_end;
+        let sub_period_before = (sub.current_period_start, sub.current_period_end);
         let p = period_of(&sub, boundary)?;
         sub.current_period_start = to_millis(p.start);
         sub.current_period_end = to_millis(p.end);
@@ -1418,9 +1474,13 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
         *slot += 1;
         let key = (sub.livemode, format!("customer_credit:{}", sub.customer_id), price.currency.clone());
         let available = credit.get(&key).copied().unwrap_or(0);
+        let ended = (sub_period_before.0, sub_period_before.1);
         let mut lines = vec![plan_line(plan, price, sub.quantity, p)?];
         if let Some(c) = sub.coupon_id.as_ref().and_then(|id| coupons.get(id)) {
             apply_discount(c, &mut sub, &mut lines, currency, true)?;
+        }
+        if plan.metered != "[]" {
+            lines.extend(usage_lines(tx, &sub, plan, &price.currency, ended).await?);
         }
         let inv = build_invoice(
             settings,

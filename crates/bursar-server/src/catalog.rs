@@ -59,6 +59,7 @@ pub async fn import(tx: &mut Tx, livemode: bool, doc: &CatalogDoc, now: i64) -> 
                 features: serde_json::to_string(&plan.features).unwrap_or_else(|_| "[]".into()),
                 limits: serde_json::to_string(&plan.limits).unwrap_or_else(|_| "{}".into()),
                 flags: serde_json::to_string(&plan.flags).unwrap_or_else(|_| "{}".into()),
+                metered: serde_json::to_string(&plan.metered).unwrap_or_else(|_| "[]".into()),
                 active: true,
                 created_at: existing.as_ref().map(|e| e.created_at).unwrap_or(now),
                 updated_at: now,

@@ -33,6 +33,8 @@ pub struct PlanRow {
     pub limits: String,
     /// JSON object of flags.
     pub flags: String,
+    /// JSON array of metered usage prices.
+    pub metered: String,
     pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -56,7 +58,7 @@ pub struct PriceRow {
 const PRODUCT_COLS: &str = "id, livemode, code, name, description, active, created_at, updated_at";
 const PLAN_COLS: &str =
     "id, livemode, product_id, code, name, description, tier_rank, trial_days, trial_card_required, \
-                         features, limits, flags, active, created_at, updated_at";
+                         features, limits, flags, active, created_at, updated_at, metered";
 const PRICE_COLS: &str = "id, livemode, plan_id, currency, billing_interval, amount, tax_behavior, version, active, \
                           created_at, superseded_at";
 
@@ -90,6 +92,7 @@ fn plan(r: &AnyRow) -> PlanRow {
         active: r.get::<i64, _>(12) != 0,
         created_at: r.get(13),
         updated_at: r.get(14),
+        metered: r.get(15),
     }
 }
 
@@ -185,11 +188,12 @@ pub async fn plans<'e, E: Executor<'e, Database = Any>>(
 pub async fn upsert_plan(tx: &mut Tx, p: &PlanRow) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO plans (id, livemode, product_id, code, name, description, tier_rank, trial_days, trial_card_required, \
-         features, limits, flags, active, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
+         features, limits, flags, active, created_at, updated_at, metered) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) \
          ON CONFLICT (id) DO UPDATE SET product_id = excluded.product_id, name = excluded.name, \
          description = excluded.description, tier_rank = excluded.tier_rank, trial_days = excluded.trial_days, \
          trial_card_required = excluded.trial_card_required, features = excluded.features, limits = excluded.limits, \
-         flags = excluded.flags, active = excluded.active, updated_at = excluded.updated_at",
+         flags = excluded.flags, active = excluded.active, updated_at = excluded.updated_at, metered = excluded.metered",
     )
     .bind(p.id.clone())
     .bind(i64::from(p.livemode))
@@ -206,6 +210,7 @@ pub async fn upsert_plan(tx: &mut Tx, p: &PlanRow) -> Result<(), DbError> {
     .bind(i64::from(p.active))
     .bind(p.created_at)
     .bind(p.updated_at)
+    .bind(p.metered.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -335,3 +335,83 @@ async fn credits_expire_and_are_used_soonest_expiring_first() {
     let (s, e) = app.post("/v1/credit_grants", json!({"customer": cus, "metric": "ai_credits", "amount": 0})).await;
     assert_error(s, &e, 400, Some("amount"));
 }
+
+#[tokio::test]
+async fn metered_usage_is_billed_in_arrears_by_unit_package_and_tiers() {
+    let app = TestApp::spawn().await;
+    let doc = json!({"products": [{"code": "api", "name": "Question bank API", "plans": [{
+    "code": "payg", "name": "Pay as you go", "rank": 0,
+    "prices": [{"currency": "USD", "interval": "month", "amount": 1000}],
+    "metered": [
+        {"metric": "api_calls", "currency": "USD", "pricing": {"model": "graduated", "tiers": [
+            {"up_to": 100, "unit_amount": 0},
+            {"up_to": 1000, "unit_amount": 5},
+            {"unit_amount": 2, "flat_amount": 1000}]}},
+        {"metric": "sms", "currency": "USD", "pricing": {"model": "package", "size": 100, "amount": 300}},
+        {"metric": "storage", "currency": "USD", "pricing": {"model": "per_unit", "unit_amount": 7}},
+        {"metric": "storage", "currency": "EUR", "pricing": {"model": "per_unit", "unit_amount": 6}}
+    ]}]}]});
+    let mut bad = doc.clone();
+    bad["products"][0]["plans"][0]["metered"][1]["pricing"]["size"] = json!(0);
+    let (s, e) = app.post("/v1/catalog/import", bad).await;
+    assert_error(s, &e, 400, Some("products[0].plans[0].metered[1].pricing"));
+    let (s, b) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200, "{b}");
+    for m in ["api_calls", "sms", "storage"] {
+        let (s, b) = app.post("/v1/metrics", json!({"code": m, "aggregation": "sum"})).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let jan_1 = 1_767_225_600;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": jan_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, c) = app.post("/v1/customers", json!({"country": "US", "test_clock": clock})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "payg", "trial": false})).await;
+    assert_eq!(s, 200);
+    let (s, r) = app
+        .post(
+            "/v1/usage",
+            json!({"events": [
+                {"id": "a1", "customer": cus, "metric": "api_calls", "quantity": 1200, "timestamp": jan_1 + 86_400},
+                {"id": "a2", "customer": cus, "metric": "api_calls", "quantity": 300, "timestamp": jan_1 + 2 * 86_400},
+                {"id": "m1", "customer": cus, "metric": "sms", "quantity": 250, "timestamp": jan_1 + 3 * 86_400},
+                {"id": "g1", "customer": cus, "metric": "storage", "quantity": 12, "timestamp": jan_1 + 4 * 86_400}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": jan_1 + 31 * 86_400})).await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let renewal = &invs["data"][0];
+    let usage: Vec<(String, i64, i64)> = renewal["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "usage")
+        .map(|l| {
+            (
+                l["description"].as_str().unwrap().to_string(),
+                l["quantity"].as_i64().unwrap(),
+                l["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // 1,500 calls: 100 free, 900 × 5, 500 × 2 + the last tier's 1,000 flat = 6,500.
+    // 250 SMS: 3 started packages of 100 × 300 = 900. 12 GB × 7 = 84.
+    assert_eq!(
+        usage,
+        vec![
+            ("api_calls (usage)".into(), 1500, 6500),
+            ("sms (usage)".into(), 250, 900),
+            ("storage (usage)".into(), 12, 84)
+        ]
+    );
+    assert_eq!(renewal["period_start"], jan_1 + 31 * 86_400);
+    assert_eq!(renewal["total"], 1000 + 6500 + 900 + 84);
+    assert_eq!(renewal["status"], "paid");
+    // A month without usage bills the plan alone.
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": jan_1 + 59 * 86_400})).await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    assert_eq!(invs["data"][0]["total"], 1000);
+    app.verify_ledger().await;
+}
