@@ -269,6 +269,14 @@ pub enum WebhookKind {
         amount: Money,
         reason: String,
     },
+    /// The buyer approved a hosted payment that still has to be completed
+    /// by Bursar (PayPal: the order must be captured). Lets a buyer who
+    /// never comes back to the return URL still pay.
+    CheckoutApproved {
+        payment_id: Option<String>,
+        /// The provider's id of the session / order.
+        provider_ref: String,
+    },
     /// Verified, but nothing Bursar acts on: stored and acknowledged.
     Other,
 }

@@ -630,8 +630,13 @@ impl PaypalConnector {
                     reason: resource["reason"].as_str().unwrap_or("UNKNOWN").to_owned(),
                 }
             }
-            // Approval alone moves no money: the buyer's return triggers the
-            // capture, and PAYMENT.CAPTURE.COMPLETED reports it.
+            // Approval alone moves no money: Bursar captures (on the buyer's
+            // return, or on this event when the buyer never returns), and
+            // PAYMENT.CAPTURE.COMPLETED reports it.
+            "CHECKOUT.ORDER.APPROVED" => WebhookKind::CheckoutApproved {
+                payment_id: our_payment_id(&resource["purchase_units"][0]),
+                provider_ref: resource["id"].as_str().ok_or_else(|| bad("resource.id"))?.to_owned(),
+            },
             _ => WebhookKind::Other,
         })
     }

@@ -631,12 +631,17 @@ async fn refund_dispute_denial_and_other_events_are_mapped() {
         (Some("pay_events"), order.as_str(), "card_declined")
     );
 
-    for event_type in ["CHECKOUT.ORDER.APPROVED", "BILLING.SUBSCRIPTION.CREATED"] {
-        let hook = fake.webhook(event_type, serde_json::json!({ "id": "X" }), now());
-        let event = paypal.verify_webhook(&hook.headers, &hook.body, now()).await.unwrap();
-        assert_eq!(event.kind, WebhookKind::Other, "{event_type}");
-        assert_eq!(event.event_type, event_type);
-    }
+    let approved = serde_json::json!({ "id": "ORDER1", "purchase_units": [{ "custom_id": "pay_approved" }] });
+    let hook = fake.webhook("CHECKOUT.ORDER.APPROVED", approved, now());
+    let event = paypal.verify_webhook(&hook.headers, &hook.body, now()).await.unwrap();
+    assert_eq!(
+        event.kind,
+        WebhookKind::CheckoutApproved { payment_id: Some("pay_approved".into()), provider_ref: "ORDER1".into() }
+    );
+    let hook = fake.webhook("BILLING.SUBSCRIPTION.CREATED", serde_json::json!({ "id": "X" }), now());
+    let event = paypal.verify_webhook(&hook.headers, &hook.body, now()).await.unwrap();
+    assert_eq!(event.kind, WebhookKind::Other);
+    assert_eq!(event.event_type, "BILLING.SUBSCRIPTION.CREATED");
 }
 
 /// Verifies a delivery, then replays its body alone: both give the same event.
@@ -704,7 +709,10 @@ async fn a_stored_webhook_replays_as_the_event_it_was_verified_as() {
     );
 
     let hook = fake.webhook("CHECKOUT.ORDER.APPROVED", serde_json::json!({ "id": "X" }), now());
-    assert_eq!(verified_then_replayed(&paypal, &hook).await.kind, WebhookKind::Other);
+    assert_eq!(
+        verified_then_replayed(&paypal, &hook).await.kind,
+        WebhookKind::CheckoutApproved { payment_id: None, provider_ref: "X".into() }
+    );
 }
 
 #[tokio::test]

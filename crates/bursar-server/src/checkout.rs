@@ -929,6 +929,17 @@ async fn razorpay_page(
     })
 }
 
+/// Completes a checkout's payment with its provider when the provider
+/// reports that the buyer approved it (PayPal's order approval): the same
+/// confirmation as the buyer's return, for a buyer who never comes back.
+/// No transaction is open here; the provider's idempotency makes a second
+/// confirmation harmless.
+pub async fn complete_approved(state: &AppState, payment: &PaymentRow) -> ApiResult<()> {
+    let Some(id) = payment.checkout_session_id.clone() else { return Ok(()) };
+    provider_return(State(state.clone()), Path(id), Query(BTreeMap::new())).await?;
+    Ok(())
+}
+
 /// The provider posted the buyer back (Razorpay's redirect checkout).
 async fn provider_return_form(
     state: State<AppState>,

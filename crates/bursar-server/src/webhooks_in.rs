@@ -68,6 +68,23 @@ async fn receive(
             return Err(bad_signature(&e));
         }
     };
+    // An approval Bursar must complete (capture) is completed before the
+    // event is recorded, outside any transaction: a provider call.
+    if let WebhookKind::CheckoutApproved { payment_id, provider_ref } = &event.kind {
+        let p = match payment_id {
+            Some(id) => store::get(state.db.reader(), id).await?.filter(|p| p.provider == provider),
+            None => None,
+        };
+        let p = match p {
+            Some(p) => Some(p),
+            None => store::by_provider_id(state.db.reader(), &provider, provider_ref).await?,
+        };
+        if let Some(p) = p.filter(|p| p.status == "pending" && p.checkout_session_id.is_some()) {
+            if let Err(e) = crate::checkout::complete_approved(&state, &p).await {
+                tracing::warn!(payment = %p.id, error = ?e.body, "completing an approved checkout failed");
+            }
+        }
+    }
     let server_now = state.now_ms();
     let row = ProviderEventRow {
         id: new_id(IdKind::ProviderEvent),
@@ -215,6 +232,21 @@ async fn apply(
                 .await?;
             }
             Ok(("flagged", Some(format!("dispute opened: {reason}")), p.map(|p| p.id)))
+        }
+        WebhookKind::CheckoutApproved { payment_id, provider_ref } => {
+            let p = match payment_id.as_deref() {
+                Some(id) => store::get(&mut **tx, id).await?.filter(|p| p.provider == provider),
+                None => None,
+            };
+            let p = match p {
+                Some(p) => Some(p),
+                None => store::by_provider_id(&mut **tx, provider, &provider_ref).await?,
+            };
+            match p {
+                Some(p) if p.status == "completed" => Ok(("applied", Some("completed on approval".into()), Some(p.id))),
+                Some(p) => Ok(("ignored", Some(format!("the payment is {}", p.status)), Some(p.id))),
+                None => Ok(("ignored", Some("no payment of Bursar's matches".into()), None)),
+            }
         }
         WebhookKind::Other => Ok(("ignored", None, None)),
     }

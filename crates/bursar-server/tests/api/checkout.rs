@@ -386,6 +386,23 @@ async fn paypal_and_razorpay_checkouts_are_routed_by_country_and_currency() {
     forged.insert("paypal-transmission-sig".into(), "Zm9yZ2Vk".into());
     assert_eq!(send(&forged, &hook.body).await.unwrap().status().as_u16(), 400);
 
+    // Another buyer approves at PayPal and closes the tab: PayPal's approval
+    // webhook has Bursar capture the order.
+    let us2 = customer(&app).await;
+    let cs2 = session(&app, body(&us2, "USD", 1500)).await;
+    let id2 = cs2["id"].as_str().unwrap();
+    let (_, html2) = page(&app, &format!("/checkout/{id2}")).await;
+    submit(&app, &format!("/checkout/{id2}/pay"), &[("form_token", &form_token(&html2))]).await;
+    let (_, cs2) = app.get(&format!("/v1/checkout/sessions/{id2}")).await;
+    let (_, p2) = app.get(&format!("/v1/payments/{}", cs2["payment"].as_str().unwrap())).await;
+    let order2 = p2["provider_payment_id"].as_str().unwrap().to_string();
+    assert!(pp.approve(&order2, false));
+    let approved = pp.webhook("CHECKOUT.ORDER.APPROVED", pp.order(&order2).unwrap(), jiff::Timestamp::now());
+    assert_eq!(send(&approved.headers, &approved.body).await.unwrap().status().as_u16(), 200);
+    let (_, cs2) = app.get(&format!("/v1/checkout/sessions/{id2}")).await;
+    assert_eq!(cs2["status"], "complete");
+    assert_eq!(app.get(&format!("/v1/payments/{}", cs2["payment"].as_str().unwrap())).await.1["status"], "completed");
+
     // A learner in India paying INR: Razorpay, through its hosted page.
     let (s, c) = app.post("/v1/customers", json!({"country": "IN", "email": "asha@example.in"})).await;
     assert_eq!(s, 200, "{c}");
