@@ -97,6 +97,9 @@ async fn receive(
         payment_id: None,
         received_at: server_now,
         processed_at: None,
+        // Stripe says which mode an event belongs to; for the others the
+        // payment it concerns decides.
+        livemode: serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["livemode"].as_bool()),
     };
     let mut tx = state.db.begin().await?;
     if !store::insert_event(&mut tx, &row).await? {
@@ -117,9 +120,9 @@ async fn receive(
 /// its connector without re-checking the signature, which was checked on
 /// receipt. Applying is idempotent, so a replay of an applied event
 /// changes nothing. Returns the outcome.
-pub async fn replay(state: &AppState, id: &str) -> ApiResult<store::ProviderEventRow> {
+pub async fn replay(state: &AppState, livemode: bool, id: &str) -> ApiResult<store::ProviderEventRow> {
     let not_found = || ApiError::not_found("id", "provider event", id);
-    let row = store::event(state.db.reader(), id).await?.ok_or_else(not_found)?;
+    let row = store::event(state.db.reader(), livemode, id).await?.ok_or_else(not_found)?;
     let conn = state
         .providers
         .get(&row.provider)
@@ -135,7 +138,7 @@ pub async fn replay(state: &AppState, id: &str) -> ApiResult<store::ProviderEven
     let note = Some(format!("replayed: {}", note.unwrap_or_else(|| status.to_string())));
     store::set_event_outcome(&mut tx, &row.id, status, note.as_deref(), payment.as_deref(), server_now).await?;
     tx.commit().await?;
-    store::event(state.db.reader(), id).await?.ok_or_else(ApiError::internal)
+    store::event(state.db.reader(), livemode, id).await?.ok_or_else(not_found)
 }
 
 /// The payment an event is about: by Bursar's id when the provider echoed

@@ -251,6 +251,9 @@ pub struct ProviderEventRow {
     pub payment_id: Option<String>,
     pub received_at: i64,
     pub processed_at: Option<i64>,
+    /// Test or live, when known (from the payment it concerns, or the
+    /// provider's own flag in the event).
+    pub livemode: Option<bool>,
 }
 
 /// Stores a verified provider event unless it was stored before. Returns
@@ -258,7 +261,8 @@ pub struct ProviderEventRow {
 pub async fn insert_event(tx: &mut Tx, e: &ProviderEventRow) -> Result<bool, DbError> {
     let n = sqlx::query(
         "INSERT INTO provider_events (id, provider, event_id, event_type, payload, status, note, payment_id, \
-         received_at, processed_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (provider, event_id) DO NOTHING",
+         received_at, processed_at, livemode) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) \
+         ON CONFLICT (provider, event_id) DO NOTHING",
     )
     .bind(e.id.clone())
     .bind(e.provider.clone())
@@ -270,6 +274,7 @@ pub async fn insert_event(tx: &mut Tx, e: &ProviderEventRow) -> Result<bool, DbE
     .bind(e.payment_id.clone())
     .bind(e.received_at)
     .bind(e.processed_at)
+    .bind(e.livemode.map(i64::from))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -285,23 +290,33 @@ pub async fn set_event_outcome(
     payment_id: Option<&str>,
     now: i64,
 ) -> Result<(), DbError> {
-    sqlx::query("UPDATE provider_events SET status = $2, note = $3, payment_id = $4, processed_at = $5 WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .bind(note.map(str::to_string))
-        .bind(payment_id.map(str::to_string))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE provider_events SET status = $2, note = $3, payment_id = $4, processed_at = $5, \
+         livemode = COALESCE((SELECT livemode FROM payments WHERE id = $4), livemode) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(note.map(str::to_string))
+    .bind(payment_id.map(str::to_string))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
-pub async fn event<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> Result<Option<ProviderEventRow>, DbError> {
+/// One stored event, if a key of the given mode may see it (see
+/// [`list_events`]).
+pub async fn event<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    id: &str,
+) -> Result<Option<ProviderEventRow>, DbError> {
     let row = sqlx::query(
         "SELECT id, provider, event_id, event_type, payload, status, note, payment_id, received_at, processed_at \
-         FROM provider_events WHERE id = $1",
+         FROM provider_events WHERE id = $1 AND (livemode = $2 OR (livemode IS NULL AND $2 = 1))",
     )
     .bind(id)
+    .bind(i64::from(livemode))
     .fetch_optional(ex)
     .await?;
     Ok(row.map(|r| ProviderEventRow {
@@ -315,22 +330,29 @@ pub async fn event<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> Resu
         payment_id: r.get(7),
         received_at: r.get(8),
         processed_at: r.get(9),
+        livemode: None,
     }))
 }
 
+/// Events a key of the given mode may see: those of its mode (the mode of
+/// the payment they concerned), and for live keys also those that named no
+/// payment of Bursar's (their mode is unknown).
 pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     ex: E,
+    livemode: bool,
     provider: Option<&str>,
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ProviderEventRow>, DbError> {
     let rows = sqlx::query(
         "SELECT id, provider, event_id, event_type, payload, status, note, payment_id, received_at, processed_at \
-         FROM provider_events WHERE ($1 = '' OR provider = $1) AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
+         FROM provider_events WHERE ($1 = '' OR provider = $1) AND ($2 = '' OR id < $2) \
+         AND (livemode = $4 OR (livemode IS NULL AND $4 = 1)) ORDER BY id DESC LIMIT $3",
     )
     .bind(provider.unwrap_or("").to_string())
     .bind(starting_after.unwrap_or("").to_string())
     .bind(limit)
+    .bind(i64::from(livemode))
     .fetch_all(ex)
     .await?;
     Ok(rows
@@ -346,6 +368,7 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
             payment_id: r.get(7),
             received_at: r.get(8),
             processed_at: r.get(9),
+            livemode: None,
         })
         .collect())
 }

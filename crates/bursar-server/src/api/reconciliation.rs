@@ -165,7 +165,7 @@ async fn reconciliation(
         }
     }
     // Events from the provider that Bursar could not match or flagged.
-    let events = store::list_events(state.db.reader(), Some(&q.provider), None, 1000).await?;
+    let events = store::list_events(state.db.reader(), caller.livemode, Some(&q.provider), None, 1000).await?;
     for e in events.iter().filter(|e| e.received_at >= from && e.received_at < to) {
         let kind = match (e.status.as_str(), e.payment_id.is_some()) {
             ("flagged", _) => "flagged_provider_event",
@@ -242,13 +242,19 @@ pub struct ProviderEventParams {
     security(("api_key" = [])))]
 async fn list_provider_events(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ProviderEventParams>,
 ) -> ApiResult<Json<super::ListResponse<ProviderEvent>>> {
     let page = crate::extract::ListParams { limit: q.limit, starting_after: q.starting_after };
     let limit = page.limit()?;
-    let rows =
-        store::list_events(state.db.reader(), q.provider.as_deref(), page.starting_after.as_deref(), limit + 1).await?;
+    let rows = store::list_events(
+        state.db.reader(),
+        caller.livemode,
+        q.provider.as_deref(),
+        page.starting_after.as_deref(),
+        limit + 1,
+    )
+    .await?;
     Ok(Json(super::ListResponse::from_rows(rows.into_iter().map(render_event).collect(), limit, "/v1/provider_events")))
 }
 
@@ -259,11 +265,11 @@ async fn list_provider_events(
     security(("api_key" = [])))]
 async fn replay_provider_event(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> ApiResult<Json<ProviderEvent>> {
     if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::ProviderEvent, &id) {
         return Err(ApiError::not_found("id", "provider event", &id));
     }
-    Ok(Json(render_event(crate::webhooks_in::replay(&state, &id).await?)))
+    Ok(Json(render_event(crate::webhooks_in::replay(&state, caller.livemode, &id).await?)))
 }

@@ -314,6 +314,10 @@ async fn a_stripe_webhook_settles_a_payment_once() {
     assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
     let (s, e) = app.post("/v1/provider_events/pevt_nothere/replay", json!({})).await;
     assert_error(s, &e, 404, Some("id"));
+    // A live key does not see test-mode events.
+    let live = app.client.get(app.url("/v1/provider_events")).bearer_auth(&app.live_key).send().await.unwrap();
+    let live: Value = live.json().await.unwrap();
+    assert_eq!(live["data"], json!([]));
     // A failure reported after the success (out of order) changes nothing.
     let late = fake.intent_event("payment_intent.payment_failed", &pi);
     assert_eq!(fake.deliver(&url, &late).await, Ok(200));
