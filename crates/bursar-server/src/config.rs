@@ -116,6 +116,10 @@ pub struct Config {
     pub payment_routes: Vec<PaymentRoute>,
     /// Providers for payments no rule matches.
     pub payment_default_providers: Vec<String>,
+    /// `redis://host:6379`: keep quota counters hot in Redis (consumes check
+    /// and count there atomically, then write through to the database).
+    /// Unset: the database alone, which is exact too.
+    pub redis_url: Option<String>,
 }
 
 /// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
@@ -190,6 +194,7 @@ impl Default for Config {
                 providers: vec!["razorpay".into(), "stripe".into(), "sandbox".into()],
             }],
             payment_default_providers: vec!["stripe".into(), "paypal".into(), "sandbox".into()],
+            redis_url: None,
         }
     }
 }
@@ -284,6 +289,11 @@ impl Config {
         }
         if !self.payment_default_providers.iter().all(known) {
             return Err("payment_default_providers: sandbox, stripe, paypal or razorpay".into());
+        }
+        if let Some(u) = &self.redis_url {
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                return Err("redis_url must start with redis:// or rediss://".into());
+            }
         }
         if !matches!(self.vat_check.as_str(), "off" | "vies") {
             return Err("vat_check must be `off` or `vies`".into());

@@ -16,6 +16,10 @@ pub struct AppState {
     pub vat_checker: Option<Arc<dyn crate::vat_check::VatChecker>>,
     /// The payment provider connectors.
     pub providers: Arc<crate::payments::Providers>,
+    /// The Redis connection for hot quota counters, opened on first use.
+    pub redis: Arc<tokio::sync::OnceCell<redis::aio::ConnectionManager>>,
+    /// Until when (epoch ms) Redis is bypassed after a failure.
+    pub redis_down_until: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl AppState {
@@ -28,7 +32,16 @@ impl AppState {
         };
         let providers =
             Arc::new(crate::payments::Providers::from_config(&config).map_err(crate::storage::StorageError::Config)?);
-        Ok(AppState { db, clock, config: Arc::new(config), storage, vat_checker, providers })
+        Ok(AppState {
+            db,
+            clock,
+            config: Arc::new(config),
+            storage,
+            vat_checker,
+            providers,
+            redis: Arc::new(tokio::sync::OnceCell::new()),
+            redis_down_until: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+        })
     }
 
     /// Billing settings with the configured providers.

@@ -219,6 +219,108 @@ pub fn valid_code(code: &str) -> bool {
     (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Counts and checks atomically in Redis: -1 when the key is not there yet
+/// (to be seeded from the database), -2 when the limit (ARGV[2], -1 for
+/// none) refuses, else the new count.
+const HOT_CONSUME: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+local used = tonumber(v)
+local q = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if limit >= 0 and used + q > limit then return -2 end
+return redis.call('INCRBY', KEYS[1], q)
+";
+
+/// A consume against the Redis counter: `Some(new count)` when taken,
+/// `None` when the limit refuses it; `Err` when Redis cannot be used (the
+/// caller falls back to the database). The key is seeded from the
+/// database's counter the first time, and expires a day after its period.
+#[allow(clippy::too_many_arguments)]
+pub async fn hot_consume(
+    state: &crate::state::AppState,
+    url: &str,
+    metric: &MetricRow,
+    customer_id: &str,
+    period: (i64, i64),
+    delta: i64,
+    cap: Option<i64>,
+) -> Result<Option<i64>, String> {
+    // After a failure Redis is left alone for half a minute; every call is
+    // bounded, so a slow or unreachable Redis costs a request little.
+    let now = state.now_ms();
+    if state.redis_down_until.load(std::sync::atomic::Ordering::Relaxed) > now {
+        return Err("Redis was unreachable moments ago".into());
+    }
+    let r = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        hot_consume_inner(state, url, metric, customer_id, period, delta, cap),
+    )
+    .await;
+    let r = r.unwrap_or_else(|_| Err("Redis did not answer in time".into()));
+    if r.is_err() {
+        state.redis_down_until.store(now + 30_000, std::sync::atomic::Ordering::Relaxed);
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hot_consume_inner(
+    state: &crate::state::AppState,
+    url: &str,
+    metric: &MetricRow,
+    customer_id: &str,
+    period: (i64, i64),
+    delta: i64,
+    cap: Option<i64>,
+) -> Result<Option<i64>, String> {
+    let conn = state
+        .redis
+        .get_or_try_init(|| async {
+            let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+            redis::aio::ConnectionManager::new(client).await.map_err(|e| e.to_string())
+        })
+        .await?;
+    let mut conn = conn.clone();
+    let key = format!("bursar:{}:{}:{}:{}", u8::from(metric.livemode), customer_id, metric.code, period.0);
+    let script = redis::Script::new(HOT_CONSUME);
+    for _ in 0..2 {
+        let r: i64 = script
+            .key(&key)
+            .arg(delta)
+            .arg(cap.unwrap_or(-1))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        match r {
+            -1 => {
+                let used = bursar_store::usage::counter(
+                    state.db.reader(),
+                    metric.livemode,
+                    customer_id,
+                    &metric.code,
+                    period.0,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let ttl = ((period.1 - state.now_ms()).max(0) / 1000 + 86_400).max(60);
+                let _: () = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(used)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            -2 => return Ok(None),
+            n => return Ok(Some(n)),
+        }
+    }
+    Err("the Redis counter could not be seeded".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::crossed;

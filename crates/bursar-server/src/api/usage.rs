@@ -560,9 +560,34 @@ async fn consume(
         }
         None => None,
     };
-    let mut tx = state.db.begin().await?;
     let delta = if metric.aggregation == "count" { 1 } else { quantity };
-    let after = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
+    // With Redis configured the check-and-count happens there (exact across
+    // nodes sharing it) and is written through to the database; without it,
+    // or when Redis cannot be reached, in the database.
+    let mut hot = None;
+    if let Some(url) = &state.config.redis_url {
+        let end = ent.period_end.map_or(start, |e| e * 1000);
+        match usage::hot_consume(&state, url, &metric, &customer.id, (start, end), delta, cap).await {
+            Ok(r) => hot = Some(r),
+            Err(e) => tracing::warn!(error = %e, "Redis unavailable; counting in the database"),
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let after = match hot {
+        Some(Some(n)) => {
+            let d = CounterDelta {
+                livemode: caller.livemode,
+                customer_id: customer.id.clone(),
+                metric: metric.code.clone(),
+                period_start: start,
+                delta,
+            };
+            store::add_to_counters(&mut tx, std::slice::from_ref(&d)).await?;
+            Some(n)
+        }
+        Some(None) => None,
+        None => store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?,
+    };
     // Past the allowance, the units come from credits (top-ups), the ones
     // expiring first first; a consume is taken wholly from one or the other.
     let mut from_credits = false;

@@ -415,3 +415,58 @@ async fn metered_usage_is_billed_in_arrears_by_unit_package_and_tiers() {
     assert_eq!(invs["data"][0]["total"], 1000);
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn with_redis_hot_counters_concurrent_consumes_still_admit_exactly_the_limit() {
+    let app = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:6379".into())).await;
+    setup(&app).await;
+    let cus = learner(&app, "starter").await;
+    // Some use counted before: the Redis counter starts from the database's.
+    for _ in 0..5 {
+        assert_eq!(consume(&app, &cus, "questions", 1).await["consumed"], true);
+    }
+    // Redis loses its keys (a restart: it keeps nothing on disk); the next
+    // consume seeds the counter again from the database.
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("bursar:0:{cus}:*")).query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    let tasks: Vec<_> = (0..300)
+        .map(|_| {
+            let (client, url, key, cus) =
+                (app.client.clone(), app.url("/v1/entitlements/consume"), app.test_key.clone(), cus.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({"customer": cus, "metric": "questions"}))
+                    .send()
+                    .await
+                    .unwrap();
+                r.json::<Value>().await.unwrap()["consumed"].as_bool().unwrap()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 45, "50 in all, 5 of them before");
+    // Written through: the database agrees.
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=questions")).await;
+    assert_eq!((ch["used"].as_i64(), ch["allowed"].as_bool()), (Some(50), Some(false)));
+    let (_, evs) = app.get("/v1/events?type=usage.threshold_reached").await;
+    assert_eq!(evs["data"].as_array().unwrap().len(), 2, "80 % and 100 %, once each");
+}
+
+#[tokio::test]
+async fn when_redis_is_unreachable_the_database_counts() {
+    let app = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:1".into())).await;
+    setup(&app).await;
+    let cus = learner(&app, "starter").await;
+    for _ in 0..3 {
+        assert_eq!(consume(&app, &cus, "tests", 1).await["consumed"], true);
+    }
+    assert_eq!(consume(&app, &cus, "tests", 1).await["consumed"], false);
+}
