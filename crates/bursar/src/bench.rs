@@ -622,6 +622,45 @@ async fn usage_bench(
     })
     .await?;
     report("entitlement check", requests, secs, &lat);
+    // The same checks at a steady rate well below saturation: 200 clients,
+    // each sending every `200 ÷ rate` seconds, so latency is service time,
+    // not queueing.
+    for rate in [1_000u64, 2_500] {
+        let (c, base, key, cus) = (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone());
+        let per_client = requests / clients;
+        let gap = std::time::Duration::from_micros(1_000_000 * clients as u64 / rate);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..clients {
+            let (c, base, key, cus) = (c.clone(), base.clone(), key.clone(), cus.clone());
+            tasks.push(tokio::spawn(async move {
+                // Spread the clients' first requests over one gap.
+                tokio::time::sleep(gap * w as u32 / clients as u32).await;
+                let mut tick = tokio::time::interval(gap);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut lat = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    tick.tick().await;
+                    let t = Instant::now();
+                    let r = c
+                        .get(format!("{base}/v1/entitlements/check?customer={}&metric=questions", cus[(w + i) % cus.len()]))
+                        .bearer_auth(&key)
+                        .send()
+                        .await?;
+                    anyhow::ensure!(r.status().is_success(), "check answered {}", r.status());
+                    r.bytes().await?;
+                    lat.push(t.elapsed().as_micros() as u64);
+                }
+                anyhow::Ok(lat)
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await??);
+        }
+        lat.sort_unstable();
+        report(&format!("check at {rate} req/s"), lat.len(), start.elapsed().as_secs_f64(), &lat);
+    }
     let (c, base, key, cus) = (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone());
     let (secs, lat) = load(requests, clients, move |i| {
         let (c, base, key, cus) = (c.clone(), base.clone(), key.clone(), cus.clone());
