@@ -119,6 +119,45 @@ pub async fn insert_events(tx: &mut Tx, rows: &[UsageEventRow]) -> Result<Vec<St
     Ok(inserted)
 }
 
+/// A customer's usage events, newest first.
+pub async fn events_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    customer_id: &str,
+    metric: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UsageEventRow>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, livemode, event_id, customer_id, metric, quantity, unique_value, properties, occurred_at, \
+         period_start, received_at FROM usage_events WHERE livemode = $1 AND customer_id = $2 \
+         AND ($3 = '' OR metric = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5",
+    )
+    .bind(i64::from(livemode))
+    .bind(customer_id)
+    .bind(metric.unwrap_or("").to_string())
+    .bind(starting_after.unwrap_or("").to_string())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| UsageEventRow {
+            id: r.get(0),
+            livemode: r.get::<i64, _>(1) != 0,
+            event_id: r.get(2),
+            customer_id: r.get(3),
+            metric: r.get(4),
+            quantity: r.get(5),
+            unique_value: r.get(6),
+            properties: r.get(7),
+            occurred_at: r.get(8),
+            period_start: r.get(9),
+            received_at: r.get(10),
+        })
+        .collect())
+}
+
 /// One counter key and the amount to add to it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CounterDelta {

@@ -643,7 +643,10 @@ async fn usage_bench(
                     tick.tick().await;
                     let t = Instant::now();
                     let r = c
-                        .get(format!("{base}/v1/entitlements/check?customer={}&metric=questions", cus[(w + i) % cus.len()]))
+                        .get(format!(
+                            "{base}/v1/entitlements/check?customer={}&metric=questions",
+                            cus[(w + i) % cus.len()]
+                        ))
                         .bearer_auth(&key)
                         .send()
                         .await?;

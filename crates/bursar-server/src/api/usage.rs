@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(put_metric, list_metrics))
-        .routes(routes!(ingest))
+        .routes(routes!(ingest, list_usage))
         .routes(routes!(check))
         .routes(routes!(consume))
         .routes(routes!(create_grant, list_grants))
@@ -768,4 +768,68 @@ async fn list_grants(
     let customer = load_customer(&state, caller.livemode, &q.customer).await?;
     let rows = store::grants(state.db.reader(), caller.livemode, &customer.id, q.metric.as_deref()).await?;
     Ok(Json(rows.into_iter().map(render_grant).collect()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UsageListParams {
+    pub customer: String,
+    pub metric: Option<String>,
+    pub limit: Option<String>,
+    pub starting_after: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageRecord {
+    pub id: String,
+    /// Always `usage_event`.
+    pub object: &'static str,
+    /// The platform's id (or Bursar's, for a consume).
+    pub event_id: String,
+    pub customer: String,
+    pub metric: String,
+    pub quantity: i64,
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+    pub timestamp: i64,
+    pub period_start: i64,
+}
+
+#[utoipa::path(get, path = "/v1/usage", tag = "usage", params(UsageListParams),
+    responses((status = 200, body = super::ListResponse<UsageRecord>, description = "Newest first: usage and consumption history"),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn list_usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UsageListParams>,
+) -> ApiResult<Json<super::ListResponse<UsageRecord>>> {
+    let customer = load_customer(&state, caller.livemode, &q.customer).await?;
+    let page = crate::extract::ListParams { limit: q.limit, starting_after: q.starting_after };
+    let limit = page.limit()?;
+    let rows = store::events_of(
+        state.db.reader(),
+        caller.livemode,
+        &customer.id,
+        q.metric.as_deref(),
+        page.starting_after.as_deref(),
+        limit + 1,
+    )
+    .await?;
+    let data = rows
+        .into_iter()
+        .map(|e| UsageRecord {
+            id: e.id,
+            object: "usage_event",
+            event_id: e.event_id,
+            customer: e.customer_id,
+            metric: e.metric,
+            quantity: e.quantity,
+            properties: serde_json::from_str(&e.properties).unwrap_or_default(),
+            timestamp: secs(e.occurred_at),
+            period_start: secs(e.period_start),
+        })
+        .collect();
+    Ok(Json(super::ListResponse::from_rows(data, limit, "/v1/usage")))
 }

@@ -281,6 +281,15 @@ async fn ai_credits_run_out_and_a_top_up_bought_at_checkout_restores_them() {
     assert_eq!((out["consumed"].as_bool(), out["entitlement"]["credits"].as_i64()), (Some(true), Some(497)));
     let (_, grants) = app.get(&format!("/v1/credit_grants?customer={cus}")).await;
     assert_eq!((grants[0]["remaining"].as_i64(), grants[0]["source"].as_str()), (Some(497), Some("checkout")));
+    // The history says where each use came from.
+    let (_, hist) = app.get(&format!("/v1/usage?customer={cus}&metric=ai_credits")).await;
+    let from: Vec<(i64, String)> = hist["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["quantity"].as_i64().unwrap(), e["properties"]["from"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(from, vec![(3, "credits".into()), (100, "allowance".into())]);
     let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=ai_credits&quantity=400")).await;
     assert_eq!(
         (ch["allowed"].as_bool(), ch["remaining"].as_i64(), ch["credits"].as_i64()),
