@@ -197,6 +197,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     // Subscriptions: every fourth customer on each of Grow, Scale and
     // Starter, some of them trialing.
     let tax = state.billing_settings();
+    let mut subs = Vec::new();
     for (i, c) in people.iter().enumerate() {
         let code = match i % 4 {
             0 => "grow",
@@ -218,10 +219,52 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         let price = monthly(currency.code())
             .or_else(|| monthly("USD"))
             .ok_or_else(|| DbError::Other(format!("demo price {code}")))?;
-        crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, trial, None, start)
+        let sub = crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, trial, None, start)
             .await
             .map_err(|e| DbError::Other(format!("demo subscription: {}", e.body.message)))?;
+        subs.push((c.id.clone(), sub));
     }
+
+    // Metrics for the plans' limits, and some use this period so the
+    // entitlement checks have something to show.
+    let mut metrics = Vec::new();
+    for (code, name, aggregation, limit) in [
+        ("tests", "Tests taken", "count", "tests_per_month"),
+        ("questions", "Questions answered", "count", "questions_per_month"),
+        ("ai_credits", "AI credits", "sum", "ai_queries_per_month"),
+        ("question_generations", "Questions generated", "count", "question_generations_per_month"),
+    ] {
+        let m = bursar_store::usage::MetricRow {
+            id: new_id(IdKind::Metric),
+            livemode: false,
+            code: code.into(),
+            name: name.into(),
+            aggregation: aggregation.into(),
+            property: None,
+            window: "billing_period".into(),
+            limit_key: Some(limit.into()),
+            created_at: now,
+            updated_at: now,
+        };
+        bursar_store::usage::upsert_metric(&mut tx, &m).await?;
+        metrics.push(m);
+    }
+    let mut deltas = Vec::new();
+    for (k, (customer, sub)) in subs.iter().enumerate() {
+        for (m, used) in metrics.iter().zip([2 + (k as i64 % 2), 30 + 3 * k as i64, 40 + 5 * k as i64, 0]) {
+            let Ok((period_start, _)) = crate::usage::period_of(m, Some(sub), now) else { continue };
+            if used > 0 {
+                deltas.push(bursar_store::usage::CounterDelta {
+                    livemode: false,
+                    customer_id: customer.clone(),
+                    metric: m.code.clone(),
+                    period_start,
+                    delta: used,
+                });
+            }
+        }
+    }
+    bursar_store::usage::add_to_counters(&mut tx, &deltas).await?;
 
     let usd = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;
     let opening = EntryDraft::new(usd, "Opening balance carried from the previous system")

@@ -198,6 +198,14 @@ async fn run(cli: Cli) -> Result<()> {
             config.listen = ([127, 0, 0, 1], port).into();
             config.log_format = "pretty".into();
             config.log_level = "warn".into();
+            if config.seller_name == "Bursar" {
+                // The demo's invoices come from a made-up academy.
+                config.seller_name = "Northwind Exam Academy Ltd".into();
+                config.seller_address =
+                    vec!["12 Harbour Street".into(), "Bristol BS1 4QA".into(), "United Kingdom".into()];
+                config.seller_tax_id = Some("GB980780684".into());
+                config.seller_email = Some("billing@northwind.example".into());
+            }
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
             let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
             let db = open(&config).await?;

@@ -148,6 +148,17 @@ async fn demo_data_is_consistent() {
     assert!(invoices["data"].as_array().unwrap().len() >= 12);
     assert_eq!(get("/v1/coupons").await["data"].as_array().unwrap().len(), 2);
     assert_eq!(get("/v1/plans").await["data"].as_array().unwrap().len(), 3);
+    // Metrics and this period's use, so entitlement checks show something.
+    let metrics = get("/v1/metrics").await;
+    assert_eq!(metrics.as_array().unwrap().len(), 4);
+    let sub = &subs["data"].as_array().unwrap().iter().find(|s| s["status"] == "active").unwrap().clone();
+    let path = format!("/v1/entitlements/check?customer={}&metric=questions", sub["customer"].as_str().unwrap());
+    let req = app.client.get(app.url(&path)).bearer_auth(&info.test_key);
+    let (s, ch) = json(req.send().await.unwrap()).await;
+    assert_eq!(s, 200, "{ch}");
+    assert!(ch["used"].as_i64().unwrap() >= 30, "{ch}");
+    let payments = get("/v1/payments?limit=100").await;
+    assert!(!payments["data"].as_array().unwrap().is_empty());
     app.verify_ledger().await;
     let _: Value = list;
 }
