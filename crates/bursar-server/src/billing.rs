@@ -1210,6 +1210,11 @@ pub async fn retry_payment(
     if d.state == "recovered" || d.state == "voided" || inv.status != "open" {
         return Ok(Retry::Skipped);
     }
+    // An attempt whose answer is still out is asked about again, never
+    // doubled by a new one.
+    if let Some(p) = bursar_store::payments::of_invoice(&mut **tx, &inv.id).await?.into_iter().find(|p| p.unsettled()) {
+        return Ok(Retry::Pending(p.id));
+    }
     let method = dunning::default_methods(tx, std::slice::from_ref(&inv.customer_id)).await?.pop();
     let collect = Collect::for_method(method, livemode);
     d.attempt_count += 1;
@@ -1288,7 +1293,17 @@ pub async fn run_dunning(
         let mut progressed = 0;
         for id in due {
             let mut tx = db.begin().await?;
-            let Some(d) = dunning::get(&mut tx, &id, db.for_update_skip_locked()).await? else { continue };
+            // The invoice first, as a payment by hand (`/pay`) takes it: the
+            // same lock order everywhere, and an invoice another node (or a
+            // `/pay`) is working on is skipped.
+            let sql =
+                sqlx::AssertSqlSafe(format!("SELECT id FROM invoices WHERE id = $1{}", db.for_update_skip_locked()));
+            let locked: Option<String> =
+                sqlx::query_scalar(sql).bind(&id).fetch_optional(&mut *tx).await.map_err(DbError::from)?;
+            if locked.is_none() {
+                continue;
+            }
+            let Some(d) = dunning::get(&mut tx, &id, db.for_update()).await? else { continue };
             let customer =
                 customers::get(&mut *tx, d.livemode, &d.customer_id).await?.ok_or_else(ApiError::internal)?;
             let now = now_for(&mut tx, &customer, server_now).await?;

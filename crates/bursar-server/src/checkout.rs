@@ -368,9 +368,15 @@ async fn pay(
     // duplicated; its provider session is asked for again under the same
     // idempotency key.
     let waiting = match &s.payment_id {
-        Some(pid) => pay_store::get(&mut *tx, pid).await?.filter(|p| p.status == "pending"),
+        Some(pid) => pay_store::get(&mut *tx, pid).await?.filter(|p| p.unsettled()),
         None => None,
     };
+    if let Some(p) = waiting.as_ref().filter(|p| p.status != "pending") {
+        // A payment the provider is still confirming: no second attempt.
+        drop(tx);
+        let msg = format!("Your payment ({}) is being confirmed. This page will show when it completes.", p.id);
+        return render_session(&state, &s, Some(msg)).await;
+    }
     let mut routes = state.providers.route(customer.country.as_deref(), &s.currency, s.livemode);
     if let Some(p) = &waiting {
         routes.retain(|r| r != &p.provider);
@@ -1016,7 +1022,33 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
 pub async fn expire_due(state: &AppState) -> ApiResult<u32> {
     let ids = store::expired(state.db.reader(), state.now_ms(), 200).await?;
     let mut n = 0;
+    let settings = state.billing_settings();
     for id in ids {
+        // Before giving up on a payment, ask its provider (outside any
+        // transaction): the buyer may have paid at the last moment.
+        let payment = match store::get(state.db.reader(), &id).await?.and_then(|s| s.payment_id) {
+            Some(pid) => pay_store::get(state.db.reader(), &pid).await?,
+            None => None,
+        };
+        if let Some(p) = payment {
+            if p.status == "processing" {
+                continue; // the checks or a webhook settle it first
+            }
+            if let (true, Some(conn)) = (p.status == "pending", state.providers.get(&p.provider)) {
+                if let Ok(bursar_providers::PaymentStatus::Succeeded { provider_payment_id, .. }) =
+                    conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await
+                {
+                    let mut tx = state.db.begin().await?;
+                    if let Some(mut p) = pay_store::get_locked(&mut tx, state.db.for_update(), &p.id).await? {
+                        let now = state.now_ms();
+                        let answer = Answer::Succeeded { provider_payment_id, fee: None };
+                        payments::apply(&mut tx, &settings, &mut p, answer, now, now).await?;
+                    }
+                    tx.commit().await?;
+                    continue;
+                }
+            }
+        }
         let mut tx = state.db.begin().await?;
         let Some(mut s) = store::get_locked(&mut tx, state.db.for_update(), &id).await? else { continue };
         if s.status != "open" {

@@ -364,6 +364,13 @@ pub async fn void(
             format!("invoice {id} is {}; only open, unpaid invoices can be voided (refund paid ones)", inv.status),
         ));
     }
+    let unsettled = bursar_store::payments::of_invoice(&mut **tx, id).await?;
+    if unsettled.iter().any(|p| p.unsettled() && p.checkout_session_id.is_none()) {
+        return Err(ApiError::conflict(
+            "invoice_payment_in_progress",
+            format!("invoice {id} has a payment whose outcome is not known yet; void it once that is settled"),
+        ));
+    }
     let customer = customer_of(tx, &inv).await?;
     let now = billing::now_for(tx, &customer, server_now).await?;
     let number = inv.number.clone().unwrap_or_default();

@@ -30,6 +30,10 @@ use std::sync::Arc;
 #[derive(Default, Clone)]
 pub struct Providers {
     connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
+    /// Whether each connector's credentials are live (`true`) or the
+    /// provider's test environment: test-mode payments never reach live
+    /// credentials, nor live payments test ones.
+    live: BTreeMap<&'static str, bool>,
     routes: Vec<crate::config::PaymentRoute>,
     defaults: Vec<String>,
 }
@@ -45,11 +49,13 @@ impl Providers {
     pub fn from_config(c: &Config) -> Result<Providers, String> {
         use bursar_providers::{paypal, razorpay, stripe};
         let mut connectors: BTreeMap<&'static str, Arc<dyn Connector>> = BTreeMap::new();
+        let mut live = BTreeMap::new();
         if let Some(key) = &c.stripe_secret_key {
             let mut cfg = stripe::StripeConfig::new(key.clone(), c.stripe_webhook_secrets.clone());
             cfg.api_base = c.stripe_api_base.trim_end_matches('/').to_string();
             let conn = stripe::StripeConnector::new(cfg).map_err(|e| format!("stripe: {e}"))?;
             connectors.insert("stripe", Arc::new(conn));
+            live.insert("stripe", key.starts_with("sk_live_") || key.starts_with("rk_live_"));
         }
         if let (Some(id), Some(secret)) = (&c.paypal_client_id, &c.paypal_client_secret) {
             let cfg = paypal::PaypalConfig {
@@ -62,6 +68,7 @@ impl Providers {
             };
             let conn = paypal::PaypalConnector::new(cfg).map_err(|e| format!("paypal: {e}"))?;
             connectors.insert("paypal", Arc::new(conn));
+            live.insert("paypal", c.paypal_api_base.trim_end_matches('/') == "https://api-m.paypal.com");
         }
         if let (Some(id), Some(secret)) = (&c.razorpay_key_id, &c.razorpay_key_secret) {
             let cfg = razorpay::RazorpayConfig {
@@ -74,20 +81,28 @@ impl Providers {
             };
             let conn = razorpay::RazorpayConnector::new(cfg).map_err(|e| format!("razorpay: {e}"))?;
             connectors.insert("razorpay", Arc::new(conn));
+            live.insert("razorpay", id.starts_with("rzp_live_"));
         }
-        Ok(Providers { connectors, routes: c.payment_routes.clone(), defaults: c.payment_default_providers.clone() })
+        Ok(Providers {
+            connectors,
+            live,
+            routes: c.payment_routes.clone(),
+            defaults: c.payment_default_providers.clone(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<dyn Connector>> {
         self.connectors.get(name).cloned()
     }
 
-    /// Whether payments can go through `name` in this mode (the sandbox
-    /// takes test-mode payments only).
+    /// Whether payments of this mode can go through `name`: the sandbox
+    /// takes test-mode payments only; a provider, payments of the mode of
+    /// its credentials (Stripe `sk_live_…`, Razorpay `rzp_live_…`, PayPal's
+    /// live API host).
     pub fn available(&self, name: &str, livemode: bool) -> bool {
         match name {
             "sandbox" => !livemode,
-            other => self.connectors.contains_key(other),
+            other => self.connectors.contains_key(other) && self.live.get(other) == Some(&livemode),
         }
     }
 
@@ -276,7 +291,8 @@ pub async fn apply(
     // Settled payments stay settled, with one exception: the provider says
     // money was taken for a payment recorded as failed (a late or
     // out-of-order answer). Money moved, so it is recorded.
-    let late_success = p.status == "failed" && matches!(answer, Answer::Succeeded { .. });
+    let late_success =
+        matches!(p.status.as_str(), "failed" | "cancelled") && matches!(answer, Answer::Succeeded { .. });
     if !p.unsettled() && !late_success {
         return Ok(());
     }
@@ -291,7 +307,6 @@ pub async fn apply(
             }
             log.push_str(&detail.chars().take(200).collect::<String>());
             p.failure_message = Some(log.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect());
-            p.failure_message = Some(detail);
             store::save(tx, p).await?;
             metrics::counter!("bursar_payment_outcome_unknown_total", "provider" => p.provider.clone()).increment(1);
         }
@@ -457,8 +472,16 @@ async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> ApiResult<Answer> 
     let Some(conn) = settings.providers.get(&p.provider) else {
         return Ok(Answer::Unknown { detail: format!("provider {} is not configured", p.provider) });
     };
-    if p.status == "processing" {
+    // A payment asked about before (its answer was lost) is looked up first:
+    // charging again under the same key is safe only while the provider
+    // still remembers the key (Stripe: 24 hours), so after the first
+    // attempt Bursar charges again only when the provider has no record.
+    let asked_before = p.failure_message.is_some() || p.provider_payment_id.is_some();
+    if p.status == "processing" || (p.status == "pending" && asked_before) {
         let r = conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await;
+        if p.status == "pending" && matches!(r, Ok(PaymentStatus::NotFound)) {
+            return charge(db, conn.as_ref(), p).await;
+        }
         return Ok(match r {
             Ok(PaymentStatus::Succeeded { provider_payment_id, amount }) => {
                 if amount.minor != p.amount || !amount.currency().eq_ignore_ascii_case(&p.currency) {
@@ -480,6 +503,11 @@ async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> ApiResult<Answer> 
             Err(e) => Answer::Unknown { detail: e.to_string() },
         });
     }
+    charge(db, conn.as_ref(), p).await
+}
+
+/// Charges a pending payment's saved method off-session.
+async fn charge(db: &Db, conn: &dyn Connector, p: &PaymentRow) -> ApiResult<Answer> {
     let Some(method) = (match &p.method_id {
         Some(m) => dunning::method(db.reader(), m).await?,
         None => None,

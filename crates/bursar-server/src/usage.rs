@@ -75,6 +75,12 @@ pub async fn current_plans(
 /// subscription.
 pub fn period_of(metric: &MetricRow, sub: Option<&SubscriptionRow>, at: i64) -> ApiResult<(i64, i64)> {
     if let (Some(sub), "billing_period") = (sub, metric.window.as_str()) {
+        // A trial is a period of its own (from the subscription's start to
+        // the anchor, where paid periods begin): its use never counts in,
+        // or is charged with, the first paid period.
+        if at < sub.anchor_at {
+            return Ok((sub.created_at, sub.anchor_at));
+        }
         let interval = Interval::parse(&sub.interval).unwrap_or(Interval::Month);
         let p =
             dom::period_at(from_millis(sub.anchor_at), interval, from_millis(at)).map_err(|_| ApiError::internal())?;
@@ -217,6 +223,25 @@ pub async fn emit_thresholds(
 /// Checks a metric code.
 pub fn valid_code(code: &str) -> bool {
     (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Sets a Redis counter to the database's value (best effort).
+pub async fn hot_resync(state: &crate::state::AppState, metric: &MetricRow, customer_id: &str, period_start: i64) {
+    let Some(conn) = state.redis.get() else { return };
+    let Ok(used) =
+        bursar_store::usage::counter(state.db.reader(), metric.livemode, customer_id, &metric.code, period_start).await
+    else {
+        return;
+    };
+    let key = format!("bursar:{}:{}:{}:{}", u8::from(metric.livemode), customer_id, metric.code, period_start);
+    let mut conn = conn.clone();
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(&key).arg(used).arg("KEEPTTL");
+    let set = cmd.query_async::<()>(&mut conn);
+    let ok = matches!(tokio::time::timeout(std::time::Duration::from_millis(500), set).await, Ok(Ok(())));
+    if !ok {
+        tracing::warn!(metric = %metric.code, "could not set a Redis counter again");
+    }
 }
 
 /// Counts and checks atomically in Redis: -1 when the key is not there yet

@@ -200,6 +200,12 @@ async fn apply(
                 server_now,
             )
             .await?;
+            if matches!(was.as_str(), "failed" | "cancelled") {
+                // Money moved for an attempt Bursar had written off: recorded,
+                // and flagged for staff (the invoice may be settled otherwise).
+                let note = format!("succeeded after being recorded as {was}; recorded, check its invoice");
+                return Ok(("flagged", Some(note), Some(p.id)));
+            }
             let status = if was != p.status { "applied" } else { "ignored" };
             Ok((status, (status == "ignored").then(|| format!("the payment was already {was}")), Some(p.id)))
         }

@@ -215,7 +215,7 @@ async fn ingest(
             return Err(ApiError::invalid(&at("quantity"), "quantity is a whole number from 0 to 10^12"));
         }
         if let Some(t) = e.timestamp {
-            if !(0..=now / 1000 + 300).contains(&t) {
+            if t < 0 {
                 return Err(ApiError::invalid(&at("timestamp"), "timestamp is Unix seconds, not in the future"));
             }
         }
@@ -233,16 +233,31 @@ async fn ingest(
     customer_ids.sort();
     customer_ids.dedup();
     let mut tx = state.db.begin().await?;
-    let known: HashSet<String> = customers::get_many(&mut tx, &customer_ids)
+    let known: HashMap<String, customers::CustomerRow> = customers::get_many(&mut tx, &customer_ids)
         .await?
         .into_iter()
         .filter(|c| c.livemode == caller.livemode && c.deleted_at.is_none())
-        .map(|c| c.id)
+        .map(|c| (c.id.clone(), c))
         .collect();
-    if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| !known.contains(&e.customer)) {
+    if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| !known.contains_key(&e.customer)) {
         return Err(ApiError::invalid(&format!("events[{i}].customer"), format!("no customer `{}`", e.customer)));
     }
     drop(tx);
+    // Each customer's own present: a test clock's frozen time, or now.
+    let mut customer_now: HashMap<&str, i64> = HashMap::new();
+    for c in known.values() {
+        customer_now.insert(c.id.as_str(), billing_now(&state, c).await?);
+    }
+    for (i, e) in events.iter().enumerate() {
+        if let Some(t) = e.timestamp {
+            if t > customer_now[e.customer.as_str()] / 1000 + 300 {
+                return Err(ApiError::invalid(
+                    &format!("events[{i}].timestamp"),
+                    "timestamp is Unix seconds, not in the future",
+                ));
+            }
+        }
+    }
     // The subscription that sets each customer's billing periods.
     let mut current = usage::current_plans(&state.db, caller.livemode, &customer_ids).await?;
     let mut subs = HashMap::new();
@@ -255,7 +270,7 @@ async fn ingest(
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
         let m = &metrics[&e.metric];
-        let occurred = e.timestamp.map_or(now, |t| t * 1000);
+        let occurred = e.timestamp.map_or(customer_now[e.customer.as_str()], |t| t * 1000);
         let (period_start, _) = usage::period_of(m, subs[&e.customer].as_ref(), occurred)?;
         let unique_value = m.property.as_deref().and_then(|p| e.properties.get(p)).map(|v| match v {
             serde_json::Value::String(s) => s.clone(),
@@ -572,27 +587,26 @@ async fn consume(
             Err(e) => tracing::warn!(error = %e, "Redis unavailable; counting in the database"),
         }
     }
+    // The customer's clock, read before the transaction (see above).
+    let customer_now = billing_now(&state, &customer).await?;
     let mut tx = state.db.begin().await?;
+    // The database has the last word: Redis filters, the conditional update
+    // decides. When they disagree (use counted while Redis was bypassed, or
+    // ingested events), Redis is set again from the database afterwards.
+    let mut resync = false;
     let after = match hot {
-        Some(Some(n)) => {
-            let d = CounterDelta {
-                livemode: caller.livemode,
-                customer_id: customer.id.clone(),
-                metric: metric.code.clone(),
-                period_start: start,
-                delta,
-            };
-            store::add_to_counters(&mut tx, std::slice::from_ref(&d)).await?;
-            Some(n)
-        }
         Some(None) => None,
-        None => store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?,
+        Some(Some(_)) | None => {
+            let r = store::consume(&mut tx, caller.livemode, &customer.id, &metric.code, start, delta, cap).await?;
+            resync = hot.is_some() && r.is_none();
+            r
+        }
     };
     // Past the allowance, the units come from credits (top-ups), the ones
     // expiring first first; a consume is taken wholly from one or the other.
     let mut from_credits = false;
     if after.is_none() {
-        let now = billing_now(&state, &customer).await?;
+        let now = customer_now;
         from_credits = store::take_from_grants(
             &mut tx,
             state.db.for_update(),
@@ -642,7 +656,7 @@ async fn consume(
         store::insert_events(&mut tx, std::slice::from_ref(&row)).await?;
     }
     if from_credits {
-        let now = billing_now(&state, &customer).await?;
+        let now = customer_now;
         ent.credits = Some(store::grant_balance(&mut *tx, caller.livemode, &customer.id, &metric.code, now).await?);
     }
     let used = usage::used(&mut *tx, &metric, &customer.id, start).await?;
@@ -653,7 +667,11 @@ async fn consume(
         ent.upgrade = None;
     }
     let out = Consumed { object: "consumption", consumed: taken, entitlement: ent };
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+    let resp = commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await?;
+    if resync {
+        usage::hot_resync(&state, &metric, &customer.id, start).await;
+    }
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

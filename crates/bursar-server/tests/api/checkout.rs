@@ -534,3 +534,32 @@ async fn a_cart_takes_a_coupon_for_everything_and_counts_its_redemption() {
     assert_error(s, &e, 400, Some("coupon"));
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn pay_is_refused_while_an_earlier_attempt_is_being_confirmed() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let cus = customer(&app).await;
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "payment", "items": [{"description": "Essay review", "unit_amount": 2500}],
+               "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    // A card that is accepted as processing.
+    submit(&app, &format!("/checkout/{id}/sandbox"), &[("form_token", &token), ("card", "pm_card_processing")]).await;
+    let (s, _, html) = submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("being confirmed"), "{html}");
+    let (_, pays) = app.get(&format!("/v1/payments?customer={cus}")).await;
+    assert_eq!(pays["data"].as_array().unwrap().len(), 1, "no second attempt");
+    // The check, once due (processing payments are asked again after five minutes), settles it
+    // and completes the checkout.
+    let settings = app.state.billing_settings();
+    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 400_000).await.unwrap();
+    assert_eq!(app.get(&format!("/v1/checkout/sessions/{id}")).await.1["status"], "complete");
+    app.verify_ledger().await;
+}

@@ -495,3 +495,51 @@ async fn reconciliation_lists_every_difference_between_stripe_bursar_and_the_led
     let (s, e) = app.get("/v1/reports/reconciliation?provider=cash").await;
     assert_error(s, &e, 400, Some("provider"));
 }
+
+#[tokio::test]
+async fn an_invoice_with_an_unsettled_payment_cannot_be_voided_nor_paid_twice() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (clock, cus, _) = subscribed(&app, &fake, "pm_card_visa").await;
+    fake.fail_next(1, Fault::ServerErrorAfterExecuting);
+    advance(&app, &clock, FEB_1).await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let inv = invs["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, e) = app.post(&format!("/v1/invoices/{inv}/void"), json!({})).await;
+    assert_error(s, &e, 409, None);
+    assert_eq!(e["error"]["code"], "invoice_payment_in_progress");
+    // Paying by hand asks about the attempt in flight instead of charging again.
+    let (s, paid) = app.post(&format!("/v1/invoices/{inv}/pay"), json!({})).await;
+    assert_eq!(s, 200, "{paid}");
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(payments_of(&app, &cus).await.len(), 2, "the same attempt, settled");
+    assert_eq!(fake.objects("payment_intent").len(), 2, "one charge per invoice");
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn test_mode_credentials_take_test_payments_only() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let (_, c) = app
+        .client
+        .post(app.url("/v1/customers"))
+        .bearer_auth(&app.live_key)
+        .json(&json!({"country": "US"}))
+        .send()
+        .await
+        .map(|r| (0, r))
+        .unwrap();
+    let c: Value = c.json().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/customers/{}/payment_methods", c["id"].as_str().unwrap())))
+        .bearer_auth(&app.live_key)
+        .json(&json!({"provider": "stripe", "token": "pm_1", "provider_customer": "cus_1"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let e: Value = r.json().await.unwrap();
+    assert_error(status, &e, 400, Some("provider"));
+}

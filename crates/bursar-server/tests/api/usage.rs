@@ -377,6 +377,8 @@ async fn metered_usage_is_billed_in_arrears_by_unit_package_and_tiers() {
     let cus = c["id"].as_str().unwrap().to_string();
     let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "payg", "trial": false})).await;
     assert_eq!(s, 200);
+    // Events are reported after they happen, in the customer's (clock's) past.
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": jan_1 + 5 * 86_400})).await;
     let (s, r) = app
         .post(
             "/v1/usage",
@@ -478,4 +480,76 @@ async fn when_redis_is_unreachable_the_database_counts() {
         assert_eq!(consume(&app, &cus, "tests", 1).await["consumed"], true);
     }
     assert_eq!(consume(&app, &cus, "tests", 1).await["consumed"], false);
+}
+
+#[tokio::test]
+async fn redis_never_admits_past_what_the_database_counted() {
+    let app = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:6379".into())).await;
+    setup(&app).await;
+    let cus = learner(&app, "starter").await;
+    for _ in 0..5 {
+        assert_eq!(consume(&app, &cus, "questions", 1).await["consumed"], true);
+    }
+    // 45 questions reported as usage events: the database counts them, Redis does not.
+    let events: Vec<Value> =
+        (0..45).map(|i| json!({"id": format!("q{i}"), "customer": cus, "metric": "questions"})).collect();
+    let (s, r) = app.post("/v1/usage", json!({"events": events})).await;
+    assert_eq!(s, 200, "{r}");
+    // Redis (at 5) would admit; the database (at 50) refuses, and Redis is set again.
+    assert_eq!(consume(&app, &cus, "questions", 1).await["consumed"], false);
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("bursar:0:{cus}:*")).query_async(&mut conn).await.unwrap();
+    let v: i64 = redis::cmd("GET").arg(&keys[0]).query_async(&mut conn).await.unwrap();
+    assert_eq!(v, 50);
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=questions")).await;
+    assert_eq!(ch["used"], 50);
+}
+
+#[tokio::test]
+async fn a_trials_usage_is_not_counted_in_the_first_paid_period() {
+    let app = TestApp::spawn().await;
+    let doc = json!({"products": [{"code": "api", "name": "API", "plans": [{
+        "code": "payg", "name": "Pay as you go", "rank": 0, "trial_days": 14,
+        "prices": [{"currency": "USD", "interval": "month", "amount": 1000}],
+        "metered": [{"metric": "api_calls", "currency": "USD", "pricing": {"model": "per_unit", "unit_amount": 1}}]}]}]});
+    let (s, b) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200, "{b}");
+    app.post("/v1/metrics", json!({"code": "api_calls", "aggregation": "sum"})).await;
+    let jan_1 = 1_767_225_600;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": jan_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, c) = app.post("/v1/customers", json!({"country": "US", "test_clock": clock})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "payg"})).await;
+    assert_eq!((s, sub["status"].as_str()), (200, Some("trialing")));
+    // 500 calls during the trial, 7 in the first paid month.
+    // The customer's present is the clock's: an event after it is refused as in the future.
+    let (s, b) = app
+        .post(
+            "/v1/usage",
+            json!({"id": "t0", "customer": cus, "metric": "api_calls", "quantity": 1, "timestamp": jan_1 + 86_400}),
+        )
+        .await;
+    assert_error(s, &b, 400, Some("events[0].timestamp"));
+    // Without a timestamp, the event happens at the clock's time: in the trial.
+    let (s, b) =
+        app.post("/v1/usage", json!({"id": "t1", "customer": cus, "metric": "api_calls", "quantity": 500})).await;
+    assert_eq!(s, 200, "{b}");
+    let trial_end = jan_1 + 14 * 86_400;
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": trial_end + 86_400})).await;
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&metric=api_calls")).await;
+    assert_eq!(ch["used"], 0, "a new period after the trial");
+    app.post("/v1/usage", json!({"id": "p1", "customer": cus, "metric": "api_calls", "quantity": 7})).await;
+    // The first paid period ends: only its 7 calls are charged.
+    app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": trial_end + 31 * 86_400})).await;
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let usage: Vec<i64> = invs["data"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "usage")
+        .map(|l| l["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(usage, vec![7]);
 }
