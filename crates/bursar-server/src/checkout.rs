@@ -691,6 +691,25 @@ pub async fn payment_settled(tx: &mut Tx, p: &PaymentRow, now: i64) -> ApiResult
     }
 }
 
+/// Keeps the method a subscription checkout's payment was made with, as the
+/// customer's default, however the success arrives (the buyer's return or
+/// the provider's webhook): once per payment, and only for checkouts that
+/// asked to keep it (renewals charge it).
+pub(crate) async fn keep_method(tx: &mut Tx, p: &mut PaymentRow, d: &MethodDetails, now: i64) -> ApiResult<()> {
+    let Some(id) = &p.checkout_session_id else { return Ok(()) };
+    if p.method_id.is_some() || p.provider == "sandbox" {
+        return Ok(());
+    }
+    let Some(s) = store::get(&mut **tx, id).await? else { return Ok(()) };
+    if s.mode != "subscription" {
+        return Ok(());
+    }
+    let provider = p.provider.clone();
+    save_method(tx, p, &provider, d, now).await?;
+    pay_store::save(tx, p).await?;
+    Ok(())
+}
+
 /// Saves the method a checkout payment used as the customer's default.
 async fn save_method(tx: &mut Tx, p: &mut PaymentRow, provider: &str, d: &MethodDetails, now: i64) -> ApiResult<()> {
     let m = dunning::PaymentMethodRow {
@@ -1003,8 +1022,7 @@ async fn provider_return(
     let customer = customers::get(&mut *tx, p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     if let (Some(m), Answer::Succeeded { .. }) = (&method, &answer) {
-        let provider = p.provider.clone();
-        save_method(&mut tx, &mut p, &provider, m, now).await?;
+        keep_method(&mut tx, &mut p, m, now).await?;
     }
     payments::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
     tx.commit().await?;

@@ -173,7 +173,7 @@ async fn apply(
     server_now: i64,
 ) -> ApiResult<(&'static str, Option<String>, Option<String>)> {
     match kind {
-        WebhookKind::PaymentSucceeded { payment_id, provider_payment_id, amount, .. } => {
+        WebhookKind::PaymentSucceeded { payment_id, provider_payment_id, amount, method, provider_customer } => {
             let Some(mut p) = find_payment(tx, state, provider, payment_id.as_deref(), &provider_payment_id).await?
             else {
                 return Ok(("ignored", Some("no payment of Bursar's matches".into()), None));
@@ -191,6 +191,13 @@ async fn apply(
             }
             let now = customer_now(tx, &p, server_now).await?;
             let was = p.status.clone();
+            if let Some(mut m) = method {
+                // A buyer who never came back: the method is kept from the
+                // event (whichever of the provider's events carries it), so
+                // the subscription's renewals can charge it.
+                m.provider_customer = m.provider_customer.or(provider_customer);
+                crate::checkout::keep_method(tx, &mut p, &m, now).await?;
+            }
             payments::apply(
                 tx,
                 settings,

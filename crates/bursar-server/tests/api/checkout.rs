@@ -563,3 +563,60 @@ async fn pay_is_refused_while_an_earlier_attempt_is_being_confirmed() {
     assert_eq!(app.get(&format!("/v1/checkout/sessions/{id}")).await.1["status"], "complete");
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn a_buyer_who_never_returns_still_leaves_a_method_for_renewals() {
+    let fake = FakeStripe::start().await;
+    let base = fake.base_url().to_string();
+    let app = TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.stripe_webhook_secrets = vec![bursar_providers::testkit::stripe::WEBHOOK_SECRET.into()];
+        c.background_jobs = false;
+    })
+    .await;
+    catalog(&app).await;
+    let cus = customer(&app).await;
+    let cs = session(
+        &app,
+        json!({"customer": cus, "mode": "subscription", "plan": "scale",
+               "success_url": "https://platform.example/welcome", "cancel_url": "https://platform.example/pricing"}),
+    )
+    .await;
+    let id = cs["id"].as_str().unwrap();
+    let (_, html) = page(&app, &format!("/checkout/{id}")).await;
+    let token = form_token(&html);
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    let stripe_session = fake.objects("checkout.session").pop().unwrap();
+    let cs_id = stripe_session["id"].as_str().unwrap().to_string();
+    let pi = fake.pay_checkout(&cs_id, "pm_card_visa").unwrap();
+    // The tab is closed: only Stripe's webhooks arrive, the session's first
+    // (its payment intent is an id, no method details), then the intent's.
+    let url = app.url("/webhooks/stripe");
+    assert_eq!(fake.deliver(&url, &fake.session_event("checkout.session.completed", &cs_id)).await, Ok(200));
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(cs["status"], "complete");
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{}", cs["subscription"].as_str().unwrap())).await.1["status"],
+        "active"
+    );
+    assert_eq!(fake.deliver(&url, &fake.intent_event("payment_intent.succeeded", &pi)).await, Ok(200));
+    let pm = fake.object(&pi).unwrap()["payment_method"].as_str().unwrap().to_string();
+    let rows: Vec<(String, Option<String>, i64)> =
+        sqlx::query_as("SELECT token, provider_customer, CAST(is_default AS BIGINT) FROM payment_methods")
+            .fetch_all(app.tdb.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, pm);
+    assert!(rows[0].1.as_deref().is_some_and(|c| c.starts_with("cus_")));
+    assert_eq!(rows[0].2, 1);
+    let (_, pays) = app.get(&format!("/v1/payments?customer={cus}")).await;
+    assert!(pays["data"][0]["payment_method"]["id"].as_str().is_some_and(|m| m.starts_with("pm_")), "{pays}");
+    // The event again, and the buyer's late return: still one method.
+    assert_eq!(fake.deliver(&url, &fake.intent_event("payment_intent.succeeded", &pi)).await, Ok(200));
+    let (s, loc, _) = submit_get(&app, &format!("/checkout/{id}/return")).await;
+    assert_eq!((s, loc), (303, format!("https://platform.example/welcome?session_id={id}")));
+    assert_eq!(app.count("payment_methods").await, 1);
+    app.verify_ledger().await;
+}
