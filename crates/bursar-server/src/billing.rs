@@ -1559,7 +1559,7 @@ pub async fn refund(
         return Err(ApiError::invalid("id", "only a paid invoice with a positive total can be refunded"));
     }
     let credited: i64 =
-        billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?.iter().map(|c| c.total).sum();
+        billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?.iter().map(|c| c.credited()).sum();
     let left = invoice.total - credited;
     if amount <= 0 || amount > left {
         return Err(ApiError::invalid(
@@ -1650,9 +1650,10 @@ pub async fn refund(
         reason: reason.to_string(),
         tax_details: serde_json::json!({ "taxes": credited_taxes }).to_string(),
         created_at: now,
+        status: "issued".into(),
     };
     billing::insert_credit_note(tx, &row).await?;
-    if let Some(mut p) = payment {
+    if let Some(p) = payment {
         let sandbox = p.provider == "sandbox";
         let r = bursar_store::payments::RefundRow {
             id: new_id(IdKind::Refund),
@@ -1671,12 +1672,7 @@ pub async fn refund(
             updated_at: now,
         };
         bursar_store::payments::insert_refund(tx, &r).await?;
-        p.amount_refunded += amount;
-        if p.amount_refunded == p.amount {
-            p.status = "refunded".into();
-        }
-        p.updated_at = now;
-        bursar_store::payments::save(tx, &p).await?;
+        bursar_store::payments::adjust_refunded(tx, &p.id, amount, now).await?;
     }
     let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
         "currency": invoice.currency, "refund_to": to_str});

@@ -423,7 +423,7 @@ pub fn invoice_document(
     if inv.credit_applied > 0 {
         totals.push(Total { label: w.credit_applied.into(), amount: m(-inv.credit_applied), emphasized: false });
     }
-    let credited: i64 = notes.iter().map(|n| n.total).sum();
+    let credited: i64 = notes.iter().map(|n| n.credited()).sum();
     if receipt {
         totals.push(Total { label: w.amount_paid.into(), amount: m(inv.amount_paid), emphasized: true });
     } else {
@@ -441,7 +441,7 @@ pub fn invoice_document(
     if let Some(n) = details.get("note").and_then(Value::as_str) {
         doc_notes.push(n.to_string());
     }
-    for n in notes {
+    for n in notes.iter().filter(|n| n.status != "void") {
         doc_notes.push(format!("{} {} · {}", w.credit_note, n.number, m(n.total)));
     }
     let status = if receipt {
@@ -551,7 +551,7 @@ pub async fn rendered(
 }
 
 /// The storage key of an invoice rendering in a given state (its status
-/// and the number of credit notes against it).
+/// and how many credit-note changes — issued or voided — it reflects).
 pub fn invoice_key(inv: &InvoiceRow, credit_notes: usize, receipt: bool) -> Option<String> {
     let mode = if inv.livemode { "live" } else { "test" };
     match (receipt, inv.status.as_str()) {

@@ -673,14 +673,8 @@ async fn refund_failed(tx: &mut Tx, r: &store::RefundRow, now: i64) -> ApiResult
             ApiError::internal()
         })?;
     }
-    if let Some(mut p) = store::get(&mut **tx, &r.payment_id).await? {
-        p.amount_refunded -= r.amount;
-        if p.status == "refunded" {
-            p.status = "completed".into();
-        }
-        p.updated_at = now;
-        store::save(tx, &p).await?;
-    }
+    store::adjust_refunded(tx, &r.payment_id, -r.amount, now).await?;
+    bursar_store::billing::void_credit_note(tx, &r.credit_note_id).await?;
     events::emit(
         tx,
         r.livemode,

@@ -700,11 +700,24 @@ pub struct CreditNoteRow {
     pub reason: String,
     pub tax_details: String,
     pub created_at: i64,
+    /// `issued`, or `void` when the refund it records was refused.
+    pub status: String,
+}
+
+impl CreditNoteRow {
+    /// What the note credits: nothing once void.
+    pub fn credited(&self) -> i64 {
+        if self.status == "void" {
+            0
+        } else {
+            self.total
+        }
+    }
 }
 
 const CN_COLS: &str =
     "id, livemode, number, invoice_id, customer_id, currency, subtotal, tax, total, refund_to, reason, \
-    tax_details, created_at";
+    tax_details, created_at, status";
 
 fn credit_note(r: &AnyRow) -> CreditNoteRow {
     CreditNoteRow {
@@ -721,12 +734,13 @@ fn credit_note(r: &AnyRow) -> CreditNoteRow {
         reason: r.get(10),
         tax_details: r.get(11),
         created_at: r.get(12),
+        status: r.get(13),
     }
 }
 
 pub async fn insert_credit_note(tx: &mut Tx, c: &CreditNoteRow) -> Result<(), DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO credit_notes ({CN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+        "INSERT INTO credit_notes ({CN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
     ));
     sqlx::query(sql)
         .bind(c.id.clone())
@@ -742,8 +756,15 @@ pub async fn insert_credit_note(tx: &mut Tx, c: &CreditNoteRow) -> Result<(), Db
         .bind(c.reason.clone())
         .bind(c.tax_details.clone())
         .bind(c.created_at)
+        .bind(c.status.clone())
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Marks a credit note void (its refund was refused).
+pub async fn void_credit_note(tx: &mut Tx, id: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE credit_notes SET status = 'void' WHERE id = $1").bind(id).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -118,12 +118,31 @@ pub async fn insert_payments(tx: &mut Tx, rows: &[PaymentRow]) -> Result<(), DbE
     Ok(())
 }
 
+/// Moves a payment's refunded amount by `delta` (negative when a refund is
+/// refused) relative to what is stored, so concurrent refunds never
+/// overwrite each other; the status follows (`refunded` when nothing is
+/// left).
+pub async fn adjust_refunded(tx: &mut Tx, id: &str, delta: i64, now: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE payments SET amount_refunded = amount_refunded + $2, \
+         status = CASE WHEN amount_refunded + $2 >= amount THEN 'refunded' \
+                       WHEN status = 'refunded' THEN 'completed' ELSE status END, \
+         updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(delta)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Writes back a payment's changing fields.
 pub async fn save(tx: &mut Tx, p: &PaymentRow) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE payments SET provider_payment_id = $2, method_brand = $3, method_last4 = $4, method_exp_month = $5, \
          method_exp_year = $6, amount_refunded = $7, fee = $8, status = $9, failure_code = $10, failure_message = $11, \
-         next_check_at = $12, updated_at = $13, completed_at = $14 WHERE id = $1",
+         next_check_at = $12, updated_at = $13, completed_at = $14, method_id = $15 WHERE id = $1",
     )
     .bind(p.id.clone())
     .bind(p.provider_payment_id.clone())
@@ -139,6 +158,7 @@ pub async fn save(tx: &mut Tx, p: &PaymentRow) -> Result<(), DbError> {
     .bind(p.next_check_at)
     .bind(p.updated_at)
     .bind(p.completed_at)
+    .bind(p.method_id.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

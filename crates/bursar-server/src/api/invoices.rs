@@ -65,7 +65,9 @@ async fn pdf_of(state: &AppState, caller: &Caller, id: &str, receipt: bool) -> A
     let customer = customers::get(reader, caller.livemode, &inv.customer_id).await?;
     let locale = customer.and_then(|c| c.locale);
     let ctx = documents::Context { config: &state.config, locale: locale.as_deref() };
-    let key = documents::invoice_key(&inv, notes.len(), receipt);
+    // Every credit note and every voiding of one changes the rendering.
+    let changes = notes.len() + notes.iter().filter(|n| n.status == "void").count();
+    let key = documents::invoice_key(&inv, changes, receipt);
     let bytes = documents::rendered(&state.storage, key.as_deref(), || {
         documents::invoice_document(&ctx, &inv, &lines, &notes, receipt)
     })

@@ -191,6 +191,9 @@ pub struct CreditNote {
     #[schema(value_type = Object)]
     pub tax_details: serde_json::Value,
     pub created: i64,
+    /// `issued`, or `void` when the refund it records was refused by the
+    /// provider (it then credits nothing).
+    pub status: String,
 }
 
 fn render_cn(c: store::CreditNoteRow) -> CreditNote {
@@ -207,11 +210,12 @@ fn render_cn(c: store::CreditNoteRow) -> CreditNote {
         reason: c.reason,
         tax_details: serde_json::from_str(&c.tax_details).unwrap_or_default(),
         created: secs(c.created_at),
+        status: c.status,
     }
 }
 
 pub fn render_invoice(i: InvoiceRow, lines: Vec<LineRow>, notes: Vec<store::CreditNoteRow>) -> Invoice {
-    let amount_credited = notes.iter().map(|n| n.total).sum();
+    let amount_credited = notes.iter().map(|n| n.credited()).sum();
     Invoice {
         credit_notes: notes.into_iter().map(render_cn).collect(),
         amount_credited,
@@ -905,7 +909,8 @@ async fn refund_invoice(
         .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
     let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let credited: i64 = store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.total).sum();
+    let credited: i64 =
+        store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.credited()).sum();
     let amount = body.amount.unwrap_or(inv.total - credited);
     let cn = billing::refund(&mut tx, &inv, amount, to, &reason, now).await?;
     let pending: Vec<String> =

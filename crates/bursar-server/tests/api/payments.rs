@@ -445,6 +445,19 @@ async fn a_refund_the_provider_refuses_is_reversed() {
     assert_eq!(payments_of(&app, &cus).await[0]["amount_refunded"], 0);
     let (_, evs) = app.get("/v1/events?type=refund.failed").await;
     assert_eq!(evs["data"].as_array().unwrap().len(), 1);
+    // Its credit note is void and credits nothing: the invoice still has
+    // all 1900 to credit (here to the customer's balance).
+    let (_, invoice) = app.get(&format!("/v1/invoices/{inv}")).await;
+    assert_eq!(invoice["credit_notes"][0]["status"], "void");
+    assert_eq!(invoice["amount_credited"], 0);
+    let (s, e) =
+        app.post(&format!("/v1/invoices/{inv}/refund"), json!({"amount": 1901, "refund_to": "credit_balance"})).await;
+    assert_error(s, &e, 400, Some("amount"));
+    let (s, r) =
+        app.post(&format!("/v1/invoices/{inv}/refund"), json!({"amount": 1900, "refund_to": "credit_balance"})).await;
+    assert_eq!(s, 200, "{r}");
+    let (_, invoice) = app.get(&format!("/v1/invoices/{inv}")).await;
+    assert_eq!(invoice["amount_credited"], 1900);
     app.verify_ledger().await;
 }
 
