@@ -38,6 +38,19 @@ pub enum IdKind {
     Metric,
     UsageEvent,
     CreditGrant,
+    Instructor,
+    Course,
+    Bundle,
+    Cart,
+    Order,
+    OrderItem,
+    Enrollment,
+    Earning,
+    Payout,
+    Affiliate,
+    AffiliateClick,
+    Commission,
+    Review,
 }
 
 impl IdKind {
@@ -74,6 +87,19 @@ impl IdKind {
             IdKind::Metric => "mtr",
             IdKind::UsageEvent => "ue",
             IdKind::CreditGrant => "cg",
+            IdKind::Instructor => "ins",
+            IdKind::Course => "crs",
+            IdKind::Bundle => "bnd",
+            IdKind::Cart => "cart",
+            IdKind::Order => "ord",
+            IdKind::OrderItem => "oi",
+            IdKind::Enrollment => "enr",
+            IdKind::Earning => "earn",
+            IdKind::Payout => "po",
+            IdKind::Affiliate => "aff",
+            IdKind::AffiliateClick => "clk",
+            IdKind::Commission => "comm",
+            IdKind::Review => "rev",
         }
     }
 }

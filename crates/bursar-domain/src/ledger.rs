@@ -45,6 +45,7 @@ pub const ACCOUNT_ROOTS: &[(&str, AccountKind, &str)] = &[
     ("refunds", AccountKind::ContraRevenue, "Revenue given back by refunds"),
     ("discounts", AccountKind::ContraRevenue, "Revenue given up by discounts"),
     ("platform_fees", AccountKind::Expense, "Fees charged by payment providers"),
+    ("affiliate_commissions", AccountKind::Expense, "Commissions earned by affiliates on the sales they referred"),
     ("credit_grants", AccountKind::Expense, "Goodwill credit and adjustments granted to customers"),
     ("reward_expense", AccountKind::Expense, "Cost of reward tokens granted"),
     ("bad_debt", AccountKind::Expense, "Receivables written off"),

@@ -10,6 +10,7 @@ pub mod fx;
 pub mod geo;
 pub mod id;
 pub mod ledger;
+pub mod marketplace;
 pub mod metered;
 pub mod money;
 pub mod subscription;

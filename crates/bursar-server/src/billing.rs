@@ -27,6 +27,8 @@ pub struct Settings {
     pub final_unpaid: bool,
     /// The payment provider connectors.
     pub providers: std::sync::Arc<crate::payments::Providers>,
+    /// Marketplace rules: refund window, affiliate attribution.
+    pub market: crate::marketplace::MarketSettings,
 }
 use crate::payments::{self, Collect};
 use bursar_store::billing::{self, InvoiceRow, LineRow, SubscriptionRow};
@@ -1674,6 +1676,8 @@ pub async fn refund(
         bursar_store::payments::insert_refund(tx, &r).await?;
         bursar_store::payments::adjust_refunded(tx, &p.id, amount, now).await?;
     }
+    // A marketplace order claws its split back.
+    crate::marketplace::on_refund(tx, invoice, &row, now).await?;
     let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
         "currency": invoice.currency, "refund_to": to_str});
     events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;

@@ -47,6 +47,26 @@ pub struct Item {
     pub quantity: i64,
     /// Minor units of the session currency.
     pub unit_amount: i64,
+    /// The course or bundle sold: set on sessions opened from a cart
+    /// (`POST /v1/carts/{id}/checkout`); refused on items sent here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub course: Option<String>,
+}
+
+impl Item {
+    /// What a coupon sees this item as.
+    pub fn coupon_item(&self) -> bursar_domain::coupon::Item<'_> {
+        match self.course.as_deref() {
+            Some(id) if id.starts_with("bnd_") => bursar_domain::coupon::Item::Bundle { id },
+            Some(id) => bursar_domain::coupon::Item::Course { id },
+            None => bursar_domain::coupon::Item::Other,
+        }
+    }
+}
+
+/// Which of a cart's items a coupon covers.
+pub fn coupon_covers(rules: &bursar_domain::coupon::Rules, items: &[Item]) -> Vec<bool> {
+    items.iter().map(|i| rules.applies_to.covers(i.coupon_item())).collect()
 }
 
 fn one() -> i64 {
@@ -257,7 +277,13 @@ where
     let Some(code) = &s.coupon else { return Ok(None) };
     let Some(c) = billing_store::coupon_by_key(ex, s.livemode, code).await? else { return Ok(None) };
     let rules: bursar_domain::coupon::Rules = serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
-    let sum: i64 = items_of(s).iter().map(|i| i.unit_amount.saturating_mul(i.quantity)).sum();
+    let items = items_of(s);
+    let sum: i64 = items
+        .iter()
+        .zip(coupon_covers(&rules, &items))
+        .filter(|(_, covered)| *covered)
+        .map(|(i, _)| i.unit_amount.saturating_mul(i.quantity))
+        .sum();
     let off =
         bursar_domain::coupon::discount_of(&rules.discount, currency.code(), sum).map_err(|_| ApiError::internal())?;
     Ok((off != 0).then(|| (format!("{} ({})", c.name, c.code), off)))
@@ -285,11 +311,26 @@ async fn check_coupon(tx: &mut Tx, s: &SessionRow, code: &str, now: i64) -> ApiR
             let price = catalog::price_by_id(&mut **tx, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
             (price.amount.saturating_mul(s.quantity), Some(plan))
         }
-        _ => (items_of(s).iter().map(|i| i.unit_amount.saturating_mul(i.quantity)).sum(), None),
+        _ => (0, None),
     };
-    let item = match &plan {
-        Some(plan) => bursar_domain::coupon::Item::Plan { id: &plan.id, code: &plan.code },
-        None => bursar_domain::coupon::Item::Other,
+    let items = items_of(s);
+    let covers = coupon_covers(&rules, &items);
+    let (item, item_amount) = match &plan {
+        Some(plan) => (bursar_domain::coupon::Item::Plan { id: &plan.id, code: &plan.code }, item_amount),
+        // A cart: the coupon must cover one of its items at least; the
+        // minimum purchase counts the items it covers.
+        None => {
+            let first = items.iter().zip(&covers).find(|(_, c)| **c).map(|(i, _)| i);
+            let item = first
+                .map_or(items.first().map_or(bursar_domain::coupon::Item::Other, Item::coupon_item), Item::coupon_item);
+            let covered: i64 = items
+                .iter()
+                .zip(&covers)
+                .filter(|(_, c)| **c)
+                .map(|(i, _)| i.unit_amount.saturating_mul(i.quantity))
+                .sum();
+            (item, covered)
+        }
     };
     let attempt = bursar_domain::coupon::Attempt {
         now,
@@ -359,7 +400,7 @@ async fn pay(
     let inv = billing_store::invoice(&mut *tx, s.livemode, &inv_id).await?.ok_or_else(ApiError::internal)?;
     if inv.status == "paid" || inv.amount_due == 0 {
         // Nothing to charge (credit or a 100 % coupon covered it).
-        fulfil(&mut tx, &mut s, None, now).await?;
+        fulfil(&mut tx, &settings, &mut s, None, now).await?;
         tx.commit().await?;
         return Ok(Redirect::to(&success_url(&s)).into_response());
     }
@@ -598,7 +639,9 @@ async fn issue(
                 behavior: TaxBehavior::Exclusive,
                 description: Some("Checkout".into()),
                 collection_method: "send_invoice",
-                due_at: Some(s.expires_at),
+                // Due when the session expires, on the customer's clock
+                // (a test clock may run ahead of the server's).
+                due_at: Some(now + (s.expires_at - server_now).max(3_600_000)),
                 lines,
             },
             now,
@@ -622,7 +665,13 @@ fn success_url(s: &SessionRow) -> String {
 /// Completes a session whose payment succeeded (inside the transaction that
 /// records the payment): the subscription becomes active, the method the
 /// buyer paid with becomes the customer's default.
-pub async fn fulfil(tx: &mut Tx, s: &mut SessionRow, payment: Option<&PaymentRow>, now: i64) -> ApiResult<()> {
+pub async fn fulfil(
+    tx: &mut Tx,
+    settings: &Settings,
+    s: &mut SessionRow,
+    payment: Option<&PaymentRow>,
+    now: i64,
+) -> ApiResult<()> {
     if s.status != "open" {
         return Ok(());
     }
@@ -650,6 +699,8 @@ pub async fn fulfil(tx: &mut Tx, s: &mut SessionRow, payment: Option<&PaymentRow
             "metric": g.metric, "amount": g.amount, "expires_at": g.expires_at.map(|t| t / 1000), "checkout_session": s.id}), now)
             .await?;
     }
+    // A cart's sale: the order, enrollments and the revenue split.
+    let order = crate::marketplace::record_order(tx, settings, s, now).await?;
     if let Some(sub_id) = &s.subscription_id {
         if let Some(mut sub) = billing_store::subscription(tx, s.livemode, sub_id, "").await? {
             if sub.status == Status::Incomplete.as_str() {
@@ -668,7 +719,7 @@ pub async fn fulfil(tx: &mut Tx, s: &mut SessionRow, payment: Option<&PaymentRow
         "checkout.session.completed",
         &s.id,
         &serde_json::json!({"id": s.id, "customer": s.customer_id, "mode": s.mode, "subscription": s.subscription_id,
-            "invoice": s.invoice_id, "payment": payment.map(|p| p.id.clone())}),
+            "invoice": s.invoice_id, "payment": payment.map(|p| p.id.clone()), "order": order}),
         now,
     )
     .await?;
@@ -676,11 +727,11 @@ pub async fn fulfil(tx: &mut Tx, s: &mut SessionRow, payment: Option<&PaymentRow
 }
 
 /// Called when a checkout's payment settles (from `payments::apply`).
-pub async fn payment_settled(tx: &mut Tx, p: &PaymentRow, now: i64) -> ApiResult<()> {
+pub async fn payment_settled(tx: &mut Tx, settings: &Settings, p: &PaymentRow, now: i64) -> ApiResult<()> {
     let Some(id) = &p.checkout_session_id else { return Ok(()) };
     let Some(mut s) = store::get(&mut **tx, id).await? else { return Ok(()) };
     if p.status == "completed" {
-        fulfil(tx, &mut s, Some(p), now).await
+        fulfil(tx, settings, &mut s, Some(p), now).await
     } else {
         s.last_error = Some(format!(
             "The payment was declined ({}). Try another card.",
@@ -1100,6 +1151,14 @@ pub async fn expire_due(state: &AppState) -> ApiResult<u32> {
         }
         s.status = "expired".into();
         store::save(&mut tx, &s).await?;
+        // Its cart can be changed and checked out again.
+        if let Some(mut cart) = bursar_store::marketplace::cart_by_session(&mut *tx, &s.id).await? {
+            if cart.status == "checked_out" {
+                cart.status = "open".into();
+                cart.updated_at = now;
+                bursar_store::marketplace::save_cart(&mut tx, &cart).await?;
+            }
+        }
         events::emit(&mut tx, s.livemode, "checkout.session.expired", &s.id, &serde_json::json!({"id": s.id}), now)
             .await?;
         tx.commit().await?;

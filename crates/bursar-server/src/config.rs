@@ -120,6 +120,21 @@ pub struct Config {
     /// and count there atomically, then write through to the database).
     /// Unset: the database alone, which is exact too.
     pub redis_url: Option<String>,
+    /// Days a course sale can be refunded: instructor earnings are held and
+    /// affiliate commissions stay pending that long.
+    pub refund_window_days: i64,
+    /// Days after an affiliate click during which a purchase is credited to
+    /// it (the last click wins).
+    pub affiliate_attribution_days: i64,
+    /// Commission rate of a newly approved affiliate, basis points.
+    pub affiliate_commission_bps: i64,
+    /// Smallest payout, in major units of its currency (50 = 50.00 USD):
+    /// smaller balances wait for the next monthly run.
+    pub payout_minimum: i64,
+    /// Key for hashing affiliate click IPs (never stored in the clear). Set
+    /// it to link clicks from one address across restarts; unset, a random
+    /// key is drawn at start.
+    pub click_ip_salt: Option<String>,
 }
 
 /// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
@@ -195,6 +210,11 @@ impl Default for Config {
             }],
             payment_default_providers: vec!["stripe".into(), "paypal".into(), "sandbox".into()],
             redis_url: None,
+            refund_window_days: 30,
+            affiliate_attribution_days: 30,
+            affiliate_commission_bps: 2_000,
+            payout_minimum: 50,
+            click_ip_salt: None,
         }
     }
 }
@@ -298,6 +318,18 @@ impl Config {
         if !matches!(self.vat_check.as_str(), "off" | "vies") {
             return Err("vat_check must be `off` or `vies`".into());
         }
+        if !(0..=365).contains(&self.refund_window_days) {
+            return Err("refund_window_days must be 0 to 365".into());
+        }
+        if !(1..=365).contains(&self.affiliate_attribution_days) {
+            return Err("affiliate_attribution_days must be 1 to 365".into());
+        }
+        if !(0..=10_000).contains(&self.affiliate_commission_bps) {
+            return Err("affiliate_commission_bps must be 0 to 10000".into());
+        }
+        if !(0..=1_000_000).contains(&self.payout_minimum) {
+            return Err("payout_minimum must be 0 to 1000000".into());
+        }
         if let Some(u) = &self.database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
                 return Err("database_url must start with postgres://, postgresql:// or sqlite:".into());
@@ -314,6 +346,11 @@ impl Config {
             retry_hours: self.dunning_retry_hours.clone(),
             final_unpaid: self.dunning_final_action == "unpaid",
             providers: Default::default(),
+            market: crate::marketplace::MarketSettings {
+                refund_window_ms: self.refund_window_days * 86_400_000,
+                attribution_ms: self.affiliate_attribution_days * 86_400_000,
+                payout_minimum: self.payout_minimum,
+            },
         }
     }
 

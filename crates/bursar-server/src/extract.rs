@@ -19,7 +19,76 @@ pub struct Caller {
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<InstructorCaller>().is_some() {
+            return Err(instructor_refused());
+        }
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::unauthenticated("no API key provided"))
+    }
+}
+
+fn instructor_refused() -> ApiError {
+    ApiError::forbidden(
+        "instructor_session_not_allowed",
+        "an instructor session reaches only that instructor's courses, reviews, earnings and payouts",
+    )
+}
+
+/// An instructor signed in by a session the platform created
+/// (`POST /v1/instructors/{id}/sessions`): a `bis_…` bearer token.
+#[derive(Debug, Clone)]
+pub struct InstructorCaller {
+    pub livemode: bool,
+    pub instructor_id: String,
+}
+
+/// Who may act on marketplace resources: the platform (any of them), or
+/// one instructor (their own only).
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Platform { livemode: bool },
+    Instructor { livemode: bool, id: String },
+}
+
+impl Actor {
+    pub fn livemode(&self) -> bool {
+        match self {
+            Actor::Platform { livemode } | Actor::Instructor { livemode, .. } => *livemode,
+        }
+    }
+
+    /// The instructor acting, when it is one.
+    pub fn instructor(&self) -> Option<&str> {
+        match self {
+            Actor::Instructor { id, .. } => Some(id),
+            Actor::Platform { .. } => None,
+        }
+    }
+
+    /// Whether the actor may reach what `owner` owns.
+    pub fn may_reach(&self, owner: &str) -> bool {
+        self.instructor().is_none_or(|me| me == owner)
+    }
+
+    /// Refuses instructors (platform-only operations).
+    pub fn platform_only(&self) -> Result<(), ApiError> {
+        match self {
+            Actor::Platform { .. } => Ok(()),
+            Actor::Instructor { .. } => Err(instructor_refused()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(i) = parts.extensions.get::<InstructorCaller>() {
+            return Ok(Actor::Instructor { livemode: i.livemode, id: i.instructor_id.clone() });
+        }
+        parts
+            .extensions
+            .get::<Caller>()
+            .map(|c| Actor::Platform { livemode: c.livemode })
+            .ok_or_else(|| ApiError::unauthenticated("no API key provided"))
     }
 }
 

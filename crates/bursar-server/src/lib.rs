@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod fx;
 pub mod invoicing;
+pub mod marketplace;
 pub mod middleware;
 pub mod payments;
 pub mod sandbox;

@@ -46,6 +46,17 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err(e) => return e.into_response(),
     };
     let hash = sha256_hex(key.as_bytes());
+    if key.starts_with("bis_") {
+        let now = state.now_ms();
+        return match bursar_store::marketplace::instructor_session(state.db.reader(), &hash, now).await {
+            Ok(Some((instructor_id, livemode))) => {
+                req.extensions_mut().insert(crate::extract::InstructorCaller { livemode, instructor_id });
+                next.run(req).await
+            }
+            Ok(None) => ApiError::unauthenticated("invalid or expired instructor session").into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    }
     let row = match auth::api_key_by_hash(state.db.reader(), &hash).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
@@ -83,7 +94,7 @@ fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
     } else {
         return Err(ApiError::unauthenticated("unsupported Authorization scheme: use Bearer"));
     };
-    if !(key.starts_with("bsk_test_") || key.starts_with("bsk_live_")) {
+    if !(key.starts_with("bsk_test_") || key.starts_with("bsk_live_") || key.starts_with("bis_")) {
         return Err(ApiError::unauthenticated("invalid API key provided"));
     }
     Ok(key)

@@ -326,7 +326,7 @@ pub async fn apply(
             p.failure_message = None;
             store::save(tx, p).await?;
             succeeded(tx, p, now).await?;
-            crate::checkout::payment_settled(tx, p, now).await?;
+            crate::checkout::payment_settled(tx, settings, p, now).await?;
             metrics::counter!("bursar_payments_total", "provider" => p.provider.clone(), "outcome" => "completed")
                 .increment(1);
         }
@@ -340,7 +340,7 @@ pub async fn apply(
             if p.checkout_session_id.is_some() {
                 // The buyer is on the page and can try another card: no
                 // dunning for a payment that was never accepted.
-                crate::checkout::payment_settled(tx, p, now).await?;
+                crate::checkout::payment_settled(tx, settings, p, now).await?;
             } else {
                 failed(tx, settings, p, &code, now).await?;
             }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;
+pub mod marketplace;
 pub mod payments;
 pub mod usage;
 pub mod webhooks;

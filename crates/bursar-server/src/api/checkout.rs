@@ -87,7 +87,7 @@ pub struct Session {
     pub created: i64,
 }
 
-fn check_url(param: &str, u: &str) -> ApiResult<()> {
+pub(crate) fn check_url(param: &str, u: &str) -> ApiResult<()> {
     let ok = (u.starts_with("https://") || u.starts_with("http://"))
         && u.len() <= 2048
         && !u.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -98,7 +98,7 @@ fn check_url(param: &str, u: &str) -> ApiResult<()> {
     }
 }
 
-async fn render(state: &AppState, s: SessionRow) -> ApiResult<Session> {
+pub(crate) async fn render(state: &AppState, s: SessionRow) -> ApiResult<Session> {
     let sum = checkout::summarize(&state.db, &state.billing_settings(), &s).await?;
     let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
     Ok(Session {
@@ -230,6 +230,12 @@ async fn create_session(
                 return Err(ApiError::invalid("items", "1 to 100 items"));
             }
             for (i, it) in items.iter().enumerate() {
+                if it.course.is_some() {
+                    return Err(ApiError::invalid(
+                        &format!("items[{i}].course"),
+                        "courses are sold through carts: POST /v1/carts, then /v1/carts/{id}/checkout",
+                    ));
+                }
                 if it.description.trim().is_empty() || it.description.chars().count() > 500 {
                     return Err(ApiError::invalid(&format!("items[{i}].description"), "1 to 500 characters"));
                 }

@@ -6,12 +6,14 @@ pub mod api_keys;
 pub mod catalog;
 pub mod checkout;
 pub mod coupons;
+pub mod courses;
 pub mod customers;
 pub mod events;
 pub mod fx;
 pub mod health;
 pub mod invoices;
 pub mod ledger;
+pub mod orders;
 pub mod payments;
 pub mod reconciliation;
 pub mod subscriptions;
@@ -50,6 +52,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "coupons", description = "Coupons and promotion codes"),
         (name = "payments", description = "Payments, payment methods, refunds and reconciliation"),
         (name = "checkout", description = "Hosted checkout sessions"),
+        (name = "marketplace", description = "Instructors, courses and bundles, carts, orders, enrollments, reviews, wishlists"),
+        (name = "payouts", description = "Instructor earnings, affiliates and commissions, payout runs"),
         (name = "usage", description = "Usage metering, quotas, entitlement checks and feature gating"),
         (name = "webhook_endpoints", description = "Outgoing webhooks to the platform: endpoints and deliveries"),
         (name = "fx", description = "FX reference rates and reporting in a base currency"),
@@ -87,6 +91,8 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(reconciliation::router())
         .merge(coupons::router())
+        .merge(courses::router())
+        .merge(orders::router())
         .merge(fx::router())
         .merge(tax::router())
         .merge(api_keys::router())

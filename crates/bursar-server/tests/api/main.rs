@@ -15,6 +15,7 @@ mod fx;
 mod idempotency;
 mod invoices;
 mod ledger;
+mod marketplace;
 mod operations;
 mod payments;
 mod refunds;
