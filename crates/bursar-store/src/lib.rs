@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod marketplace;
 pub mod payments;
+pub mod recommend;
 pub mod usage;
 pub mod webhooks;
 

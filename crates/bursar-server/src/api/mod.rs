@@ -15,6 +15,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod orders;
 pub mod payments;
+pub mod recommendations;
 pub mod reconciliation;
 pub mod subscriptions;
 pub mod tax;
@@ -93,6 +94,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(coupons::router())
         .merge(courses::router())
         .merge(orders::router())
+        .merge(recommendations::router())
         .merge(fx::router())
         .merge(tax::router())
         .merge(api_keys::router())

@@ -1,5 +1,5 @@
 use crate::common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
 /// 2026-12-01 00:00 UTC.
@@ -582,4 +582,51 @@ async fn a_bundle_enrolls_its_courses_and_a_bank_transfer_payout_is_exported() {
         .sum();
     assert_eq!(in_transit, 2_100);
     app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn learners_who_bought_this_also_bought_and_personal_suggestions() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let [a, b, c, d] = [
+        course(&app, &ana, "Algebra", 1_000).await,
+        course(&app, &ana, "Biology", 1_000).await,
+        course(&app, &ana, "Chemistry", 1_000).await,
+        course(&app, &ana, "Drawing", 1_000).await,
+    ];
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    // A and B bought together twice, A and C once, D alone (twice: a best seller).
+    for (i, basket) in [vec![&a, &b], vec![&a, &b], vec![&a, &c], vec![&d], vec![&d]].into_iter().enumerate() {
+        let who = learner(&app, &clock, &format!("l{i}@x.fr")).await;
+        let (s, cart) = app.post("/v1/carts", json!({"customer": who, "currency": "EUR", "items": basket})).await;
+        assert_eq!(s, 201, "{cart}");
+        buy(&app, &cart).await;
+    }
+    let (s, r) = app.get(&format!("/v1/courses/{a}/also_bought")).await;
+    assert_eq!(s, 200, "{r}");
+    let got: Vec<&str> = r["data"].as_array().unwrap().iter().map(|x| x["course"]["id"].as_str().unwrap()).collect();
+    assert_eq!(got, vec![b.as_str(), c.as_str()], "B (2 of A's 3 buyers) before C (1 of 3); D never");
+    // 2 / sqrt(3 × 2) and 1 / sqrt(3 × 1).
+    assert!((r["data"][0]["score"].as_f64().unwrap() - 2.0 / 6f64.sqrt()).abs() < 1e-9);
+    assert!((r["data"][1]["score"].as_f64().unwrap() - 1.0 / 3f64.sqrt()).abs() < 1e-9);
+    // A learner holding A (completed): B then C, then the best seller D; never A.
+    let me = learner(&app, &clock, "me@x.fr").await;
+    let (_, cart) = app.post("/v1/carts", json!({"customer": me, "currency": "EUR", "items": [a]})).await;
+    buy(&app, &cart).await;
+    let (_, en) = app.get(&format!("/v1/enrollments?customer={me}")).await;
+    let (s, _) =
+        app.post(&format!("/v1/enrollments/{}/complete", en["data"][0]["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200);
+    let (s, r) = app.get(&format!("/v1/customers/{me}/recommendations?limit=3")).await;
+    assert_eq!(s, 200, "{r}");
+    let got: Vec<&str> = r["data"].as_array().unwrap().iter().map(|x| x["course"]["id"].as_str().unwrap()).collect();
+    assert_eq!(got, vec![b.as_str(), c.as_str(), d.as_str()]);
+    assert_eq!(r["data"][2]["score"], 0.0, "D comes from the best-seller fallback");
+    // Unpublished courses are never suggested.
+    app.post(&format!("/v1/courses/{b}/unpublish"), json!({})).await;
+    let (_, r) = app.get(&format!("/v1/customers/{me}/recommendations?limit=3")).await;
+    assert!(r["data"].as_array().unwrap().iter().all(|x| x["course"]["id"] != b.as_str()));
+    let (s, e) = app.get(&format!("/v1/customers/{me}/recommendations?limit=0")).await;
+    assert_error(s, &e, 400, Some("limit"));
 }
