@@ -9,13 +9,13 @@
 //! signal than buying). Only published courses are suggested; with no
 //! signal at all, the best sellers are.
 
+use super::courses::{render_course, Course};
 use super::ListResponse;
-use super::courses::{Course, render_course};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Actor, ApiQuery, Caller};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::Json;
 use bursar_store::marketplace as market;
 use bursar_store::recommend as store;
 use serde::{Deserialize, Serialize};

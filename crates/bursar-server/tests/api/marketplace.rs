@@ -1,5 +1,5 @@
 use crate::common::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const DAY: i64 = 86_400;
 /// 2026-12-01 00:00 UTC.
