@@ -1,8 +1,8 @@
 //! Demo data for `bursar demo`: a staff account, test and live keys, a test
 //! clock, the demo catalog, customers across the supported countries and
-//! locales, and ledger
-//! entries (credit grants, an opening balance, a reversal). Later
-//! capabilities add their own data here.
+//! locales, subscriptions and usage, the course marketplace
+//! (`demo_market`), and ledger entries (credit grants, an opening balance,
+//! a reversal).
 
 use crate::api::api_keys::issue_key;
 use crate::staff::hash_password;
@@ -26,6 +26,7 @@ pub struct DemoInfo {
     pub staff_password: String,
     pub test_key: String,
     pub customers: usize,
+    pub courses: usize,
 }
 
 /// (name, email local part, country, locale, currency credit in minor units)
@@ -90,7 +91,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     .await?;
 
     let mut people = Vec::new();
-    for (i, (name, local, country, locale, credit)) in PEOPLE.iter().enumerate() {
+    for (i, (name, local, country, locale, _)) in PEOPLE.iter().enumerate() {
         let on_clock = i % 8 == 7;
         let created = if on_clock { clock_time } else { now - (PEOPLE.len() - i) as i64 * 86_400_000 };
         let row = CustomerRow {
@@ -122,16 +123,6 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
             created,
         )
         .await?;
-        if *credit > 0 {
-            let currency = bursar_domain::geo::currency_for_country(country);
-            let entry = EntryDraft::new(currency, "Welcome credit")
-                .debit("credit_grants", *credit)
-                .credit(format!("customer_credit:{}", row.id), *credit)
-                .validate()
-                .map_err(|e| DbError::Other(e.to_string()))?;
-            ledger::post(&mut tx, ledger::NewEntry::at(false, &entry, created).source("customer_balance", &row.id))
-                .await?;
-        }
     }
 
     let catalog: bursar_domain::catalog::CatalogDoc =
@@ -265,6 +256,20 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         }
     }
     bursar_store::usage::add_to_counters(&mut tx, &deltas).await?;
+    let courses = crate::demo_market::seed(&mut tx, &tax, &people, now).await?;
+    // Welcome credit, granted after the course purchases so it is still
+    // there to see (and to be used by the next invoice).
+    for (row, (_, _, country, _, credit)) in people.iter().zip(PEOPLE) {
+        if *credit > 0 {
+            let currency = bursar_domain::geo::currency_for_country(country);
+            let entry = EntryDraft::new(currency, "Welcome credit")
+                .debit("credit_grants", *credit)
+                .credit(format!("customer_credit:{}", row.id), *credit)
+                .validate()
+                .map_err(|e| DbError::Other(e.to_string()))?;
+            ledger::post(&mut tx, ledger::NewEntry::at(false, &entry, now).source("customer_balance", &row.id)).await?;
+        }
+    }
 
     let usd = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;
     let opening = EntryDraft::new(usd, "Opening balance carried from the previous system")
@@ -285,5 +290,11 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         .await
         .map_err(|e| DbError::Other(e.to_string()))?;
     tx.commit().await?;
-    Ok(DemoInfo { staff_email: staff_email.to_string(), staff_password: password, test_key, customers: PEOPLE.len() })
+    Ok(DemoInfo {
+        staff_email: staff_email.to_string(),
+        staff_password: password,
+        test_key,
+        customers: PEOPLE.len(),
+        courses,
+    })
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod demo;
+pub mod demo_market;
 pub mod documents;
 pub mod emails;
 pub mod error;

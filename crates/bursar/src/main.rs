@@ -222,7 +222,12 @@ async fn run(cli: Cli) -> Result<()> {
             println!("  Staff login     {}  /  {}", info.staff_email, info.staff_password);
             println!("  Test API key    {}", info.test_key);
             println!("  OpenAPI         {url}/v1/openapi.json");
-            println!("  Data            {} ({} customers)", config.sqlite_path().display(), info.customers);
+            println!(
+                "  Data            {} ({} customers, {} courses)",
+                config.sqlite_path().display(),
+                info.customers,
+                info.courses
+            );
             println!();
             println!("  Try: curl -H 'Authorization: Bearer {}' {url}/v1/customers", info.test_key);
             println!();

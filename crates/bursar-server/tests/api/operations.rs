@@ -159,6 +159,26 @@ async fn demo_data_is_consistent() {
     assert!(ch["used"].as_i64().unwrap() >= 30, "{ch}");
     let payments = get("/v1/payments?limit=100").await;
     assert!(!payments["data"].as_array().unwrap().is_empty());
+    // The marketplace: 200+ courses, real orders with their split, reviews, affiliates.
+    assert!(info.courses >= 200, "{}", info.courses);
+    let instructors = get("/v1/instructors?limit=100").await;
+    assert_eq!(instructors["data"].as_array().unwrap().len(), 12);
+    let orders = get("/v1/orders?limit=100").await;
+    let orders = orders["data"].as_array().unwrap();
+    assert!(orders.len() >= 20, "{}", orders.len());
+    for o in orders {
+        let items = o["items"].as_array().unwrap();
+        assert!(!items.is_empty());
+        for i in items {
+            let parts = ["instructor_share", "affiliate_commission", "platform_share"];
+            let sum: i64 = parts.iter().map(|p| i[p].as_i64().unwrap()).sum();
+            assert_eq!(sum, i["net"].as_i64().unwrap(), "{i}");
+        }
+    }
+    assert!(orders.iter().any(|o| o["affiliate"].is_string()), "some sales came through the affiliate");
+    assert_eq!(get("/v1/affiliates").await["data"].as_array().unwrap().len(), 3);
+    let reviewed = get("/v1/courses?limit=100&status=published").await;
+    assert!(reviewed["data"].as_array().unwrap().iter().any(|c| c["rating_count"].as_i64().unwrap() > 0));
     app.verify_ledger().await;
     let _: Value = list;
 }
