@@ -13,7 +13,7 @@
 //!   platform keeps the rest, so the three always sum to the net exactly.
 //! * **Provider fees are the platform's cost**: shares and commissions are
 //!   computed on the net and never reduced by the fee the payment provider
-//!   took (the fee is posted to `platform_fees` against the platform alone).
+//!   took, so an instructor earns the same whichever provider was used.
 //! * A refund gives back net in proportion to what is still unrefunded on
 //!   each line; the instructor's claw-back after a refund is
 //!   `share × refunded net / net` (cumulative, rounded half up), so a full
