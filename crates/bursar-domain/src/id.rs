@@ -51,6 +51,7 @@ pub enum IdKind {
     AffiliateClick,
     Commission,
     Review,
+    Referral,
 }
 
 impl IdKind {
@@ -100,6 +101,7 @@ impl IdKind {
             IdKind::AffiliateClick => "clk",
             IdKind::Commission => "comm",
             IdKind::Review => "rev",
+            IdKind::Referral => "rfl",
         }
     }
 }

@@ -239,6 +239,8 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     cart.status = "ordered".into();
     cart.updated_at = now;
     store::save_cart(tx, &cart).await?;
+    // A referred learner's first order rewards whoever referred them.
+    crate::api::referrals::on_first_order(tx, livemode, &customer_id, now).await?;
     events::emit(
         tx,
         livemode,

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod marketplace;
 pub mod payments;
 pub mod recommend;
+pub mod referrals;
 pub mod usage;
 pub mod webhooks;
 

@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod orders;
 pub mod payments;
 pub mod recommendations;
+pub mod referrals;
 pub mod reconciliation;
 pub mod subscriptions;
 pub mod tax;
@@ -95,6 +96,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(courses::router())
         .merge(orders::router())
         .merge(recommendations::router())
+        .merge(referrals::router())
         .merge(fx::router())
         .merge(tax::router())
         .merge(api_keys::router())

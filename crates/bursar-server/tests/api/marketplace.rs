@@ -630,3 +630,63 @@ async fn learners_who_bought_this_also_bought_and_personal_suggestions() {
     let (s, e) = app.get(&format!("/v1/customers/{me}/recommendations?limit=0")).await;
     assert_error(s, &e, 400, Some("limit"));
 }
+
+#[tokio::test]
+async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the_first_order() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana_ins = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana_ins, "Rust for Data", 1_000).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let referrer = learner(&app, &clock, "ref@x.fr").await;
+    let newbie = learner(&app, &clock, "new@x.fr").await;
+    let credit = |c: Value| -> i64 {
+        c["credit_balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["currency"] == "EUR")
+            .map(|b| b["amount"].as_i64().unwrap())
+            .sum()
+    };
+    // No program yet.
+    let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
+    let code = info["code"].as_str().unwrap().to_string();
+    let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
+    assert_error(s, &e, 400, Some("code"));
+    let (s, p) =
+        app.post("/v1/referral_program", json!({"give": {"EUR": 300}, "reward": {"EUR": 1000}, "active": true})).await;
+    assert_eq!(s, 200, "{p}");
+    // The same code again for the same learner.
+    let (_, again) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
+    assert_eq!(again["code"], code.as_str());
+    let (s, e) = app.post("/v1/referrals", json!({"customer": referrer, "code": code})).await;
+    assert_error(s, &e, 400, Some("code"));
+    let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": "NOSUCHCODE"})).await;
+    assert_error(s, &e, 404, Some("code"));
+    let (s, r) = app.post("/v1/referrals", json!({"customer": newbie, "code": code.to_lowercase()})).await;
+    assert_eq!((s, r["status"].as_str(), r["give_amount"].as_i64()), (201, Some("pending"), Some(300)), "{r}");
+    let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("already_referred")));
+    assert_eq!(credit(app.get(&format!("/v1/customers/{newbie}")).await.1), 300);
+    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 0);
+    // The first order uses the welcome credit and rewards the referrer, once.
+    let (_, cart) = app.post("/v1/carts", json!({"customer": newbie, "currency": "EUR", "items": [rust]})).await;
+    let order = buy(&app, &cart).await;
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", order["invoice"].as_str().unwrap())).await;
+    assert_eq!(inv["credit_applied"], 300, "{inv}");
+    assert_eq!(credit(app.get(&format!("/v1/customers/{newbie}")).await.1), 0);
+    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000);
+    let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
+    assert_eq!(info["referrals"][0]["status"], "rewarded");
+    assert_eq!(info["rewarded"]["EUR"], 1_000);
+    let cs = ana_ins; // a second course for a second order
+    let other = course(&app, &cs, "SQL Mastery", 800).await;
+    let (_, cart) = app.post("/v1/carts", json!({"customer": newbie, "currency": "EUR", "items": [other]})).await;
+    buy(&app, &cart).await;
+    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000, "rewarded once");
+    // A learner who already bought cannot be referred.
+    let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
+    assert!(s == 400 || s == 409, "{e}");
+    app.verify_ledger().await;
+}
