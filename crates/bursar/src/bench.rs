@@ -37,6 +37,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         clients: usize,
     },
+    /// Course orders over HTTP on loopback, end to end: a cart of two
+    /// courses with a coupon and its checkout, Pay, and the sandbox
+    /// confirmation that records the order with its revenue split.
+    Orders {
+        #[arg(long, default_value_t = 2_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+    },
     /// Usage over HTTP on loopback: events ingested through the batch API
     /// (`--batch` per request, `--senders` at once) against the raw insert
     /// rate; then entitlement checks and consumes at `--clients` concurrent
@@ -60,6 +69,9 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
         BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,
         BenchCommand::Checkout { sessions, clients } => checkout_bench(config, sessions.max(1), clients.max(1)).await,
+        BenchCommand::Orders { orders, clients } => {
+            crate::bench_orders::orders_bench(config, orders.max(1), clients.max(1)).await
+        }
         BenchCommand::Usage { events, batch, senders, requests, clients } => {
             usage_bench(config, events.max(1), batch.clamp(1, 1_000), senders.max(1), requests.max(1), clients.max(1))
                 .await
@@ -69,7 +81,7 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
 
 /// Runs `n` requests from `clients` concurrent workers; `make(i)` sends
 /// request `i`. Returns (elapsed seconds, sorted latencies in µs).
-async fn load<F, Fut>(n: usize, clients: usize, make: F) -> Result<(f64, Vec<u64>)>
+pub(crate) async fn load<F, Fut>(n: usize, clients: usize, make: F) -> Result<(f64, Vec<u64>)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
@@ -103,7 +115,7 @@ where
     Ok((secs, all))
 }
 
-fn report(what: &str, n: usize, secs: f64, lat: &[u64]) {
+pub(crate) fn report(what: &str, n: usize, secs: f64, lat: &[u64]) {
     let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0;
     println!(
         "{what:<26} {n} in {secs:.2}s = {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
@@ -240,7 +252,7 @@ async fn fresh_db(config: &Config) -> Result<(Db, Option<tempfile_dir::Dir>)> {
 
 /// Drops the benchmark's PostgreSQL schemas (nothing on SQLite, whose
 /// temporary directory is removed on drop).
-async fn drop_bench_schema(config: &Config) -> Result<()> {
+pub(crate) async fn drop_bench_schema(config: &Config) -> Result<()> {
     if let DbConfig::Postgres { url, .. } = config.db_config() {
         let db = Db::connect(&DbConfig::Postgres { url, max_connections: 1, schema: None }).await?;
         bursar_store::db::drop_scratch_schemas(&db, &["bench_"]).await?;
@@ -478,16 +490,16 @@ async fn billing_run_timed(db: &Db, config: &Config, n: usize, now: i64) -> Resu
 }
 
 /// A server on a loopback port over a fresh database, with a test key.
-struct Bench {
-    db: Db,
+pub(crate) struct Bench {
+    pub(crate) db: Db,
     _dir: Option<tempfile_dir::Dir>,
-    server: bursar_server::app::ServerHandle,
-    base: String,
-    key: String,
-    client: reqwest::Client,
+    pub(crate) server: bursar_server::app::ServerHandle,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) client: reqwest::Client,
 }
 
-async fn bench_server(config: &Config, clients: usize) -> Result<Bench> {
+pub(crate) async fn bench_server(config: &Config, clients: usize) -> Result<Bench> {
     use std::sync::Arc;
     let (db, dir) = fresh_db(config).await?;
     let mut cfg = config.clone();
