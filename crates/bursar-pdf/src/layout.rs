@@ -629,6 +629,7 @@ pub(crate) fn subject(kind: DocKind) -> &'static str {
         DocKind::Invoice => "Invoice",
         DocKind::Receipt => "Receipt",
         DocKind::CreditNote => "Credit note",
+        DocKind::Statement => "Statement",
     }
 }
 

@@ -47,6 +47,8 @@ pub enum DocKind {
     Invoice,
     Receipt,
     CreditNote,
+    /// A payee's statement (earnings and payouts of a period).
+    Statement,
 }
 
 /// Encoding of the logo bytes.

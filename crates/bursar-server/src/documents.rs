@@ -564,3 +564,98 @@ pub fn invoice_key(inv: &InvoiceRow, credit_notes: usize, receipt: bool) -> Opti
 pub fn credit_note_key(cn: &CreditNoteRow) -> String {
     format!("{}/credit_notes/{}.pdf", if cn.livemode { "live" } else { "test" }, cn.id)
 }
+
+/// One row of an earnings statement.
+pub struct StatementEntry {
+    pub at: i64,
+    /// `sale`, `clawback` or `payout`.
+    pub kind: String,
+    pub description: String,
+    pub currency: String,
+    /// Signed, minor units (a payout is negative: money leaving the balance).
+    pub amount: i64,
+}
+
+/// A payee's statement for a month: every sale, claw-back and payout, and
+/// totals per currency. English, like the CSV it mirrors.
+pub fn statement_document(
+    ctx: &Context<'_>,
+    payee: Party,
+    number: &str,
+    period: &str,
+    entries: &[StatementEntry],
+) -> ApiResult<Document> {
+    let locale = ctx.locale();
+    let w = words(locale);
+    let mut lines = Vec::new();
+    let mut totals: std::collections::BTreeMap<&str, (i64, i64, i64)> = Default::default();
+    for e in entries {
+        let currency = Currency::from_code(&e.currency).map_err(|_| ApiError::internal())?;
+        let label = match e.kind.as_str() {
+            "sale" => "Sale",
+            "clawback" => "Refund claw-back",
+            _ => "Payout",
+        };
+        lines.push(Line {
+            description: e.description.clone(),
+            detail: Some(format!("{label} · {}", date(e.at, locale))),
+            quantity: String::new(),
+            unit_price: String::new(),
+            amount: money(e.amount, currency, locale),
+        });
+        let t = totals.entry(e.currency.as_str()).or_default();
+        match e.kind.as_str() {
+            "sale" => t.0 += e.amount,
+            "clawback" => t.1 += e.amount,
+            _ => t.2 += e.amount,
+        }
+    }
+    let mut total_rows = Vec::new();
+    for (code, (sales, clawed, paid)) in &totals {
+        let c = Currency::from_code(code).map_err(|_| ApiError::internal())?;
+        total_rows.push(Total {
+            label: format!("Sales ({code})"),
+            amount: money(*sales, c, locale),
+            emphasized: false,
+        });
+        if *clawed != 0 {
+            total_rows.push(Total {
+                label: format!("Claw-backs ({code})"),
+                amount: money(*clawed, c, locale),
+                emphasized: false,
+            });
+        }
+        total_rows.push(Total {
+            label: format!("Paid out ({code})"),
+            amount: money(-*paid, c, locale),
+            emphasized: false,
+        });
+        total_rows.push(Total {
+            label: format!("Net for the month ({code})"),
+            amount: money(sales + clawed, c, locale),
+            emphasized: true,
+        });
+    }
+    let mut labels = labels(w);
+    labels.bill_to = "Payee".into();
+    labels.description = "Entry".into();
+    Ok(Document {
+        kind: DocKind::Statement,
+        title: "Earnings statement".into(),
+        number: number.to_string(),
+        status: None,
+        meta: vec![("Period".into(), period.to_string())],
+        seller: ctx.seller(w),
+        buyer: payee,
+        lines,
+        tax_lines: Vec::new(),
+        totals: total_rows,
+        notes: vec![
+            "Sales are held until the refund window closes; claw-backs are due at once. Payouts pay what is due."
+                .into(),
+        ],
+        footer: ctx.footer(),
+        logo: ctx.logo()?,
+        labels,
+    })
+}

@@ -858,20 +858,36 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatementParams {
+    /// `YYYY-MM`.
+    pub period: String,
+    /// `csv` (default) or `pdf`.
+    pub format: Option<String>,
+}
+
 #[utoipa::path(get, path = "/v1/instructors/{id}/statement", tag = "payouts",
-    params(("id" = String, Path, description = "Instructor id or the platform's user id"), PeriodParams),
-    responses((status = 200, description = "CSV: every earning and payout of the month", content_type = "text/csv"),
+    params(("id" = String, Path, description = "Instructor id or the platform's user id"), StatementParams),
+    responses((status = 200, description = "The month's sales, claw-backs and payouts as CSV or PDF",
+               content_type = "text/csv"),
               (status = 400, body = crate::error::ErrorEnvelope), (status = 404, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn instructor_statement(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<PeriodParams>,
+    ApiQuery(q): ApiQuery<StatementParams>,
 ) -> ApiResult<Response> {
+    let pdf = match q.format.as_deref() {
+        None | Some("csv") => false,
+        Some("pdf") => true,
+        Some(_) => return Err(ApiError::invalid("format", "format is csv or pdf")),
+    };
     let ins = reach_instructor(&state, &actor, &id).await?;
     let (from, to) = month_bounds(&q.period)?;
     let mut out = String::from("date,type,reference,course,currency,amount,available_at,payout\n");
+    let mut entries = Vec::new();
     for e in store::earnings_of(state.db.reader(), actor.livemode(), &ins.id).await? {
         if !(from..to).contains(&e.created_at) {
             continue;
@@ -881,31 +897,71 @@ async fn instructor_statement(
             .fetch_optional(state.db.reader())
             .await
             .map_err(bursar_store::DbError::from)?;
+        let title = title.unwrap_or_default();
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{}",
             date(e.created_at),
             e.kind,
             e.order_item_id,
-            csv_field(&title.unwrap_or_default()),
+            csv_field(&title),
             e.currency,
             decimal(e.amount, &e.currency),
             date(e.available_at),
-            e.payout_id.unwrap_or_default()
+            e.payout_id.clone().unwrap_or_default()
         );
+        entries.push(crate::documents::StatementEntry {
+            at: e.created_at,
+            kind: e.kind,
+            description: title,
+            currency: e.currency,
+            amount: e.amount,
+        });
     }
     for p in store::payouts(state.db.reader(), actor.livemode(), Some(&ins.id), Some(&q.period)).await? {
+        if p.status == "failed" {
+            // Paid nothing: its earnings were given back.
+            continue;
+        }
         let _ = writeln!(
             out,
             "{},payout,{},,{},{},,{}",
             date(p.created_at),
-            p.reference.unwrap_or_default(),
+            p.reference.clone().unwrap_or_default(),
             p.currency,
             decimal(-p.amount, &p.currency),
             p.id
         );
+        entries.push(crate::documents::StatementEntry {
+            at: p.created_at,
+            kind: "payout".into(),
+            description: format!("Payout {}", p.reference.unwrap_or(p.id)),
+            currency: p.currency,
+            amount: -p.amount,
+        });
     }
-    Ok(csv_response(&format!("statement-{}-{}.csv", ins.id, q.period), out))
+    if !pdf {
+        return Ok(csv_response(&format!("statement-{}-{}.csv", ins.id, q.period), out));
+    }
+    let payee = bursar_pdf::Party {
+        name: ins.name.clone(),
+        address_lines: vec![ins.external_id.clone()],
+        tax_id: None,
+        email: ins.email.clone(),
+    };
+    let ctx = crate::documents::Context { config: &state.config, locale: None };
+    let number = format!("STM-{}-{}", q.period.replace('-', ""), &ins.id[4..16]);
+    let doc = crate::documents::statement_document(&ctx, payee, &number, &q.period, &entries)?;
+    let bytes = crate::documents::rendered(&state.storage, None, || Ok(doc)).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"statement-{}-{}.pdf\"", ins.id, q.period)),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 fn date(ms: i64) -> String {
@@ -1051,8 +1107,10 @@ pub struct AffiliateApply {
     pub email: Option<String>,
     /// A wished-for code (4 to 32 letters, digits, `-`); default: generated.
     pub code: Option<String>,
-    /// `sandbox` (test mode) or `bank_transfer`.
+    /// `sandbox` (test mode), `bank_transfer`, `stripe_connect` or `paypal`.
     pub payout_method: Option<String>,
+    /// For `stripe_connect`: `{"account": "acct_…"}`; for `paypal`:
+    /// `{"email": "…"}`.
     #[schema(value_type = Option<Object>)]
     pub payout_details: Option<serde_json::Value>,
 }
@@ -1089,8 +1147,16 @@ async fn create_affiliate(
     };
     let method = b.payout_method.unwrap_or_else(|| "sandbox".into());
     let details = b.payout_details.unwrap_or_else(|| serde_json::json!({}));
-    if !matches!(method.as_str(), "sandbox" | "bank_transfer") || (method == "sandbox" && caller.livemode) {
-        return Err(ApiError::invalid("payout_method", "payout_method is bank_transfer (or sandbox in test mode)"));
+    match method.as_str() {
+        "sandbox" if !caller.livemode => {}
+        "bank_transfer" => {}
+        "stripe_connect" | "paypal" => crate::payouts::check_method(&state.providers, &method, &details, caller.livemode)?,
+        _ => {
+            return Err(ApiError::invalid(
+                "payout_method",
+                "payout_method is bank_transfer, stripe_connect or paypal (or sandbox in test mode)",
+            ))
+        }
     }
     let now = state.now_ms();
     let row = AffiliateRow {
@@ -1394,12 +1460,20 @@ pub struct Payout {
     pub payee: String,
     pub currency: String,
     pub amount: i64,
-    /// `sandbox` or `bank_transfer`.
+    /// `sandbox`, `bank_transfer`, `stripe_connect` or `paypal`.
     pub method: String,
-    /// `paid` or `in_transit` (in the bank transfer export).
+    /// `paid`; `in_transit` (in the bank transfer export); `pending` (sent to
+    /// the provider, or about to be, not confirmed yet); `failed` (the
+    /// provider refused: its earnings and commissions are due again).
     pub status: String,
     /// The transfer reference.
     pub reference: Option<String>,
+    /// The provider's id: Stripe transfer `tr_…`, PayPal `payout_batch_id`.
+    pub provider_reference: Option<String>,
+    /// Where a provider sends it: the connected account or PayPal email.
+    pub destination: Option<String>,
+    /// Why it failed, or the last unclear answer while pending.
+    pub failure_message: Option<String>,
     /// The run's month, `YYYY-MM`.
     pub period: String,
     pub paid_at: Option<i64>,
@@ -1427,10 +1501,18 @@ async fn list_payouts(
         (None, p) => p,
     };
     let rows = store::payouts(state.db.reader(), actor.livemode(), payee.as_deref(), q.period.as_deref()).await?;
+    let mut extra: BTreeMap<String, (Option<String>, Option<String>, Option<String>)> =
+        store::payout_provider_fields(state.db.reader(), actor.livemode(), payee.as_deref(), q.period.as_deref())
+            .await?
+            .into_iter()
+            .map(|(id, provider_ref, destination, failure)| (id, (provider_ref, destination, failure)))
+            .collect();
     let n = rows.len() as i64;
     let data = rows
         .into_iter()
-        .map(|p| Payout {
+        .map(|p| {
+            let (provider_reference, destination, failure_message) = extra.remove(&p.id).unwrap_or_default();
+            Payout {
             id: p.id,
             object: "payout",
             payee_kind: p.payee_kind,
@@ -1440,9 +1522,13 @@ async fn list_payouts(
             method: p.method,
             status: p.status,
             reference: p.reference,
+            provider_reference,
+            destination,
+            failure_message,
             period: p.period,
             paid_at: p.paid_at.map(secs),
             created: secs(p.created_at),
+        }
         })
         .collect();
     Ok(Json(ListResponse::from_rows(data, n, "/v1/payouts")))

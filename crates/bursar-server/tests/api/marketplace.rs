@@ -277,6 +277,20 @@ async fn an_affiliate_sale_in_eur_is_split_clawed_back_and_paid_out_to_the_cent(
     let csv = r.text().await.unwrap();
     assert_eq!(csv.lines().filter(|l| l.contains(",sale,")).count(), 3, "{csv}");
     assert!(csv.contains(",clawback,") && csv.contains("-31.49"), "{csv}");
+    // The same month as a PDF statement.
+    let r = app
+        .req(reqwest::Method::GET, &format!("/v1/instructors/{ana}/statement?period=2026-12&format=pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).unwrap();
+    for want in ["Earnings statement", "Rust for Data", "Refund claw-back", "Sales (EUR)", "Instructor u-ana"] {
+        assert!(text.contains(want), "{want} missing from {text}");
+    }
+    let (s, e) = app.get(&format!("/v1/instructors/{ana}/statement?period=2026-12&format=xml")).await;
+    assert_error(s, &e, 400, Some("format"));
     // Analytics: Rust for Data has Max and Noe as students.
     let (_, an) = app.get(&format!("/v1/instructors/{ana}/analytics")).await;
     let rs = an["courses"].as_array().unwrap().iter().find(|c| c["course"] == rust.as_str()).unwrap().clone();
