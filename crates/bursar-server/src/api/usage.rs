@@ -339,8 +339,10 @@ pub struct CheckParams {
     pub customer: String,
     /// A metric code (how much is left), or
     pub metric: Option<String>,
-    /// a plan flag (`api_access`, `sso`, …).
+    /// a plan flag (`api_access`, `sso`, …), or
     pub feature: Option<String>,
+    /// a course or bundle (is the learner enrolled?).
+    pub course: Option<String>,
     /// Units the customer wants to use (default 1).
     pub quantity: Option<String>,
 }
@@ -361,6 +363,9 @@ pub struct Entitlement {
     pub customer: String,
     pub metric: Option<String>,
     pub feature: Option<String>,
+    /// The course asked about (`allowed`: the learner holds an active enrollment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub course: Option<String>,
     /// May the customer do it (use `quantity` more units / use the feature)?
     pub allowed: bool,
     /// The current plan's code, if any.
@@ -435,6 +440,7 @@ async fn metric_state(
     };
     Ok((
         Entitlement {
+            course: None,
             object: "entitlement",
             customer: customer.id.clone(),
             metric: Some(metric.code.clone()),
@@ -486,6 +492,40 @@ async fn check(
 ) -> ApiResult<Json<Entitlement>> {
     let quantity = parse_quantity(q.quantity.as_deref())?;
     let customer = load_customer(&state, caller.livemode, &q.customer).await?;
+    if let Some(course) = &q.course {
+        if q.metric.is_some() || q.feature.is_some() {
+            return Err(ApiError::invalid("course", "give one of metric, feature or course"));
+        }
+        let c = bursar_store::marketplace::course(state.db.reader(), caller.livemode, course)
+            .await?
+            .ok_or_else(|| ApiError::not_found("course", "course", course))?;
+        // A bundle is held when every one of its courses is.
+        let members = if c.kind == "bundle" {
+            bursar_store::marketplace::bundle_items(state.db.reader(), &c.id).await?
+        } else {
+            vec![c.id.clone()]
+        };
+        let mut allowed = !members.is_empty();
+        for m in &members {
+            allowed &= bursar_store::marketplace::is_enrolled(state.db.reader(), &customer.id, m).await?;
+        }
+        return Ok(Json(Entitlement {
+            object: "entitlement",
+            customer: customer.id,
+            metric: None,
+            feature: None,
+            course: Some(c.id),
+            allowed,
+            plan: None,
+            limit: None,
+            used: None,
+            remaining: None,
+            credits: None,
+            period_start: None,
+            period_end: None,
+            upgrade: None,
+        }));
+    }
     match (&q.metric, &q.feature) {
         (Some(m), None) => {
             let metric = load_metric(&state, caller.livemode, m, "metric").await?;
@@ -504,6 +544,7 @@ async fn check(
                 usage::upgrade_for_flag(&state.db, caller.livemode, f, plan).await?.map(|p| tier(p, None))
             };
             Ok(Json(Entitlement {
+                course: None,
                 object: "entitlement",
                 customer: customer.id,
                 metric: None,

@@ -238,6 +238,8 @@ async fn an_affiliate_sale_in_eur_is_split_clawed_back_and_paid_out_to_the_cent(
     assert_eq!(bal(&b, &format!("affiliate_payable:{aff_id}")), 0);
     let (_, en) = app.get(&format!("/v1/enrollments?customer={lea}")).await;
     assert!(en["data"].as_array().unwrap().iter().all(|e| e["status"] == "revoked"));
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={lea}&course={rust}")).await;
+    assert_eq!(ch["allowed"], false, "a refunded course is no longer open to Lea");
     app.verify_ledger().await;
 
     app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": T0 + 20 * DAY})).await;
@@ -564,6 +566,17 @@ async fn a_bundle_enrolls_its_courses_and_a_bank_transfer_payout_is_exported() {
     let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [bundle]})).await;
     let order = buy(&app, &cart).await;
     assert_eq!(order["items"][0]["instructor_share"], 2_100);
+    // The entitlement check answers for the bundle and each course.
+    for id in [&bundle, &a, &b] {
+        let (s, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&course={id}")).await;
+        assert_eq!((s, ch["allowed"].as_bool()), (200, Some(true)), "{ch}");
+    }
+    let (_, other) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let (_, ch) =
+        app.get(&format!("/v1/entitlements/check?customer={}&course={a}", other["id"].as_str().unwrap())).await;
+    assert_eq!(ch["allowed"], false);
+    let (s, e) = app.get(&format!("/v1/entitlements/check?customer={cus}&course=crs_nothere")).await;
+    assert_error(s, &e, 404, Some("course"));
     let (_, en) = app.get(&format!("/v1/enrollments?customer={cus}")).await;
     let mut got: Vec<String> =
         en["data"].as_array().unwrap().iter().map(|e| e["course"].as_str().unwrap().to_string()).collect();
