@@ -249,6 +249,13 @@ async fn create_session(
                     ));
                 }
             }
+            // Each line and the whole cart stay far from overflowing an i64.
+            let total = items.iter().try_fold(0_i64, |acc, it| {
+                it.unit_amount.checked_mul(it.quantity).and_then(|a| acc.checked_add(a))
+            });
+            if total.is_none_or(|t| t > 100_000_000_000) {
+                return Err(ApiError::invalid("items", "the items total at most 100000000000 minor units"));
+            }
             s.items = serde_json::to_string(&items).map_err(|_| ApiError::internal())?;
             if let Some(g) = &body.credit_grant {
                 let metric = bursar_store::usage::metrics(&mut *tx, caller.livemode)

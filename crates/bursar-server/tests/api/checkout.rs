@@ -301,6 +301,14 @@ async fn bad_checkout_requests_are_refused() {
             "items[0].unit_amount",
         ),
         (
+            // Each line is allowed, the sum is not (it would overflow).
+            with(json!({"customer": cus, "mode": "payment", "items": [
+                {"description": "x", "unit_amount": 100_000_000_000i64, "quantity": 1_000_000},
+                {"description": "y", "unit_amount": 100_000_000_000i64, "quantity": 1_000_000}]})),
+            400,
+            "items",
+        ),
+        (
             json!({"customer": cus, "mode": "payment", "items": [{"description": "x", "unit_amount": 1}], "success_url": "javascript:alert(1)", "cancel_url": "https://p.example"}),
             400,
             "success_url",
