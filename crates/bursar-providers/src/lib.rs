@@ -5,7 +5,8 @@
 //! form-encoded bodies with `Idempotency-Key` and `Stripe-Version`; PayPal:
 //! OAuth2 client credentials and JSON; Razorpay: basic auth and JSON) and maps
 //! the answers onto the same small vocabulary: a [`ChargeOutcome`], a
-//! [`RefundOutcome`], a [`CheckoutSession`] and [`WebhookEvent`]s.
+//! [`RefundOutcome`], a [`CheckoutSession`] and [`WebhookEvent`]s. Stripe and
+//! PayPal also pay payees ([`payouts`]).
 //!
 //! Idempotency: every request that moves money carries a key derived from
 //! Bursar's own ids (see [`idempotency_key`]), so a retry after a timeout or
@@ -20,6 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod payouts;
 pub mod paypal;
 pub mod razorpay;
 pub mod stripe;
@@ -313,9 +315,9 @@ pub enum ProviderError {
     Unavailable { provider: &'static str, detail: String },
     /// The provider may or may not have acted: it answered 500, 504 (or a
     /// server error other than 502 and 503) to a request that acts (every
-    /// Stripe POST; PayPal and Razorpay charges, captures and refunds), the
-    /// connection broke after such a request may have reached it, or an
-    /// earlier request under the same idempotency key is still being
+    /// Stripe POST; PayPal and Razorpay charges, captures and refunds; PayPal
+    /// payouts), the connection broke after such a request may have reached
+    /// it, or an earlier request under the same idempotency key is still being
     /// processed. Recover with [`Connector::retrieve`] (or a retry under the
     /// same idempotency key); never fall back to another provider, which
     /// could charge twice.
@@ -489,6 +491,12 @@ pub trait Connector: Send + Sync {
     /// the order of a refunded or disputed capture up), exactly as on
     /// receipt; such a failed lookup is [`WebhookError::Verification`].
     async fn parse_webhook(&self, body: &[u8]) -> Result<WebhookEvent, WebhookError>;
+
+    /// The provider's payouts to payees, when it offers them through Bursar
+    /// (Stripe Connect transfers, PayPal Payouts).
+    fn payouts(&self) -> Option<&dyn payouts::PayoutConnector> {
+        None
+    }
 }
 
 #[cfg(test)]

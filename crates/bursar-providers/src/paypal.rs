@@ -1,4 +1,5 @@
-//! PayPal: REST API with OAuth2 client credentials and JSON bodies.
+//! PayPal: REST API with OAuth2 client credentials and JSON bodies; Payouts
+//! for paying payees are in `payouts`.
 //!
 //! * Access tokens come from `POST /v1/oauth2/token` (HTTP basic auth with
 //!   the client id and secret, `grant_type=client_credentials`). A token is
@@ -60,6 +61,8 @@ use crate::{
 };
 
 const PROVIDER: &str = "paypal";
+
+mod payouts;
 
 /// Production API host.
 pub const LIVE_API_BASE: &str = "https://api-m.paypal.com";
@@ -749,6 +752,10 @@ fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
 impl Connector for PaypalConnector {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Paypal
+    }
+
+    fn payouts(&self) -> Option<&dyn crate::payouts::PayoutConnector> {
+        Some(self)
     }
 
     /// PayPal has no customer object outside its vault: the vault creates

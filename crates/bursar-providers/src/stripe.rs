@@ -1,5 +1,6 @@
 //! Stripe: PaymentIntents, Checkout Sessions, Customers and Refunds over
-//! Stripe's REST API, and webhook signature verification.
+//! Stripe's REST API, webhook signature verification, and Connect transfers
+//! for payouts (`transfers`).
 //!
 //! Wire format (API version [`DEFAULT_API_VERSION`] unless configured):
 //!
@@ -47,6 +48,8 @@ use crate::{
 };
 
 const PROVIDER: &str = "stripe";
+
+mod transfers;
 
 /// Stripe's production API host.
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
@@ -179,7 +182,8 @@ fn invalid(message: impl Into<String>) -> ProviderError {
 /// * ISK and UGX: whole units only, written with two decimals (ISK 5 is
 ///   `500`).
 /// * HUF and TWD are charged as ordinary two-decimal currencies; Stripe's
-///   whole-unit rule for them applies to payouts, which Bursar does not make.
+///   whole-unit rule for them applies to payouts to bank accounts, which
+///   Bursar does not make (its payouts are Connect transfers).
 ///
 /// Amounts must be positive.
 pub fn to_stripe_amount(amount: Money) -> Result<i64, ProviderError> {
@@ -594,6 +598,10 @@ fn status_rank(pi: &Value) -> u8 {
 impl Connector for StripeConnector {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Stripe
+    }
+
+    fn payouts(&self) -> Option<&dyn crate::payouts::PayoutConnector> {
+        Some(self)
     }
 
     /// Looks the customer up by `metadata['customer_id']` (Customer search),

@@ -1227,6 +1227,9 @@ fn the_spec_extract_matches_the_official_spec() {
         ("/v1/payment_intents/{intent}", "get"),
         ("/v1/payment_intents/search", "get"),
         ("/v1/refunds", "post"),
+        ("/v1/transfers", "post"),
+        ("/v1/transfers", "get"),
+        ("/v1/transfers/{transfer}", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the extract");
     }

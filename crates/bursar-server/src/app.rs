@@ -186,7 +186,8 @@ async fn os_signal(enabled: bool) {
 }
 
 /// Background jobs: the billing run every minute (renewals, trial ends,
-/// scheduled cancellations, pause ends, payment retries), emails every five
+/// scheduled cancellations, pause ends, payment retries) followed by the
+/// checks of pending provider payouts, emails every five
 /// seconds, FX rates daily, and pruning expired idempotency keys.
 pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -206,6 +207,11 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),
+                    }
+                    match crate::payouts::run_checks(&state.db, &settings, state.now_ms()).await {
+                        Ok(n) if n > 0 => tracing::info!(checked = n, "provider payouts checked"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = ?e, "payout checks failed"),
                     }
                 }
                 _ = mail.tick() => {

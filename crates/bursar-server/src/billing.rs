@@ -1560,8 +1560,9 @@ pub async fn refund(
     if invoice.status != "paid" || invoice.total <= 0 {
         return Err(ApiError::invalid("id", "only a paid invoice with a positive total can be refunded"));
     }
-    let credited: i64 =
-        billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?.iter().map(|c| c.credited()).sum();
+    let notes = billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?;
+    let credited: i64 = notes.iter().map(|c| c.credited()).sum();
+    let tax_credited: i64 = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
     let left = invoice.total - credited;
     if amount <= 0 || amount > left {
         return Err(ApiError::invalid(
@@ -1578,24 +1579,34 @@ pub async fn refund(
     let currency = Currency::from_code(&invoice.currency).map_err(err)?;
     let details: serde_json::Value = serde_json::from_str(&invoice.tax_details).unwrap_or_default();
     let taxes: Vec<tax::TaxAmount> = serde_json::from_value(details["taxes"].clone()).unwrap_or_default();
-    // Tax share: amount × tax ÷ total, split across components by their amounts.
-    let tax_part = bursar_domain::money::round_div(
-        i128::from(amount) * i128::from(invoice.tax),
-        i128::from(invoice.total),
-        bursar_domain::money::Rounding::HalfUp,
-    )
-    .map_err(err)?;
-    let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
-    let parts: Vec<i64> = if tax_part != 0 && ratios.iter().any(|r| *r > 0) {
-        bursar_domain::money::Money::new(tax_part, currency)
-            .allocate(&ratios)
-            .map_err(err)?
-            .iter()
-            .map(|m| m.amount_minor)
-            .collect()
-    } else {
-        vec![0; taxes.len()]
+    // Tax share, cumulative so that rounding never drifts: the tax of
+    // everything credited so far (credited × tax ÷ total) less the tax
+    // already credited; the last credit takes exactly what is left. Split
+    // across components the same way.
+    let tax_of = |credited: i64| {
+        bursar_domain::money::round_div(
+            i128::from(credited) * i128::from(invoice.tax),
+            i128::from(invoice.total),
+            bursar_domain::money::Rounding::HalfUp,
+        )
     };
+    let tax_after = tax_of(credited + amount).map_err(err)?;
+    let tax_part = tax_after - tax_credited;
+    let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
+    let split = |t: i64| -> ApiResult<Vec<i64>> {
+        if t != 0 && ratios.iter().any(|r| *r > 0) {
+            Ok(bursar_domain::money::Money::new(t, currency)
+                .allocate(&ratios)
+                .map_err(err)?
+                .iter()
+                .map(|m| m.amount_minor)
+                .collect())
+        } else {
+            Ok(vec![0; taxes.len()])
+        }
+    };
+    let (after, before) = (split(tax_after)?, split(tax_credited)?);
+    let parts: Vec<i64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let net = amount - tax_part;
     let series = format!("CN-{}", from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year());
     let n = billing::reserve_invoice_numbers(tx, invoice.livemode, &series, 1).await?;

@@ -169,6 +169,7 @@ async fn purchase(
         credit_grant: None,
     };
     bursar_store::checkout::insert(tx, &s).await?;
+    bursar_store::order_refunds::link_session(tx, &s.id, &cart.id).await?;
     let mut cart = cart;
     cart.checkout_session_id = Some(s.id.clone());
     store::save_cart(tx, &cart).await?;

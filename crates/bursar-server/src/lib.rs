@@ -17,6 +17,7 @@ pub mod invoicing;
 pub mod marketplace;
 pub mod middleware;
 pub mod payments;
+pub mod payouts;
 pub mod sandbox;
 pub mod services;
 pub mod staff;

@@ -12,7 +12,7 @@ use bursar_domain::money::Currency;
 use bursar_store::billing::{self as billing_store, CreditNoteRow, InvoiceRow};
 use bursar_store::checkout::SessionRow;
 use bursar_store::marketplace::{self as store, CommissionRow, EarningRow, OrderItemRow, OrderRow, PayoutRow};
-use bursar_store::{events, ledger, Db, Tx};
+use bursar_store::{events, ledger, order_refunds, Db, Tx};
 use serde_json::json;
 
 /// The marketplace's configured rules.
@@ -75,7 +75,7 @@ async fn attribution(
 /// earnings, the affiliate's commission, their ledger entry and events.
 /// Sessions that did not come from a cart have no order (`None`).
 pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now: i64) -> ApiResult<Option<String>> {
-    let Some(mut cart) = store::cart_by_session(&mut **tx, &s.id).await? else { return Ok(None) };
+    let Some(mut cart) = order_refunds::cart_of_session(&mut **tx, &s.id).await? else { return Ok(None) };
     let Some(invoice_id) = s.invoice_id.clone() else { return Ok(None) };
     if let Some(existing) = store::order_of_invoice(&mut **tx, &invoice_id).await? {
         return Ok(Some(existing.id));
@@ -239,8 +239,11 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     cart.status = "ordered".into();
     cart.updated_at = now;
     store::save_cart(tx, &cart).await?;
-    // A referred learner's first order rewards whoever referred them.
-    crate::api::referrals::on_first_order(tx, livemode, &customer_id, now).await?;
+    // A referred learner's first order paid with real money (not free, not
+    // wholly by credit) rewards whoever referred them.
+    if invoice.amount_paid > 0 {
+        crate::api::referrals::on_first_order(tx, livemode, &customer_id, now).await?;
+    }
     events::emit(
         tx,
         livemode,
@@ -267,9 +270,13 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
 }
 
 /// Undoes a refunded part of an order (inside the refund's transaction):
-/// the credit note's net is spread over the items by what each has left,
-/// instructors' shares and the affiliate's commission are clawed back in
-/// proportion, and a fully refunded order revokes its enrollments.
+/// the credit note's net is spread over the items by what each has left
+/// (all of it once the invoice is fully credited), instructors' shares and
+/// the affiliate's unpaid commission are clawed back in proportion, and a
+/// fully refunded order revokes the enrollments no other order grants.
+/// What this credit note took is recorded, and its ledger entry is the
+/// credit note's, so a refund the provider refuses is undone exactly
+/// ([`on_refund_failed`]).
 pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, now: i64) -> ApiResult<()> {
     let Some(mut order) = store::order_of_invoice(&mut **tx, &invoice.id).await? else { return Ok(()) };
     let livemode = invoice.livemode;
@@ -277,16 +284,33 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
     let mut items = store::order_items(&mut **tx, &order.id).await?;
     let remaining: Vec<i64> = items.iter().map(|i| i.net - i.refunded_net).collect();
     let left: i64 = remaining.iter().sum();
-    let refund_net = cn.subtotal.min(left);
+    // Tax is credited step by step with its own rounding: once the invoice
+    // is credited in full, everything left of the net is refunded.
+    let credited: i64 =
+        billing_store::credit_notes_of(&mut **tx, livemode, &invoice.id).await?.iter().map(|c| c.credited()).sum();
+    let refund_net = if credited >= invoice.total { left } else { cn.subtotal.min(left) };
     if refund_net <= 0 {
         return Ok(());
     }
     let parts = rule::allocate_refund(currency, &remaining, refund_net).map_err(internal)?;
-    let mut commission = store::commission_of_order(tx, &order.id).await?;
     let mut entry = EntryDraft::new(currency, format!("Claw-back of order {} ({})", order.number, cn.number));
     let mut posted = false;
-    let mut commission_back = 0;
-    for (item, part) in items.iter_mut().zip(parts) {
+    // Commission to cancel per item, tentatively: it is cancelled only if
+    // still unpaid when the conditional update runs.
+    let mut cancel = Vec::with_capacity(items.len());
+    for (item, part) in items.iter_mut().zip(&parts) {
+        let refunded = item.refunded_net + part;
+        let c = rule::clawed_back(item.commission, item.net, refunded).map_err(internal)?;
+        cancel.push(c - item.commission_cancelled);
+    }
+    let commission_back: i64 = cancel.iter().sum();
+    let commission =
+        if commission_back > 0 && order_refunds::cancel_commission(tx, &order.id, commission_back, now).await? {
+            store::commission_of_order(tx, &order.id).await?
+        } else {
+            None
+        };
+    for ((item, part), cancelled) in items.iter_mut().zip(parts).zip(cancel) {
         if part == 0 {
             continue;
         }
@@ -294,11 +318,19 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
         let clawed = rule::clawed_back(item.instructor_share, item.net, item.refunded_net).map_err(internal)?;
         let delta = clawed - item.clawed_back;
         item.clawed_back = clawed;
+        let cancelled = if commission.is_some() { cancelled } else { 0 };
+        item.commission_cancelled += cancelled;
         if delta > 0 {
             entry = entry
                 .debit(format!("instructor_payable:{}", item.instructor_id), delta)
                 .credit("revenue:one_off", delta);
             posted = true;
+            // Due with the sale it cancels: at once if that was paid out,
+            // else when the sale would have been.
+            let due = match order_refunds::sale_earning(tx, &item.id).await? {
+                Some((at, None)) => at,
+                _ => now,
+            };
             store::insert_earning(
                 tx,
                 livemode,
@@ -309,28 +341,27 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
                     currency: order.currency.clone(),
                     amount: -delta,
                     kind: "clawback".into(),
-                    available_at: now,
+                    available_at: due,
                     payout_id: None,
                     created_at: now,
                 },
             )
             .await?;
         }
-        // Commission still unpaid is cancelled in proportion.
-        if commission.as_ref().is_some_and(|c| c.status == "pending" || c.status == "approved") {
-            let cancelled = rule::clawed_back(item.commission, item.net, item.refunded_net).map_err(internal)?;
-            commission_back += cancelled - item.commission_cancelled;
-            item.commission_cancelled = cancelled;
-        }
         store::save_order_item_refund(tx, item).await?;
+        order_refunds::insert_part(
+            tx,
+            &order_refunds::RefundPart {
+                credit_note_id: cn.id.clone(),
+                order_item_id: item.id.clone(),
+                refunded_net: part,
+                clawed_back: delta,
+                commission_cancelled: cancelled,
+            },
+        )
+        .await?;
     }
-    if let Some(c) = commission.as_mut().filter(|_| commission_back > 0) {
-        c.amount -= commission_back;
-        if c.amount <= 0 {
-            c.status = "cancelled".into();
-        }
-        c.updated_at = now;
-        store::save_commission(tx, c).await?;
+    if let Some(c) = &commission {
         entry = entry
             .debit(format!("affiliate_payable:{}", c.affiliate_id), commission_back)
             .credit("affiliate_commissions", commission_back);
@@ -347,7 +378,7 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
     }
     if posted {
         let e = entry.validate().map_err(internal)?;
-        ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("order", &order.id)).await?;
+        ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("credit_note", &cn.id)).await?;
     }
     order.refunded_net += refund_net;
     let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
@@ -355,6 +386,12 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
     store::save_order_refund(tx, &order).await?;
     if fully {
         for e in store::revoke_enrollments(tx, &order.id).await? {
+            // Still granted by another order (bought twice, or in a bundle):
+            // it stays, under that order.
+            if let Some(other) = order_refunds::other_grant(tx, &e.customer_id, &e.course_id, &order.id).await? {
+                order_refunds::regrant(tx, &e.id, &other).await?;
+                continue;
+            }
             events::emit(
                 tx,
                 livemode,
@@ -379,6 +416,86 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
     Ok(())
 }
 
+/// Undoes [`on_refund`] for a credit note whose refund the provider refused
+/// (inside the transaction that records the refusal, which also reverses
+/// the credit note's ledger entries, the claw-back's among them): the
+/// items' refunded amounts, the claw-backs (as earnings given back), the
+/// commission and the order's status return to what they were, and
+/// enrollments a full refund revoked are restored.
+pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str, now: i64) -> ApiResult<()> {
+    let parts = order_refunds::take_parts(tx, credit_note_id).await?;
+    let Some(first) = parts.first() else { return Ok(()) };
+    let order_id: String = sqlx::query_scalar("SELECT order_id FROM order_items WHERE id = $1")
+        .bind(&first.order_item_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(bursar_store::DbError::from)?;
+    let Some(mut order) = store::order(&mut **tx, livemode, &order_id).await? else { return Ok(()) };
+    let was_refunded = order.status == "refunded";
+    let mut items = store::order_items(&mut **tx, &order.id).await?;
+    let mut commission_back = 0;
+    for p in &parts {
+        let Some(item) = items.iter_mut().find(|i| i.id == p.order_item_id) else { continue };
+        item.refunded_net -= p.refunded_net;
+        item.clawed_back -= p.clawed_back;
+        item.commission_cancelled -= p.commission_cancelled;
+        commission_back += p.commission_cancelled;
+        order.refunded_net -= p.refunded_net;
+        store::save_order_item_refund(tx, item).await?;
+        if p.clawed_back > 0 {
+            let due = match order_refunds::sale_earning(tx, &item.id).await? {
+                Some((at, None)) => at,
+                _ => now,
+            };
+            store::insert_earning(
+                tx,
+                livemode,
+                &EarningRow {
+                    id: new_id(IdKind::Earning),
+                    instructor_id: item.instructor_id.clone(),
+                    order_item_id: item.id.clone(),
+                    currency: order.currency.clone(),
+                    amount: p.clawed_back,
+                    kind: "clawback_reversal".into(),
+                    available_at: due,
+                    payout_id: None,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    if commission_back > 0 {
+        order_refunds::restore_commission(tx, &order.id, commission_back, now).await?;
+    }
+    order.status = if order.refunded_net <= 0 { "paid" } else { "partially_refunded" }.into();
+    store::save_order_refund(tx, &order).await?;
+    if was_refunded {
+        for (id, customer, course) in order_refunds::revoked_of(tx, &order.id).await? {
+            order_refunds::regrant(tx, &id, &order.id).await?;
+            events::emit(
+                tx,
+                livemode,
+                "enrollment.restored",
+                &id,
+                &json!({"id": id, "customer": customer, "course": course, "order": order.id}),
+                now,
+            )
+            .await?;
+        }
+    }
+    events::emit(
+        tx,
+        livemode,
+        "order.refund_reversed",
+        &order.id,
+        &json!({"id": order.id, "number": order.number, "status": order.status, "credit_note": credit_note_id}),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// What a payout run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PayoutRun {
@@ -386,7 +503,8 @@ pub struct PayoutRun {
     pub period: String,
     /// Commissions whose refund window closed, approved now.
     pub commissions_approved: u64,
-    /// Payouts made.
+    /// Payouts made. A provider payout may already be paid, still pending
+    /// or failed: `GET /v1/payouts` tells.
     pub payouts: Vec<String>,
     /// Payees whose balance stayed below the minimum (or negative).
     pub below_minimum: u64,
@@ -398,12 +516,15 @@ fn minimum_minor(settings: &Settings, currency: &str) -> i64 {
     settings.market.payout_minimum.saturating_mul(10_i64.pow(u32::from(exp)))
 }
 
-/// The monthly payout run as of `at`: approves commissions out of their
-/// refund window, then pays every instructor and affiliate whose due
-/// balance in a currency reaches the minimum, once per period. Safe to run
-/// again: a payee paid in the period is not paid twice, and rows already
-/// taken by a payout are never taken again.
+/// The monthly payout run as of `at`: settles provider payouts earlier runs
+/// left pending, approves commissions out of their refund window, then pays
+/// every instructor and affiliate whose due balance in a currency reaches
+/// the minimum, once per period, and finally sends the provider payouts it
+/// made (after its commit: see [`crate::payouts`]). Safe to run again: a
+/// payee paid in the period is not paid twice, and rows already taken by a
+/// payout are never taken again (a failed payout gives its rows back).
 pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) -> ApiResult<PayoutRun> {
+    crate::payouts::recover(db, settings, livemode, at).await?;
     let period = {
         let z = jiff::Timestamp::from_millisecond(at).map_err(internal)?.to_zoned(jiff::tz::TimeZone::UTC);
         format!("{:04}-{:02}", z.year(), z.month())
@@ -417,9 +538,8 @@ pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) 
             continue;
         }
         let Some(ins) = store::instructor(&mut *tx, livemode, &instructor_id).await? else { continue };
-        if let Some(id) =
-            pay(&mut tx, livemode, "instructor", &ins.id, &ins.payout_method, &currency, &period, at).await?
-        {
+        let method = (ins.payout_method.as_str(), ins.payout_details.as_str());
+        if let Some(id) = pay(&mut tx, livemode, "instructor", &ins.id, method, &currency, &period, at).await? {
             run.payouts.push(id);
         }
     }
@@ -429,32 +549,40 @@ pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) 
             continue;
         }
         let Some(aff) = store::affiliate(&mut *tx, livemode, &affiliate_id).await? else { continue };
-        if let Some(id) =
-            pay(&mut tx, livemode, "affiliate", &aff.id, &aff.payout_method, &currency, &period, at).await?
-        {
+        let method = (aff.payout_method.as_str(), aff.payout_details.as_str());
+        if let Some(id) = pay(&mut tx, livemode, "affiliate", &aff.id, method, &currency, &period, at).await? {
             run.payouts.push(id);
         }
     }
     tx.commit().await?;
+    // Sent in a task of its own: should the caller give up waiting, the
+    // sending still finishes (and whatever is left is due for a check).
+    let (db, settings, ids) = (db.clone(), settings.clone(), run.payouts.clone());
+    let sending = tokio::spawn(async move { crate::payouts::settle_all(&db, &settings, &ids, at).await });
+    if let Err(e) = sending.await {
+        tracing::error!(error = %e, "sending the run's payouts stopped; they will be checked again");
+    }
     Ok(run)
 }
 
 /// One payout: takes the payee's due rows, posts the money leaving
 /// (`cash` at once for the sandbox; `payouts_in_transit` for a bank
-/// transfer, until the export is confirmed), emits `payout.paid` /
-/// `payout.created`.
+/// transfer, until the export is confirmed, and for a provider, until it
+/// confirms), emits `payout.paid` / `payout.created`. `method` is the
+/// payee's payout method and details.
 #[allow(clippy::too_many_arguments)]
 async fn pay(
     tx: &mut Tx,
     livemode: bool,
     kind: &str,
     payee: &str,
-    method: &str,
+    (method, details): (&str, &str),
     currency: &str,
     period: &str,
     at: i64,
 ) -> ApiResult<Option<String>> {
     let instant = method == "sandbox";
+    let provider = crate::payouts::provider_of(method).is_some();
     let mut p = PayoutRow {
         id: new_id(IdKind::Payout),
         payee_kind: kind.into(),
@@ -462,7 +590,14 @@ async fn pay(
         currency: currency.into(),
         amount: 0,
         method: method.into(),
-        status: if instant { "paid" } else { "in_transit" }.into(),
+        status: if instant {
+            "paid"
+        } else if provider {
+            "pending"
+        } else {
+            "in_transit"
+        }
+        .into(),
         reference: None,
         period: period.into(),
         created_at: at,
@@ -471,6 +606,11 @@ async fn pay(
     p.reference = Some(format!("BURSAR-{}-{}", period.replace('-', ""), &p.id[3..15]));
     if !store::insert_payout(tx, livemode, &p).await? {
         return Ok(None);
+    }
+    if provider {
+        // Sent after the run commits; due at once should that not happen.
+        let to = crate::payouts::destination(method, details);
+        store::prepare_provider_payout(tx, &p.id, to.as_deref(), 0).await?;
     }
     p.amount = if kind == "instructor" {
         store::take_earnings(tx, payee, currency, at, &p.id).await?

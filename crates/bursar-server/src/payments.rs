@@ -675,6 +675,8 @@ async fn refund_failed(tx: &mut Tx, r: &store::RefundRow, now: i64) -> ApiResult
     }
     store::adjust_refunded(tx, &r.payment_id, -r.amount, now).await?;
     bursar_store::billing::void_credit_note(tx, &r.credit_note_id).await?;
+    // A course order's claw-back is undone with it.
+    crate::marketplace::on_refund_failed(tx, r.livemode, &r.credit_note_id, now).await?;
     events::emit(
         tx,
         r.livemode,

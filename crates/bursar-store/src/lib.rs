@@ -17,6 +17,7 @@ pub mod fx;
 pub mod idempotency;
 pub mod ledger;
 pub mod marketplace;
+pub mod order_refunds;
 pub mod payments;
 pub mod recommend;
 pub mod referrals;

@@ -1,6 +1,7 @@
 //! A local double of PayPal's REST API: OAuth2 client credentials, Orders
-//! v2 (create, get, capture), Payments v2 (get capture, refund) and the
-//! webhook verification API, with in-memory state.
+//! v2 (create, get, capture), Payments v2 (get capture, refund), Payouts v1
+//! (create and show a batch) and the webhook verification API, with
+//! in-memory state.
 //!
 //! It validates the way PayPal does: bearer tokens it issued, amounts with
 //! exactly the decimals PayPal takes for the currency, supported currencies,
@@ -8,6 +9,15 @@
 //! refunds within the captured amount, and `PayPal-Request-Id`: a repeated
 //! id on the same endpoint answers the stored response and creates nothing.
 //! Errors have PayPal's shape (`name`, `message`, `details[].issue`).
+//!
+//! Payouts: a batch is checked as PayPal does (items, `recipient_type`,
+//! receivers, amounts `{value, currency}` with the currency's decimals,
+//! lengths), a `sender_batch_id` used before is refused with
+//! `USER_BUSINESS_ERROR` and a link to the first batch, and each read of a
+//! batch moves it one step on: `PENDING`, `PROCESSING`, then `SUCCESS` with
+//! its item settled ([`FakePaypal::complete_payouts`] settles them all at
+//! once). Batches to [`DENIED_RECEIVER`] are denied; items to
+//! [`RETURNED_RECEIVER`] end `RETURNED` (never claimed).
 //!
 //! Test controls: approve an order as the buyer (optionally vaulting the
 //! wallet, or with funding that declines), vaulted wallets with fixed
@@ -48,6 +58,12 @@ pub const DECLINING_VAULT_ID: &str = "vaultdeclined01";
 pub const CAPTURE_DECLINED_VAULT_ID: &str = "vaultcapturedeclined01";
 /// A vaulted wallet whose charge needs the payer (`PAYER_ACTION_REQUIRED`).
 pub const PAYER_ACTION_VAULT_ID: &str = "vaultpayeraction01";
+/// A payout receiver whose batch PayPal denies: created `DENIED`, its item
+/// `FAILED` with `RECEIVER_ACCOUNT_LOCKED`.
+pub const DENIED_RECEIVER: &str = "denied-receiver@payouts.example";
+/// A payout receiver who never claims: the batch completes and the item
+/// ends `RETURNED` with `RECEIVER_UNREGISTERED`.
+pub const RETURNED_RECEIVER: &str = "unclaimed-receiver@payouts.example";
 
 /// A webhook as PayPal would deliver it: lower-cased headers and raw body.
 #[derive(Debug, Clone)]
@@ -92,6 +108,14 @@ struct Order {
     refunded_units: i64,
 }
 
+/// A payout batch and how far PayPal has processed it.
+struct PayoutBatch {
+    json: Value,
+    sender_batch_id: Option<String>,
+    /// 0 `PENDING`, 1 `PROCESSING`, 2 settled.
+    stage: u8,
+}
+
 struct Transmission {
     sig: String,
     time: String,
@@ -116,6 +140,10 @@ struct Inner {
     captures_created: usize,
     refunds_created: usize,
     last_order_request: Option<Value>,
+    payouts: HashMap<String, PayoutBatch>,
+    payouts_created: usize,
+    payout_refusals: usize,
+    last_payout_request: Option<Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -150,6 +178,10 @@ impl FakePaypal {
             captures_created: 0,
             refunds_created: 0,
             last_order_request: None,
+            payouts: HashMap::new(),
+            payouts_created: 0,
+            payout_refusals: 0,
+            last_payout_request: None,
         }));
         let router = axum::Router::new().fallback(handle).with_state(state.clone());
         let base_url = super::serve(router).await;
@@ -284,6 +316,46 @@ impl FakePaypal {
 
     pub fn refunds_created(&self) -> usize {
         self.lock().refunds_created
+    }
+
+    /// Payout batches created (a refused or replayed request creates none).
+    pub fn payouts_created(&self) -> usize {
+        self.lock().payouts_created
+    }
+
+    /// The body of the last create-payout request that passed validation.
+    pub fn last_payout_request(&self) -> Option<Value> {
+        self.lock().last_payout_request.clone()
+    }
+
+    /// The batch as `GET /v1/payments/payouts/{id}` shows it (without
+    /// moving it on).
+    pub fn payout_batch(&self, payout_batch_id: &str) -> Option<Value> {
+        self.lock().payouts.get(payout_batch_id).map(|b| b.json.clone())
+    }
+
+    /// The next `n` payout batches are refused with `422
+    /// INSUFFICIENT_FUNDS` (nothing is created).
+    pub fn refuse_payouts_for_funds(&self, n: usize) {
+        self.lock().payout_refusals += n;
+    }
+
+    /// Settles every payout batch still in progress, as if PayPal had
+    /// processed them all.
+    pub fn complete_payouts(&self) {
+        let mut s = self.lock();
+        for batch in s.payouts.values_mut() {
+            while batch.stage < 2 {
+                advance_payout(batch);
+            }
+        }
+    }
+
+    /// Forgets every `PayPal-Request-Id` seen (PayPal keeps them for a
+    /// limited time): repeated requests are processed again, and only
+    /// PayPal's own rules (a `sender_batch_id` used before) refuse them.
+    pub fn forget_request_ids(&self) {
+        self.lock().stored.clear();
     }
 
     /// The order as `GET /v2/checkout/orders/{id}` shows it.
@@ -559,6 +631,17 @@ fn route(s: &mut Inner, method: &Method, path: &str, headers: &HeaderMap, body: 
         }
         (Method::POST, ["v2", "payments", "captures", id, "refund"]) => refund(s, id, &json_body),
         (Method::POST, ["v1", "notifications", "verify-webhook-signature"]) => verify(s, &json_body),
+        (Method::POST, ["v1", "payments", "payouts"]) => create_payout(s, json_body),
+        (Method::GET, ["v1", "payments", "payouts", id]) => match s.payouts.get_mut(*id) {
+            Some(batch) => {
+                // Each look moves the batch one step on, as time would.
+                if batch.stage < 2 {
+                    advance_payout(batch);
+                }
+                (StatusCode::OK, batch.json.clone())
+            }
+            None => not_found(),
+        },
         _ => error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource was not found.", None),
     };
     if method == Method::POST && !answer.0.is_server_error() {
@@ -603,8 +686,8 @@ fn token(s: &mut Inner, authorization: Option<&str>, content_type: Option<&str>,
     )
 }
 
-const SCOPE: &str =
-    "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/vault/payment-tokens/readwrite";
+const SCOPE: &str = "https://uri.paypal.com/services/payments/payment \
+     https://uri.paypal.com/services/vault/payment-tokens/readwrite https://uri.paypal.com/payments/payouts";
 const DECLINED: &str =
     "The instrument presented was either declined by the processor or bank, or it can't be used for this payment.";
 
@@ -859,6 +942,208 @@ fn refund(s: &mut Inner, capture_id: &str, body: &Value) -> (StatusCode, Value) 
     s.refunds.insert(id, refund.clone());
     s.refunds_created += 1;
     (StatusCode::CREATED, refund)
+}
+
+fn validation_error(field: &str, issue: &str) -> (StatusCode, Value) {
+    let (status, mut body) = error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid request - see details", None);
+    body["details"] = json!([{ "field": field, "location": "body", "issue": issue }]);
+    body["information_link"] = json!("https://developer.paypal.com/docs/api/payments.payouts-batch/#errors");
+    (status, body)
+}
+
+/// A Payouts amount (`{"value", "currency"}`) in PayPal units.
+fn payout_units(amount: &Value, field: &str) -> Result<(String, u32, i64), (StatusCode, Value)> {
+    let (Some(currency), Some(value)) = (amount["currency"].as_str(), amount["value"].as_str()) else {
+        return Err(validation_error(field, "Required field is missing"));
+    };
+    let Some(places) = decimals(currency) else {
+        return Err(validation_error(&format!("{field}.currency"), "Currency is not supported"));
+    };
+    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || (value.contains('.') && !digits(frac)) || frac.len() as u32 != places {
+        return Err(validation_error(&format!("{field}.value"), "Value is invalid or has the wrong precision"));
+    }
+    let units: i64 = format!("{int}{frac}")
+        .parse()
+        .map_err(|_| validation_error(&format!("{field}.value"), "Value is too large"))?;
+    if units <= 0 {
+        return Err(validation_error(&format!("{field}.value"), "Value must be greater than zero"));
+    }
+    Ok((currency.to_owned(), places, units))
+}
+
+fn create_payout(s: &mut Inner, body: Value) -> (StatusCode, Value) {
+    let header = &body["sender_batch_header"];
+    if !header.is_object() {
+        return validation_error("sender_batch_header", "Required field is missing");
+    }
+    let sender_batch_id = header["sender_batch_id"].as_str().map(str::to_owned);
+    if sender_batch_id.as_ref().is_some_and(|id| id.chars().count() > 256) {
+        return validation_error("sender_batch_header.sender_batch_id", "Length must be at most 256");
+    }
+    if header["email_subject"].as_str().is_some_and(|v| v.chars().count() > 255) {
+        return validation_error("sender_batch_header.email_subject", "Length must be at most 255");
+    }
+    let Some(items) = body["items"].as_array().filter(|i| !i.is_empty()) else {
+        return validation_error("items", "Required field is missing");
+    };
+    if items.len() > 15_000 {
+        return validation_error("items", "Number of items must be at most 15000");
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = |f: &str| format!("items[{i}].{f}");
+        let kind = item["recipient_type"].as_str().or_else(|| header["recipient_type"].as_str());
+        if !matches!(kind, Some("EMAIL" | "PHONE" | "PAYPAL_ID")) {
+            return validation_error(&field("recipient_type"), "Recipient type is missing or invalid");
+        }
+        let receiver = item["receiver"].as_str().unwrap_or_default();
+        let email_ok = receiver.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !receiver.contains(char::is_whitespace)
+        });
+        if receiver.is_empty() || receiver.len() > 127 || (kind == Some("EMAIL") && !email_ok) {
+            return validation_error(&field("receiver"), "Receiver is invalid or does not match with type");
+        }
+        let units = match payout_units(&item["amount"], &field("amount")) {
+            Ok(u) => u,
+            Err(e) => return e,
+        };
+        if item["sender_item_id"].as_str().is_some_and(|v| v.chars().count() > 63) {
+            return validation_error(&field("sender_item_id"), "Length must be at most 63");
+        }
+        if item["note"].as_str().is_some_and(|v| v.chars().count() > 4000) {
+            return validation_error(&field("note"), "Length must be at most 4000");
+        }
+        parsed.push((item.clone(), units));
+    }
+    let base = s.base_url.clone();
+    if let Some(sender) = &sender_batch_id {
+        let first = s.payouts.iter().find(|(_, b)| b.sender_batch_id.as_ref() == Some(sender)).map(|(id, _)| id);
+        if let Some(first) = first {
+            let mut refused = error(StatusCode::BAD_REQUEST, "USER_BUSINESS_ERROR", "User business error.", None);
+            refused.1["details"] = json!([{
+                "field": "SENDER_BATCH_ID",
+                "location": "body",
+                "issue": "Batch with given sender_batch_id already exists",
+                "link": [{ "href": format!("{base}/v1/payments/payouts/{first}"), "rel": "self", "method": "GET",
+                           "encType": "application/json" }],
+            }]);
+            refused.1["information_link"] =
+                json!("https://developer.paypal.com/docs/api/payments.payouts-batch/#errors");
+            return refused;
+        }
+    }
+    if s.payout_refusals > 0 {
+        s.payout_refusals -= 1;
+        return unprocessable_named(
+            "INSUFFICIENT_FUNDS",
+            "Sender does not have sufficient funds. Please add funds and retry.",
+        );
+    }
+    s.last_payout_request = Some(body.clone());
+    let id = random_id(13);
+    let denied = parsed.iter().any(|(item, _)| item["receiver"] == DENIED_RECEIVER);
+    let (currency, places, _) = parsed[0].1.clone();
+    let total: i64 = parsed.iter().map(|(_, (_, _, u))| *u).sum();
+    let fee_per_item = if places == 0 { 1 } else { 25 };
+    let mut stored_header = header.clone();
+    if stored_header["recipient_type"].is_null() {
+        stored_header.as_object_mut().expect("object").remove("recipient_type");
+    }
+    let self_link = json!({ "href": format!("{base}/v1/payments/payouts/{id}"), "rel": "self", "method": "GET",
+                            "encType": "application/json" });
+    let batch_items: Vec<Value> = parsed
+        .iter()
+        .map(|(item, (cur, pl, units))| {
+            let item_id = random_id(13);
+            let mut payout_item = json!({
+                "recipient_type": item["recipient_type"].as_str().or_else(|| header["recipient_type"].as_str()),
+                "amount": { "currency": cur, "value": format_units(*units, *pl) },
+                "receiver": item["receiver"],
+                "recipient_wallet": "PAYPAL",
+            });
+            for f in ["note", "sender_item_id"] {
+                if let Some(v) = item[f].as_str() {
+                    payout_item[f] = json!(v);
+                }
+            }
+            let mut out = json!({
+                "payout_item_id": item_id,
+                "transaction_status": if denied { "FAILED" } else { "PENDING" },
+                "payout_item_fee": { "currency": cur, "value": format_units(fee_per_item, *pl) },
+                "payout_batch_id": id,
+                "payout_item": payout_item,
+                "links": [{ "href": format!("{base}/v1/payments/payouts-item/{item_id}"), "rel": "item",
+                            "method": "GET", "encType": "application/json" }],
+            });
+            if denied {
+                out["errors"] = json!({ "name": "RECEIVER_ACCOUNT_LOCKED",
+                                        "message": "Receiver's account is locked or inactive" });
+            }
+            out
+        })
+        .collect();
+    let status = if denied { "DENIED" } else { "PENDING" };
+    let created = now_string();
+    let batch = json!({
+        "batch_header": {
+            "payout_batch_id": id,
+            "batch_status": status,
+            "time_created": created,
+            "sender_batch_header": stored_header,
+            "amount": { "currency": currency, "value": format_units(total, places) },
+            "fees": { "currency": currency, "value": format_units(fee_per_item * parsed.len() as i64, places) },
+        },
+        "items": batch_items,
+        "total_items": parsed.len(),
+        "total_pages": 1,
+        "links": [self_link.clone()],
+    });
+    let answer = json!({
+        "batch_header": {
+            "payout_batch_id": id,
+            "batch_status": status,
+            "sender_batch_header": batch["batch_header"]["sender_batch_header"],
+        },
+        "links": [self_link],
+    });
+    s.payouts.insert(id, PayoutBatch { json: batch, sender_batch_id, stage: if denied { 2 } else { 0 } });
+    s.payouts_created += 1;
+    (StatusCode::CREATED, answer)
+}
+
+fn unprocessable_named(name: &str, message: &str) -> (StatusCode, Value) {
+    let (status, mut body) = error(StatusCode::UNPROCESSABLE_ENTITY, name, message, None);
+    body["information_link"] = json!("https://developer.paypal.com/docs/api/payments.payouts-batch/#errors");
+    (status, body)
+}
+
+/// One step of PayPal's processing: `PENDING` → `PROCESSING` → `SUCCESS`,
+/// the items paid (or, to [`RETURNED_RECEIVER`], returned).
+fn advance_payout(batch: &mut PayoutBatch) {
+    batch.stage += 1;
+    let header = &mut batch.json["batch_header"];
+    if batch.stage == 1 {
+        header["batch_status"] = json!("PROCESSING");
+        return;
+    }
+    header["batch_status"] = json!("SUCCESS");
+    header["time_completed"] = json!(now_string());
+    for item in batch.json["items"].as_array_mut().into_iter().flatten() {
+        item["time_processed"] = json!(now_string());
+        if item["payout_item"]["receiver"] == RETURNED_RECEIVER {
+            item["transaction_status"] = json!("RETURNED");
+            item["errors"] = json!({ "name": "RECEIVER_UNREGISTERED", "message": "Receiver is unregistered" });
+        } else {
+            item["transaction_status"] = json!("SUCCESS");
+            item["transaction_id"] = json!(random_id(17));
+            item["activity_id"] = json!(random_id(17));
+        }
+    }
 }
 
 fn verify(s: &mut Inner, body: &Value) -> (StatusCode, Value) {

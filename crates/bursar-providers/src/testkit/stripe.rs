@@ -1,5 +1,6 @@
 //! A local double of the Stripe API: customers, Checkout Sessions,
-//! PaymentIntents (create, retrieve, search) and refunds, kept in memory.
+//! PaymentIntents (create, retrieve, search), refunds and Connect transfers,
+//! kept in memory.
 //!
 //! It behaves like Stripe where Bursar depends on it:
 //!
@@ -24,13 +25,18 @@
 //!   `pm_card_processing` stays `processing` until
 //!   [`FakeStripe::settle_processing`];
 //! * amounts: positive, three-decimal currencies end in 0, ISK and UGX are
-//!   multiples of 100.
+//!   multiples of 100;
+//! * Connect transfers (`POST /v1/transfers`, retrieve, list by
+//!   `transfer_group`) to the connected accounts the test made
+//!   ([`FakeStripe::connected_account`]; others are `resource_missing`),
+//!   taken from an available balance a test may limit
+//!   ([`FakeStripe::set_available_balance`]: `balance_insufficient` beyond).
 //!
 //! Controls let a test inject outages ([`Fault`]), pay a Checkout Session as
 //! the buyer would ([`FakeStripe::pay_checkout`]) and build or deliver
 //! signed webhook events ([`FakeStripe::intent_event`] and friends).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -171,6 +177,11 @@ struct Data {
     failures: Vec<String>,
     faults: VecDeque<Fault>,
     auth_off_session_requires_action: bool,
+    /// Connected accounts transfers may go to.
+    accounts: HashSet<String>,
+    /// The platform's available balance per (lower-case) currency, where a
+    /// test limits it; unlimited elsewhere.
+    balances: HashMap<String, i64>,
 }
 
 struct Inner {
@@ -261,6 +272,25 @@ impl FakeStripe {
     /// challenge) instead of Stripe's `authentication_required` decline.
     pub fn set_off_session_requires_action(&self, on: bool) {
         self.data().auth_off_session_requires_action = on;
+    }
+
+    /// A new connected account (`acct_…`) that transfers may go to.
+    pub fn connected_account(&self) -> String {
+        let id = format!("acct_{}", Alphanumeric.sample_string(&mut rand::rng(), 16));
+        self.data().accounts.insert(id.clone());
+        id
+    }
+
+    /// Limits the platform's available balance in `currency` (any case):
+    /// transfers take from it and one larger than what is left is refused
+    /// with `balance_insufficient`. `None`: unlimited (the default).
+    pub fn set_available_balance(&self, currency: &str, amount: Option<i64>) {
+        let currency = currency.to_ascii_lowercase();
+        let mut d = self.data();
+        match amount {
+            Some(a) => d.balances.insert(currency, a),
+            None => d.balances.remove(&currency),
+        };
     }
 
     /// Every request received so far.
@@ -933,6 +963,9 @@ fn process(
         ("GET", "/v1/payment_intents/{intent}") => retrieve(&d, &id, "payment_intent", &tree),
         ("GET", "/v1/payment_intents/search") => search(&d, &tree, "payment_intent", "/v1/payment_intents/search"),
         ("POST", "/v1/refunds") => create_refund(&mut d, &tree),
+        ("POST", "/v1/transfers") => create_transfer(&mut d, &tree),
+        ("GET", "/v1/transfers") => list_transfers(&d, &tree),
+        ("GET", "/v1/transfers/{transfer}") => retrieve(&d, &id, "transfer", &tree),
         _ => error(404, "invalid_request_error", format!("The double does not implement {method} {path}."), None, None),
     };
     if let (true, Some(k)) = (*method == Method::POST, key) {
@@ -1694,6 +1727,85 @@ fn create_intent(d: &mut Data, t: &Node, base: &str) -> Answer {
         }
     }
     ok(public(d.objects[&id].clone()))
+}
+
+fn create_transfer(d: &mut Data, t: &Node) -> Answer {
+    let currency = t.str("currency").unwrap_or_default().to_string();
+    if let Err(a) = check_currency(&currency) {
+        return a;
+    }
+    let Some(amount) = int(t, "amount") else {
+        return invalid("Missing required param: amount.", Some("amount"));
+    };
+    if let Err(a) = check_amount(amount, &currency, "amount") {
+        return a;
+    }
+    let destination = t.str("destination").unwrap_or_default().to_string();
+    if !d.accounts.contains(&destination) {
+        return error(
+            400,
+            "invalid_request_error",
+            format!("No such destination: '{destination}'"),
+            Some("resource_missing"),
+            Some("destination"),
+        );
+    }
+    if let Some(available) = d.balances.get_mut(&currency) {
+        if *available < amount {
+            return error(
+                400,
+                "invalid_request_error",
+                "You have insufficient available funds in your Stripe account. Try adding funds directly to your \
+                 available balance by creating Charges using the 4000000000000077 test card. See: \
+                 https://stripe.com/docs/testing#available-balance",
+                Some("balance_insufficient"),
+                None,
+            );
+        }
+        *available -= amount;
+    }
+    let id = new_id("tr");
+    let mut tr = skeleton("transfer");
+    tr["id"] = json!(id);
+    tr["amount"] = json!(amount);
+    tr["amount_reversed"] = json!(0);
+    tr["balance_transaction"] = json!(new_id("txn"));
+    tr["currency"] = json!(currency);
+    tr["description"] = json!(t.str("description"));
+    tr["destination"] = json!(destination);
+    tr["destination_payment"] = json!(new_id("py"));
+    tr["metadata"] = Value::Object(t.string_map("metadata"));
+    tr["reversals"] =
+        json!({"object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals")});
+    tr["reversed"] = json!(false);
+    tr["source_type"] = json!("card");
+    tr["transfer_group"] = json!(t.str("transfer_group"));
+    ok(finish(d, tr))
+}
+
+/// `GET /v1/transfers`, newest first, filtered by `transfer_group` and
+/// `destination`.
+fn list_transfers(d: &Data, t: &Node) -> Answer {
+    let group = t.str("transfer_group");
+    let destination = t.str("destination");
+    let limit = int(t, "limit").unwrap_or(10).clamp(1, 100) as usize;
+    let mut hits: Vec<Value> = d
+        .objects
+        .values()
+        .filter(|o| o["object"] == "transfer")
+        .filter(|o| group.is_none_or(|g| o["transfer_group"] == g))
+        .filter(|o| destination.is_none_or(|a| o["destination"] == a))
+        .cloned()
+        .collect();
+    hits.sort_by_key(|o| std::cmp::Reverse((o["created"].as_i64(), o["_seq"].as_u64())));
+    let has_more = hits.len() > limit;
+    hits.truncate(limit);
+    ok(json!({
+        "object": "list",
+        "data": hits.into_iter().map(public).collect::<Vec<_>>(),
+        "has_more": has_more,
+        "url": "/v1/transfers",
+    }))
 }
 
 fn create_refund(d: &mut Data, t: &Node) -> Answer {

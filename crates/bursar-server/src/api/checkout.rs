@@ -250,9 +250,9 @@ async fn create_session(
                 }
             }
             // Each line and the whole cart stay far from overflowing an i64.
-            let total = items.iter().try_fold(0_i64, |acc, it| {
-                it.unit_amount.checked_mul(it.quantity).and_then(|a| acc.checked_add(a))
-            });
+            let total = items
+                .iter()
+                .try_fold(0_i64, |acc, it| it.unit_amount.checked_mul(it.quantity).and_then(|a| acc.checked_add(a)));
             if total.is_none_or(|t| t > 100_000_000_000) {
                 return Err(ApiError::invalid("items", "the items total at most 100000000000 minor units"));
             }

@@ -62,7 +62,7 @@ pub struct Instructor {
     pub share_bps: i64,
     /// Whether `share_bps` was agreed with this instructor.
     pub share_agreed: bool,
-    /// `sandbox`, `bank_transfer`.
+    /// `sandbox`, `bank_transfer`, `stripe_connect` or `paypal`.
     pub payout_method: String,
     #[schema(value_type = Object)]
     pub payout_details: serde_json::Value,
@@ -96,9 +96,12 @@ pub struct InstructorCreate {
     pub tier: Option<String>,
     /// A share agreed with this instructor, basis points (0 to 10000).
     pub share_bps: Option<i64>,
-    /// `sandbox` (default in test mode) or `bank_transfer`.
+    /// `sandbox` (default in test mode), `bank_transfer`, `stripe_connect` or
+    /// `paypal`.
     pub payout_method: Option<String>,
-    /// For `bank_transfer`: `{"iban": "…", "account_name": "…"}`.
+    /// For `bank_transfer`: `{"iban": "…", "account_name": "…"}`; for
+    /// `stripe_connect`: `{"account": "acct_…"}`; for `paypal`:
+    /// `{"email": "…"}`.
     #[schema(value_type = Option<Object>)]
     pub payout_details: Option<serde_json::Value>,
 }
@@ -125,7 +128,12 @@ fn check_text(param: &str, v: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_payout(method: &str, details: &serde_json::Value, livemode: bool) -> ApiResult<()> {
+fn check_payout(
+    providers: &crate::payments::Providers,
+    method: &str,
+    details: &serde_json::Value,
+    livemode: bool,
+) -> ApiResult<()> {
     match method {
         "sandbox" if livemode => Err(ApiError::invalid("payout_method", "the sandbox pays test-mode payees only")),
         "sandbox" => Ok(()),
@@ -142,7 +150,10 @@ fn check_payout(method: &str, details: &serde_json::Value, livemode: bool) -> Ap
             }
             Ok(())
         }
-        _ => Err(ApiError::invalid("payout_method", "payout_method is sandbox or bank_transfer")),
+        "stripe_connect" | "paypal" => crate::payouts::check_method(providers, method, details, livemode),
+        _ => {
+            Err(ApiError::invalid("payout_method", "payout_method is sandbox, bank_transfer, stripe_connect or paypal"))
+        }
     }
 }
 
@@ -168,7 +179,7 @@ async fn create_instructor(
     }
     let method = b.payout_method.unwrap_or_else(|| "sandbox".into());
     let details = b.payout_details.unwrap_or_else(|| serde_json::json!({}));
-    check_payout(&method, &details, caller.livemode)?;
+    check_payout(&state.providers, &method, &details, caller.livemode)?;
     let now = state.now_ms();
     let row = InstructorRow {
         id: new_id(IdKind::Instructor),
@@ -266,7 +277,7 @@ async fn update_instructor(
     if b.payout_method.is_some() || b.payout_details.is_some() {
         let method = b.payout_method.unwrap_or(row.payout_method.clone());
         let details = b.payout_details.unwrap_or_else(|| serde_json::from_str(&row.payout_details).unwrap_or_default());
-        check_payout(&method, &details, caller.livemode)?;
+        check_payout(&state.providers, &method, &details, caller.livemode)?;
         row.payout_method = method;
         row.payout_details = details.to_string();
     }

@@ -220,11 +220,28 @@ async fn add_item(
     if owned {
         return Err(ApiError::invalid(param, format!("the customer is already enrolled in `{}`", c.title)));
     }
+    // A course never comes twice: not alone and again inside a bundle.
+    let mine = covered(tx, &c.id).await?;
+    for other in store::cart_items(&mut **tx, &cart.id).await? {
+        if other == c.id {
+            continue;
+        }
+        let theirs = covered(tx, &other).await?;
+        if mine.iter().any(|m| theirs.contains(m)) {
+            return Err(ApiError::invalid(param, format!("`{}` overlaps `{other}`, already in the cart", c.title)));
+        }
+    }
     if store::cart_items(&mut **tx, &cart.id).await?.len() >= 100 {
         return Err(ApiError::invalid(param, "a cart holds at most 100 items"));
     }
     store::add_cart_item(tx, &cart.id, &c.id, now).await?;
     Ok(())
+}
+
+/// The courses an item stands for: a bundle's, or the course itself.
+async fn covered(tx: &mut Tx, id: &str) -> ApiResult<Vec<String>> {
+    let members = store::bundle_items(&mut **tx, id).await?;
+    Ok(if members.is_empty() { vec![id.to_string()] } else { members })
 }
 
 async fn check_cart_coupon(tx: &mut Tx, livemode: bool, cart: &CartRow, now: i64) -> ApiResult<()> {
@@ -435,7 +452,7 @@ async fn checkout_cart(
     }
     // A checkout still open is the cart's checkout: the same one again.
     if let Some(sid) = &cart.checkout_session_id {
-        if let Some(s) = bursar_store::checkout::get(&mut *tx, sid).await? {
+        if let Some(mut s) = bursar_store::checkout::get(&mut *tx, sid).await? {
             if s.status == "open" && s.expires_at > now {
                 drop(tx);
                 let out = super::checkout::render(&state, s).await?;
@@ -445,11 +462,40 @@ async fn checkout_cart(
             if s.status == "complete" {
                 return Err(ApiError::conflict("cart_ordered", "this cart was already paid for"));
             }
+            if s.status == "open" {
+                // Past its time but not yet swept: replaced only if no
+                // payment of it may still succeed (the buyer could be on the
+                // provider's page); a late success still finds this cart.
+                // One that issued an invoice is left to the expiry job
+                // (which asks the provider and voids the invoice).
+                if s.invoice_id.is_some() {
+                    return Err(ApiError::conflict(
+                        "checkout_in_progress",
+                        "this cart's previous checkout is being closed; try again in a minute",
+                    ));
+                }
+                s.status = "expired".into();
+                bursar_store::checkout::save(&mut tx, &s).await?;
+            }
         }
     }
     let (items, _) = priced_items(&state, caller.livemode, &cart).await?;
     if items.is_empty() {
         return Err(ApiError::invalid("items", "the cart is empty"));
+    }
+    // Bought elsewhere since it was put in the cart: not sold twice.
+    for (i, it) in items.iter().enumerate() {
+        let id = it.course.clone().unwrap_or_default();
+        let mut owned = true;
+        for m in covered(&mut tx, &id).await? {
+            owned &= store::is_enrolled(&mut *tx, &cart.customer_id, &m).await?;
+        }
+        if owned {
+            return Err(ApiError::invalid(
+                &format!("items[{i}]"),
+                format!("the customer is already enrolled in `{}`", it.description),
+            ));
+        }
     }
     let mut s = session_of(&cart, caller.livemode, &items)?;
     s.id = new_id(IdKind::CheckoutSession);
@@ -460,6 +506,7 @@ async fn checkout_cart(
     s.created_at = now;
     crate::checkout::validate_coupon(&mut tx, &s, now).await.map_err(|e| e.with_param("coupon"))?;
     bursar_store::checkout::insert(&mut tx, &s).await?;
+    bursar_store::order_refunds::link_session(&mut tx, &s.id, &cart.id).await?;
     cart.status = "checked_out".into();
     cart.checkout_session_id = Some(s.id.clone());
     cart.updated_at = now;
@@ -673,7 +720,8 @@ async fn complete_enrollment(
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
     let n = sqlx::query(
-        "UPDATE enrollments SET completed_at = $3 WHERE livemode = $1 AND id = $2 AND completed_at IS NULL",
+        "UPDATE enrollments SET completed_at = $3 WHERE livemode = $1 AND id = $2 AND completed_at IS NULL \
+         AND status = 'active'",
     )
     .bind(i64::from(caller.livemode))
     .bind(&id)
@@ -682,11 +730,12 @@ async fn complete_enrollment(
     .await
     .map_err(bursar_store::DbError::from)?
     .rows_affected();
-    let row = store::enrollments(&mut *tx, caller.livemode, None, None, None, i64::MAX)
+    let row = bursar_store::order_refunds::enrollment_by_id(&mut tx, caller.livemode, &id)
         .await?
-        .into_iter()
-        .find(|e| e.id == id)
         .ok_or_else(|| ApiError::not_found("id", "enrollment", &id))?;
+    if row.status != "active" {
+        return Err(ApiError::invalid("id", "a revoked enrollment cannot be completed"));
+    }
     if n == 1 {
         bursar_store::events::emit(
             &mut tx,
@@ -1150,7 +1199,9 @@ async fn create_affiliate(
     match method.as_str() {
         "sandbox" if !caller.livemode => {}
         "bank_transfer" => {}
-        "stripe_connect" | "paypal" => crate::payouts::check_method(&state.providers, &method, &details, caller.livemode)?,
+        "stripe_connect" | "paypal" => {
+            crate::payouts::check_method(&state.providers, &method, &details, caller.livemode)?
+        }
         _ => {
             return Err(ApiError::invalid(
                 "payout_method",
@@ -1501,34 +1552,34 @@ async fn list_payouts(
         (None, p) => p,
     };
     let rows = store::payouts(state.db.reader(), actor.livemode(), payee.as_deref(), q.period.as_deref()).await?;
-    let mut extra: BTreeMap<String, (Option<String>, Option<String>, Option<String>)> =
+    let mut extra: BTreeMap<String, store::PayoutProviderFields> =
         store::payout_provider_fields(state.db.reader(), actor.livemode(), payee.as_deref(), q.period.as_deref())
             .await?
             .into_iter()
-            .map(|(id, provider_ref, destination, failure)| (id, (provider_ref, destination, failure)))
+            .map(|f| (f.id.clone(), f))
             .collect();
     let n = rows.len() as i64;
     let data = rows
         .into_iter()
         .map(|p| {
-            let (provider_reference, destination, failure_message) = extra.remove(&p.id).unwrap_or_default();
+            let extra = extra.remove(&p.id).unwrap_or_default();
             Payout {
-            id: p.id,
-            object: "payout",
-            payee_kind: p.payee_kind,
-            payee: p.payee_id,
-            currency: p.currency,
-            amount: p.amount,
-            method: p.method,
-            status: p.status,
-            reference: p.reference,
-            provider_reference,
-            destination,
-            failure_message,
-            period: p.period,
-            paid_at: p.paid_at.map(secs),
-            created: secs(p.created_at),
-        }
+                id: p.id,
+                object: "payout",
+                payee_kind: p.payee_kind,
+                payee: p.payee_id,
+                currency: p.currency,
+                amount: p.amount,
+                method: p.method,
+                status: p.status,
+                reference: p.reference,
+                provider_reference: extra.provider_ref,
+                destination: extra.destination,
+                failure_message: extra.failure_message,
+                period: p.period,
+                paid_at: p.paid_at.map(secs),
+                created: secs(p.created_at),
+            }
         })
         .collect();
     Ok(Json(ListResponse::from_rows(data, n, "/v1/payouts")))

@@ -18,6 +18,7 @@ mod ledger;
 mod marketplace;
 mod operations;
 mod payments;
+mod payouts;
 mod refunds;
 mod staff;
 mod subscriptions;

@@ -717,3 +717,177 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     assert!(s == 400 || s == 409, "{e}");
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn refunds_in_odd_steps_still_refund_the_whole_order_and_all_its_tax() {
+    let app = TestApp::spawn_with(|c| {
+        c.background_jobs = false;
+        c.tax_origin_country = Some("DE".into());
+    })
+    .await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 1_000).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, c) = app.post("/v1/customers", json!({"country": "DE", "test_clock": clock})).await;
+    let cus = c["id"].as_str().unwrap().to_string();
+    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [rust]})).await;
+    let order = buy(&app, &cart).await;
+    assert_eq!((order["total"].as_i64(), order["tax"].as_i64()), (Some(1_190), Some(190)));
+    let inv = order["invoice"].as_str().unwrap().to_string();
+    // Rounded one by one, the tax shares of 4, 10 and 1176 would be 1 + 2 + 188 = 191.
+    for amount in [4, 10, 1_176] {
+        let (s, r) = app
+            .post(&format!("/v1/invoices/{inv}/refund"), json!({"amount": amount, "refund_to": "credit_balance"}))
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+    let (_, invoice) = app.get(&format!("/v1/invoices/{inv}")).await;
+    let tax: i64 = invoice["credit_notes"].as_array().unwrap().iter().map(|n| n["tax"].as_i64().unwrap()).sum();
+    assert_eq!(tax, 190, "exactly the invoice's tax is credited back");
+    let b = balances(&app).await;
+    assert_eq!(bal_prefix(&b, "tax_payable"), 0);
+    let (_, o) = app.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap())).await;
+    assert_eq!(o["status"], "refunded", "{o}");
+    assert_eq!(o["items"][0]["clawed_back"], 700);
+    assert_eq!(bal(&b, &format!("instructor_payable:{ana}")), 0);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_course_is_never_sold_twice_and_a_refund_keeps_what_another_order_grants() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let a = course(&app, &ana, "Part one", 1_000).await;
+    let b = course(&app, &ana, "Part two", 1_000).await;
+    let (_, bundle) = app
+        .post(
+            "/v1/courses",
+            json!({"instructor": ana, "kind": "bundle", "title": "Series", "description": "Both.", "prices": {"EUR": 1_500}, "courses": [a, b]}),
+        )
+        .await;
+    let bundle = bundle["id"].as_str().unwrap().to_string();
+    app.post(&format!("/v1/courses/{bundle}/publish"), json!({})).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let cus = learner(&app, &clock, "x@x.fr").await;
+    // A course and a bundle holding it do not go in one cart.
+    let (s, e) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [a, bundle]})).await;
+    assert_error(s, &e, 400, Some("items[1]"));
+    // Two carts with the same course: once one is paid, the other cannot check out.
+    let (_, c1) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [a]})).await;
+    let (_, c2) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [a]})).await;
+    let first = buy(&app, &c1).await;
+    let (s, e) = app
+        .post(
+            &format!("/v1/carts/{}/checkout", c2["id"].as_str().unwrap()),
+            json!({"success_url": "https://l.example/", "cancel_url": "https://l.example/"}),
+        )
+        .await;
+    assert_error(s, &e, 400, Some("items[0]"));
+    // Then the bundle (part one is already owned, part two is not); when
+    // the first order is refunded, part one stays open: the bundle grants it.
+    let (s, c3) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [bundle]})).await;
+    assert_eq!(s, 201, "{c3}");
+    buy(&app, &c3).await;
+    let (s, _) = app.post(&format!("/v1/invoices/{}/refund", first["invoice"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200);
+    let held = |course: String| {
+        let app = &app;
+        let cus = cus.clone();
+        async move {
+            app.get(&format!("/v1/entitlements/check?customer={cus}&course={course}")).await.1["allowed"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(held(a.clone()).await, "still granted by the bundle");
+    assert!(held(b.clone()).await);
+    let (_, en) = app.get(&format!("/v1/enrollments?customer={cus}&course={a}")).await;
+    assert_eq!(en["data"][0]["status"], "active");
+    assert_ne!(en["data"][0]["order"], first["id"], "now under the bundle's order");
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_back() {
+    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
+    let fake = FakeStripe::start().await;
+    let base = fake.base_url().to_string();
+    let app = TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.background_jobs = false;
+    })
+    .await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 5_000).await;
+    let (_, aff) = app.post("/v1/affiliates", json!({"external_id": "u-cara", "name": "Cara", "code": "CARA"})).await;
+    let aff = aff["id"].as_str().unwrap().to_string();
+    app.post(&format!("/v1/affiliates/{aff}/status"), json!({"status": "approved", "commission_bps": 1000})).await;
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (_, click) =
+        app.post("/v1/affiliate_clicks", json!({"code": "CARA", "ip": "198.51.100.7", "customer": cus})).await;
+    assert_eq!(click["object"], "affiliate_click");
+    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": [rust]})).await;
+    let (s, cs) = app
+        .post(
+            &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+            json!({"success_url": "https://l.example/ok", "cancel_url": "https://l.example/no"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let id = cs["id"].as_str().unwrap().to_string();
+    // USD 55.00 (the helper prices USD 5.00 above EUR). Paid on Stripe's page, then back.
+    let html = app.client.get(app.url(&format!("/checkout/{id}"))).send().await.unwrap().text().await.unwrap();
+    let start = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let token = html[start..start + 32].to_string();
+    let r =
+        app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
+    let pi = fake.pay_checkout(stripe_session["id"].as_str().unwrap(), "pm_card_visa").unwrap();
+    let r = app.client.get(app.url(&format!("/checkout/{id}/return"))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, orders) = app.get(&format!("/v1/orders?customer={cus}")).await;
+    let order = orders["data"][0].clone();
+    assert_eq!(order["items"][0]["instructor_share"], 3_850);
+    assert_eq!(order["items"][0]["affiliate_commission"], 550);
+    // Someone refunded the whole charge in Stripe's dashboard: Bursar's refund is refused.
+    let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
+    cfg.api_base = fake.base_url().to_string();
+    let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
+    use bursar_providers::Connector;
+    stripe
+        .refund(&bursar_providers::RefundRequest {
+            refund_id: "dashboard_1".into(),
+            provider_payment_id: pi,
+            amount: bursar_providers::Money::new(5_500, "USD"),
+            reason: None,
+        })
+        .await
+        .unwrap();
+    let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
+    assert_eq!(status, "failed");
+    // Everything the refund took back is given back.
+    let (_, o) = app.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap())).await;
+    assert_eq!((o["status"].as_str(), o["items"][0]["clawed_back"].as_i64()), (Some("paid"), Some(0)), "{o}");
+    let (_, comms) = app.get(&format!("/v1/commissions?affiliate={aff}")).await;
+    assert_eq!(
+        (comms["data"][0]["status"].as_str(), comms["data"][0]["amount"].as_i64()),
+        (Some("pending"), Some(550))
+    );
+    let (_, earn) = app.get(&format!("/v1/instructors/{ana}/earnings")).await;
+    let t = &earn["totals"]["USD"];
+    assert_eq!(t["held"].as_i64().unwrap() + t["available"].as_i64().unwrap(), 3_850, "{earn}");
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&course={rust}")).await;
+    assert_eq!(ch["allowed"], true);
+    let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
+    assert_eq!(bal(&b, &format!("instructor_payable:{ana}")), 3_850);
+    assert_eq!(bal(&b, &format!("affiliate_payable:{aff}")), 550);
+    app.verify_ledger().await;
+}
