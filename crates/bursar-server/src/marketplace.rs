@@ -539,7 +539,8 @@ pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) 
         }
         let Some(ins) = store::instructor(&mut *tx, livemode, &instructor_id).await? else { continue };
         let method = (ins.payout_method.as_str(), ins.payout_details.as_str());
-        if let Some(id) = pay(&mut tx, livemode, "instructor", &ins.id, method, &currency, &period, at).await? {
+        let min = minimum_minor(settings, &currency).max(1);
+        if let Some(id) = pay(&mut tx, livemode, "instructor", &ins.id, method, &currency, &period, at, min).await? {
             run.payouts.push(id);
         }
     }
@@ -550,7 +551,8 @@ pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) 
         }
         let Some(aff) = store::affiliate(&mut *tx, livemode, &affiliate_id).await? else { continue };
         let method = (aff.payout_method.as_str(), aff.payout_details.as_str());
-        if let Some(id) = pay(&mut tx, livemode, "affiliate", &aff.id, method, &currency, &period, at).await? {
+        let min = minimum_minor(settings, &currency).max(1);
+        if let Some(id) = pay(&mut tx, livemode, "affiliate", &aff.id, method, &currency, &period, at, min).await? {
             run.payouts.push(id);
         }
     }
@@ -580,6 +582,7 @@ async fn pay(
     currency: &str,
     period: &str,
     at: i64,
+    minimum: i64,
 ) -> ApiResult<Option<String>> {
     let instant = method == "sandbox";
     let provider = crate::payouts::provider_of(method).is_some();
@@ -617,6 +620,14 @@ async fn pay(
     } else {
         store::take_commissions(tx, payee, currency, &p.id, at).await?
     };
+    // What the rows sum to now decides (they were summed unlocked, and a
+    // run of another month may have taken some since): too little is
+    // given back and waits.
+    if p.amount < minimum {
+        store::release_payout(tx, &p.id, at).await?;
+        order_refunds::delete_payout(tx, &p.id).await?;
+        return Ok(None);
+    }
     store::set_payout_amount(tx, &p.id, p.amount).await?;
     let c = Currency::from_code(currency).map_err(internal)?;
     let account = format!("{kind}_payable:{payee}");

@@ -245,7 +245,7 @@ async fn ask(settings: &Settings, p: &ProviderPayoutRow) -> Answer {
 /// earnings and events.
 async fn apply(tx: &mut Tx, p: &mut ProviderPayoutRow, answer: Answer, now: i64) -> ApiResult<()> {
     let livemode = p.livemode != 0;
-    let provider = provider_of(&p.method).unwrap_or_default();
+    let provider = provider_of(&p.method).unwrap_or("the bank");
     // Entries never predate the payout (a run may be dated ahead of the
     // server's clock in test mode).
     let at = now.max(p.created_at);
@@ -353,6 +353,40 @@ pub async fn run_checks(db: &Db, settings: &Settings, now: i64) -> ApiResult<u32
 pub async fn recover(db: &Db, settings: &Settings, livemode: bool, now: i64) -> ApiResult<u32> {
     let pending = store::pending_payouts(db.reader(), livemode).await?;
     Ok(settle_all(db, settings, &pending, now).await)
+}
+
+/// Staff report what the bank did with an exported transfer: `paid`
+/// (money left the bank: Dr `payouts_in_transit`, Cr `cash`) or refused
+/// (`reason`: the entry is reversed and the rows are due again). Only an
+/// `in_transit` bank transfer of the caller's mode can be settled this way.
+pub async fn settle_bank_transfer(
+    db: &Db,
+    livemode: bool,
+    id: &str,
+    failure: Option<String>,
+    now: i64,
+) -> ApiResult<ProviderPayoutRow> {
+    let mut tx = db.begin().await?;
+    let mut p = store::provider_payout_locked(&mut tx, db.for_update(), id)
+        .await?
+        .filter(|p| (p.livemode != 0) == livemode)
+        .ok_or_else(|| ApiError::not_found("id", "payout", id))?;
+    if p.method != "bank_transfer" || p.status != "in_transit" {
+        return Err(ApiError::conflict(
+            "payout_not_in_transit",
+            format!("only a bank transfer in transit can be settled; this payout is a {} {}", p.status, p.method),
+        ));
+    }
+    let answer = match failure {
+        None => Answer::Paid {
+            provider_ref: p.reference.clone().unwrap_or_default(),
+            amount: Money::new(p.amount, &p.currency),
+        },
+        Some(message) => Answer::Failed { provider_ref: None, message },
+    };
+    apply(&mut tx, &mut p, answer, now).await?;
+    tx.commit().await?;
+    Ok(p)
 }
 
 #[cfg(test)]

@@ -168,3 +168,10 @@ pub async fn revoked_of(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, Stri
     .fetch_all(&mut **tx)
     .await?)
 }
+
+/// Removes a payout a run had started but found too small once it took its
+/// rows (another run took some first); its rows must be released first.
+pub async fn delete_payout(tx: &mut Tx, payout_id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM payouts WHERE id = $1").bind(payout_id).execute(&mut **tx).await?;
+    Ok(())
+}

@@ -128,7 +128,7 @@ fn check_text(param: &str, v: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_payout(
+pub(crate) fn check_payout(
     providers: &crate::payments::Providers,
     method: &str,
     details: &serde_json::Value,
@@ -473,6 +473,9 @@ fn check_prices(prices: &BTreeMap<String, i64>) -> ApiResult<Vec<(String, i64)>>
         let cur = Currency::from_code(c).map_err(|_| ApiError::invalid(&format!("prices.{c}"), "unknown currency"))?;
         if !(0..=100_000_000_000).contains(a) {
             return Err(ApiError::invalid(&format!("prices.{c}"), "a price is 0 to 100000000000 minor units"));
+        }
+        if out.iter().any(|(code, _)| code == cur.code()) {
+            return Err(ApiError::invalid(&format!("prices.{c}"), format!("{} is priced twice", cur.code())));
         }
         out.push((cur.code().to_string(), *a));
     }

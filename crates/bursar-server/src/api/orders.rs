@@ -46,6 +46,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(run_payouts))
         .routes(routes!(list_payouts))
         .routes(routes!(export_payouts))
+        .routes(routes!(confirm_payout))
+        .routes(routes!(fail_payout))
 }
 
 // ---------------------------------------------------------------------------
@@ -776,6 +778,8 @@ pub struct EarningTotals {
     pub held: i64,
     /// Payable at the next payout run.
     pub available: i64,
+    /// In a payout not confirmed yet (a bank transfer, a provider payout).
+    pub in_transit: i64,
     /// Paid out.
     pub paid: i64,
 }
@@ -819,11 +823,22 @@ async fn instructor_earnings(
         None => state.now_ms(),
     };
     let rows = store::earnings_of(state.db.reader(), actor.livemode(), &ins.id).await?;
+    let paid: std::collections::HashSet<String> =
+        store::payouts(state.db.reader(), actor.livemode(), Some(&ins.id), None)
+            .await?
+            .into_iter()
+            .filter(|p| p.status == "paid")
+            .map(|p| p.id)
+            .collect();
     let mut totals: BTreeMap<String, EarningTotals> = BTreeMap::new();
     for e in &rows {
         let t = totals.entry(e.currency.clone()).or_default();
-        if e.payout_id.is_some() {
-            t.paid += e.amount;
+        if let Some(p) = &e.payout_id {
+            if paid.contains(p) {
+                t.paid += e.amount;
+            } else {
+                t.in_transit += e.amount;
+            }
         } else if e.available_at <= at {
             t.available += e.amount;
         } else {
@@ -1198,7 +1213,7 @@ async fn create_affiliate(
     let details = b.payout_details.unwrap_or_else(|| serde_json::json!({}));
     match method.as_str() {
         "sandbox" if !caller.livemode => {}
-        "bank_transfer" => {}
+        "bank_transfer" => super::courses::check_payout(&state.providers, &method, &details, caller.livemode)?,
         "stripe_connect" | "paypal" => {
             crate::payouts::check_method(&state.providers, &method, &details, caller.livemode)?
         }
@@ -1494,8 +1509,13 @@ async fn run_payouts(
 ) -> ApiResult<Json<crate::marketplace::PayoutRun>> {
     let now = state.now_ms();
     let at = b.as_of.map_or(now, |s| s.saturating_mul(1000));
-    if at < 0 || (caller.livemode && at > now) {
-        return Err(ApiError::invalid("as_of", "as_of cannot be in the future in live mode"));
+    if !(0..=4_102_444_800_000).contains(&at) {
+        return Err(ApiError::invalid("as_of", "as_of is Unix seconds before 2100"));
+    }
+    // Live runs pay the present: not ahead of now, and not a month already
+    // gone (which would open a second payout "for" that month).
+    if caller.livemode && !(now - 7 * 86_400_000..=now).contains(&at) {
+        return Err(ApiError::invalid("as_of", "in live mode as_of is within the last 7 days"));
     }
     let run = crate::marketplace::run_payouts(&state.db, &state.billing_settings(), caller.livemode, at).await?;
     Ok(Json(run))
@@ -1644,4 +1664,67 @@ mod tests {
         assert!(month_bounds("2026-13").is_err());
         assert!(month_bounds("26-1x").is_err());
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutSettled {
+    pub id: String,
+    /// Always `payout`.
+    pub object: &'static str,
+    /// `paid` or `failed`.
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub failure_message: Option<String>,
+}
+
+fn settled(p: bursar_store::marketplace::ProviderPayoutRow) -> PayoutSettled {
+    PayoutSettled {
+        id: p.id,
+        object: "payout",
+        status: p.status,
+        amount: p.amount,
+        currency: p.currency,
+        failure_message: p.failure_message,
+    }
+}
+
+#[utoipa::path(post, path = "/v1/payouts/{id}/confirm", tag = "payouts",
+    params(("id" = String, Path, description = "Payout id")),
+    responses((status = 200, body = PayoutSettled), (status = 404, body = crate::error::ErrorEnvelope),
+              (status = 409, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn confirm_payout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutSettled>> {
+    let p = crate::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, None, state.now_ms()).await?;
+    Ok(Json(settled(p)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutFailure {
+    /// Why the bank refused or returned the transfer.
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/v1/payouts/{id}/fail", tag = "payouts", request_body = PayoutFailure,
+    params(("id" = String, Path, description = "Payout id")),
+    responses((status = 200, body = PayoutSettled), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn fail_payout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PayoutFailure>,
+) -> ApiResult<Json<PayoutSettled>> {
+    if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason", "reason is 1 to 500 characters"));
+    }
+    let p =
+        crate::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, Some(b.reason), state.now_ms()).await?;
+    Ok(Json(settled(p)))
 }

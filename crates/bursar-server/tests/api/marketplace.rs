@@ -251,7 +251,7 @@ async fn an_affiliate_sale_in_eur_is_split_clawed_back_and_paid_out_to_the_cent(
     // back, Noe's is still held); Ben and Cara have nothing due.
     app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": T0 + 31 * DAY})).await;
     let (_, earn) = app.get(&format!("/v1/instructors/{ana}/earnings?as_of={}", T0 + 31 * DAY)).await;
-    assert_eq!(earn["totals"]["EUR"], json!({"held": 3_499, "available": 3_499, "paid": 0}), "{earn}");
+    assert_eq!(earn["totals"]["EUR"], json!({"held": 3_499, "available": 3_499, "in_transit": 0, "paid": 0}), "{earn}");
     let (s, run) = app.post("/v1/payout_runs", json!({"as_of": T0 + 31 * DAY})).await;
     assert_eq!(s, 200, "{run}");
     assert_eq!(run["period"], "2027-01");
@@ -271,7 +271,7 @@ async fn an_affiliate_sale_in_eur_is_split_clawed_back_and_paid_out_to_the_cent(
     let b = balances(&app).await;
     assert_eq!(bal(&b, &format!("instructor_payable:{ana}")), 3_499, "Noe's share, still held");
     let (_, earn) = app.get(&format!("/v1/instructors/{ana}/earnings?as_of={}", T0 + 31 * DAY)).await;
-    assert_eq!(earn["totals"]["EUR"], json!({"held": 3_499, "available": 0, "paid": 3_499}));
+    assert_eq!(earn["totals"]["EUR"], json!({"held": 3_499, "available": 0, "in_transit": 0, "paid": 3_499}));
     // The statement of December lists the sales and the claw-back.
     let r =
         app.req(reqwest::Method::GET, &format!("/v1/instructors/{ana}/statement?period=2026-12")).send().await.unwrap();
@@ -485,6 +485,11 @@ async fn bad_marketplace_input_is_refused_and_changes_nothing() {
     // Course fields.
     let (s, e) = app.post("/v1/courses", json!({"instructor": ana, "title": "X", "prices": {"XXQ": 100}})).await;
     assert_error(s, &e, 400, Some("prices.XXQ"));
+    let (s, e) =
+        app.post("/v1/courses", json!({"instructor": ana, "title": "X", "prices": {"eur": 1, "EUR": 2}})).await;
+    assert_error(s, &e, 400, Some("prices.eur"));
+    let (s, e) = app.post("/v1/payout_runs", json!({"as_of": 99_999_999_999_999i64})).await;
+    assert_error(s, &e, 400, Some("as_of"));
     let (s, e) = app.post("/v1/courses", json!({"instructor": ana, "title": "X", "prices": {"EUR": -1}})).await;
     assert_error(s, &e, 400, Some("prices.EUR"));
     let (s, e) =
@@ -599,15 +604,28 @@ async fn a_bundle_enrolls_its_courses_and_a_bank_transfer_payout_is_exported() {
     let csv = r.text().await.unwrap();
     let line = csv.lines().nth(1).expect("one transfer");
     assert!(line.contains("\"Ana Lopes\",DE89370400440532013000,EUR,21.00,BURSAR-"), "{csv}");
-    let (_, bal) = app.get("/v1/ledger/balances?currency=EUR").await;
-    let in_transit: i64 = bal["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["account"] == "payouts_in_transit")
-        .map(|r| r["balance"].as_i64().unwrap())
-        .sum();
-    assert_eq!(in_transit, 2_100);
+    assert_eq!(bal(&balances(&app).await, "payouts_in_transit"), 2_100);
+    let (_, earn) = app.get(&format!("/v1/instructors/{ana}/earnings")).await;
+    assert_eq!(earn["totals"]["EUR"]["in_transit"], 2_100);
+    // The bank returns the transfer: the money is owed to Ana again and the
+    // next run pays it; that transfer the bank confirms.
+    let po = payouts["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, e) = app.post(&format!("/v1/payouts/{po}/fail"), json!({"reason": ""})).await;
+    assert_error(s, &e, 400, Some("reason"));
+    let (s, f) = app.post(&format!("/v1/payouts/{po}/fail"), json!({"reason": "account closed"})).await;
+    assert_eq!((s, f["status"].as_str()), (200, Some("failed")), "{f}");
+    let (s, e) = app.post(&format!("/v1/payouts/{po}/confirm"), json!({})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("payout_not_in_transit")));
+    let b = balances(&app).await;
+    assert_eq!((bal(&b, "payouts_in_transit"), bal(&b, &format!("instructor_payable:{ana}"))), (0, 2_100));
+    let (_, run) = app.post("/v1/payout_runs", json!({})).await;
+    let again = run["payouts"][0].as_str().expect("paid again").to_string();
+    let (s, ok) = app.post(&format!("/v1/payouts/{again}/confirm"), json!({})).await;
+    assert_eq!((s, ok["status"].as_str()), (200, Some("paid")), "{ok}");
+    let b = balances(&app).await;
+    assert_eq!((bal(&b, "payouts_in_transit"), bal(&b, &format!("instructor_payable:{ana}"))), (0, 0));
+    let (_, earn) = app.get(&format!("/v1/instructors/{ana}/earnings")).await;
+    assert_eq!(earn["totals"]["EUR"]["paid"], 2_100);
     app.verify_ledger().await;
 }
 
