@@ -175,3 +175,28 @@ pub async fn delete_payout(tx: &mut Tx, payout_id: &str) -> Result<(), DbError> 
     sqlx::query("DELETE FROM payouts WHERE id = $1").bind(payout_id).execute(&mut **tx).await?;
     Ok(())
 }
+
+/// Ends every session of an instructor (signed out everywhere).
+pub async fn revoke_instructor_sessions(tx: &mut Tx, instructor_id: &str) -> Result<u64, DbError> {
+    Ok(sqlx::query("DELETE FROM instructor_sessions WHERE instructor_id = $1")
+        .bind(instructor_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// A course, locked (PostgreSQL) for the rest of the transaction, so an
+/// edit never overwrites a concurrent one with stale fields.
+pub async fn course_locked(
+    tx: &mut Tx,
+    livemode: bool,
+    id: &str,
+    for_update: &str,
+) -> Result<Option<crate::marketplace::CourseRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT id, instructor_id, kind, title, subtitle, description, topics, level, language, duration_minutes, \
+         thumbnail_key, materials, status, published_at, rating_sum, rating_count, sales_count, created_at, updated_at \
+         FROM courses WHERE livemode = $1 AND id = $2 {for_update}"
+    ));
+    Ok(sqlx::query_as(sql).bind(i64::from(livemode)).bind(id).fetch_optional(&mut **tx).await?)
+}

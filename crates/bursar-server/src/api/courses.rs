@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_instructor, list_instructors))
         .routes(routes!(get_instructor, update_instructor))
-        .routes(routes!(create_instructor_session))
+        .routes(routes!(create_instructor_session, revoke_instructor_sessions))
         .routes(routes!(create_course, list_courses))
         .routes(routes!(get_course, update_course))
         .routes(routes!(publish_course))
@@ -333,6 +333,31 @@ async fn create_instructor_session(
         &InstructorSession { object: "instructor_session", instructor: ins.id, token, expires_at: secs(expires) },
     )
     .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsRevoked {
+    /// Always `instructor_sessions_revoked`.
+    pub object: &'static str,
+    pub instructor: String,
+    /// Sessions ended.
+    pub revoked: u64,
+}
+
+#[utoipa::path(delete, path = "/v1/instructors/{id}/sessions", tag = "marketplace",
+    params(("id" = String, Path, description = "Instructor id or the platform's user id")),
+    responses((status = 200, body = SessionsRevoked), (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn revoke_instructor_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionsRevoked>> {
+    let ins = load_instructor(&state, &Actor::Platform { livemode: caller.livemode }, &id).await?;
+    let mut tx = state.db.begin().await?;
+    let revoked = bursar_store::order_refunds::revoke_instructor_sessions(&mut tx, &ins.id).await?;
+    tx.commit().await?;
+    Ok(Json(SessionsRevoked { object: "instructor_sessions_revoked", instructor: ins.id, revoked }))
 }
 
 // ---------------------------------------------------------------------------
@@ -708,6 +733,22 @@ pub(crate) async fn load_course(state: &AppState, actor: &Actor, id: &str) -> Ap
     Ok(c)
 }
 
+/// [`load_course`] inside a transaction, the row locked (PostgreSQL) so an
+/// edit never writes back fields a concurrent edit changed.
+async fn locked_course(state: &AppState, tx: &mut bursar_store::Tx, actor: &Actor, id: &str) -> ApiResult<CourseRow> {
+    let not_found = || ApiError::not_found("id", "course", id);
+    if !(is_valid(IdKind::Course, id) || is_valid(IdKind::Bundle, id)) {
+        return Err(not_found());
+    }
+    let c = bursar_store::order_refunds::course_locked(tx, actor.livemode(), id, state.db.for_update())
+        .await?
+        .ok_or_else(not_found)?;
+    if !actor.may_reach(&c.instructor_id) {
+        return Err(not_found());
+    }
+    Ok(c)
+}
+
 #[utoipa::path(get, path = "/v1/courses/{id}", tag = "marketplace",
     params(("id" = String, Path, description = "Course or bundle id")),
     responses((status = 200, body = Course), (status = 404, body = crate::error::ErrorEnvelope)),
@@ -729,7 +770,8 @@ async fn update_course(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CourseUpdate>,
 ) -> ApiResult<Response> {
-    let mut c = load_course(&state, &actor, &id).await?;
+    let mut tx = state.db.begin().await?;
+    let mut c = locked_course(&state, &mut tx, &actor, &id).await?;
     if let Some(t) = b.title {
         check_text("title", &t, 200)?;
         c.title = t;
@@ -749,7 +791,6 @@ async fn update_course(
     )?;
     let prices = b.prices.as_ref().map(check_prices).transpose()?;
     c.updated_at = state.now_ms();
-    let mut tx = state.db.begin().await?;
     match (c.kind.as_str(), b.courses) {
         ("bundle", Some(ids)) => {
             let ids = check_bundle(&mut tx, actor.livemode(), &c.instructor_id, &ids).await?;
@@ -774,13 +815,14 @@ async fn update_course(
               (status = 404, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn publish_course(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut c = load_course(&state, &actor, &id).await?;
+    let mut tx = state.db.begin().await?;
+    let mut c = locked_course(&state, &mut tx, &actor, &id).await?;
     if c.description.trim().is_empty() {
         return Err(ApiError::invalid("description", "a course needs a description before it is published"));
     }
     if c.kind == "bundle" {
-        let members = store::bundle_items(state.db.reader(), &c.id).await?;
-        let found = store::courses_by_ids(state.db.reader(), actor.livemode(), &members).await?;
+        let members = store::bundle_items(&mut *tx, &c.id).await?;
+        let found = store::courses_by_ids(&mut *tx, actor.livemode(), &members).await?;
         if found.iter().any(|m| m.status != "published") {
             return Err(ApiError::invalid("courses", "every course of a bundle must be published first"));
         }
@@ -790,7 +832,6 @@ async fn publish_course(State(state): State<AppState>, actor: Actor, Path(id): P
         c.status = "published".into();
         c.published_at = c.published_at.or(Some(now));
         c.updated_at = now;
-        let mut tx = state.db.begin().await?;
         store::save_course(&mut tx, &c).await?;
         bursar_store::events::emit(
             &mut tx,
@@ -801,8 +842,8 @@ async fn publish_course(State(state): State<AppState>, actor: Actor, Path(id): P
             now,
         )
         .await?;
-        tx.commit().await?;
     }
+    tx.commit().await?;
     let out = render_course(&state, c).await?;
     Ok((StatusCode::OK, Json(out)).into_response())
 }
@@ -812,14 +853,14 @@ async fn publish_course(State(state): State<AppState>, actor: Actor, Path(id): P
     responses((status = 200, body = Course), (status = 404, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn unpublish_course(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut c = load_course(&state, &actor, &id).await?;
+    let mut tx = state.db.begin().await?;
+    let mut c = locked_course(&state, &mut tx, &actor, &id).await?;
     if c.status == "published" {
         c.status = "archived".into();
         c.updated_at = state.now_ms();
-        let mut tx = state.db.begin().await?;
         store::save_course(&mut tx, &c).await?;
-        tx.commit().await?;
     }
+    tx.commit().await?;
     let out = render_course(&state, c).await?;
     Ok((StatusCode::OK, Json(out)).into_response())
 }

@@ -59,8 +59,12 @@ pub struct CartLine {
     pub course: String,
     pub title: String,
     pub instructor: String,
-    /// The price in the cart's currency, minor units.
+    /// The price in the cart's currency, minor units (0 when unavailable).
     pub amount: i64,
+    /// False when the course was unpublished (or lost its price in the
+    /// cart's currency) since it was added: it is left out of the totals
+    /// and checkout refuses the cart until it is removed.
+    pub available: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -117,7 +121,14 @@ fn session_of(cart: &CartRow, livemode: bool, items: &[Item]) -> ApiResult<Sessi
 
 /// The cart's items priced in its currency, checked sellable: published,
 /// priced in the currency. `param` names the field errors point at.
-async fn priced_items(state: &AppState, livemode: bool, cart: &CartRow) -> ApiResult<(Vec<Item>, Vec<CartLine>)> {
+/// `strict`: an unavailable item is an error naming it (checkout); else it
+/// is listed as unavailable and left out (showing the cart).
+async fn priced_items(
+    state: &AppState,
+    livemode: bool,
+    cart: &CartRow,
+    strict: bool,
+) -> ApiResult<(Vec<Item>, Vec<CartLine>)> {
     let ids = store::cart_items(state.db.reader(), &cart.id).await?;
     let courses = store::courses_by_ids(state.db.reader(), livemode, &ids).await?;
     let prices = store::prices_of(state.db.reader(), &ids).await?;
@@ -126,27 +137,39 @@ async fn priced_items(state: &AppState, livemode: bool, cart: &CartRow) -> ApiRe
     for (i, id) in ids.iter().enumerate() {
         let c = courses.iter().find(|c| &c.id == id).ok_or_else(ApiError::internal)?;
         let param = format!("items[{i}]");
-        if c.status != "published" {
-            return Err(ApiError::invalid(&param, format!("`{}` is not published", c.title)));
+        let price = prices.iter().find(|(cid, cur, _)| cid == id && cur == &cart.currency).map(|(_, _, a)| *a);
+        let problem = if c.status != "published" {
+            Some(format!("`{}` is not published", c.title))
+        } else if price.is_none() {
+            Some(format!("`{}` has no price in {}", c.title, cart.currency))
+        } else {
+            None
+        };
+        if let (Some(p), true) = (&problem, strict) {
+            return Err(ApiError::invalid(&param, p.clone()));
         }
-        let amount = prices
-            .iter()
-            .find(|(cid, cur, _)| cid == id && cur == &cart.currency)
-            .map(|(_, _, a)| *a)
-            .ok_or_else(|| ApiError::invalid(&param, format!("`{}` has no price in {}", c.title, cart.currency)))?;
-        items.push(Item { description: c.title.clone(), quantity: 1, unit_amount: amount, course: Some(c.id.clone()) });
+        let amount = price.filter(|_| problem.is_none()).unwrap_or(0);
+        if problem.is_none() {
+            items.push(Item {
+                description: c.title.clone(),
+                quantity: 1,
+                unit_amount: amount,
+                course: Some(c.id.clone()),
+            });
+        }
         lines.push(CartLine {
             course: c.id.clone(),
             title: c.title.clone(),
             instructor: c.instructor_id.clone(),
             amount,
+            available: problem.is_none(),
         });
     }
     Ok((items, lines))
 }
 
 async fn render_cart(state: &AppState, livemode: bool, cart: CartRow) -> ApiResult<Cart> {
-    let (items, lines) = priced_items(state, livemode, &cart).await?;
+    let (items, lines) = priced_items(state, livemode, &cart, false).await?;
     let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
     let (discount, tax, total) = if items.is_empty() {
         (0, 0, 0)
@@ -481,7 +504,7 @@ async fn checkout_cart(
             }
         }
     }
-    let (items, _) = priced_items(&state, caller.livemode, &cart).await?;
+    let (items, _) = priced_items(&state, caller.livemode, &cart, true).await?;
     if items.is_empty() {
         return Err(ApiError::invalid("items", "the cart is empty"));
     }

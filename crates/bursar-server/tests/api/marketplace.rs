@@ -369,6 +369,16 @@ async fn an_instructor_reaches_only_their_own_courses_earnings_and_payouts() {
         let (s, e) = json(as_ana(m, path).json(&json!({})).send().await.unwrap()).await;
         assert_eq!((s, e["error"]["code"].as_str()), (403, Some("instructor_session_not_allowed")), "{path}");
     }
+    // Signed out everywhere by the platform: the token stops working.
+    let (_, other) = app.post(&format!("/v1/instructors/{ana}/sessions"), json!({})).await;
+    let other = other["token"].as_str().unwrap().to_string();
+    let (s, out) = app.delete(&format!("/v1/instructors/{ana}/sessions")).await;
+    assert_eq!((s, out["revoked"].as_i64()), (200, Some(2)), "{out}");
+    let r = app.client.get(app.url("/v1/courses")).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, again) = app.post(&format!("/v1/instructors/{ana}/sessions"), json!({})).await;
+    let token = again["token"].as_str().unwrap().to_string();
+    let as_ana = |m: reqwest::Method, p: &str| app.client.request(m, app.url(p)).bearer_auth(&token);
     // A made-up or expired token is refused.
     let r = app.client.get(app.url("/v1/courses")).bearer_auth("bis_forged").send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -533,6 +543,20 @@ async fn bad_marketplace_input_is_refused_and_changes_nothing() {
     assert_error(s, &e, 400, Some("ip"));
     let (s, e) = app.get(&format!("/v1/instructors/{ana}/statement?period=2026-13")).await;
     assert_error(s, &e, 400, Some("period"));
+    // A course unpublished while in a cart: the cart still shows, without
+    // it in the totals, and cannot be checked out until it is removed.
+    app.post(&format!("/v1/carts/{cid}/coupon"), json!({"coupon": null})).await;
+    let (s, _) = app.post(&format!("/v1/courses/{rust}/unpublish"), json!({})).await;
+    assert_eq!(s, 200);
+    let (s, c) = app.get(&format!("/v1/carts/{cid}")).await;
+    assert_eq!((s, c["items"][0]["available"].as_bool(), c["total"].as_i64()), (200, Some(false), Some(0)), "{c}");
+    let (s, e) = app
+        .post(
+            &format!("/v1/carts/{cid}/checkout"),
+            json!({"success_url": "https://a.example/", "cancel_url": "https://a.example/"}),
+        )
+        .await;
+    assert_error(s, &e, 400, Some("items[0]"));
 }
 
 #[tokio::test]
