@@ -228,7 +228,11 @@ async fn a_refused_transfer_gives_the_earnings_back_and_the_next_run_pays_them()
     assert_eq!(balance(&app, &format!("instructor_payable:{ana}")).await, 1_400);
     assert_eq!(balance(&app, "payouts_in_transit").await, 0);
     let (_, earnings) = app.get(&format!("/v1/instructors/{ana}/earnings")).await;
-    assert_eq!(earnings["totals"]["EUR"], json!({"held": 0, "available": 1_400, "in_transit": 0, "paid": 0}), "{earnings}");
+    assert_eq!(
+        earnings["totals"]["EUR"],
+        json!({"held": 0, "available": 1_400, "in_transit": 0, "paid": 0}),
+        "{earnings}"
+    );
     assert_eq!(earnings["entries"][0]["payout"], Value::Null);
     assert_eq!(events_of(&app, "payout.failed").await[0]["data"]["id"], p["id"]);
     app.verify_ledger().await;
