@@ -392,35 +392,61 @@ pub async fn cart_read<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query_as(sql).bind(i64::from(livemode)).bind(id).fetch_optional(ex).await?)
 }
 
-/// Adds a course; false when it was already there.
+/// A set of courses someone keeps: a cart's items, a learner's wishlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CourseSet {
+    Cart,
+    Wishlist,
+}
+
+impl CourseSet {
+    /// (table, owner column, time column)
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            CourseSet::Cart => ("cart_items", "cart_id", "added_at"),
+            CourseSet::Wishlist => ("wishlist_items", "customer_id", "created_at"),
+        }
+    }
+
+    /// Adds a course; false when it was already there.
+    async fn add(self, tx: &mut Tx, owner: &str, course_id: &str, now: i64) -> Result<bool, DbError> {
+        let (table, col, at) = self.names();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} ({col}, course_id, {at}) VALUES ($1,$2,$3) ON CONFLICT ({col}, course_id) DO NOTHING"
+        ));
+        let r = sqlx::query(sql).bind(owner).bind(course_id).bind(now).execute(&mut **tx).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Removes a course; false when it was not there.
+    async fn remove(self, tx: &mut Tx, owner: &str, course_id: &str) -> Result<bool, DbError> {
+        let (table, col, _) = self.names();
+        let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {col} = $1 AND course_id = $2"));
+        let r = sqlx::query(sql).bind(owner).bind(course_id).execute(&mut **tx).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The course ids, oldest first.
+    async fn list<'e, E: Executor<'e, Database = Any>>(self, ex: E, owner: &str) -> Result<Vec<String>, DbError> {
+        let (table, col, at) = self.names();
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT course_id FROM {table} WHERE {col} = $1 ORDER BY {at}, course_id"));
+        Ok(sqlx::query_scalar(sql).bind(owner).fetch_all(ex).await?)
+    }
+}
+
+/// Adds a course to a cart; false when it was already there.
 pub async fn add_cart_item(tx: &mut Tx, cart_id: &str, course_id: &str, now: i64) -> Result<bool, DbError> {
-    let r = sqlx::query(
-        "INSERT INTO cart_items (cart_id, course_id, added_at) VALUES ($1,$2,$3) \
-         ON CONFLICT (cart_id, course_id) DO NOTHING",
-    )
-    .bind(cart_id)
-    .bind(course_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    CourseSet::Cart.add(tx, cart_id, course_id, now).await
 }
 
 pub async fn remove_cart_item(tx: &mut Tx, cart_id: &str, course_id: &str) -> Result<bool, DbError> {
-    let r = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND course_id = $2")
-        .bind(cart_id)
-        .bind(course_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    CourseSet::Cart.remove(tx, cart_id, course_id).await
 }
 
 /// The cart's course ids in the order they were added.
 pub async fn cart_items<'e, E: Executor<'e, Database = Any>>(ex: E, cart_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar("SELECT course_id FROM cart_items WHERE cart_id = $1 ORDER BY added_at, course_id")
-        .bind(cart_id)
-        .fetch_all(ex)
-        .await?)
+    CourseSet::Cart.list(ex, cart_id).await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -1227,32 +1253,15 @@ pub async fn adjust_rating(tx: &mut Tx, course_id: &str, sum: i64, count: i64) -
 
 /// Adds to a wishlist; false when it was already there.
 pub async fn wish(tx: &mut Tx, customer_id: &str, course_id: &str, now: i64) -> Result<bool, DbError> {
-    let r = sqlx::query(
-        "INSERT INTO wishlist_items (customer_id, course_id, created_at) VALUES ($1,$2,$3) \
-         ON CONFLICT (customer_id, course_id) DO NOTHING",
-    )
-    .bind(customer_id)
-    .bind(course_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    CourseSet::Wishlist.add(tx, customer_id, course_id, now).await
 }
 
 pub async fn unwish(tx: &mut Tx, customer_id: &str, course_id: &str) -> Result<bool, DbError> {
-    let r = sqlx::query("DELETE FROM wishlist_items WHERE customer_id = $1 AND course_id = $2")
-        .bind(customer_id)
-        .bind(course_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    CourseSet::Wishlist.remove(tx, customer_id, course_id).await
 }
 
 pub async fn wishlist<'e, E: Executor<'e, Database = Any>>(ex: E, customer_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar("SELECT course_id FROM wishlist_items WHERE customer_id = $1 ORDER BY created_at, course_id")
-        .bind(customer_id)
-        .fetch_all(ex)
-        .await?)
+    CourseSet::Wishlist.list(ex, customer_id).await
 }
 
 /// A payout with the columns of the provider flow: where it goes, the
