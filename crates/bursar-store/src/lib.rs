@@ -21,6 +21,7 @@ pub mod order_refunds;
 pub mod payments;
 pub mod recommend;
 pub mod referrals;
+pub mod search;
 pub mod usage;
 pub mod webhooks;
 

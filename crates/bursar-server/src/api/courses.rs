@@ -418,36 +418,48 @@ pub fn rating_text(sum: i64, count: i64) -> Option<String> {
 }
 
 pub(crate) async fn render_course(state: &AppState, c: CourseRow) -> ApiResult<Course> {
-    let prices = store::prices_of(state.db.reader(), std::slice::from_ref(&c.id))
-        .await?
-        .into_iter()
-        .map(|(_, cur, amount)| (cur, amount))
-        .collect();
-    let courses = if c.kind == "bundle" { Some(store::bundle_items(state.db.reader(), &c.id).await?) } else { None };
-    Ok(Course {
-        rating: rating_text(c.rating_sum, c.rating_count),
-        id: c.id,
-        object: c.kind,
-        instructor: c.instructor_id,
-        title: c.title,
-        subtitle: c.subtitle,
-        description: c.description,
-        topics: serde_json::from_str(&c.topics).unwrap_or_default(),
-        level: c.level,
-        language: c.language,
-        duration_minutes: c.duration_minutes,
-        thumbnail_key: c.thumbnail_key,
-        materials: serde_json::from_str(&c.materials).unwrap_or_default(),
-        status: c.status,
-        prices,
-        courses,
-        rating_sum: c.rating_sum,
-        rating_count: c.rating_count,
-        sales_count: c.sales_count,
-        published_at: c.published_at.map(secs),
-        created: secs(c.created_at),
-        updated: secs(c.updated_at),
-    })
+    let mut one = render_courses(state, vec![c]).await?;
+    Ok(one.remove(0))
+}
+
+/// Courses as the API shows them, in the order given, with the prices of
+/// all of them read in one query.
+pub(crate) async fn render_courses(state: &AppState, rows: Vec<CourseRow>) -> ApiResult<Vec<Course>> {
+    let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
+    let mut prices: std::collections::HashMap<String, BTreeMap<String, i64>> = std::collections::HashMap::new();
+    for (course, currency, amount) in store::prices_of(state.db.reader(), &ids).await? {
+        prices.entry(course).or_default().insert(currency, amount);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for c in rows {
+        let courses =
+            if c.kind == "bundle" { Some(store::bundle_items(state.db.reader(), &c.id).await?) } else { None };
+        out.push(Course {
+            rating: rating_text(c.rating_sum, c.rating_count),
+            prices: prices.remove(&c.id).unwrap_or_default(),
+            id: c.id,
+            object: c.kind,
+            instructor: c.instructor_id,
+            title: c.title,
+            subtitle: c.subtitle,
+            description: c.description,
+            topics: serde_json::from_str(&c.topics).unwrap_or_default(),
+            level: c.level,
+            language: c.language,
+            duration_minutes: c.duration_minutes,
+            thumbnail_key: c.thumbnail_key,
+            materials: serde_json::from_str(&c.materials).unwrap_or_default(),
+            status: c.status,
+            courses,
+            rating_sum: c.rating_sum,
+            rating_count: c.rating_count,
+            sales_count: c.sales_count,
+            published_at: c.published_at.map(secs),
+            created: secs(c.created_at),
+            updated: secs(c.updated_at),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -713,10 +725,7 @@ async fn list_courses(
         limit + 1,
     )
     .await?;
-    let mut data = Vec::with_capacity(rows.len());
-    for r in rows {
-        data.push(render_course(&state, r).await?);
-    }
+    let data = render_courses(&state, rows).await?;
     Ok(Json(ListResponse::from_rows(data, limit, "/v1/courses")))
 }
 

@@ -18,6 +18,7 @@ pub mod payments;
 pub mod recommendations;
 pub mod reconciliation;
 pub mod referrals;
+pub mod search;
 pub mod subscriptions;
 pub mod tax;
 pub mod test_clocks;
@@ -94,6 +95,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(reconciliation::router())
         .merge(coupons::router())
         .merge(courses::router())
+        .merge(search::router())
         .merge(orders::router())
         .merge(recommendations::router())
         .merge(referrals::router())

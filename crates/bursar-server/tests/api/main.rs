@@ -16,6 +16,7 @@ mod idempotency;
 mod invoices;
 mod ledger;
 mod marketplace;
+mod marketplace_search;
 mod operations;
 mod payments;
 mod payouts;
