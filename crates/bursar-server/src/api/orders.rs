@@ -123,15 +123,20 @@ fn session_of(cart: &CartRow, livemode: bool, items: &[Item]) -> ApiResult<Sessi
 /// priced in the currency. `param` names the field errors point at.
 /// `strict`: an unavailable item is an error naming it (checkout); else it
 /// is listed as unavailable and left out (showing the cart).
+///
+/// Reads through `conn`: inside a checkout's transaction that is the
+/// transaction itself, so a request never holds one connection while it
+/// waits for a second (on PostgreSQL both come from one pool, and under
+/// load every connection could be held that way).
 async fn priced_items(
-    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
     livemode: bool,
     cart: &CartRow,
     strict: bool,
 ) -> ApiResult<(Vec<Item>, Vec<CartLine>)> {
-    let ids = store::cart_items(state.db.reader(), &cart.id).await?;
-    let courses = store::courses_by_ids(state.db.reader(), livemode, &ids).await?;
-    let prices = store::prices_of(state.db.reader(), &ids).await?;
+    let ids = store::cart_items(&mut *conn, &cart.id).await?;
+    let courses = store::courses_by_ids(&mut *conn, livemode, &ids).await?;
+    let prices = store::prices_of(&mut *conn, &ids).await?;
     let mut items = Vec::new();
     let mut lines = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -169,7 +174,10 @@ async fn priced_items(
 }
 
 async fn render_cart(state: &AppState, livemode: bool, cart: CartRow) -> ApiResult<Cart> {
-    let (items, lines) = priced_items(state, livemode, &cart, false).await?;
+    let (items, lines) = {
+        let mut conn = state.db.reader().acquire().await?;
+        priced_items(&mut conn, livemode, &cart, false).await?
+    };
     let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
     let (discount, tax, total) = if items.is_empty() {
         (0, 0, 0)
@@ -504,7 +512,7 @@ async fn checkout_cart(
             }
         }
     }
-    let (items, _) = priced_items(&state, caller.livemode, &cart, true).await?;
+    let (items, _) = priced_items(&mut tx, caller.livemode, &cart, true).await?;
     if items.is_empty() {
         return Err(ApiError::invalid("items", "the cart is empty"));
     }

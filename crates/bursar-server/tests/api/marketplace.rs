@@ -933,3 +933,30 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     assert_eq!(bal(&b, &format!("affiliate_payable:{aff}")), 550);
     app.verify_ledger().await;
 }
+
+/// Many cart checkouts at once: each reads its cart inside its own
+/// transaction, so none holds a connection while it waits for another (on
+/// PostgreSQL, where both come from one pool of ten, waiting like that let
+/// every connection be held and the requests fail with 503 under load).
+#[tokio::test]
+async fn many_cart_checkouts_at_once_all_succeed() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let a = course(&app, &ana, "Concurrency", 1_000).await;
+    let mut carts = Vec::new();
+    for i in 0..40 {
+        let (s, c) = app.post("/v1/customers", json!({"country": "FR", "email": format!("l{i}@x.fr")})).await;
+        assert_eq!(s, 200, "{c}");
+        let (s, cart) = app.post("/v1/carts", json!({"customer": c["id"], "currency": "EUR", "items": [a]})).await;
+        assert_eq!(s, 201, "{cart}");
+        carts.push(cart["id"].as_str().unwrap().to_string());
+    }
+    let paths: Vec<String> = carts.iter().map(|id| format!("/v1/carts/{id}/checkout")).collect();
+    let body = json!({"success_url": "https://learn.example/thanks", "cancel_url": "https://learn.example/cart"});
+    let results = futures::future::join_all(paths.iter().map(|p| app.post(p, body.clone()))).await;
+    for (s, body) in &results {
+        assert_eq!(*s, 201, "{body}");
+        assert_eq!(body["amount_total"], 1_200, "1,000 + 20 % French VAT: {body}");
+    }
+    assert_eq!(app.count("checkout_sessions").await, 40);
+}
