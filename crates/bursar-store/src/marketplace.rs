@@ -227,8 +227,11 @@ pub async fn courses_by_ids<'e, E: Executor<'e, Database = Any>>(
         return Ok(Vec::new());
     }
     let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    // `+livemode`: the primary key finds the rows; without statistics,
+    // SQLite would otherwise walk an index that starts with `livemode`
+    // (that is, every course of the mode).
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COURSE_COLS} FROM courses WHERE livemode = $1 AND id IN ({}) ORDER BY id",
+        "SELECT {COURSE_COLS} FROM courses WHERE id IN ({}) AND +livemode = $1 ORDER BY id",
         marks.join(",")
     ));
     let mut q = sqlx::query_as(sql).bind(i64::from(livemode));
