@@ -11,6 +11,8 @@ use bursar_store::{ledger, Db, DbConfig};
 use clap::Subcommand;
 use std::time::Instant;
 
+mod search;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Ledger entries (2 postings each) posted per second, in transactions
@@ -62,6 +64,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         clients: usize,
     },
+    /// Course search over HTTP on loopback: `--courses` published courses
+    /// seeded, then each class of search (text, prefix, filters, sorts,
+    /// later pages) by `--clients` concurrent clients, then all mixed;
+    /// requests per second and p50/p99 latency.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        courses: usize,
+        /// Requests per class (the mixed run sends twice as many).
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
@@ -75,6 +90,9 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         BenchCommand::Usage { events, batch, senders, requests, clients } => {
             usage_bench(config, events.max(1), batch.clamp(1, 1_000), senders.max(1), requests.max(1), clients.max(1))
                 .await
+        }
+        BenchCommand::Search { courses, requests, clients } => {
+            search::search_bench(config, courses.max(1), requests.max(1), clients.max(1)).await
         }
     }
 }
