@@ -11,6 +11,7 @@ use bursar_store::{ledger, Db, DbConfig};
 use clap::Subcommand;
 use std::time::Instant;
 
+mod orders;
 mod search;
 
 #[derive(Subcommand)]
@@ -84,9 +85,7 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
         BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,
         BenchCommand::Checkout { sessions, clients } => checkout_bench(config, sessions.max(1), clients.max(1)).await,
-        BenchCommand::Orders { orders, clients } => {
-            crate::bench_orders::orders_bench(config, orders.max(1), clients.max(1)).await
-        }
+        BenchCommand::Orders { orders, clients } => orders::orders_bench(config, orders.max(1), clients.max(1)).await,
         BenchCommand::Usage { events, batch, senders, requests, clients } => {
             usage_bench(config, events.max(1), batch.clamp(1, 1_000), senders.max(1), requests.max(1), clients.max(1))
                 .await

@@ -1,7 +1,6 @@
 //! The `bursar` command.
 
 mod bench;
-mod bench_orders;
 
 use anyhow::{bail, Context, Result};
 use bursar_domain::clock::SystemClock;

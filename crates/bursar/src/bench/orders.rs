@@ -3,7 +3,7 @@
 //! checkout, Pay, and the sandbox confirmation that writes the order with
 //! its revenue split, enrollments, earnings and the split's ledger entry.
 
-use crate::bench::{bench_server, drop_bench_schema, load, report};
+use super::{bench_server, drop_bench_schema, load, report};
 use anyhow::Result;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_server::Config;
