@@ -144,45 +144,17 @@ pub(crate) fn report(what: &str, n: usize, secs: f64, lat: &[u64]) {
 
 async fn checkout_bench(config: &Config, n: usize, clients: usize) -> Result<()> {
     use std::sync::Arc;
-    let (db, _dir) = fresh_db(config).await?;
-    println!("database: {}  sessions: {n}  concurrent clients: {clients}", db.backend().name());
-    let mut cfg = config.clone();
-    cfg.background_jobs = false;
-    cfg.log_level = "error".into();
-    let state = bursar_server::AppState::new(db.clone(), Arc::new(bursar_domain::clock::SystemClock), cfg)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = state.now_ms();
-    let mut tx = db.begin().await?;
-    let (_, key) = bursar_server::api::api_keys::issue_key(&mut tx, false, "bench", now).await?;
-    tx.commit().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let server = bursar_server::serve(state.clone(), listener, false).await?;
-    let base = format!("http://{}", server.addr);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(clients)
-        .build()?;
+    let b = bench_server(config, clients).await?;
+    println!("database: {}  sessions: {n}  concurrent clients: {clients}", b.db.backend().name());
     // One customer per session (a checkout is one buyer's).
-    let mut customers = Vec::with_capacity(n);
-    for _ in 0..n {
-        let r: serde_json::Value = client
-            .post(format!("{base}/v1/customers"))
-            .bearer_auth(&key)
-            .json(&serde_json::json!({"country": "US"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        customers.push(r["id"].as_str().unwrap_or_default().to_string());
-    }
-    let customers = Arc::new(customers);
+    let customers = Arc::new(b.customers(n).await?);
     let sessions = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
-    let (c, b, k, cus, ss) = (client.clone(), base.clone(), key.clone(), customers.clone(), sessions.clone());
+    let (c, base, k, cus, ss) = (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone(), sessions.clone());
     let (secs, lat) = load(n, clients, move |i| {
-        let (c, b, k, cus, ss) = (c.clone(), b.clone(), k.clone(), cus.clone(), ss.clone());
+        let (c, base, k, cus, ss) = (c.clone(), base.clone(), k.clone(), cus.clone(), ss.clone());
         async move {
             let r = c
-                .post(format!("{b}/v1/checkout/sessions"))
+                .post(format!("{base}/v1/checkout/sessions"))
                 .bearer_auth(&k)
                 .json(&serde_json::json!({"customer": cus[i], "mode": "payment",
                     "items": [{"description": "Course: Exam strategy", "unit_amount": 4900}],
@@ -197,55 +169,18 @@ async fn checkout_bench(config: &Config, n: usize, clients: usize) -> Result<()>
     })
     .await?;
     report("create checkout session", n, secs, &lat);
-    // The buyer's form token, as the page would render it.
     let ids: Vec<String> = sessions.lock().expect("not poisoned").clone();
-    let mut tokens = Vec::with_capacity(n);
-    for id in &ids {
-        let s = bursar_store::checkout::get(db.reader(), id).await?.ok_or_else(|| anyhow::anyhow!("no session"))?;
-        tokens.push(s.form_token);
-    }
-    let (ids, tokens) = (Arc::new(ids), Arc::new(tokens));
-    let (c, b, i2, t2) = (client.clone(), base.clone(), ids.clone(), tokens.clone());
-    let (secs, lat) = load(n, clients, move |i| {
-        let (c, b, ids, tokens) = (c.clone(), b.clone(), i2.clone(), t2.clone());
-        async move {
-            let r = c
-                .post(format!("{b}/checkout/{}/pay", ids[i]))
-                .form(&[("form_token", tokens[i].as_str())])
-                .send()
-                .await?;
-            anyhow::ensure!(r.status().as_u16() == 303, "pay answered {}", r.status());
-            Ok(())
-        }
-    })
-    .await?;
-    report("pay (invoice + payment)", n, secs, &lat);
-    let (c, b, i2, t2) = (client.clone(), base.clone(), ids.clone(), tokens.clone());
-    let (secs, lat) = load(n, clients, move |i| {
-        let (c, b, ids, tokens) = (c.clone(), b.clone(), i2.clone(), t2.clone());
-        async move {
-            let r = c
-                .post(format!("{b}/checkout/{}/sandbox", ids[i]))
-                .form(&[("form_token", tokens[i].as_str()), ("card", "pm_card_visa")])
-                .send()
-                .await?;
-            let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
-            anyhow::ensure!(loc.starts_with("https://platform.example/ok"), "confirm answered {} {loc}", r.status());
-            Ok(())
-        }
-    })
-    .await?;
-    report("confirm sandbox payment", n, secs, &lat);
+    b.pay_and_confirm(ids, clients, "confirm sandbox payment").await?;
     let complete: i64 =
         sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM checkout_sessions WHERE status = 'complete'")
-            .fetch_one(db.reader())
+            .fetch_one(b.db.reader())
             .await?;
     anyhow::ensure!(complete as usize == n, "{complete} of {n} sessions complete");
-    let report_v = ledger::verify(&db).await?;
+    let report_v = ledger::verify(&b.db).await?;
     anyhow::ensure!(report_v.ok(), "ledger verification failed: {:?}", report_v.problems);
     println!("all {n} sessions complete; ledger verify: {} entries OK", report_v.entries);
-    server.shutdown().await?;
-    db.close().await;
+    b.server.shutdown().await?;
+    b.db.close().await;
     drop_bench_schema(config).await?;
     Ok(())
 }
@@ -514,6 +449,80 @@ pub(crate) struct Bench {
     pub(crate) base: String,
     pub(crate) key: String,
     pub(crate) client: reqwest::Client,
+}
+
+impl Bench {
+    /// Creates `n` customers in the US through the API; their ids.
+    pub(crate) async fn customers(&self, n: usize) -> Result<Vec<String>> {
+        let mut customers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let r: serde_json::Value = self
+                .client
+                .post(format!("{}/v1/customers", self.base))
+                .bearer_auth(&self.key)
+                .json(&serde_json::json!({"country": "US"}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            customers.push(r["id"].as_str().unwrap_or_default().to_string());
+        }
+        Ok(customers)
+    }
+
+    /// Pays open checkout sessions as their buyers would, at `clients`
+    /// concurrent clients: every session's Pay (invoice + payment), then
+    /// every sandbox confirmation with the test card. Reports both phases
+    /// and returns the seconds they took together.
+    pub(crate) async fn pay_and_confirm(&self, ids: Vec<String>, clients: usize, confirm: &str) -> Result<f64> {
+        use std::sync::Arc;
+        let n = ids.len();
+        // The buyer's form token, as the page would render it.
+        let mut tokens = Vec::with_capacity(n);
+        for id in &ids {
+            let s = bursar_store::checkout::get(self.db.reader(), id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no session {id}"))?;
+            tokens.push(s.form_token);
+        }
+        let (ids, tokens) = (Arc::new(ids), Arc::new(tokens));
+        let (c, base, i2, t2) = (self.client.clone(), self.base.clone(), ids.clone(), tokens.clone());
+        let (pay_secs, lat) = load(n, clients, move |i| {
+            let (c, base, ids, tokens) = (c.clone(), base.clone(), i2.clone(), t2.clone());
+            async move {
+                let r = c
+                    .post(format!("{base}/checkout/{}/pay", ids[i]))
+                    .form(&[("form_token", tokens[i].as_str())])
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().as_u16() == 303, "pay answered {}", r.status());
+                Ok(())
+            }
+        })
+        .await?;
+        report("pay (invoice + payment)", n, pay_secs, &lat);
+        let (c, base) = (self.client.clone(), self.base.clone());
+        let (secs, lat) = load(n, clients, move |i| {
+            let (c, base, ids, tokens) = (c.clone(), base.clone(), ids.clone(), tokens.clone());
+            async move {
+                let r = c
+                    .post(format!("{base}/checkout/{}/sandbox", ids[i]))
+                    .form(&[("form_token", tokens[i].as_str()), ("card", "pm_card_visa")])
+                    .send()
+                    .await?;
+                let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+                anyhow::ensure!(
+                    loc.starts_with("https://platform.example/ok"),
+                    "confirm answered {} {loc}",
+                    r.status()
+                );
+                Ok(())
+            }
+        })
+        .await?;
+        report(confirm, n, secs, &lat);
+        Ok(pay_secs + secs)
+    }
 }
 
 pub(crate) async fn bench_server(config: &Config, clients: usize) -> Result<Bench> {

@@ -167,3 +167,22 @@ fn two_billing_runs_at_once_renew_each_subscription_once() {
         db.close().await;
     });
 }
+
+/// The marketplace and checkout benchmarks, small: each drives the real
+/// server over loopback and checks its own results (every session complete,
+/// every order's split adding up, the ledger verified, no search failing),
+/// so a change that breaks what they measure fails here first. One test
+/// runs them in turn: on PostgreSQL each clears the `bench_` schemas when
+/// it ends.
+#[test]
+fn benchmarks_run_and_verify_their_results() {
+    let e = env();
+    let out = ok(&bursar(&e, &["bench", "checkout", "--sessions", "12", "--clients", "4"]));
+    assert!(out.contains("all 12 sessions complete; ledger verify"), "{out}");
+    let out = ok(&bursar(&e, &["bench", "orders", "--orders", "12", "--clients", "4"]));
+    assert!(out.contains("all 12 orders recorded, every split adds up"), "{out}");
+    let out = ok(&bursar(&e, &["bench", "search", "--courses", "400", "--requests", "16", "--clients", "4"]));
+    assert!(out.contains("seeded 400 courses"), "{out}");
+    assert!(out.contains("pages 2-6 by cursor"), "{out}");
+    assert!(out.contains("requests with no results:"), "{out}");
+}

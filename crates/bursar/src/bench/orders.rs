@@ -72,20 +72,7 @@ pub async fn orders_bench(config: &Config, n: usize, clients: usize) -> Result<(
         .send()
         .await?;
     anyhow::ensure!(r.status().is_success(), "coupon answered {}", r.status());
-    let mut customers = Vec::with_capacity(n);
-    for _ in 0..n {
-        let r: serde_json::Value = b
-            .client
-            .post(format!("{}/v1/customers", b.base))
-            .bearer_auth(&b.key)
-            .json(&serde_json::json!({"country": "US"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        customers.push(r["id"].as_str().unwrap_or_default().to_string());
-    }
-    let customers = Arc::new(customers);
+    let customers = Arc::new(b.customers(n).await?);
     let sessions = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
     let (c, base, key, cus, ss, cs) =
         (b.client.clone(), b.base.clone(), b.key.clone(), customers.clone(), sessions.clone(), courses.clone());
@@ -118,47 +105,8 @@ pub async fn orders_bench(config: &Config, n: usize, clients: usize) -> Result<(
     })
     .await?;
     report("cart + checkout", n, secs, &lat);
-    let mut total = secs;
     let ids: Vec<String> = sessions.lock().expect("not poisoned").clone();
-    let mut tokens = Vec::with_capacity(n);
-    for id in &ids {
-        let s = bursar_store::checkout::get(b.db.reader(), id).await?.ok_or_else(|| anyhow::anyhow!("no session"))?;
-        tokens.push(s.form_token);
-    }
-    let (ids, tokens) = (Arc::new(ids), Arc::new(tokens));
-    let (c, base, i2, t2) = (b.client.clone(), b.base.clone(), ids.clone(), tokens.clone());
-    let (secs, lat) = load(n, clients, move |i| {
-        let (c, base, ids, tokens) = (c.clone(), base.clone(), i2.clone(), t2.clone());
-        async move {
-            let r = c
-                .post(format!("{base}/checkout/{}/pay", ids[i]))
-                .form(&[("form_token", tokens[i].as_str())])
-                .send()
-                .await?;
-            anyhow::ensure!(r.status().as_u16() == 303, "pay answered {}", r.status());
-            Ok(())
-        }
-    })
-    .await?;
-    report("pay (invoice + payment)", n, secs, &lat);
-    total += secs;
-    let (c, base, i2, t2) = (b.client.clone(), b.base.clone(), ids.clone(), tokens.clone());
-    let (secs, lat) = load(n, clients, move |i| {
-        let (c, base, ids, tokens) = (c.clone(), base.clone(), i2.clone(), t2.clone());
-        async move {
-            let r = c
-                .post(format!("{base}/checkout/{}/sandbox", ids[i]))
-                .form(&[("form_token", tokens[i].as_str()), ("card", "pm_card_visa")])
-                .send()
-                .await?;
-            let loc = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
-            anyhow::ensure!(loc.starts_with("https://platform.example/ok"), "confirm answered {} {loc}", r.status());
-            Ok(())
-        }
-    })
-    .await?;
-    report("confirm + order with split", n, secs, &lat);
-    total += secs;
+    let total = secs + b.pay_and_confirm(ids, clients, "confirm + order with split").await?;
     println!("{:<26} {n} orders in {total:.2}s = {:>7.0} orders/s (three steps, end to end)", "all", n as f64 / total);
     // Every order is there and every split adds up.
     let orders: i64 =
