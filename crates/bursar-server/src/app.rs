@@ -54,6 +54,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(staff::router(state.clone()))
         .merge(crate::webhooks_in::router())
         .merge(crate::checkout::router())
+        .merge(crate::affiliate_links::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))
@@ -145,7 +146,8 @@ pub async fn serve(state: AppState, listener: TcpListener, handle_signals: bool)
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
             let _ = draining_tx.send(true);
         };
-        let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(signal);
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(signal);
         let deadline = async move {
             let _ = draining_rx.wait_for(|v| *v).await;
             tokio::time::sleep(grace).await;

@@ -135,6 +135,14 @@ pub struct Config {
     /// it to link clicks from one address across restarts; unset, a random
     /// key is drawn at start.
     pub click_ip_salt: Option<String>,
+    /// The platform's site (`https://learn.example`): affiliate links
+    /// (`/a/{code}`) record the click and send the visitor there. Unset:
+    /// no affiliate links (clicks can still be reported by API).
+    pub affiliate_landing_url: Option<String>,
+    /// A header holding the visitor's address when Bursar runs behind a
+    /// proxy (`X-Forwarded-For`, `X-Real-IP`): its right-most address is
+    /// taken. Unset: the connection's peer address.
+    pub client_ip_header: Option<String>,
 }
 
 /// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
@@ -215,6 +223,8 @@ impl Default for Config {
             affiliate_commission_bps: 2_000,
             payout_minimum: 50,
             click_ip_salt: None,
+            affiliate_landing_url: None,
+            client_ip_header: None,
         }
     }
 }
@@ -282,6 +292,18 @@ impl Config {
                 return Err(format!(
                     "tax_rates: `{c} = {r}` needs an upper-case country code and 0 to 10000 basis points"
                 ));
+            }
+        }
+        if let Some(u) = &self.affiliate_landing_url {
+            let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://")).unwrap_or("");
+            let host = rest.trim_end_matches('/');
+            if host.is_empty() || host.contains(['/', '?', '#', '@', '\\']) || host.chars().any(|c| c.is_whitespace()) {
+                return Err("affiliate_landing_url must be a site's origin, such as https://learn.example".into());
+            }
+        }
+        if let Some(h) = &self.client_ip_header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err("client_ip_header must be a header name, such as X-Forwarded-For".into());
             }
         }
         match self.storage.as_str() {
@@ -434,6 +456,17 @@ mod tests {
         });
         let err = Config::load_from(None, Env::prefixed("BURSAR_TEST_NONE_"), Some("mysql://x".into()));
         assert!(err.is_err());
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate()
+        };
+        assert!(with(&|c| c.affiliate_landing_url = Some("https://learn.example/".into())).is_ok());
+        for bad in ["learn.example", "https://learn.example/courses", "https://a@evil.example", "https://", "ftp://x"] {
+            assert!(with(&|c| c.affiliate_landing_url = Some(bad.into())).is_err(), "{bad}");
+        }
+        assert!(with(&|c| c.client_ip_header = Some("X-Forwarded-For".into())).is_ok());
+        assert!(with(&|c| c.client_ip_header = Some("not a header".into())).is_err());
     }
 
     #[test]

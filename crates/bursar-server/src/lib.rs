@@ -1,5 +1,6 @@
 //! Bursar's server: services and interfaces (HTTP API, staff pages, jobs).
 
+pub mod affiliate_links;
 pub mod api;
 pub mod app;
 pub mod billing;

@@ -1407,7 +1407,7 @@ pub struct Click {
 
 /// The visitor IP's hash: keyed with the configured salt, so it links
 /// clicks from one address without storing or exposing the address.
-fn ip_hash(state: &AppState, ip: &str) -> String {
+pub(crate) fn ip_hash(state: &AppState, ip: &str) -> String {
     static SALT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let salt = SALT.get_or_init(|| {
         state.config.click_ip_salt.clone().unwrap_or_else(|| {

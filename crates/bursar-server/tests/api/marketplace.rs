@@ -960,3 +960,81 @@ async fn many_cart_checkouts_at_once_all_succeed() {
     }
     assert_eq!(app.count("checkout_sessions").await, 40);
 }
+
+/// An affiliate link: the visit is recorded (hashed IP, user agent,
+/// referer) and the visitor lands on the platform's site with the click
+/// id, which the cart then carries to the commission.
+#[tokio::test]
+async fn an_affiliate_link_records_the_click_and_lands_on_the_platform_with_it() {
+    let app = TestApp::spawn_with(|c| {
+        c.background_jobs = false;
+        c.affiliate_landing_url = Some("https://learn.example".into());
+        c.client_ip_header = Some("X-Forwarded-For".into());
+    })
+    .await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let a = course(&app, &ana, "Linked", 1_000).await;
+    let (_, aff) = app.post("/v1/affiliates", json!({"external_id": "u-cara", "name": "Cara", "code": "CARA-1"})).await;
+    let aff_id = aff["id"].as_str().unwrap().to_string();
+    let visit = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .header("User-Agent", "Mozilla/5.0 (test)")
+            .header("Referer", "https://blog.example/post")
+            .header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+            .send()
+    };
+    // Not approved yet: the visitor still lands, without a click.
+    let r = visit("/a/test/cara-1?to=/courses/linked").await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(r.headers()["location"], "https://learn.example/courses/linked");
+    assert_eq!(app.count("affiliate_clicks").await, 0);
+    let (s, _) = app.post(&format!("/v1/affiliates/{aff_id}/status"), json!({"status": "approved"})).await;
+    assert_eq!(s, 200);
+    // A live-mode link does not find a test-mode affiliate.
+    let r = visit("/a/CARA-1").await.unwrap();
+    assert_eq!(r.headers()["location"], "https://learn.example/");
+    assert_eq!(app.count("affiliate_clicks").await, 0);
+    let r = visit("/a/test/cara-1?to=/courses/linked%3Fref%3Dx%23reviews").await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let prefix = "https://learn.example/courses/linked?ref=x&bursar_click=";
+    assert!(location.starts_with(prefix) && location.ends_with("#reviews"), "{location}");
+    let click = location[prefix.len()..location.len() - "#reviews".len()].to_string();
+    let (ip_hash, ua, referer, landing): (String, String, String, String) =
+        sqlx::query_as("SELECT ip_hash, user_agent, referer, landing_url FROM affiliate_clicks WHERE id = $1")
+            .bind(&click)
+            .fetch_one(app.tdb.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(ip_hash.len(), 64, "a hash, never the address");
+    assert!(!ip_hash.contains("203.0.113.9"));
+    assert_eq!((ua.as_str(), referer.as_str()), ("Mozilla/5.0 (test)", "https://blog.example/post"));
+    assert_eq!(landing, "https://learn.example/courses/linked?ref=x#reviews");
+    // The nearest proxy's address is the visitor's: the same hash as a
+    // click reported by API for that address.
+    let (s, api_click) = app.post("/v1/affiliate_clicks", json!({"code": "CARA-1", "ip": "203.0.113.9"})).await;
+    assert_eq!(s, 201, "{api_click}");
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT DISTINCT ip_hash FROM affiliate_clicks")
+        .fetch_all(app.tdb.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(hashes, [ip_hash]);
+    // The click goes on the cart and earns the commission.
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let cus = learner(&app, clock["id"].as_str().unwrap(), "l@x.fr").await;
+    let (s, cart) = app
+        .post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [a], "affiliate_click": click}))
+        .await;
+    assert_eq!(s, 201, "{cart}");
+    let order = buy(&app, &cart).await;
+    assert_eq!(order["affiliate"], aff_id, "{order}");
+    // Links only reach the platform's own site.
+    for bad in ["//evil.example", "https://evil.example", "/%5Cevil", "x"] {
+        let r = app.client.get(app.url(&format!("/a/test/CARA-1?to={bad}"))).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert_error(status, &body, 400, Some("to"));
+    }
+    assert_eq!(app.count("affiliate_clicks").await, 2, "refused links record nothing");
+}
