@@ -149,7 +149,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             .into_response()
         }
     };
-    let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+    // Keys are the platform's, per mode; an instructor session's keys are
+    // its instructor's own, kept apart by a prefix with a space (which no
+    // key a client sends can hold), so one caller never sees another's
+    // stored response.
+    let (livemode, key) = if let Some(caller) = req.extensions().get::<Caller>() {
+        (caller.livemode, key)
+    } else if let Some(ins) = req.extensions().get::<crate::extract::InstructorCaller>() {
+        (ins.livemode, format!("{} {key}", ins.instructor_id))
+    } else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
@@ -170,7 +178,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let claim = idempotency::claim(
         &state.db,
         &idempotency::ClaimRequest {
-            livemode: caller.livemode,
+            livemode,
             key: &key,
             fingerprint: &fingerprint,
             method: parts.method.as_str(),
@@ -206,7 +214,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             resp
         }
         Ok(idempotency::Claim::Acquired) => {
-            let ctx = IdemCtx { livemode: caller.livemode, key: key.clone(), completed: Arc::default() };
+            let ctx = IdemCtx { livemode, key: key.clone(), completed: Arc::default() };
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(ctx.clone());
             let resp = next.run(req).await;
@@ -222,7 +230,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 let text = String::from_utf8_lossy(&rbytes).into_owned();
                 let stored = async {
                     let mut tx = state.db.begin().await?;
-                    idempotency::complete(&mut tx, caller.livemode, &key, status.as_u16(), &text).await?;
+                    idempotency::complete(&mut tx, livemode, &key, status.as_u16(), &text).await?;
                     tx.commit().await?;
                     Ok::<_, bursar_store::DbError>(())
                 }
@@ -232,7 +240,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 }
                 Response::from_parts(rparts, Body::from(rbytes))
             } else {
-                if let Err(e) = idempotency::release(&state.db, caller.livemode, &key).await {
+                if let Err(e) = idempotency::release(&state.db, livemode, &key).await {
                     tracing::error!(error = %e, "could not release idempotency key");
                 }
                 resp

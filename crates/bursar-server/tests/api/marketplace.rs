@@ -1038,3 +1038,51 @@ async fn an_affiliate_link_records_the_click_and_lands_on_the_platform_with_it()
     }
     assert_eq!(app.count("affiliate_clicks").await, 2, "refused links record nothing");
 }
+
+/// Instructor sessions retry safely with an Idempotency-Key, and their
+/// keys are their own: the same key from another instructor (or the
+/// platform) is a different request, never a replay of this one.
+#[tokio::test]
+async fn instructor_requests_are_idempotent_and_their_keys_are_their_own() {
+    let app = TestApp::spawn().await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let ben = instructor(&app, "u-ben", "standard").await;
+    let mut tokens = Vec::new();
+    for who in [&ana, &ben] {
+        let (s, sess) = app.post(&format!("/v1/instructors/{who}/sessions"), json!({})).await;
+        assert_eq!(s, 201, "{sess}");
+        tokens.push(sess["token"].as_str().unwrap().to_string());
+    }
+    let create = |token: &str, title: &str| {
+        app.client
+            .post(app.url("/v1/courses"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", "new-course-1")
+            .json(&json!({"title": title, "description": "A course.", "prices": {"EUR": 900}}))
+            .send()
+    };
+    let (s, first) = json(create(&tokens[0], "Ana's course").await.unwrap()).await;
+    assert_eq!(s, 201, "{first}");
+    let r = create(&tokens[0], "Ana's course").await.unwrap();
+    assert_eq!(r.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    let (s, again) = json(r).await;
+    assert_eq!((s, &again["id"]), (201, &first["id"]), "the retry answers the first response");
+    let (s, e) = json(create(&tokens[0], "Another title").await.unwrap()).await;
+    assert_error(s, &e, 422, Some("Idempotency-Key"));
+    // Ben's request with the same key is his own.
+    let (s, bens) = json(create(&tokens[1], "Ben's course").await.unwrap()).await;
+    assert_eq!((s, bens["instructor"].as_str()), (201, Some(ben.as_str())), "{bens}");
+    assert_ne!(bens["id"], first["id"]);
+    // And so is the platform's.
+    let r = app
+        .req(reqwest::Method::POST, "/v1/courses")
+        .header("Idempotency-Key", "new-course-1")
+        .json(&json!({"instructor": ana, "title": "Platform's", "description": "A course.", "prices": {"EUR": 900}}))
+        .send()
+        .await
+        .unwrap();
+    let (s, platform) = json(r).await;
+    assert_eq!(s, 201, "{platform}");
+    assert_ne!(platform["id"], first["id"]);
+    assert_eq!(app.count("courses").await, 3);
+}
