@@ -1544,17 +1544,58 @@ pub enum RefundTo {
     CreditBalance,
 }
 
+/// The tax of the first `credited` minor units credited on an invoice:
+/// `credited × tax ÷ total`, rounded half up. Refunds take tax by this,
+/// cumulatively, so rounding never drifts and the last credit takes exactly
+/// what is left.
+fn tax_share(invoice: &InvoiceRow, credited: i64) -> ApiResult<i64> {
+    bursar_domain::money::round_div(
+        i128::from(credited) * i128::from(invoice.tax),
+        i128::from(invoice.total),
+        bursar_domain::money::Rounding::HalfUp,
+    )
+    .map_err(err)
+}
+
+/// The smallest refund whose part net of tax is at least `net`, after
+/// credit notes that credited `credited` in all, `tax_credited` of it tax;
+/// at most what is left to credit.
+pub fn gross_for_net(invoice: &InvoiceRow, credited: i64, tax_credited: i64, net: i64) -> ApiResult<i64> {
+    let left = invoice.total - credited;
+    let net_of =
+        |amount: i64| -> ApiResult<i64> { Ok(amount - (tax_share(invoice, credited + amount)? - tax_credited)) };
+    let untaxed = invoice.total - invoice.tax;
+    let mut amount = if untaxed > 0 {
+        let gross = i128::from(net) * i128::from(invoice.total) / i128::from(untaxed);
+        i64::try_from(gross).map_err(|_| ApiError::internal())?.clamp(1, left.max(1))
+    } else {
+        net
+    };
+    // The estimate is within a unit or two; step to the smallest that covers.
+    while amount < left && net_of(amount)? < net {
+        amount += 1;
+    }
+    while amount > 1 && net_of(amount - 1)? >= net {
+        amount -= 1;
+    }
+    Ok(amount.min(left))
+}
+
 /// Issues a credit note for `amount` of a paid invoice: the tax share is
 /// credited in proportion (largest remainder across components), the
 /// ledger reverses revenue through `refunds` and tax through
 /// `tax_payable`, and the money goes back to the payment method or to the
 /// customer's credit balance. Never more than what is left to credit.
+/// `items`: for a marketplace order, the order items the refund is for;
+/// none spreads it over all the order's items.
+#[allow(clippy::too_many_arguments)]
 pub async fn refund(
     tx: &mut Tx,
     invoice: &InvoiceRow,
     amount: i64,
     to: RefundTo,
     reason: &str,
+    items: Option<&[String]>,
     now: i64,
 ) -> ApiResult<billing::CreditNoteRow> {
     if invoice.status != "paid" || invoice.total <= 0 {
@@ -1583,14 +1624,7 @@ pub async fn refund(
     // everything credited so far (credited × tax ÷ total) less the tax
     // already credited; the last credit takes exactly what is left. Split
     // across components the same way.
-    let tax_of = |credited: i64| {
-        bursar_domain::money::round_div(
-            i128::from(credited) * i128::from(invoice.tax),
-            i128::from(invoice.total),
-            bursar_domain::money::Rounding::HalfUp,
-        )
-    };
-    let tax_after = tax_of(credited + amount).map_err(err)?;
+    let tax_after = tax_share(invoice, credited + amount)?;
     let tax_part = tax_after - tax_credited;
     let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
     let split = |t: i64| -> ApiResult<Vec<i64>> {
@@ -1688,7 +1722,7 @@ pub async fn refund(
         bursar_store::payments::adjust_refunded(tx, &p.id, amount, now).await?;
     }
     // A marketplace order claws its split back.
-    crate::marketplace::on_refund(tx, invoice, &row, now).await?;
+    crate::marketplace::on_refund(tx, invoice, &row, items, now).await?;
     let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
         "currency": invoice.currency, "refund_to": to_str});
     events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;

@@ -277,18 +277,33 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
 /// What this credit note took is recorded, and its ledger entry is the
 /// credit note's, so a refund the provider refuses is undone exactly
 /// ([`on_refund_failed`]).
-pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, now: i64) -> ApiResult<()> {
+pub async fn on_refund(
+    tx: &mut Tx,
+    invoice: &InvoiceRow,
+    cn: &CreditNoteRow,
+    targets: Option<&[String]>,
+    now: i64,
+) -> ApiResult<()> {
     let Some(mut order) = store::order_of_invoice(&mut **tx, &invoice.id).await? else { return Ok(()) };
     let livemode = invoice.livemode;
     let currency = Currency::from_code(&order.currency).map_err(internal)?;
     let mut items = store::order_items(&mut **tx, &order.id).await?;
-    let remaining: Vec<i64> = items.iter().map(|i| i.net - i.refunded_net).collect();
-    let left: i64 = remaining.iter().sum();
     // Tax is credited step by step with its own rounding: once the invoice
     // is credited in full, everything left of the net is refunded.
     let credited: i64 =
         billing_store::credit_notes_of(&mut **tx, livemode, &invoice.id).await?.iter().map(|c| c.credited()).sum();
-    let refund_net = if credited >= invoice.total { left } else { cn.subtotal.min(left) };
+    let last = credited >= invoice.total;
+    // A refund of some items takes from those alone (the platform keeps
+    // any unit of rounding beyond them).
+    let remaining: Vec<i64> = items
+        .iter()
+        .map(|i| match targets {
+            Some(t) if !last && !t.contains(&i.id) => 0,
+            _ => i.net - i.refunded_net,
+        })
+        .collect();
+    let left: i64 = remaining.iter().sum();
+    let refund_net = if last { left } else { cn.subtotal.min(left) };
     if refund_net <= 0 {
         return Ok(());
     }
@@ -384,8 +399,19 @@ pub async fn on_refund(tx: &mut Tx, invoice: &InvoiceRow, cn: &CreditNoteRow, no
     let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
     order.status = if fully { "refunded" } else { "partially_refunded" }.into();
     store::save_order_refund(tx, &order).await?;
-    if fully {
-        for e in store::revoke_enrollments(tx, &order.id).await? {
+    // Access goes with the money: a whole order refunded takes every
+    // enrollment it granted, an item refunded in full the courses it sold.
+    let revoke = if fully {
+        None
+    } else {
+        let mut courses = Vec::new();
+        for i in items.iter().filter(|i| i.net > 0 && i.refunded_net >= i.net) {
+            courses.extend(courses_of_item(tx, &i.course_id).await?);
+        }
+        Some(courses)
+    };
+    if revoke.as_ref().is_none_or(|c| !c.is_empty()) {
+        for e in store::revoke_enrollments(tx, &order.id, revoke.as_deref()).await? {
             // Still granted by another order (bought twice, or in a bundle):
             // it stays, under that order.
             if let Some(other) = order_refunds::other_grant(tx, &e.customer_id, &e.course_id, &order.id).await? {
@@ -431,7 +457,6 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
         .await
         .map_err(bursar_store::DbError::from)?;
     let Some(mut order) = store::order(&mut **tx, livemode, &order_id).await? else { return Ok(()) };
-    let was_refunded = order.status == "refunded";
     let mut items = store::order_items(&mut **tx, &order.id).await?;
     let mut commission_back = 0;
     for p in &parts {
@@ -470,8 +495,18 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
     }
     order.status = if order.refunded_net <= 0 { "paid" } else { "partially_refunded" }.into();
     store::save_order_refund(tx, &order).await?;
-    if was_refunded {
+    // Enrollments come back for every item no longer refunded in full
+    // (unless the order still is, through another credit note).
+    let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
+    let mut restore = Vec::new();
+    for i in items.iter().filter(|i| !fully && (i.net == 0 || i.refunded_net < i.net)) {
+        restore.extend(courses_of_item(tx, &i.course_id).await?);
+    }
+    if !restore.is_empty() {
         for (id, customer, course) in order_refunds::revoked_of(tx, &order.id).await? {
+            if !restore.contains(&course) {
+                continue;
+            }
             order_refunds::regrant(tx, &id, &order.id).await?;
             events::emit(
                 tx,
@@ -494,6 +529,15 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
     )
     .await?;
     Ok(())
+}
+
+/// The courses an order item sold: the course, or a bundle's courses.
+async fn courses_of_item(tx: &mut Tx, course_id: &str) -> ApiResult<Vec<String>> {
+    if course_id.starts_with("bnd_") {
+        Ok(store::bundle_items(&mut **tx, course_id).await?)
+    } else {
+        Ok(vec![course_id.to_string()])
+    }
 }
 
 /// What a payout run did.

@@ -687,15 +687,22 @@ pub async fn enroll(
 }
 
 /// Revokes the enrollments an order granted; returns them.
-pub async fn revoke_enrollments(tx: &mut Tx, order_id: &str) -> Result<Vec<EnrollmentRow>, DbError> {
+/// Revokes the active enrollments an order granted: all of them, or those
+/// of `courses`; returns them.
+pub async fn revoke_enrollments(
+    tx: &mut Tx,
+    order_id: &str,
+    courses: Option<&[String]>,
+) -> Result<Vec<EnrollmentRow>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {ENROLLMENT_COLS} FROM enrollments WHERE order_id = $1 AND status = 'active' ORDER BY id"
     ));
     let rows: Vec<EnrollmentRow> = sqlx::query_as(sql).bind(order_id).fetch_all(&mut **tx).await?;
-    sqlx::query("UPDATE enrollments SET status = 'revoked' WHERE order_id = $1 AND status = 'active'")
-        .bind(order_id)
-        .execute(&mut **tx)
-        .await?;
+    let rows: Vec<EnrollmentRow> =
+        rows.into_iter().filter(|e| courses.is_none_or(|c| c.contains(&e.course_id))).collect();
+    for e in &rows {
+        sqlx::query("UPDATE enrollments SET status = 'revoked' WHERE id = $1").bind(&e.id).execute(&mut **tx).await?;
+    }
     Ok(rows)
 }
 

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout_cart))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(refund_order))
         .routes(routes!(list_enrollments))
         .routes(routes!(complete_enrollment))
         .routes(routes!(instructor_earnings))
@@ -556,6 +557,8 @@ async fn checkout_cart(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderItem {
+    /// `oi_…`: what `POST /v1/orders/{id}/refund` names.
+    pub id: String,
     pub course: String,
     pub title: String,
     pub instructor: String,
@@ -600,10 +603,18 @@ pub struct Order {
 }
 
 async fn render_order(state: &AppState, o: OrderRow) -> ApiResult<Order> {
-    let items = store::order_items(state.db.reader(), &o.id)
+    let mut conn = state.db.reader().acquire().await?;
+    render_order_in(&mut conn, o).await
+}
+
+/// An order as the API shows it, read through `conn` (a transaction's own
+/// connection when answering inside one).
+async fn render_order_in(conn: &mut sqlx::AnyConnection, o: OrderRow) -> ApiResult<Order> {
+    let items = store::order_items(&mut *conn, &o.id)
         .await?
         .into_iter()
         .map(|i| OrderItem {
+            id: i.id,
             course: i.course_id,
             title: i.title,
             instructor: i.instructor_id,
@@ -681,6 +692,92 @@ async fn get_order(State(state): State<AppState>, caller: Caller, Path(id): Path
         .await?
         .ok_or_else(|| ApiError::not_found("id", "order", &id))?;
     Ok(Json(render_order(&state, o).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRefund {
+    /// The order items to refund (`oi_…`), each for all that is left of it.
+    pub items: Vec<String>,
+    /// `payment_method` (default) or `credit_balance`.
+    pub refund_to: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Refunds some items of an order: the credit note is for those items' net
+/// and its tax, and only their instructors' earnings and their share of the
+/// commission are taken back; the courses they sold are no longer granted.
+#[utoipa::path(post, path = "/v1/orders/{id}/refund", tag = "marketplace", request_body = OrderRefund,
+    params(("id" = String, Path, description = "Order id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Order), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn refund_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<OrderRefund>,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::not_found("id", "order", &id);
+    if !is_valid(IdKind::Order, &id) {
+        return Err(not_found());
+    }
+    let to = match b.refund_to.as_deref().unwrap_or("payment_method") {
+        "payment_method" => crate::billing::RefundTo::PaymentMethod,
+        "credit_balance" => crate::billing::RefundTo::CreditBalance,
+        _ => return Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
+    };
+    let reason = b.reason.unwrap_or_else(|| "requested_by_customer".into());
+    super::check_len("reason", &Some(reason.clone()), 500)?;
+    if b.items.is_empty() || b.items.len() > 100 {
+        return Err(ApiError::invalid("items", "items lists 1 to 100 order items"));
+    }
+    let order = store::order(state.db.reader(), caller.livemode, &id).await?.ok_or_else(not_found)?;
+    let mut tx = state.db.begin().await?;
+    bursar_store::billing::lock_invoice(&mut tx, state.db.for_update(), &order.invoice_id).await?;
+    let order = store::order(&mut *tx, caller.livemode, &id).await?.ok_or_else(not_found)?;
+    let inv = bursar_store::billing::invoice(&mut *tx, caller.livemode, &order.invoice_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let items = store::order_items(&mut *tx, &order.id).await?;
+    let mut net = 0i64;
+    for (i, t) in b.items.iter().enumerate() {
+        let param = format!("items[{i}]");
+        if b.items[..i].contains(t) {
+            return Err(ApiError::invalid(&param, "an item is listed twice"));
+        }
+        let item = items
+            .iter()
+            .find(|it| &it.id == t)
+            .ok_or_else(|| ApiError::invalid(&param, format!("`{t}` is not an item of this order")))?;
+        let left = item.net - item.refunded_net;
+        if left <= 0 {
+            return Err(ApiError::invalid(&param, format!("`{}` is already refunded", item.title)));
+        }
+        net += left;
+    }
+    let customer = bursar_store::customers::get(&mut *tx, caller.livemode, &inv.customer_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let notes = bursar_store::billing::credit_notes_of(&mut *tx, caller.livemode, &inv.id).await?;
+    let credited: i64 = notes.iter().map(|c| c.credited()).sum();
+    let tax_credited: i64 = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
+    let order_left: i64 = items.iter().map(|i| i.net - i.refunded_net).sum();
+    // All that is left of the order: all that is left of the invoice, so
+    // its tax is credited to the last unit.
+    let amount = if net >= order_left {
+        inv.total - credited
+    } else {
+        crate::billing::gross_for_net(&inv, credited, tax_credited, net)?
+    };
+    let cn = crate::billing::refund(&mut tx, &inv, amount, to, &reason, Some(&b.items), now).await?;
+    let mut tx = super::subscriptions::send_refunds(&state, tx, &cn.id).await?;
+    let order = store::order(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
+    let out = render_order_in(&mut tx, order).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

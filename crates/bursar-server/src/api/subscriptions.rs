@@ -912,24 +912,35 @@ async fn refund_invoice(
     let credited: i64 =
         store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.credited()).sum();
     let amount = body.amount.unwrap_or(inv.total - credited);
-    let cn = billing::refund(&mut tx, &inv, amount, to, &reason, now).await?;
-    let pending: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM refunds WHERE credit_note_id = $1 AND status = 'pending'")
-            .bind(&cn.id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(bursar_store::DbError::from)?;
-    let mut tx = if pending.is_empty() {
-        tx
-    } else {
-        // The provider is asked once the credit note is committed.
-        tx.commit().await?;
-        crate::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
-        state.db.begin().await?
-    };
+    let cn = billing::refund(&mut tx, &inv, amount, to, &reason, None, now).await?;
+    let mut tx = send_refunds(&state, tx, &cn.id).await?;
     let inv = store::invoice(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
     let out = invoice_out(&mut tx, inv).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// After a credit note: refunds that go through a provider are sent once
+/// it is committed (a sandbox refund is already done). Returns the
+/// transaction to answer in: the same one when nothing was sent, else a
+/// new one.
+pub(crate) async fn send_refunds(
+    state: &AppState,
+    tx: bursar_store::Tx,
+    credit_note: &str,
+) -> ApiResult<bursar_store::Tx> {
+    let mut tx = tx;
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM refunds WHERE credit_note_id = $1 AND status = 'pending'")
+            .bind(credit_note)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(bursar_store::DbError::from)?;
+    if pending.is_empty() {
+        return Ok(tx);
+    }
+    tx.commit().await?;
+    crate::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    Ok(state.db.begin().await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

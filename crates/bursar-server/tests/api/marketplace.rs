@@ -1086,3 +1086,80 @@ async fn instructor_requests_are_idempotent_and_their_keys_are_their_own() {
     assert_ne!(platform["id"], first["id"]);
     assert_eq!(app.count("courses").await, 3);
 }
+
+/// Refunding one course of an order: the credit note is that course's net
+/// and its VAT, only its instructor gives earnings back, only its
+/// enrollment goes; the last item's refund credits exactly what is left.
+#[tokio::test]
+async fn refunding_one_item_takes_back_only_that_course_and_its_instructors_share() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let ben = instructor(&app, "u-ben", "standard").await;
+    let a = course(&app, &ana, "Ana's course", 1_000).await;
+    let b = course(&app, &ben, "Ben's course", 2_000).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let cus = learner(&app, clock["id"].as_str().unwrap(), "l@x.fr").await;
+    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "EUR", "items": [a, b]})).await;
+    let order = buy(&app, &cart).await;
+    // 3,000 net + 20 % French VAT.
+    assert_eq!((order["total"].as_i64(), order["tax"].as_i64()), (Some(3_600), Some(600)), "{order}");
+    let oid = order["id"].as_str().unwrap().to_string();
+    let item_of = |o: &Value, course: &str| -> Value {
+        o["items"].as_array().unwrap().iter().find(|i| i["course"] == course).unwrap().clone()
+    };
+    let (ia, ib) = (
+        item_of(&order, &a)["id"].as_str().unwrap().to_string(),
+        item_of(&order, &b)["id"].as_str().unwrap().to_string(),
+    );
+    let before = balances(&app).await;
+    assert_eq!(bal(&before, &format!("instructor_payable:{ana}")), 700);
+    assert_eq!(bal(&before, &format!("instructor_payable:{ben}")), 1_400);
+
+    // Bad input changes nothing.
+    let path = format!("/v1/orders/{oid}/refund");
+    let (s, e) = app.post(&path, json!({"items": []})).await;
+    assert_error(s, &e, 400, Some("items"));
+    let (s, e) = app.post(&path, json!({"items": ["oi_nope"]})).await;
+    assert_error(s, &e, 400, Some("items[0]"));
+    let (s, e) = app.post(&path, json!({"items": [ib, ib]})).await;
+    assert_error(s, &e, 400, Some("items[1]"));
+    let (s, e) = app.post(&path, json!({"items": [ib], "refund_to": "cash"})).await;
+    assert_error(s, &e, 400, Some("refund_to"));
+    assert_eq!(app.count("credit_notes").await, 0);
+
+    // Ben's course: 2,000 net and its 400 VAT.
+    let (s, o) = app.post(&path, json!({"items": [ib]})).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["status"], "partially_refunded");
+    assert_eq!(item_of(&o, &b)["refunded_net"], 2_000);
+    assert_eq!(item_of(&o, &a)["refunded_net"], 0);
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", o["invoice"].as_str().unwrap())).await;
+    let notes = inv["credit_notes"].as_array().unwrap();
+    assert_eq!((notes[0]["total"].as_i64(), notes[0]["tax"].as_i64()), (Some(2_400), Some(400)), "{inv}");
+    let after = balances(&app).await;
+    assert_eq!(bal(&after, &format!("instructor_payable:{ana}")), 700, "Ana keeps her share");
+    assert_eq!(bal(&after, &format!("instructor_payable:{ben}")), 0);
+    let (_, en) = app.get(&format!("/v1/enrollments?customer={cus}")).await;
+    let status_of = |en: &Value, course: &str| {
+        en["data"].as_array().unwrap().iter().find(|e| e["course"] == course).unwrap()["status"].clone()
+    };
+    assert_eq!((status_of(&en, &a), status_of(&en, &b)), (json!("active"), json!("revoked")), "{en}");
+    let (_, check) = app.get(&format!("/v1/entitlements/check?customer={cus}&course={b}")).await;
+    assert_eq!(check["allowed"], false, "{check}");
+    app.verify_ledger().await;
+    // Twice is refused; then Ana's: all that is left (1,000 + 200 VAT).
+    let (s, e) = app.post(&path, json!({"items": [ib]})).await;
+    assert_error(s, &e, 400, Some("items[0]"));
+    let (s, o) = app.post(&path, json!({"items": [ia], "refund_to": "credit_balance"})).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["status"], "refunded");
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", o["invoice"].as_str().unwrap())).await;
+    let notes = inv["credit_notes"].as_array().unwrap();
+    assert_eq!((notes[1]["total"].as_i64(), notes[1]["tax"].as_i64()), (Some(1_200), Some(200)), "{inv}");
+    let end = balances(&app).await;
+    assert_eq!(bal(&end, &format!("instructor_payable:{ana}")), 0);
+    assert_eq!(bal_prefix(&end, "tax_payable"), 0, "all VAT credited back");
+    let (_, en) = app.get(&format!("/v1/enrollments?customer={cus}")).await;
+    assert_eq!(status_of(&en, &a), json!("revoked"));
+    app.verify_ledger().await;
+}
