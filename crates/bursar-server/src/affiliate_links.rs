@@ -11,7 +11,7 @@
 use crate::api::orders::ip_hash;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,32 +22,12 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/a/{code}", get(live)).route("/a/test/{code}", get(test))
+    Router::new().route("/a/{code}", get(visit)).route("/a/test/{code}", get(visit))
 }
 
 #[derive(Deserialize)]
 struct LinkQuery {
     to: Option<String>,
-}
-
-async fn live(
-    state: State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Path(code): Path<String>,
-    Query(q): Query<LinkQuery>,
-) -> ApiResult<Response> {
-    visit(state, peer, headers, true, code, q).await
-}
-
-async fn test(
-    state: State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Path(code): Path<String>,
-    Query(q): Query<LinkQuery>,
-) -> ApiResult<Response> {
-    visit(state, peer, headers, false, code, q).await
 }
 
 /// Whether `to` is a path on the platform's site: it starts with one `/`
@@ -103,12 +83,13 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName, max: usize) -> Str
 
 async fn visit(
     State(state): State<AppState>,
+    route: MatchedPath,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    livemode: bool,
-    code: String,
-    q: LinkQuery,
+    Path(code): Path<String>,
+    Query(q): Query<LinkQuery>,
 ) -> ApiResult<Response> {
+    let livemode = !route.as_str().starts_with("/a/test/");
     let Some(site) = state.config.affiliate_landing_url.clone() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
