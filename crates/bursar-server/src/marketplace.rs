@@ -242,7 +242,7 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     // A referred learner's first order paid with real money (not free, not
     // wholly by credit) rewards whoever referred them.
     if invoice.amount_paid > 0 {
-        crate::api::referrals::on_first_order(tx, livemode, &customer_id, now).await?;
+        crate::api::referrals::on_first_order(tx, livemode, &customer_id, &order.id, now).await?;
     }
     events::emit(
         tx,
@@ -399,6 +399,9 @@ pub async fn on_refund(
     let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
     order.status = if fully { "refunded" } else { "partially_refunded" }.into();
     store::save_order_refund(tx, &order).await?;
+    if fully {
+        crate::api::referrals::on_order_refunded(tx, livemode, &order.id, now).await?;
+    }
     // Access goes with the money: a whole order refunded takes every
     // enrollment it granted, an item refunded in full the courses it sold.
     let revoke = if fully {
@@ -496,8 +499,12 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
     order.status = if order.refunded_net <= 0 { "paid" } else { "partially_refunded" }.into();
     store::save_order_refund(tx, &order).await?;
     // Enrollments come back for every item no longer refunded in full
-    // (unless the order still is, through another credit note).
+    // (unless the order still is, through another credit note), and a
+    // referral reward the refund took back is given back.
     let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
+    if !fully {
+        crate::api::referrals::on_order_refund_undone(tx, livemode, &order.id, now).await?;
+    }
     let mut restore = Vec::new();
     for i in items.iter().filter(|i| !fully && (i.net == 0 || i.refunded_net < i.net)) {
         restore.extend(courses_of_item(tx, &i.course_id).await?);

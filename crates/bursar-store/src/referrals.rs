@@ -125,12 +125,19 @@ pub async fn insert(tx: &mut Tx, livemode: bool, r: &ReferralRow) -> Result<bool
 
 /// Marks the pending referral of a referee rewarded, atomically: returns
 /// it only to the one caller that moved it.
-pub async fn reward_pending(tx: &mut Tx, referee_id: &str, now: i64) -> Result<Option<ReferralRow>, DbError> {
+pub async fn reward_pending(
+    tx: &mut Tx,
+    referee_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<Option<ReferralRow>, DbError> {
     let n = sqlx::query(
-        "UPDATE referrals SET status = 'rewarded', rewarded_at = $2 WHERE referee_id = $1 AND status = 'pending'",
+        "UPDATE referrals SET status = 'rewarded', rewarded_at = $2, order_id = $3 \
+         WHERE referee_id = $1 AND status = 'pending'",
     )
     .bind(referee_id)
     .bind(now)
+    .bind(order_id)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -158,4 +165,42 @@ pub async fn of_referee<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<ReferralRow>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM referrals WHERE referee_id = $1"));
     Ok(sqlx::query_as(sql).bind(referee_id).fetch_optional(ex).await?)
+}
+
+/// A referral whose reward an order earned, moved from `from` to `to`
+/// atomically: returned only to the one caller that moved it, with the
+/// amount taken back so far.
+pub async fn move_by_order(
+    tx: &mut Tx,
+    order_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Option<(ReferralRow, i64)>, DbError> {
+    let n = sqlx::query("UPDATE referrals SET status = $3 WHERE order_id = $1 AND status = $2")
+        .bind(order_id)
+        .bind(from)
+        .bind(to)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM referrals WHERE order_id = $1"));
+    let row: Option<ReferralRow> = sqlx::query_as(sql).bind(order_id).fetch_optional(&mut **tx).await?;
+    let Some(row) = row else { return Ok(None) };
+    let back: i64 = sqlx::query_scalar("SELECT reversed_amount FROM referrals WHERE id = $1")
+        .bind(&row.id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some((row, back)))
+}
+
+pub async fn set_reversed_amount(tx: &mut Tx, id: &str, amount: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE referrals SET reversed_amount = $2 WHERE id = $1")
+        .bind(id)
+        .bind(amount)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

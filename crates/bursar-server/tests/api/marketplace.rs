@@ -758,6 +758,81 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
     assert!(s == 400 || s == 409, "{e}");
     app.verify_ledger().await;
+    // The order that earned the reward is refunded: part of it takes nothing
+    // back, all of it takes the reward back from the referrer's credit.
+    let oid = order["id"].as_str().unwrap();
+    let first_item = order["items"][0]["id"].as_str().unwrap().to_string();
+    let inv_path = format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap());
+    let (s, r) = app.post(&inv_path, json!({"amount": 120, "refund_to": "credit_balance"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000);
+    let (s, o) = app
+        .post(&format!("/v1/orders/{oid}/refund"), json!({"items": [first_item], "refund_to": "credit_balance"}))
+        .await;
+    assert_eq!((s, o["status"].as_str()), (200, Some("refunded")), "{o}");
+    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 0, "the reward is taken back");
+    let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
+    assert_eq!(info["referrals"][0]["status"], "reversed");
+    assert_eq!(info["rewarded"]["EUR"].as_i64().unwrap_or(0), 0, "{info}");
+    let (_, evs) = app.get("/v1/events?type=referral.reversed").await;
+    assert_eq!(evs["data"][0]["data"]["taken_back"], 1_000, "{evs}");
+    app.verify_ledger().await;
+}
+
+/// A referrer who already spent part of their reward keeps what they spent:
+/// a refund of the rewarding order takes back only the credit left.
+#[tokio::test]
+async fn a_refund_takes_back_only_the_referral_reward_not_yet_spent() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 1_000).await;
+    let sql = course(&app, &ana, "SQL Mastery", 500).await;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let referrer = learner(&app, &clock, "ref@x.fr").await;
+    let newbie = learner(&app, &clock, "new@x.fr").await;
+    app.post("/v1/referral_program", json!({"give": {"EUR": 0}, "reward": {"EUR": 1000}, "active": true})).await;
+    let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
+    let (s, r) = app.post("/v1/referrals", json!({"customer": newbie, "code": info["code"]})).await;
+    assert_eq!(s, 201, "{r}");
+    let (_, cart) = app.post("/v1/carts", json!({"customer": newbie, "currency": "EUR", "items": [rust]})).await;
+    let order = buy(&app, &cart).await;
+    // The referrer spends 600 of the 1,000 (500 + 20 % VAT) on a course:
+    // the credit covers it, so Pay completes the checkout at once.
+    let (_, cart) = app.post("/v1/carts", json!({"customer": referrer, "currency": "EUR", "items": [sql]})).await;
+    let (s, cs) = app
+        .post(
+            &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+            json!({"success_url": "https://learn.example/thanks", "cancel_url": "https://learn.example/cart"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let session = cs["id"].as_str().unwrap();
+    let html = app.client.get(app.url(&format!("/checkout/{session}"))).send().await.unwrap().text().await.unwrap();
+    let start = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let token = html[start..start + 32].to_string();
+    let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send().await;
+    let r = r.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("https://learn.example/thanks"));
+    let credit_of = |c: Value| -> i64 {
+        c["credit_balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["currency"] == "EUR")
+            .map(|b| b["amount"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(credit_of(app.get(&format!("/v1/customers/{referrer}")).await.1), 400);
+    let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(credit_of(app.get(&format!("/v1/customers/{referrer}")).await.1), 0, "never below zero");
+    let (_, evs) = app.get("/v1/events?type=referral.reversed").await;
+    assert_eq!(
+        (evs["data"][0]["data"]["reward"].as_i64(), evs["data"][0]["data"]["taken_back"].as_i64()),
+        (Some(1_000), Some(400))
+    );
+    app.verify_ledger().await;
 }
 
 #[tokio::test]
@@ -872,6 +947,23 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     let (_, click) =
         app.post("/v1/affiliate_clicks", json!({"code": "CARA", "ip": "198.51.100.7", "customer": cus})).await;
     assert_eq!(click["object"], "affiliate_click");
+    // Sam was referred: his first order rewards the referrer.
+    app.post("/v1/referral_program", json!({"give": {"USD": 0}, "reward": {"USD": 700}, "active": true})).await;
+    let (_, referrer) = app.post("/v1/customers", json!({"country": "US", "email": "ref@example.com"})).await;
+    let referrer = referrer["id"].as_str().unwrap().to_string();
+    let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
+    let (s, r) = app.post("/v1/referrals", json!({"customer": cus, "code": info["code"]})).await;
+    assert_eq!(s, 201, "{r}");
+    let referrer_credit = || async {
+        let (_, c) = app.get(&format!("/v1/customers/{referrer}")).await;
+        c["credit_balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["currency"] == "USD")
+            .map(|b| b["amount"].as_i64().unwrap())
+            .sum::<i64>()
+    };
     let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": [rust]})).await;
     let (s, cs) = app
         .post(
@@ -910,11 +1002,18 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
         })
         .await
         .unwrap();
+    assert_eq!(referrer_credit().await, 700);
     let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
     assert_eq!(s, 200, "{r}");
     let (status,): (String,) =
         sqlx::query_as("SELECT status FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
     assert_eq!(status, "failed");
+    // The referral reward the refund took back is the referrer's again.
+    assert_eq!(referrer_credit().await, 700);
+    let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
+    assert_eq!(info["referrals"][0]["status"], "rewarded");
+    let (_, evs) = app.get("/v1/events?type=referral.reversed").await;
+    assert_eq!(evs["data"][0]["data"]["taken_back"], 700, "taken back first: {evs}");
     // Everything the refund took back is given back.
     let (_, o) = app.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap())).await;
     assert_eq!((o["status"].as_str(), o["items"][0]["clawed_back"].as_i64()), (Some("paid"), Some(0)), "{o}");
