@@ -77,6 +77,18 @@ async fn buy(app: &TestApp, cart: &Value) -> Value {
     orders["data"].as_array().unwrap().last().cloned().expect("an order")
 }
 
+/// A customer's credit balance in a currency.
+async fn credit_of(app: &TestApp, customer: &str, currency: &str) -> i64 {
+    let (_, c) = app.get(&format!("/v1/customers/{customer}")).await;
+    c["credit_balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["currency"] == currency)
+        .map(|b| b["amount"].as_i64().unwrap())
+        .sum()
+}
+
 async fn balances(app: &TestApp) -> Value {
     let (_, b) = app.get("/v1/ledger/balances?currency=EUR").await;
     b
@@ -709,15 +721,6 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     let clock = clock["id"].as_str().unwrap().to_string();
     let referrer = learner(&app, &clock, "ref@x.fr").await;
     let newbie = learner(&app, &clock, "new@x.fr").await;
-    let credit = |c: Value| -> i64 {
-        c["credit_balances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["currency"] == "EUR")
-            .map(|b| b["amount"].as_i64().unwrap())
-            .sum()
-    };
     // No program yet.
     let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
     let code = info["code"].as_str().unwrap().to_string();
@@ -737,15 +740,15 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     assert_eq!((s, r["status"].as_str(), r["give_amount"].as_i64()), (201, Some("pending"), Some(300)), "{r}");
     let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
     assert_eq!((s, e["error"]["code"].as_str()), (409, Some("already_referred")));
-    assert_eq!(credit(app.get(&format!("/v1/customers/{newbie}")).await.1), 300);
-    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 0);
+    assert_eq!(credit_of(&app, &newbie, "EUR").await, 300);
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 0);
     // The first order uses the welcome credit and rewards the referrer, once.
     let (_, cart) = app.post("/v1/carts", json!({"customer": newbie, "currency": "EUR", "items": [rust]})).await;
     let order = buy(&app, &cart).await;
     let (_, inv) = app.get(&format!("/v1/invoices/{}", order["invoice"].as_str().unwrap())).await;
     assert_eq!(inv["credit_applied"], 300, "{inv}");
-    assert_eq!(credit(app.get(&format!("/v1/customers/{newbie}")).await.1), 0);
-    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000);
+    assert_eq!(credit_of(&app, &newbie, "EUR").await, 0);
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 1_000);
     let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
     assert_eq!(info["referrals"][0]["status"], "rewarded");
     assert_eq!(info["rewarded"]["EUR"], 1_000);
@@ -753,7 +756,7 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     let other = course(&app, &cs, "SQL Mastery", 800).await;
     let (_, cart) = app.post("/v1/carts", json!({"customer": newbie, "currency": "EUR", "items": [other]})).await;
     buy(&app, &cart).await;
-    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000, "rewarded once");
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 1_000, "rewarded once");
     // A learner who already bought cannot be referred.
     let (s, e) = app.post("/v1/referrals", json!({"customer": newbie, "code": code})).await;
     assert!(s == 400 || s == 409, "{e}");
@@ -765,12 +768,12 @@ async fn a_referral_gives_the_new_learner_credit_and_rewards_the_referrer_on_the
     let inv_path = format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap());
     let (s, r) = app.post(&inv_path, json!({"amount": 120, "refund_to": "credit_balance"})).await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 1_000);
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 1_000);
     let (s, o) = app
         .post(&format!("/v1/orders/{oid}/refund"), json!({"items": [first_item], "refund_to": "credit_balance"}))
         .await;
     assert_eq!((s, o["status"].as_str()), (200, Some("refunded")), "{o}");
-    assert_eq!(credit(app.get(&format!("/v1/customers/{referrer}")).await.1), 0, "the reward is taken back");
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 0, "the reward is taken back");
     let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
     assert_eq!(info["referrals"][0]["status"], "reversed");
     assert_eq!(info["rewarded"]["EUR"].as_i64().unwrap_or(0), 0, "{info}");
@@ -814,19 +817,10 @@ async fn a_refund_takes_back_only_the_referral_reward_not_yet_spent() {
     let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send().await;
     let r = r.unwrap();
     assert!(r.headers()["location"].to_str().unwrap().starts_with("https://learn.example/thanks"));
-    let credit_of = |c: Value| -> i64 {
-        c["credit_balances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["currency"] == "EUR")
-            .map(|b| b["amount"].as_i64().unwrap())
-            .sum()
-    };
-    assert_eq!(credit_of(app.get(&format!("/v1/customers/{referrer}")).await.1), 400);
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 400);
     let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(credit_of(app.get(&format!("/v1/customers/{referrer}")).await.1), 0, "never below zero");
+    assert_eq!(credit_of(&app, &referrer, "EUR").await, 0, "never below zero");
     let (_, evs) = app.get("/v1/events?type=referral.reversed").await;
     assert_eq!(
         (evs["data"][0]["data"]["reward"].as_i64(), evs["data"][0]["data"]["taken_back"].as_i64()),
@@ -954,16 +948,6 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
     let (s, r) = app.post("/v1/referrals", json!({"customer": cus, "code": info["code"]})).await;
     assert_eq!(s, 201, "{r}");
-    let referrer_credit = || async {
-        let (_, c) = app.get(&format!("/v1/customers/{referrer}")).await;
-        c["credit_balances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["currency"] == "USD")
-            .map(|b| b["amount"].as_i64().unwrap())
-            .sum::<i64>()
-    };
     let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": [rust]})).await;
     let (s, cs) = app
         .post(
@@ -1002,14 +986,14 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
         })
         .await
         .unwrap();
-    assert_eq!(referrer_credit().await, 700);
+    assert_eq!(credit_of(&app, &referrer, "USD").await, 700);
     let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
     assert_eq!(s, 200, "{r}");
     let (status,): (String,) =
         sqlx::query_as("SELECT status FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
     assert_eq!(status, "failed");
     // The referral reward the refund took back is the referrer's again.
-    assert_eq!(referrer_credit().await, 700);
+    assert_eq!(credit_of(&app, &referrer, "USD").await, 700);
     let (_, info) = app.get(&format!("/v1/customers/{referrer}/referral_code")).await;
     assert_eq!(info["referrals"][0]["status"], "rewarded");
     let (_, evs) = app.get("/v1/events?type=referral.reversed").await;
