@@ -214,6 +214,20 @@ impl Sql {
         self.args.push(a);
         format!("${}", self.args.len())
     }
+
+    /// The statement and its bound values, ready for `query_*_with`.
+    fn finish(self) -> Result<(sqlx::AssertSqlSafe<String>, sqlx::any::AnyArguments), DbError> {
+        use sqlx::Arguments;
+        let mut args = sqlx::any::AnyArguments::default();
+        for a in self.args {
+            match a {
+                Arg::Int(i) => args.add(i),
+                Arg::Text(s) => args.add(s),
+            }
+            .map_err(|e| DbError::Other(e.to_string()))?;
+        }
+        Ok((sqlx::AssertSqlSafe(self.text), args))
+    }
 }
 
 /// The parts of the statement the page and the count share.
@@ -373,13 +387,8 @@ async fn search_text_only(db: &Db, q: &SearchQuery, t: &TextQuery) -> Result<Vec
          AND r.livemode = {livemode} AND r.published = 1) \
          SELECT id, score FROM hits{keyset} ORDER BY score DESC, id DESC LIMIT {limit}"
     );
-    let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.text));
-    for a in sql.args {
-        query = match a {
-            Arg::Int(i) => query.bind(i),
-            Arg::Text(s) => query.bind(s),
-        };
-    }
+    let (text, args) = sql.finish()?;
+    let query = sqlx::query_as_with::<_, (String, i64), _>(text, args);
     let page = query.fetch_all(db.reader()).await?;
     let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
     let mut rows: std::collections::HashMap<String, CourseRow> =
@@ -416,13 +425,8 @@ pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchHit>, DbError>
         keys[0],
         order.join(", ")
     );
-    let mut query = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql.text));
-    for a in sql.args {
-        query = match a {
-            Arg::Int(i) => query.bind(i),
-            Arg::Text(s) => query.bind(s),
-        };
-    }
+    let (text, args) = sql.finish()?;
+    let query = sqlx::query_as_with::<_, HitRow, _>(text, args);
     let rows = query.fetch_all(db.reader()).await?;
     Ok(rows
         .into_iter()
@@ -435,13 +439,8 @@ pub async fn count(db: &Db, q: &SearchQuery) -> Result<i64, DbError> {
     let mut sql = Sql { text: String::new(), args: Vec::new() };
     let Parts { cte, from, filters, .. } = build(db.backend(), q, &mut sql, false);
     sql.text = format!("{cte}SELECT CAST(COUNT(*) AS BIGINT) FROM {from}{filters}");
-    let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.text));
-    for a in sql.args {
-        query = match a {
-            Arg::Int(i) => query.bind(i),
-            Arg::Text(s) => query.bind(s),
-        };
-    }
+    let (text, args) = sql.finish()?;
+    let query = sqlx::query_scalar_with::<_, i64, _>(text, args);
     Ok(query.fetch_one(db.reader()).await?)
 }
 
