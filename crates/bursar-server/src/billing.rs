@@ -1544,6 +1544,28 @@ pub enum RefundTo {
     CreditBalance,
 }
 
+impl RefundTo {
+    /// The API's `refund_to`: `payment_method` (the default) or
+    /// `credit_balance`.
+    pub fn parse(v: Option<&str>) -> ApiResult<RefundTo> {
+        match v.unwrap_or("payment_method") {
+            "payment_method" => Ok(RefundTo::PaymentMethod),
+            "credit_balance" => Ok(RefundTo::CreditBalance),
+            _ => Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
+        }
+    }
+}
+
+/// What an invoice's credit notes have credited so far: (in all, of it
+/// tax). A voided credit note (a refund the provider refused) counts for
+/// nothing.
+pub async fn credited_so_far(tx: &mut Tx, invoice: &InvoiceRow) -> ApiResult<(i64, i64)> {
+    let notes = billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?;
+    let credited = notes.iter().map(|c| c.credited()).sum();
+    let tax = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
+    Ok((credited, tax))
+}
+
 /// The tax of the first `credited` minor units credited on an invoice:
 /// `credited × tax ÷ total`, rounded half up. Refunds take tax by this,
 /// cumulatively, so rounding never drifts and the last credit takes exactly
@@ -1601,9 +1623,7 @@ pub async fn refund(
     if invoice.status != "paid" || invoice.total <= 0 {
         return Err(ApiError::invalid("id", "only a paid invoice with a positive total can be refunded"));
     }
-    let notes = billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?;
-    let credited: i64 = notes.iter().map(|c| c.credited()).sum();
-    let tax_credited: i64 = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
+    let (credited, tax_credited) = credited_so_far(tx, invoice).await?;
     let left = invoice.total - credited;
     if amount <= 0 || amount > left {
         return Err(ApiError::invalid(

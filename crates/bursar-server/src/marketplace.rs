@@ -290,8 +290,7 @@ pub async fn on_refund(
     let mut items = store::order_items(&mut **tx, &order.id).await?;
     // Tax is credited step by step with its own rounding: once the invoice
     // is credited in full, everything left of the net is refunded.
-    let credited: i64 =
-        billing_store::credit_notes_of(&mut **tx, livemode, &invoice.id).await?.iter().map(|c| c.credited()).sum();
+    let (credited, _) = crate::billing::credited_so_far(tx, invoice).await?;
     let last = credited >= invoice.total;
     // A refund of some items takes from those alone (the platform keeps
     // any unit of rounding beyond them).

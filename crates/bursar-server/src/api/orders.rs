@@ -724,11 +724,7 @@ async fn refund_order(
     if !is_valid(IdKind::Order, &id) {
         return Err(not_found());
     }
-    let to = match b.refund_to.as_deref().unwrap_or("payment_method") {
-        "payment_method" => crate::billing::RefundTo::PaymentMethod,
-        "credit_balance" => crate::billing::RefundTo::CreditBalance,
-        _ => return Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
-    };
+    let to = crate::billing::RefundTo::parse(b.refund_to.as_deref())?;
     let reason = b.reason.unwrap_or_else(|| "requested_by_customer".into());
     super::check_len("reason", &Some(reason.clone()), 500)?;
     if b.items.is_empty() || b.items.len() > 100 {
@@ -762,9 +758,7 @@ async fn refund_order(
         .await?
         .ok_or_else(ApiError::internal)?;
     let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let notes = bursar_store::billing::credit_notes_of(&mut *tx, caller.livemode, &inv.id).await?;
-    let credited: i64 = notes.iter().map(|c| c.credited()).sum();
-    let tax_credited: i64 = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
+    let (credited, tax_credited) = crate::billing::credited_so_far(&mut tx, &inv).await?;
     let order_left: i64 = items.iter().map(|i| i.net - i.refunded_net).sum();
     // All that is left of the order: all that is left of the invoice, so
     // its tax is credited to the last unit.

@@ -895,11 +895,7 @@ async fn refund_invoice(
     if !is_valid(IdKind::Invoice, &id) {
         return Err(ApiError::not_found("id", "invoice", &id));
     }
-    let to = match body.refund_to.as_deref().unwrap_or("payment_method") {
-        "payment_method" => billing::RefundTo::PaymentMethod,
-        "credit_balance" => billing::RefundTo::CreditBalance,
-        _ => return Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
-    };
+    let to = billing::RefundTo::parse(body.refund_to.as_deref())?;
     let reason = body.reason.unwrap_or_else(|| "requested_by_customer".into());
     super::check_len("reason", &Some(reason.clone()), 500)?;
     let mut tx = state.db.begin().await?;
@@ -909,8 +905,7 @@ async fn refund_invoice(
         .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
     let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let credited: i64 =
-        store::credit_notes_of(&mut *tx, caller.livemode, &id).await?.iter().map(|c| c.credited()).sum();
+    let (credited, _) = billing::credited_so_far(&mut tx, &inv).await?;
     let amount = body.amount.unwrap_or(inv.total - credited);
     let cn = billing::refund(&mut tx, &inv, amount, to, &reason, None, now).await?;
     let mut tx = send_refunds(&state, tx, &cn.id).await?;
