@@ -234,6 +234,16 @@ impl Db {
         }
     }
 
+    /// The same as [`Db::for_update`], for code that holds only a
+    /// connection (a transaction) and not the handle.
+    pub fn for_update_on(conn: &sqlx::AnyConnection) -> &'static str {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
+    }
+
     /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers on several nodes
     /// take different rows; nothing on SQLite.
     pub fn for_update_skip_locked(&self) -> &'static str {

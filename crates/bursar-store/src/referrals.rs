@@ -186,14 +186,15 @@ pub async fn move_by_order(
     if n == 0 {
         return Ok(None);
     }
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM referrals WHERE order_id = $1"));
-    let row: Option<ReferralRow> = sqlx::query_as(sql).bind(order_id).fetch_optional(&mut **tx).await?;
-    let Some(row) = row else { return Ok(None) };
-    let back: i64 = sqlx::query_scalar("SELECT reversed_amount FROM referrals WHERE id = $1")
-        .bind(&row.id)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(Some((row, back)))
+    #[derive(FromRow)]
+    struct Moved {
+        #[sqlx(flatten)]
+        row: ReferralRow,
+        reversed_amount: i64,
+    }
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS}, reversed_amount FROM referrals WHERE order_id = $1"));
+    let moved: Option<Moved> = sqlx::query_as(sql).bind(order_id).fetch_optional(&mut **tx).await?;
+    Ok(moved.map(|m| (m.row, m.reversed_amount)))
 }
 
 pub async fn set_reversed_amount(tx: &mut Tx, id: &str, amount: i64) -> Result<(), DbError> {

@@ -315,7 +315,8 @@ pub async fn on_order_refunded(tx: &mut Tx, livemode: bool, order_id: &str, now:
     let Some((r, _)) = store::move_by_order(tx, order_id, "rewarded", "reversed").await? else { return Ok(()) };
     let mut back = 0;
     if let (Some(cur), true) = (&r.reward_currency, r.reward_amount > 0) {
-        lock_customer(tx, livemode, &r.referrer_id).await?;
+        // Concurrent debits of the referrer's credit cannot overdraw it.
+        customers::lock(tx, bursar_store::Db::for_update_on(tx), livemode, &r.referrer_id).await?;
         let available = crate::billing::credit_balance(tx, livemode, &r.referrer_id, cur).await?;
         back = r.reward_amount.min(available.max(0));
         if back > 0 {
@@ -351,13 +352,5 @@ pub async fn on_order_refund_undone(tx: &mut Tx, livemode: bool, order_id: &str,
             .await?;
     }
     store::set_reversed_amount(tx, &r.id, 0).await?;
-    Ok(())
-}
-
-/// Locks a customer's row on PostgreSQL, so concurrent debits of their
-/// credit cannot overdraw it (SQLite has one writer).
-async fn lock_customer(tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<()> {
-    let for_update = if tx.backend_name() == "PostgreSQL" { " FOR UPDATE" } else { "" };
-    bursar_store::customers::lock(tx, for_update, livemode, id).await?;
     Ok(())
 }
