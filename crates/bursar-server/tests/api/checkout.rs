@@ -27,11 +27,6 @@ async fn submit(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, Strin
     (r.status().as_u16(), loc, r.text().await.unwrap())
 }
 
-fn form_token(html: &str) -> String {
-    let start = html.find("name=\"form_token\" value=\"").expect("a form token on the page") + 25;
-    html[start..start + 32].to_string()
-}
-
 async fn session(app: &TestApp, body: Value) -> Value {
     let (s, cs) = app.post("/v1/checkout/sessions", body).await;
     assert_eq!(s, 201, "{cs}");

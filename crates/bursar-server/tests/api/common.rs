@@ -106,10 +106,23 @@ impl TestApp {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.tdb.db.reader()).await.unwrap()
     }
 
+    /// The form token of a checkout session's page, as a buyer's browser
+    /// gets it.
+    pub async fn checkout_token(&self, session: &str) -> String {
+        let r = self.client.get(self.url(&format!("/checkout/{session}"))).send().await.unwrap();
+        form_token(&r.text().await.unwrap())
+    }
+
     pub async fn verify_ledger(&self) {
         let r = bursar_store::ledger::verify(&self.tdb.db).await.unwrap();
         assert!(r.ok(), "ledger verify failed: {:?}", r.problems);
     }
+}
+
+/// The form token of a hosted page's form.
+pub fn form_token(html: &str) -> String {
+    let start = html.find("name=\"form_token\" value=\"").expect("a form token on the page") + 25;
+    html[start..start + 32].to_string()
 }
 
 pub async fn json(resp: Response) -> (u16, Value) {

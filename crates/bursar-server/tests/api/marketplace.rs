@@ -40,10 +40,7 @@ async fn learner(app: &TestApp, clock: &str, email: &str) -> String {
 
 /// Pays a checkout session with the sandbox's test card, as a buyer would.
 async fn pay(app: &TestApp, session: &str) {
-    let r = app.client.get(app.url(&format!("/checkout/{session}"))).send().await.unwrap();
-    let html = r.text().await.unwrap();
-    let start = html.find("name=\"form_token\" value=\"").expect("a form token") + 25;
-    let token = html[start..start + 32].to_string();
+    let token = app.checkout_token(session).await;
     let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send().await;
     let r = r.unwrap();
     let status = r.status().as_u16();
@@ -811,9 +808,7 @@ async fn a_refund_takes_back_only_the_referral_reward_not_yet_spent() {
         .await;
     assert_eq!(s, 201, "{cs}");
     let session = cs["id"].as_str().unwrap();
-    let html = app.client.get(app.url(&format!("/checkout/{session}"))).send().await.unwrap().text().await.unwrap();
-    let start = html.find("name=\"form_token\" value=\"").unwrap() + 25;
-    let token = html[start..start + 32].to_string();
+    let token = app.checkout_token(session).await;
     let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send().await;
     let r = r.unwrap();
     assert!(r.headers()["location"].to_str().unwrap().starts_with("https://learn.example/thanks"));
@@ -958,9 +953,7 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     assert_eq!(s, 201, "{cs}");
     let id = cs["id"].as_str().unwrap().to_string();
     // USD 55.00 (the helper prices USD 5.00 above EUR). Paid on Stripe's page, then back.
-    let html = app.client.get(app.url(&format!("/checkout/{id}"))).send().await.unwrap().text().await.unwrap();
-    let start = html.find("name=\"form_token\" value=\"").unwrap() + 25;
-    let token = html[start..start + 32].to_string();
+    let token = app.checkout_token(&id).await;
     let r =
         app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 303);

@@ -60,9 +60,7 @@ async fn course(app: &TestApp, owner: &str, eur: i64) -> String {
 
 /// Pays a checkout session with the sandbox's test card, as a buyer would.
 async fn pay(app: &TestApp, session: &str) {
-    let html = app.client.get(app.url(&format!("/checkout/{session}"))).send().await.unwrap().text().await.unwrap();
-    let start = html.find("name=\"form_token\" value=\"").expect("a form token") + 25;
-    let token = html[start..start + 32].to_string();
+    let token = app.checkout_token(session).await;
     let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send();
     assert_eq!(r.await.unwrap().status().as_u16(), 303);
     let r = app

@@ -259,9 +259,7 @@ async fn ai_credits_run_out_and_a_top_up_bought_at_checkout_restores_them() {
         .await;
     assert_eq!(s, 201, "{cs}");
     let id = cs["id"].as_str().unwrap();
-    let html = app.client.get(app.url(&format!("/checkout/{id}"))).send().await.unwrap().text().await.unwrap();
-    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
-    let token = html[at..at + 32].to_string();
+    let token = app.checkout_token(id).await;
     app.client
         .post(app.url(&format!("/checkout/{id}/pay")))
         .form(&[("form_token", token.as_str())])
