@@ -247,6 +247,33 @@ pub fn apply(
     Ok(Taxed { subtotal_minor: net, taxes, total_minor: total })
 }
 
+/// Taxes an invoice whose lines fall in parts priced differently (a
+/// subscription's tax-inclusive plan and tax-exclusive courses on one
+/// invoice): each part is taxed as its prices say, and the parts are
+/// summed, component by component. Returns the sum and each part.
+pub fn apply_parts(
+    decision: &Decision,
+    parts: &[(TaxBehavior, i64)],
+    currency: Currency,
+) -> Result<(Taxed, Vec<Taxed>), MoneyError> {
+    let each = parts.iter().map(|(b, sum)| apply(decision, *b, *sum, currency)).collect::<Result<Vec<_>, _>>()?;
+    let mut total = Taxed { subtotal_minor: 0, taxes: Vec::new(), total_minor: 0 };
+    for t in &each {
+        total.subtotal_minor = total.subtotal_minor.checked_add(t.subtotal_minor).ok_or(MoneyError::Overflow)?;
+        total.total_minor = total.total_minor.checked_add(t.total_minor).ok_or(MoneyError::Overflow)?;
+        for x in &t.taxes {
+            match total.taxes.iter_mut().find(|y| y.jurisdiction == x.jurisdiction && y.name == x.name) {
+                Some(y) => {
+                    y.taxable_minor = y.taxable_minor.checked_add(x.taxable_minor).ok_or(MoneyError::Overflow)?;
+                    y.amount_minor = y.amount_minor.checked_add(x.amount_minor).ok_or(MoneyError::Overflow)?;
+                }
+                None => total.taxes.push(x.clone()),
+            }
+        }
+    }
+    Ok((total, each))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +358,25 @@ mod tests {
         // Credits carry negative tax.
         let t = apply(&vat19, TaxBehavior::Exclusive, -613, eur).unwrap();
         assert_eq!((t.taxes[0].amount_minor, t.total_minor), (-116, -729));
+    }
+
+    #[test]
+    fn parts_priced_differently_are_taxed_each_as_priced_and_summed() {
+        let eur = Currency::from_code("EUR").unwrap();
+        let vat20 = Decision::single("VAT", "FR", 2000);
+        // A plan at 19.00 including VAT and a course at 49.99 before VAT.
+        let (sum, each) =
+            apply_parts(&vat20, &[(TaxBehavior::Inclusive, 1900), (TaxBehavior::Exclusive, 4999)], eur).unwrap();
+        assert_eq!((each[0].subtotal_minor, each[0].total_minor), (1583, 1900));
+        assert_eq!((each[1].subtotal_minor, each[1].total_minor), (4999, 5999));
+        assert_eq!((sum.subtotal_minor, sum.total_minor), (1583 + 4999, 1900 + 5999));
+        assert_eq!(sum.taxes.len(), 1);
+        assert_eq!((sum.taxes[0].taxable_minor, sum.taxes[0].amount_minor), (6582, 317 + 1000));
+        // No tax: the parts simply add up.
+        let (sum, _) =
+            apply_parts(&Decision::none(None), &[(TaxBehavior::Inclusive, 10), (TaxBehavior::Exclusive, 5)], eur)
+                .unwrap();
+        assert_eq!((sum.subtotal_minor, sum.total_minor, sum.taxes.len()), (15, 15, 0));
     }
 
     proptest! {

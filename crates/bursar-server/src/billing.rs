@@ -132,10 +132,36 @@ pub struct InvoiceInput<'a> {
     pub currency: Currency,
     pub behavior: TaxBehavior,
     pub lines: Vec<LineDraft>,
+    /// One-off sales on the same invoice (the courses of a cart that also
+    /// starts a subscription): after `lines`, priced before tax whatever
+    /// `behavior` says, and credited to `revenue:one_off`.
+    pub one_off: Vec<LineDraft>,
     pub period: Option<(i64, i64)>,
     pub now: i64,
     /// A hand-written invoice being finalized: keeps the draft's ids.
     pub manual: Option<Manual>,
+}
+
+/// The part of an invoice that is one-off sales, when it also holds a
+/// subscription's lines (as its tax details record it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneOffPart {
+    /// Net of tax, after its discount.
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+impl OneOffPart {
+    pub fn of(invoice: &InvoiceRow) -> Option<OneOffPart> {
+        let d: serde_json::Value = serde_json::from_str(&invoice.tax_details).ok()?;
+        let p = d.get("one_off")?;
+        Some(OneOffPart {
+            subtotal: p.get("subtotal")?.as_i64()?,
+            tax: p.get("tax")?.as_i64()?,
+            total: p.get("total")?.as_i64()?,
+        })
+    }
 }
 
 /// What a finalized draft keeps: its id, its lines' ids, its own fields.
@@ -170,10 +196,23 @@ pub(crate) fn build_invoice(
 ) -> ApiResult<BuiltInvoice> {
     let customer = inp.customer;
     let (currency, now) = (inp.currency, inp.now);
-    let lines_sum =
-        inp.lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)?;
+    let sum_of = |lines: &[LineDraft]| {
+        lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)
+    };
+    let lines_sum = sum_of(&inp.lines)?;
     let decision = tax::decide(&settings.tax, &buyer_of(customer));
-    let taxed = tax::apply(&decision, inp.behavior, lines_sum, currency).map_err(err)?;
+    // Each part taxed as it is priced: the invoice's own lines by its
+    // behavior, one-off sales before tax.
+    let mut parts = vec![(inp.behavior, lines_sum)];
+    if !inp.one_off.is_empty() {
+        parts.push((TaxBehavior::Exclusive, sum_of(&inp.one_off)?));
+    }
+    let (taxed, each) = tax::apply_parts(&decision, &parts, currency).map_err(err)?;
+    let one_off = each.get(1).map(|t| OneOffPart {
+        subtotal: t.subtotal_minor,
+        tax: t.taxes.iter().map(|x| x.amount_minor).sum(),
+        total: t.total_minor,
+    });
     let subtotal = taxed.subtotal_minor;
     let tax: i64 = taxed.taxes.iter().map(|t| t.amount_minor).sum();
     let total = taxed.total_minor;
@@ -191,8 +230,12 @@ pub(crate) fn build_invoice(
         // negative one (a net credit) is owed to them as credit balance.
         let owed_by = if total > 0 { "receivables" } else { credit_account.as_str() };
         let mut e = EntryDraft::new(currency, format!("Invoice {number}")).debit(owed_by, total);
-        if subtotal != 0 {
-            e = e.credit(revenue_account(inp.reason), subtotal);
+        let one_off_net = one_off.map_or(0, |p| p.subtotal);
+        if subtotal - one_off_net != 0 {
+            e = e.credit(revenue_account(inp.reason), subtotal - one_off_net);
+        }
+        if one_off_net != 0 {
+            e = e.credit("revenue:one_off", one_off_net);
         }
         for t in taxed.taxes.iter().filter(|t| t.amount_minor != 0) {
             e = e.credit(format!("tax_payable:{}", t.jurisdiction), t.amount_minor);
@@ -228,9 +271,11 @@ pub(crate) fn build_invoice(
         entries.push((e, "payment", p.id.clone()));
     }
     let line_ids = inp.manual.as_ref().map(|m| m.line_ids.clone()).unwrap_or_default();
+    let mixed = !inp.one_off.is_empty() && inp.behavior != TaxBehavior::Exclusive;
     let lines = inp
         .lines
         .into_iter()
+        .chain(inp.one_off)
         .enumerate()
         .map(|(i, l)| LineRow {
             id: line_ids.get(i).cloned().unwrap_or_else(|| new_id(IdKind::InvoiceLine)),
@@ -258,14 +303,21 @@ pub(crate) fn build_invoice(
         subtotal,
         tax,
         total,
-        tax_behavior: inp.behavior.as_str().to_string(),
-        tax_details: serde_json::json!({
-            "jurisdiction": decision.jurisdiction,
-            "reverse_charge": decision.reverse_charge,
-            "note": decision.note,
-            "taxes": taxed.taxes,
-        })
-        .to_string(),
+        // `mixed`: tax-inclusive subscription lines beside one-off sales
+        // priced before tax.
+        tax_behavior: if mixed { "mixed" } else { inp.behavior.as_str() }.to_string(),
+        tax_details: {
+            let mut d = serde_json::json!({
+                "jurisdiction": decision.jurisdiction,
+                "reverse_charge": decision.reverse_charge,
+                "note": decision.note,
+                "taxes": taxed.taxes,
+            });
+            if let Some(p) = one_off {
+                d["one_off"] = serde_json::json!({"subtotal": p.subtotal, "tax": p.tax, "total": p.total});
+            }
+            d.to_string()
+        },
         credit_applied,
         amount_due,
         amount_paid: if paid { amount_due } else { 0 },
@@ -513,11 +565,13 @@ pub async fn create(
     coupon: Option<&str>,
     now: i64,
 ) -> ApiResult<SubscriptionRow> {
-    Ok(create_inner(tx, settings, customer, plan, price, quantity, trial, coupon, now, false).await?.0)
+    Ok(create_inner(tx, settings, customer, plan, price, quantity, trial, coupon, now, None).await?.0)
 }
 
 /// Starts a subscription for a checkout: `incomplete`, with its first
-/// invoice issued open, to be paid by the checkout's payment.
+/// invoice issued open, to be paid by the checkout's payment. `one_off`:
+/// what a cart sells with it, on the same first invoice (never on
+/// renewals).
 #[allow(clippy::too_many_arguments)]
 pub async fn create_for_checkout(
     tx: &mut Tx,
@@ -527,9 +581,11 @@ pub async fn create_for_checkout(
     price: &PriceRow,
     quantity: i64,
     coupon: Option<&str>,
+    one_off: Vec<LineDraft>,
     now: i64,
 ) -> ApiResult<(SubscriptionRow, InvoiceRow)> {
-    let (sub, inv) = create_inner(tx, settings, customer, plan, price, quantity, false, coupon, now, true).await?;
+    let (sub, inv) =
+        create_inner(tx, settings, customer, plan, price, quantity, false, coupon, now, Some(one_off)).await?;
     Ok((sub, inv.ok_or_else(ApiError::internal)?))
 }
 
@@ -544,8 +600,12 @@ async fn create_inner(
     trial: bool,
     coupon: Option<&str>,
     now: i64,
-    checkout: bool,
+    checkout: Option<Vec<LineDraft>>,
 ) -> ApiResult<(SubscriptionRow, Option<InvoiceRow>)> {
+    let (checkout, one_off) = match checkout {
+        Some(lines) => (true, lines),
+        None => (false, Vec::new()),
+    };
     let currency = Currency::from_code(&price.currency).map_err(err)?;
     let interval = Interval::parse(&price.interval).unwrap_or(Interval::Month);
     let mut sub = SubscriptionRow {
@@ -598,6 +658,7 @@ async fn create_inner(
             currency,
             behavior: behavior_of(price),
             lines,
+            one_off,
             period: Some((now, sub.current_period_end)),
             now,
             manual: None,
@@ -717,6 +778,7 @@ async fn renew_from(
             currency,
             behavior: behavior_of(&price),
             lines,
+            one_off: Vec::new(),
             period: Some((sub.current_period_start, sub.current_period_end)),
             now: start,
             manual: None,
@@ -855,6 +917,7 @@ pub async fn preview_change(
             currency,
             behavior: behavior_of(new_price),
             lines: lines.clone(),
+            one_off: Vec::new(),
             period: Some((now, sub.current_period_end)),
             now,
             manual: None,
@@ -894,6 +957,7 @@ pub async fn change_now(
                     currency,
                     behavior: behavior_of(new_price),
                     lines,
+                    one_off: Vec::new(),
                     period: Some((now, sub.current_period_end)),
                     now,
                     manual: None,
@@ -985,6 +1049,7 @@ pub async fn pause(
                 currency,
                 behavior: behavior_of(&price),
                 lines,
+                one_off: Vec::new(),
                 period: Some((now, sub.current_period_end)),
                 now,
                 manual: None,
@@ -1508,6 +1573,7 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
                 currency,
                 behavior: behavior_of(price),
                 lines,
+                one_off: Vec::new(),
                 period: Some((sub.current_period_start, sub.current_period_end)),
                 now: boundary,
                 manual: None,

@@ -64,9 +64,65 @@ impl Item {
     }
 }
 
-/// Which of a cart's items a coupon covers.
-pub fn coupon_covers(rules: &bursar_domain::coupon::Rules, items: &[Item]) -> Vec<bool> {
-    items.iter().map(|i| rules.applies_to.covers(i.coupon_item())).collect()
+/// What a session's coupon discounts. A coupon that covers the plan is
+/// the subscription's: it discounts the plan on the first invoice and on
+/// renewals for as long as its duration says. One-off items it covers are
+/// discounted once, on the first invoice; beside a plan it covers, only a
+/// percentage reaches them (an amount off is taken once, from the plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponTargets {
+    pub plan: bool,
+    /// Per item of the session.
+    pub items: Vec<bool>,
+}
+
+pub fn coupon_targets(
+    rules: &bursar_domain::coupon::Rules,
+    plan: Option<bursar_domain::coupon::Item<'_>>,
+    items: &[Item],
+) -> CouponTargets {
+    let plan = plan.is_some_and(|p| rules.applies_to.covers(p));
+    let items_too = !plan || matches!(rules.discount, bursar_domain::coupon::Discount::Percent { .. });
+    CouponTargets { plan, items: items.iter().map(|i| items_too && rules.applies_to.covers(i.coupon_item())).collect() }
+}
+
+/// A session's coupon, its rules and what it discounts.
+pub struct SessionCoupon {
+    pub row: billing_store::CouponRow,
+    pub rules: bursar_domain::coupon::Rules,
+    pub targets: CouponTargets,
+}
+
+impl SessionCoupon {
+    /// The one-off items' discount: (line description, amount off).
+    pub fn items_discount(&self, items: &[Item], currency: Currency) -> ApiResult<Option<(String, i64)>> {
+        let covered: i64 = items
+            .iter()
+            .zip(&self.targets.items)
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i.unit_amount.saturating_mul(i.quantity))
+            .sum();
+        if covered == 0 {
+            return Ok(None);
+        }
+        let off = bursar_domain::coupon::discount_of(&self.rules.discount, currency.code(), covered)
+            .map_err(|_| ApiError::internal())?;
+        Ok((off != 0).then(|| (format!("{} ({})", self.row.name, self.row.code), off)))
+    }
+}
+
+/// Loads the session's coupon (none when it has none or it is gone).
+pub async fn session_coupon(conn: &mut sqlx::AnyConnection, s: &SessionRow) -> ApiResult<Option<SessionCoupon>> {
+    let Some(code) = &s.coupon else { return Ok(None) };
+    let Some(row) = billing_store::coupon_by_key(&mut *conn, s.livemode, code).await? else { return Ok(None) };
+    let rules: bursar_domain::coupon::Rules = serde_json::from_str(&row.rules).map_err(|_| ApiError::internal())?;
+    let plan = match &s.plan_id {
+        Some(id) => catalog::plan_by_id(&mut *conn, s.livemode, id).await?,
+        None => None,
+    };
+    let plan_item = plan.as_ref().map(|p| bursar_domain::coupon::Item::Plan { id: &p.id, code: &p.code });
+    let targets = coupon_targets(&rules, plan_item, &items_of(s));
+    Ok(Some(SessionCoupon { row, rules, targets }))
 }
 
 fn one() -> i64 {
@@ -93,55 +149,78 @@ pub struct Summary {
     pub currency: Currency,
     /// (description, amount in minor units)
     pub lines: Vec<(String, i64)>,
+    /// All the tax, including what is inside tax-inclusive prices.
     pub tax: i64,
+    /// The part of `tax` inside tax-inclusive prices (not a line).
+    pub tax_included: i64,
     pub total: i64,
 }
 
 /// Prices a session as its invoice would be issued now, without writing.
+/// A plan is taxed as its price says; one-off items are priced before tax.
 pub async fn summarize(db: &bursar_store::Db, settings: &Settings, s: &SessionRow) -> ApiResult<Summary> {
-    let r = db.reader();
-    let customer = customers::get(r, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let mut conn = db.reader().acquire().await?;
+    let customer = customers::get(&mut *conn, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
     let currency = Currency::from_code(&s.currency).map_err(|_| ApiError::internal())?;
+    let coupon = session_coupon(&mut conn, s).await?;
     let mut drafts = Vec::new();
-    let mut behavior = TaxBehavior::Exclusive;
+    let mut parts = Vec::new();
     if let (Some(plan_id), Some(price_id)) = (&s.plan_id, &s.price_id) {
-        let plan = catalog::plan_by_id(r, s.livemode, plan_id).await?.ok_or_else(ApiError::internal)?;
-        let price = catalog::price_by_id(r, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
-        behavior = TaxBehavior::parse(&price.tax_behavior).unwrap_or(TaxBehavior::Exclusive);
+        let plan = catalog::plan_by_id(&mut *conn, s.livemode, plan_id).await?.ok_or_else(ApiError::internal)?;
+        let price = catalog::price_by_id(&mut *conn, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
+        let behavior = TaxBehavior::parse(&price.tax_behavior).unwrap_or(TaxBehavior::Exclusive);
         let amount = price.amount.checked_mul(s.quantity).ok_or_else(ApiError::internal)?;
         let per = if price.interval == "year" { "year" } else { "month" };
         let qty = if s.quantity > 1 { format!(" × {}", s.quantity) } else { String::new() };
         drafts.push((format!("{} (per {per}){qty}", plan.name), amount));
-        if let Some(code) = &s.coupon {
-            if let Some(c) = billing_store::coupon_by_key(r, s.livemode, code).await? {
-                let rules: bursar_domain::coupon::Rules =
-                    serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
-                let off = bursar_domain::coupon::discount_of(&rules.discount, currency.code(), amount)
-                    .map_err(|_| ApiError::internal())?;
-                if off != 0 {
-                    drafts.push((format!("{} ({})", c.name, c.code), -off));
-                }
+        let mut sum = amount;
+        if let Some(c) = coupon.as_ref().filter(|c| c.targets.plan) {
+            let off = bursar_domain::coupon::discount_of(&c.rules.discount, currency.code(), amount)
+                .map_err(|_| ApiError::internal())?;
+            if off != 0 {
+                drafts.push((format!("{} ({})", c.row.name, c.row.code), -off));
+                sum -= off;
             }
         }
-    } else {
-        for i in items_of(s) {
+        parts.push((behavior, sum));
+    }
+    let items = items_of(s);
+    if !items.is_empty() {
+        let mut sum = 0i64;
+        for i in &items {
             let qty = if i.quantity > 1 { format!(" × {}", i.quantity) } else { String::new() };
-            drafts.push((format!("{}{qty}", i.description), i.unit_amount.saturating_mul(i.quantity)));
+            let amount = i.unit_amount.saturating_mul(i.quantity);
+            drafts.push((format!("{}{qty}", i.description), amount));
+            sum = sum.saturating_add(amount);
         }
-        if let Some((name, off)) = cart_discount(r, s, currency).await? {
+        if let Some((name, off)) = coupon.as_ref().map(|c| c.items_discount(&items, currency)).transpose()?.flatten() {
             drafts.push((name, -off));
+            sum -= off;
         }
+        parts.push((TaxBehavior::Exclusive, sum));
     }
-    let sum: i64 = drafts.iter().map(|d| d.1).sum();
     let decision = bursar_domain::tax::decide(&settings.tax, &billing::buyer_of(&customer));
-    let taxed = bursar_domain::tax::apply(&decision, behavior, sum, currency).map_err(|_| ApiError::internal())?;
+    let (taxed, each) =
+        bursar_domain::tax::apply_parts(&decision, &parts, currency).map_err(|_| ApiError::internal())?;
     let tax = taxed.taxes.iter().map(|t| t.amount_minor).sum();
-    for t in &taxed.taxes {
-        if t.amount_minor != 0 && behavior == TaxBehavior::Exclusive {
-            drafts.push((format!("{} {}.{:02} %", t.name, t.rate_bps / 100, t.rate_bps % 100), t.amount_minor));
+    // Tax on top of prices is a line; tax inside a price is not.
+    let mut tax_included = 0;
+    let mut on_top: Vec<bursar_domain::tax::TaxAmount> = Vec::new();
+    for ((behavior, _), t) in parts.iter().zip(&each) {
+        for x in &t.taxes {
+            if *behavior == TaxBehavior::Inclusive {
+                tax_included += x.amount_minor;
+            } else if let Some(y) = on_top.iter_mut().find(|y| y.name == x.name && y.jurisdiction == x.jurisdiction) {
+                y.amount_minor += x.amount_minor;
+            } else {
+                on_top.push(x.clone());
+            }
         }
     }
-    Ok(Summary { currency, lines: drafts, tax, total: taxed.total_minor })
+    for t in on_top.iter().filter(|t| t.amount_minor != 0) {
+        drafts.push((format!("{} {}.{:02} %", t.name, t.rate_bps / 100, t.rate_bps % 100), t.amount_minor));
+    }
+    Ok(Summary { currency, lines: drafts, tax, tax_included, total: taxed.total_minor })
 }
 
 fn token_ok(s: &SessionRow, token: &str) -> bool {
@@ -268,27 +347,6 @@ async fn apply_coupon(
     Ok(Redirect::to(&format!("/checkout/{id}")).into_response())
 }
 
-/// The discount a payment-mode session's coupon gives on the whole cart:
-/// (line description, amount off).
-async fn cart_discount<'e, E>(ex: E, s: &SessionRow, currency: Currency) -> ApiResult<Option<(String, i64)>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let Some(code) = &s.coupon else { return Ok(None) };
-    let Some(c) = billing_store::coupon_by_key(ex, s.livemode, code).await? else { return Ok(None) };
-    let rules: bursar_domain::coupon::Rules = serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
-    let items = items_of(s);
-    let sum: i64 = items
-        .iter()
-        .zip(coupon_covers(&rules, &items))
-        .filter(|(_, covered)| *covered)
-        .map(|(i, _)| i.unit_amount.saturating_mul(i.quantity))
-        .sum();
-    let off =
-        bursar_domain::coupon::discount_of(&rules.discount, currency.code(), sum).map_err(|_| ApiError::internal())?;
-    Ok((off != 0).then(|| (format!("{} ({})", c.name, c.code), off)))
-}
-
 /// Checks the session's coupon (for the API, which names the field).
 pub async fn validate_coupon(tx: &mut Tx, s: &SessionRow, now: i64) -> ApiResult<()> {
     match &s.coupon {
@@ -305,7 +363,7 @@ async fn check_coupon(tx: &mut Tx, s: &SessionRow, code: &str, now: i64) -> ApiR
         .await?
         .ok_or_else(|| ApiError::invalid("coupon", format!("no coupon `{code}`")))?;
     let rules: bursar_domain::coupon::Rules = serde_json::from_str(&c.rules).map_err(|_| ApiError::internal())?;
-    let (item_amount, plan) = match (&s.plan_id, &s.price_id) {
+    let (plan_amount, plan) = match (&s.plan_id, &s.price_id) {
         (Some(plan_id), Some(price_id)) => {
             let plan = catalog::plan_by_id(&mut **tx, s.livemode, plan_id).await?.ok_or_else(ApiError::internal)?;
             let price = catalog::price_by_id(&mut **tx, s.livemode, price_id).await?.ok_or_else(ApiError::internal)?;
@@ -314,24 +372,21 @@ async fn check_coupon(tx: &mut Tx, s: &SessionRow, code: &str, now: i64) -> ApiR
         _ => (0, None),
     };
     let items = items_of(s);
-    let covers = coupon_covers(&rules, &items);
-    let (item, item_amount) = match &plan {
-        Some(plan) => (bursar_domain::coupon::Item::Plan { id: &plan.id, code: &plan.code }, item_amount),
-        // A cart: the coupon must cover one of its items at least; the
-        // minimum purchase counts the items it covers.
-        None => {
-            let first = items.iter().zip(&covers).find(|(_, c)| **c).map(|(i, _)| i);
-            let item = first
-                .map_or(items.first().map_or(bursar_domain::coupon::Item::Other, Item::coupon_item), Item::coupon_item);
-            let covered: i64 = items
-                .iter()
-                .zip(&covers)
-                .filter(|(_, c)| **c)
-                .map(|(i, _)| i.unit_amount.saturating_mul(i.quantity))
-                .sum();
-            (item, covered)
-        }
+    let plan_item = plan.as_ref().map(|p| bursar_domain::coupon::Item::Plan { id: &p.id, code: &p.code });
+    let t = coupon_targets(&rules, plan_item, &items);
+    // Tried on the plan when it covers the plan, else on the first item it
+    // covers (or on what is bought, to be refused); the minimum purchase
+    // counts what it discounts.
+    let first_item = items.iter().zip(&t.items).find(|(_, c)| **c).map(|(i, _)| i.coupon_item());
+    let item = match (t.plan, plan_item, first_item) {
+        (true, Some(p), _) => p,
+        (_, _, Some(i)) => i,
+        (_, Some(p), None) => p,
+        (_, None, None) => items.first().map_or(bursar_domain::coupon::Item::Other, Item::coupon_item),
     };
+    let covered: i64 =
+        items.iter().zip(&t.items).filter(|(_, c)| **c).map(|(i, _)| i.unit_amount.saturating_mul(i.quantity)).sum();
+    let item_amount = if t.plan { plan_amount } else { 0 } + covered;
     let attempt = bursar_domain::coupon::Attempt {
         now,
         item,
@@ -588,17 +643,58 @@ async fn issue(
     customer: &customers::CustomerRow,
     now: i64,
 ) -> ApiResult<()> {
+    let currency = Currency::from_code(&s.currency).map_err(|_| ApiError::internal())?;
+    let items = items_of(s);
+    let coupon = session_coupon(tx, s).await?;
+    // A coupon on the plan is redeemed with the subscription; one on the
+    // items alone is redeemed here (atomically against its limit).
+    let for_plan = coupon.as_ref().is_some_and(|c| c.targets.plan);
+    if let (Some(code), false) = (&s.coupon, for_plan) {
+        check_coupon(tx, s, code, now).await?;
+        let c = billing_store::coupon_by_key(&mut **tx, s.livemode, code).await?.ok_or_else(ApiError::internal)?;
+        if !billing_store::try_redeem(tx, &c.id).await? {
+            return Err(ApiError::invalid("coupon", bursar_domain::coupon::Refusal::Exhausted.to_string()));
+        }
+        billing_store::insert_redemption(tx, &new_id(IdKind::Redemption), s.livemode, &c.id, &customer.id, None, now)
+            .await?;
+    }
+    let discount = coupon.as_ref().map(|c| c.items_discount(&items, currency)).transpose()?.flatten();
     if let (Some(plan_id), Some(price_id)) = (s.plan_id.clone(), s.price_id.clone()) {
         let plan = catalog::plan_by_id(&mut **tx, s.livemode, &plan_id).await?.ok_or_else(ApiError::internal)?;
         let price = catalog::price_by_id(&mut **tx, s.livemode, &price_id).await?.ok_or_else(ApiError::internal)?;
+        // A cart's courses go on the subscription's first invoice.
+        let mut one_off: Vec<billing::LineDraft> = items
+            .into_iter()
+            .map(|i| billing::LineDraft {
+                kind: "one_off",
+                description: i.description,
+                quantity: i.quantity,
+                unit_amount: i.unit_amount,
+                amount: i.unit_amount.saturating_mul(i.quantity),
+                price_id: None,
+                period_start: None,
+                period_end: None,
+            })
+            .collect();
+        if let Some((name, off)) = discount {
+            one_off.push(billing::LineDraft {
+                kind: "discount",
+                description: name,
+                quantity: 1,
+                unit_amount: -off,
+                amount: -off,
+                price_id: None,
+                period_start: None,
+                period_end: None,
+            });
+        }
+        let code = s.coupon.as_deref().filter(|_| for_plan);
         let (sub, inv) =
-            billing::create_for_checkout(tx, settings, customer, &plan, &price, s.quantity, s.coupon.as_deref(), now)
-                .await?;
+            billing::create_for_checkout(tx, settings, customer, &plan, &price, s.quantity, code, one_off, now).await?;
         s.subscription_id = Some(sub.id);
         s.invoice_id = Some(inv.id);
     } else {
-        let currency = Currency::from_code(&s.currency).map_err(|_| ApiError::internal())?;
-        let lines = items_of(s)
+        let lines = items
             .into_iter()
             .map(|i| crate::invoicing::NewLine {
                 description: i.description,
@@ -606,30 +702,6 @@ async fn issue(
                 unit_amount: i.unit_amount,
             })
             .collect();
-        // The cart's coupon is redeemed (atomically against its limit) and
-        // becomes a discount line.
-        let discount = match &s.coupon {
-            Some(code) => {
-                check_coupon(tx, s, code, now).await?;
-                let c =
-                    billing_store::coupon_by_key(&mut **tx, s.livemode, code).await?.ok_or_else(ApiError::internal)?;
-                if !billing_store::try_redeem(tx, &c.id).await? {
-                    return Err(ApiError::invalid("coupon", bursar_domain::coupon::Refusal::Exhausted.to_string()));
-                }
-                billing_store::insert_redemption(
-                    tx,
-                    &new_id(IdKind::Redemption),
-                    s.livemode,
-                    &c.id,
-                    &customer.id,
-                    None,
-                    now,
-                )
-                .await?;
-                cart_discount(&mut **tx, s, currency).await?
-            }
-            None => None,
-        };
         let draft = crate::invoicing::create_draft(
             tx,
             settings,

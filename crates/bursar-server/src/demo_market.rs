@@ -105,6 +105,9 @@ async fn purchase(
         checkout_session_id: None,
         created_at: now,
         updated_at: now,
+        plan_id: None,
+        billing_interval: None,
+        quantity: 1,
     };
     store::insert_cart(tx, false, &cart).await?;
     for (c, _) in courses {

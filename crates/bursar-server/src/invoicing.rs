@@ -332,6 +332,7 @@ pub async fn finalize(
             currency,
             behavior,
             lines: drafts,
+            one_off: Vec::new(),
             period: None,
             now,
             manual: Some(manual),

@@ -84,6 +84,14 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     let currency = Currency::from_code(&s.currency).map_err(internal)?;
     let invoice = billing_store::invoice(&mut **tx, livemode, &invoice_id).await?.ok_or_else(ApiError::internal)?;
     let items = crate::checkout::items_of(s);
+    if items.is_empty() {
+        // A cart that only started a subscription: nothing to split or
+        // enroll; the subscription and its invoice are the record.
+        cart.status = "ordered".into();
+        cart.updated_at = now;
+        store::save_cart(tx, &cart).await?;
+        return Ok(None);
+    }
     let ids: Vec<String> = items.iter().filter_map(|i| i.course.clone()).collect();
     if ids.len() != items.len() {
         return Err(internal("a cart session with an item that is not a course"));
@@ -93,22 +101,26 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     let mut lines = Vec::with_capacity(items.len());
     let mut instructors = Vec::with_capacity(items.len());
     // The discount the invoice carries, over the items the coupon covers.
-    let covers = match &s.coupon {
-        Some(code) => match billing_store::coupon_by_key(&mut **tx, livemode, code).await? {
-            Some(c) => {
-                let rules: bursar_domain::coupon::Rules = serde_json::from_str(&c.rules).map_err(internal)?;
-                crate::checkout::coupon_covers(&rules, &items)
-            }
-            None => vec![false; items.len()],
-        },
+    let covers = match crate::checkout::session_coupon(tx, s).await? {
+        Some(c) => c.targets.items,
         None => vec![false; items.len()],
     };
-    let discount: i64 = -billing_store::lines_of(&mut **tx, &invoice_id)
-        .await?
-        .iter()
-        .filter(|l| l.kind == "discount")
-        .map(|l| l.amount)
-        .sum::<i64>();
+    let items_sum: i64 = items.iter().map(|i| i.unit_amount.saturating_mul(i.quantity)).sum();
+    // The order's money: the whole invoice, or its one-off part when the
+    // invoice also starts a subscription.
+    let part = crate::billing::OneOffPart::of(&invoice);
+    let (discount, tax, total) = match part {
+        Some(p) => (items_sum - p.subtotal, p.tax, p.total),
+        None => {
+            let d = -billing_store::lines_of(&mut **tx, &invoice_id)
+                .await?
+                .iter()
+                .filter(|l| l.kind == "discount")
+                .map(|l| l.amount)
+                .sum::<i64>();
+            (d, invoice.tax, invoice.total)
+        }
+    };
     for (item, covered) in items.iter().zip(&covers) {
         let course = course_of(item.course.as_deref().unwrap_or_default()).ok_or_else(ApiError::internal)?;
         let ins =
@@ -132,8 +144,8 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
         currency: s.currency.clone(),
         subtotal: lines.iter().map(|l| l.amount).sum(),
         discount: discount.max(0),
-        tax: invoice.tax,
-        total: invoice.total,
+        tax,
+        total,
         status: "paid".into(),
         invoice_id: invoice_id.clone(),
         checkout_session_id: Some(s.id.clone()),
@@ -143,6 +155,7 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
         billing_address: invoice.customer_snapshot.clone(),
         refunded_net: 0,
         created_at: now,
+        subscription_id: s.subscription_id.clone(),
     };
     store::insert_order(tx, livemode, &order).await?;
     let mut entry = EntryDraft::new(currency, format!("Revenue split of order {}", order.number));
@@ -290,7 +303,7 @@ pub async fn on_refund(
     let mut items = store::order_items(&mut **tx, &order.id).await?;
     // Tax is credited step by step with its own rounding: once the invoice
     // is credited in full, everything left of the net is refunded.
-    let (credited, _) = crate::billing::credited_so_far(tx, invoice).await?;
+    let (credited, tax_credited) = crate::billing::credited_so_far(tx, invoice).await?;
     let last = credited >= invoice.total;
     // A refund of some items takes from those alone (the platform keeps
     // any unit of rounding beyond them).
@@ -302,7 +315,23 @@ pub async fn on_refund(
         })
         .collect();
     let left: i64 = remaining.iter().sum();
-    let refund_net = if last { left } else { cn.subtotal.min(left) };
+    let refund_net = if last {
+        left
+    } else if targets.is_none() && order.subscription_id.is_some() {
+        // A refund of an invoice that also started a subscription, not of
+        // named items: the order takes its part of the credit in proportion
+        // to what was left of it against what was left of the invoice
+        // (net of tax), rounded down; the subscription's part is the rest.
+        let invoice_left = invoice.subtotal - (credited - tax_credited) + cn.subtotal;
+        if invoice_left <= 0 {
+            left
+        } else {
+            let share = i128::from(cn.subtotal) * i128::from(left) / i128::from(invoice_left);
+            i64::try_from(share).map_err(internal)?.min(left)
+        }
+    } else {
+        cn.subtotal.min(left)
+    };
     if refund_net <= 0 {
         return Ok(());
     }

@@ -329,15 +329,22 @@ pub struct CartRow {
     pub checkout_session_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The plan of the subscription the cart starts, if any.
+    pub plan_id: Option<String>,
+    /// Its billing interval: `month` or `year`.
+    pub billing_interval: Option<String>,
+    /// Its seats.
+    pub quantity: i64,
 }
 
 const CART_COLS: &str =
-    "id, customer_id, currency, coupon, click_id, status, checkout_session_id, created_at, updated_at";
+    "id, customer_id, currency, coupon, click_id, status, checkout_session_id, created_at, updated_at, plan_id, \
+     billing_interval, quantity";
 
 pub async fn insert_cart(tx: &mut Tx, livemode: bool, c: &CartRow) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO carts (id, livemode, customer_id, currency, coupon, click_id, status, checkout_session_id, \
-         created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+         created_at, updated_at, plan_id, billing_interval, quantity) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
     )
     .bind(c.id.clone())
     .bind(i64::from(livemode))
@@ -349,6 +356,9 @@ pub async fn insert_cart(tx: &mut Tx, livemode: bool, c: &CartRow) -> Result<(),
     .bind(c.checkout_session_id.clone())
     .bind(c.created_at)
     .bind(c.updated_at)
+    .bind(c.plan_id.clone())
+    .bind(c.billing_interval.clone())
+    .bind(c.quantity)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -357,7 +367,7 @@ pub async fn insert_cart(tx: &mut Tx, livemode: bool, c: &CartRow) -> Result<(),
 pub async fn save_cart(tx: &mut Tx, c: &CartRow) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE carts SET currency = $2, coupon = $3, click_id = $4, status = $5, checkout_session_id = $6, \
-         updated_at = $7 WHERE id = $1",
+         updated_at = $7, plan_id = $8, billing_interval = $9, quantity = $10 WHERE id = $1",
     )
     .bind(c.id.clone())
     .bind(c.currency.clone())
@@ -366,6 +376,9 @@ pub async fn save_cart(tx: &mut Tx, c: &CartRow) -> Result<(), DbError> {
     .bind(c.status.clone())
     .bind(c.checkout_session_id.clone())
     .bind(c.updated_at)
+    .bind(c.plan_id.clone())
+    .bind(c.billing_interval.clone())
+    .bind(c.quantity)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -471,16 +484,18 @@ pub struct OrderRow {
     pub billing_address: String,
     pub refunded_net: i64,
     pub created_at: i64,
+    /// The subscription the order's checkout started with it, if any.
+    pub subscription_id: Option<String>,
 }
 
 const ORDER_COLS: &str = "id, number, customer_id, currency, subtotal, discount, tax, total, status, invoice_id, \
-    checkout_session_id, cart_id, coupon, affiliate_id, billing_address, refunded_net, created_at";
+    checkout_session_id, cart_id, coupon, affiliate_id, billing_address, refunded_net, created_at, subscription_id";
 
 pub async fn insert_order(tx: &mut Tx, livemode: bool, o: &OrderRow) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO orders (id, livemode, number, customer_id, currency, subtotal, discount, tax, total, status, \
-         invoice_id, checkout_session_id, cart_id, coupon, affiliate_id, billing_address, refunded_net, created_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+         invoice_id, checkout_session_id, cart_id, coupon, affiliate_id, billing_address, refunded_net, created_at, \
+         subscription_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
     )
     .bind(o.id.clone())
     .bind(i64::from(livemode))
@@ -500,6 +515,7 @@ pub async fn insert_order(tx: &mut Tx, livemode: bool, o: &OrderRow) -> Result<(
     .bind(o.billing_address.clone())
     .bind(o.refunded_net)
     .bind(o.created_at)
+    .bind(o.subscription_id.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -22,7 +22,8 @@ pub async fn cart_of_session<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<CartRow>, DbError> {
     Ok(sqlx::query_as(
         "SELECT c.id, c.customer_id, c.currency, c.coupon, c.click_id, c.status, c.checkout_session_id, \
-         c.created_at, c.updated_at FROM cart_sessions s JOIN carts c ON c.id = s.cart_id WHERE s.session_id = $1",
+         c.created_at, c.updated_at, c.plan_id, c.billing_interval, c.quantity \
+         FROM cart_sessions s JOIN carts c ON c.id = s.cart_id WHERE s.session_id = $1",
     )
     .bind(session_id)
     .fetch_optional(ex)

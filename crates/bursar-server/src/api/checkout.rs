@@ -124,6 +124,62 @@ pub(crate) async fn render(state: &AppState, s: SessionRow) -> ApiResult<Session
     })
 }
 
+/// The fields a plan choice's errors name.
+pub(crate) struct PlanFields {
+    pub plan: &'static str,
+    pub interval: &'static str,
+    pub quantity: &'static str,
+    /// Where "no price in this currency" points.
+    pub currency: &'static str,
+}
+
+impl PlanFields {
+    pub const CHECKOUT: PlanFields =
+        PlanFields { plan: "plan", interval: "interval", quantity: "quantity", currency: "currency" };
+}
+
+/// A plan chosen to subscribe to, by code or id: offered, with a price for
+/// the interval (`month` by default) in the currency, not free, and 1 to
+/// 10,000 seats (1 by default).
+pub(crate) async fn choose_plan(
+    conn: &mut sqlx::AnyConnection,
+    livemode: bool,
+    key: &str,
+    interval: Option<&str>,
+    quantity: Option<i64>,
+    currency: &str,
+    f: &PlanFields,
+) -> ApiResult<(catalog::PlanRow, catalog::PriceRow, i64)> {
+    let plan = if is_valid(IdKind::Plan, key) {
+        catalog::plan_by_id(&mut *conn, livemode, key).await?
+    } else {
+        catalog::plan_by_code(&mut *conn, livemode, key).await?
+    }
+    .ok_or_else(|| ApiError::not_found(f.plan, "plan", key))?;
+    if !plan.active {
+        return Err(ApiError::invalid(f.plan, format!("plan `{}` is no longer offered", plan.code)));
+    }
+    let interval = interval.unwrap_or("month");
+    if !matches!(interval, "month" | "year") {
+        return Err(ApiError::invalid(f.interval, "interval must be `month` or `year`"));
+    }
+    let quantity = quantity.unwrap_or(1);
+    if !(1..=10_000).contains(&quantity) {
+        return Err(ApiError::invalid(f.quantity, "quantity is 1 to 10000"));
+    }
+    let price = catalog::prices_of(&mut *conn, livemode, Some(&plan.id), false)
+        .await?
+        .into_iter()
+        .find(|p| p.currency == currency && p.interval == interval)
+        .ok_or_else(|| {
+            ApiError::invalid(f.currency, format!("plan `{}` has no {interval}ly price in {currency}", plan.code))
+        })?;
+    if price.amount == 0 {
+        return Err(ApiError::invalid(f.plan, "a free plan needs no checkout; create the subscription directly"));
+    }
+    Ok((plan, price, quantity))
+}
+
 #[utoipa::path(post, path = "/v1/checkout/sessions", tag = "checkout", request_body = SessionCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     responses((status = 201, body = Session), (status = 400, body = crate::error::ErrorEnvelope),
@@ -187,36 +243,16 @@ async fn create_session(
                 return Err(ApiError::invalid("credit_grant", "credits are sold with mode=payment"));
             }
             let key = body.plan.as_deref().ok_or_else(|| ApiError::missing("plan"))?;
-            let plan = if is_valid(IdKind::Plan, key) {
-                catalog::plan_by_id(&mut *tx, caller.livemode, key).await?
-            } else {
-                catalog::plan_by_code(&mut *tx, caller.livemode, key).await?
-            }
-            .ok_or_else(|| ApiError::not_found("plan", "plan", key))?;
-            let interval = body.interval.as_deref().unwrap_or("month");
-            if !matches!(interval, "month" | "year") {
-                return Err(ApiError::invalid("interval", "interval must be `month` or `year`"));
-            }
-            let quantity = body.quantity.unwrap_or(1);
-            if !(1..=10_000).contains(&quantity) {
-                return Err(ApiError::invalid("quantity", "quantity is 1 to 10000"));
-            }
-            let price = catalog::prices_of(&mut *tx, caller.livemode, Some(&plan.id), false)
-                .await?
-                .into_iter()
-                .find(|p| p.currency == s.currency && p.interval == interval)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "currency",
-                        format!("plan `{}` has no {interval}ly price in {}", plan.code, s.currency),
-                    )
-                })?;
-            if price.amount == 0 {
-                return Err(ApiError::invalid(
-                    "plan",
-                    "a free plan needs no checkout; create the subscription directly",
-                ));
-            }
+            let (plan, price, quantity) = choose_plan(
+                &mut tx,
+                caller.livemode,
+                key,
+                body.interval.as_deref(),
+                body.quantity,
+                &s.currency,
+                &PlanFields::CHECKOUT,
+            )
+            .await?;
             s.plan_id = Some(plan.id);
             s.price_id = Some(price.id);
             s.quantity = quantity;

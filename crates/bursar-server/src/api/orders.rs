@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_cart_item))
         .routes(routes!(remove_cart_item))
         .routes(routes!(set_cart_coupon))
+        .routes(routes!(set_cart_subscription, remove_cart_subscription))
         .routes(routes!(checkout_cart))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
@@ -68,6 +69,27 @@ pub struct CartLine {
     pub available: bool,
 }
 
+/// The subscription a cart starts when it is paid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartSubscription {
+    /// The plan's code.
+    pub plan: String,
+    pub name: String,
+    /// `month` or `year`.
+    pub interval: String,
+    pub quantity: i64,
+    /// The plan's current price per seat and interval in the cart's
+    /// currency, minor units (0 when unavailable).
+    pub unit_amount: i64,
+    /// Whether `unit_amount` includes tax (`inclusive`) or tax is added
+    /// (`exclusive`).
+    pub tax_behavior: String,
+    /// False when the plan is no longer offered, or no longer priced in the
+    /// cart's currency for the interval: it is left out of the totals and
+    /// checkout refuses the cart until it is removed or replaced.
+    pub available: bool,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cart {
     pub id: String,
@@ -76,14 +98,22 @@ pub struct Cart {
     pub customer: String,
     pub currency: String,
     pub items: Vec<CartLine>,
+    /// A subscription the cart starts, billed from the day it is paid: its
+    /// first period is on the same invoice as the courses.
+    pub subscription: Option<CartSubscription>,
     pub coupon: Option<String>,
     pub affiliate_click: Option<String>,
-    /// Sum of the items.
+    /// Sum of the items and the subscription's first period.
     pub subtotal: i64,
     /// The coupon's discount.
     pub discount: i64,
-    /// Tax for the customer's country, as the invoice will charge it.
+    /// Tax for the customer's country, as the invoice will charge it,
+    /// including tax already inside a tax-inclusive plan price.
     pub tax: i64,
+    /// The part of `tax` inside tax-inclusive prices:
+    /// `total = subtotal - discount + tax - tax_included`.
+    pub tax_included: i64,
+    /// Due when the cart is paid.
     pub total: i64,
     /// `open`, `checked_out` (a checkout session is open), `ordered`.
     pub status: String,
@@ -91,16 +121,20 @@ pub struct Cart {
     pub created: i64,
 }
 
-/// A session as the cart would open it now (not stored).
-fn session_of(cart: &CartRow, livemode: bool, items: &[Item]) -> ApiResult<SessionRow> {
+/// The plan and price of the subscription a cart starts.
+type CartPlan = (bursar_store::catalog::PlanRow, bursar_store::catalog::PriceRow);
+
+/// A session as the cart would open it now (not stored): a subscription
+/// session when the cart starts one, with its items beside the plan.
+fn session_of(cart: &CartRow, livemode: bool, items: &[Item], plan: Option<&CartPlan>) -> ApiResult<SessionRow> {
     Ok(SessionRow {
         id: cart.checkout_session_id.clone().unwrap_or_else(|| new_id(IdKind::CheckoutSession)),
         livemode,
         customer_id: cart.customer_id.clone(),
-        mode: "payment".into(),
-        plan_id: None,
-        price_id: None,
-        quantity: 1,
+        mode: if plan.is_some() { "subscription" } else { "payment" }.into(),
+        plan_id: plan.map(|p| p.0.id.clone()),
+        price_id: plan.map(|p| p.1.id.clone()),
+        quantity: if plan.is_some() { cart.quantity } else { 1 },
         items: serde_json::to_string(items).map_err(|_| ApiError::internal())?,
         currency: cart.currency.clone(),
         coupon: cart.coupon.clone(),
@@ -174,19 +208,81 @@ async fn priced_items(
     Ok((items, lines))
 }
 
+/// Where a cart's plan choice points its errors.
+const CART_PLAN: super::checkout::PlanFields = super::checkout::PlanFields {
+    plan: "subscription.plan",
+    interval: "subscription.interval",
+    quantity: "subscription.quantity",
+    currency: "subscription.plan",
+};
+
+/// The cart's subscription with the plan's current price. `strict`: a plan
+/// that can no longer be sold is an error (checkout); else it is shown as
+/// unavailable and left out.
+async fn cart_plan(
+    conn: &mut sqlx::AnyConnection,
+    livemode: bool,
+    cart: &CartRow,
+    strict: bool,
+) -> ApiResult<(Option<CartPlan>, Option<CartSubscription>)> {
+    let Some(plan_id) = &cart.plan_id else { return Ok((None, None)) };
+    let interval = cart.billing_interval.clone().unwrap_or_else(|| "month".into());
+    let chosen = super::checkout::choose_plan(
+        &mut *conn,
+        livemode,
+        plan_id,
+        Some(&interval),
+        Some(cart.quantity),
+        &cart.currency,
+        &CART_PLAN,
+    )
+    .await;
+    match chosen {
+        Ok((plan, price, quantity)) => {
+            let line = CartSubscription {
+                plan: plan.code.clone(),
+                name: plan.name.clone(),
+                interval,
+                quantity,
+                unit_amount: price.amount,
+                tax_behavior: price.tax_behavior.clone(),
+                available: true,
+            };
+            Ok((Some((plan, price)), Some(line)))
+        }
+        Err(e) if e.status.is_client_error() && !strict => {
+            let plan = bursar_store::catalog::plan_by_id(&mut *conn, livemode, plan_id).await?;
+            let line = CartSubscription {
+                plan: plan.as_ref().map_or_else(|| plan_id.clone(), |p| p.code.clone()),
+                name: plan.map(|p| p.name).unwrap_or_default(),
+                interval,
+                quantity: cart.quantity,
+                unit_amount: 0,
+                tax_behavior: "exclusive".into(),
+                available: false,
+            };
+            Ok((None, Some(line)))
+        }
+        Err(e) => Err(e.with_param("subscription")),
+    }
+}
+
 async fn render_cart(state: &AppState, livemode: bool, cart: CartRow) -> ApiResult<Cart> {
-    let (items, lines) = {
+    let (items, lines, plan, subscription) = {
         let mut conn = state.db.reader().acquire().await?;
-        priced_items(&mut conn, livemode, &cart, false).await?
+        let (items, lines) = priced_items(&mut conn, livemode, &cart, false).await?;
+        let (plan, subscription) = cart_plan(&mut conn, livemode, &cart, false).await?;
+        (items, lines, plan, subscription)
     };
-    let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
-    let (discount, tax, total) = if items.is_empty() {
-        (0, 0, 0)
+    let plan_amount = plan.as_ref().map_or(0, |(_, p)| p.amount.saturating_mul(cart.quantity));
+    let subtotal: i64 = lines.iter().map(|l| l.amount).sum::<i64>() + plan_amount;
+    let (discount, tax, tax_included, total) = if items.is_empty() && plan.is_none() {
+        (0, 0, 0, 0)
     } else {
-        let s = session_of(&cart, livemode, &items)?;
+        let s = session_of(&cart, livemode, &items, plan.as_ref())?;
         let sum = crate::checkout::summarize(&state.db, &state.billing_settings(), &s).await?;
         let discount = -sum.lines.iter().map(|l| l.1).filter(|a| *a < 0).sum::<i64>();
-        (discount, sum.tax, sum.total)
+        (discount, sum.tax, sum.tax_included, sum.total)
     };
     Ok(Cart {
         id: cart.id,
@@ -194,11 +290,13 @@ async fn render_cart(state: &AppState, livemode: bool, cart: CartRow) -> ApiResu
         customer: cart.customer_id,
         currency: cart.currency,
         items: lines,
+        subscription,
         coupon: cart.coupon,
         affiliate_click: cart.click_id,
         subtotal,
         discount,
         tax,
+        tax_included,
         total,
         status: cart.status,
         checkout_session: cart.checkout_session_id,
@@ -214,6 +312,8 @@ pub struct CartCreate {
     pub currency: Option<String>,
     /// Courses or bundles to start with.
     pub items: Option<Vec<String>>,
+    /// A subscription the cart starts when it is paid.
+    pub subscription: Option<CartSubscriptionSet>,
     pub coupon: Option<String>,
     /// The affiliate click that brought the buyer (`clk_…`).
     pub affiliate_click: Option<String>,
@@ -293,7 +393,8 @@ async fn check_cart_coupon(tx: &mut Tx, livemode: bool, cart: &CartRow, now: i64
             Some(Item { description: c.title.clone(), quantity: 1, unit_amount: a, course: Some(id.clone()) })
         })
         .collect();
-    let s = session_of(cart, livemode, &items)?;
+    let (plan, _) = cart_plan(tx, livemode, cart, false).await?;
+    let s = session_of(cart, livemode, &items, plan.as_ref())?;
     crate::checkout::validate_coupon(tx, &s, now).await.map_err(|e| e.with_param("coupon"))
 }
 
@@ -322,7 +423,7 @@ async fn create_cart(
             return Err(ApiError::not_found("affiliate_click", "affiliate click", click));
         }
     }
-    let cart = CartRow {
+    let mut cart = CartRow {
         id: new_id(IdKind::Cart),
         customer_id: customer.id.clone(),
         currency: currency.code().to_string(),
@@ -332,7 +433,13 @@ async fn create_cart(
         checkout_session_id: None,
         created_at: now,
         updated_at: now,
+        plan_id: None,
+        billing_interval: None,
+        quantity: 1,
     };
+    if let Some(sub) = &b.subscription {
+        choose_cart_plan(&mut tx, caller.livemode, &mut cart, sub, &CART_PLAN).await?;
+    }
     store::insert_cart(&mut tx, caller.livemode, &cart).await?;
     for (i, id) in b.items.unwrap_or_default().iter().enumerate() {
         add_item(&mut tx, caller.livemode, &cart, id, &format!("items[{i}]"), now).await?;
@@ -455,6 +562,85 @@ async fn set_cart_coupon(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CartSubscriptionSet {
+    /// The plan's code or id.
+    pub plan: String,
+    /// `month` (default) or `year`.
+    pub interval: Option<String>,
+    /// Seats (default 1).
+    pub quantity: Option<i64>,
+}
+
+/// Puts a plan in a cart (replacing any other: a cart starts one
+/// subscription at most).
+async fn choose_cart_plan(
+    tx: &mut Tx,
+    livemode: bool,
+    cart: &mut CartRow,
+    b: &CartSubscriptionSet,
+    fields: &super::checkout::PlanFields,
+) -> ApiResult<()> {
+    let (plan, price, quantity) =
+        super::checkout::choose_plan(tx, livemode, &b.plan, b.interval.as_deref(), b.quantity, &cart.currency, fields)
+            .await?;
+    cart.plan_id = Some(plan.id);
+    cart.billing_interval = Some(price.interval);
+    cart.quantity = quantity;
+    Ok(())
+}
+
+/// Sets the subscription a cart starts: the plan's first period is billed
+/// with the courses, and renewals bill the plan alone. A coupon that covers
+/// the plan becomes the subscription's (see `docs/marketplace.md`).
+#[utoipa::path(post, path = "/v1/carts/{id}/subscription", tag = "marketplace", request_body = CartSubscriptionSet,
+    params(("id" = String, Path, description = "Cart id")),
+    responses((status = 200, body = Cart), (status = 400, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn set_cart_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CartSubscriptionSet>,
+) -> ApiResult<Json<Cart>> {
+    const FIELDS: super::checkout::PlanFields =
+        super::checkout::PlanFields { plan: "plan", interval: "interval", quantity: "quantity", currency: "plan" };
+    let now = state.now_ms();
+    let mut tx = state.db.begin().await?;
+    let mut cart = open_cart(&state, &mut tx, caller.livemode, &id).await?;
+    choose_cart_plan(&mut tx, caller.livemode, &mut cart, &b, &FIELDS).await?;
+    check_cart_coupon(&mut tx, caller.livemode, &cart, now).await?;
+    cart.updated_at = now;
+    store::save_cart(&mut tx, &cart).await?;
+    tx.commit().await?;
+    Ok(Json(render_cart(&state, caller.livemode, cart).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/carts/{id}/subscription", tag = "marketplace",
+    params(("id" = String, Path, description = "Cart id")),
+    responses((status = 200, body = Cart), (status = 404, body = crate::error::ErrorEnvelope),
+              (status = 409, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn remove_cart_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Cart>> {
+    let mut tx = state.db.begin().await?;
+    let mut cart = open_cart(&state, &mut tx, caller.livemode, &id).await?;
+    if cart.plan_id.take().is_none() {
+        return Err(ApiError::not_found("subscription", "cart subscription", &id));
+    }
+    cart.billing_interval = None;
+    cart.quantity = 1;
+    cart.updated_at = state.now_ms();
+    store::save_cart(&mut tx, &cart).await?;
+    tx.commit().await?;
+    Ok(Json(render_cart(&state, caller.livemode, cart).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CartCheckout {
     pub success_url: String,
     pub cancel_url: String,
@@ -514,7 +700,8 @@ async fn checkout_cart(
         }
     }
     let (items, _) = priced_items(&mut tx, caller.livemode, &cart, true).await?;
-    if items.is_empty() {
+    let (plan, _) = cart_plan(&mut tx, caller.livemode, &cart, true).await?;
+    if items.is_empty() && plan.is_none() {
         return Err(ApiError::invalid("items", "the cart is empty"));
     }
     // Bought elsewhere since it was put in the cart: not sold twice.
@@ -531,7 +718,7 @@ async fn checkout_cart(
             ));
         }
     }
-    let mut s = session_of(&cart, caller.livemode, &items)?;
+    let mut s = session_of(&cart, caller.livemode, &items, plan.as_ref())?;
     s.id = new_id(IdKind::CheckoutSession);
     s.success_url = b.success_url;
     s.cancel_url = b.cancel_url;
@@ -593,6 +780,9 @@ pub struct Order {
     pub status: String,
     pub invoice: String,
     pub checkout_session: Option<String>,
+    /// The subscription the cart started with the order: its first period
+    /// is on the same invoice, outside the order's totals.
+    pub subscription: Option<String>,
     pub coupon: Option<String>,
     pub affiliate: Option<String>,
     /// The buyer's billing details as on the invoice.
@@ -642,6 +832,7 @@ async fn render_order_in(conn: &mut sqlx::AnyConnection, o: OrderRow) -> ApiResu
         status: o.status,
         invoice: o.invoice_id,
         checkout_session: o.checkout_session_id,
+        subscription: o.subscription_id,
         coupon: o.coupon,
         affiliate: o.affiliate_id,
         billing_address: serde_json::from_str(&o.billing_address).unwrap_or_default(),
@@ -759,10 +950,10 @@ async fn refund_order(
         .ok_or_else(ApiError::internal)?;
     let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let (credited, tax_credited) = crate::billing::credited_so_far(&mut tx, &inv).await?;
-    let order_left: i64 = items.iter().map(|i| i.net - i.refunded_net).sum();
-    // All that is left of the order: all that is left of the invoice, so
-    // its tax is credited to the last unit.
-    let amount = if net >= order_left {
+    // All that is left of the invoice (the order, and no subscription
+    // beside it): everything left, so its tax is credited to the last unit.
+    let invoice_net_left = inv.subtotal - (credited - tax_credited);
+    let amount = if net >= invoice_net_left {
         inv.total - credited
     } else {
         crate::billing::gross_for_net(&inv, credited, tax_credited, net)?

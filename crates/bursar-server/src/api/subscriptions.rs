@@ -128,7 +128,8 @@ pub struct Invoice {
     pub subtotal: i64,
     pub tax: i64,
     pub total: i64,
-    /// `exclusive` (tax added to the lines) or `inclusive` (tax included in them).
+    /// `exclusive` (tax added to the lines), `inclusive` (tax included in them), or `mixed`: a cart's first
+    /// invoice with a tax-inclusive plan beside courses priced before tax.
     pub tax_behavior: String,
     /// The tax decision: jurisdiction, reverse charge and its note, and each tax with rate, taxable amount and amount.
     #[schema(value_type = Object)]

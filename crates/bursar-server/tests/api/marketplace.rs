@@ -1,11 +1,11 @@
 use crate::common::*;
 use serde_json::{json, Value};
 
-const DAY: i64 = 86_400;
+pub(crate) const DAY: i64 = 86_400;
 /// 2026-12-01 00:00 UTC.
-const T0: i64 = 1_796_083_200;
+pub(crate) const T0: i64 = 1_796_083_200;
 
-async fn instructor(app: &TestApp, external: &str, tier: &str) -> String {
+pub(crate) async fn instructor(app: &TestApp, external: &str, tier: &str) -> String {
     let (s, i) = app
         .post(
             "/v1/instructors",
@@ -16,7 +16,7 @@ async fn instructor(app: &TestApp, external: &str, tier: &str) -> String {
     i["id"].as_str().unwrap().to_string()
 }
 
-async fn course(app: &TestApp, owner: &str, title: &str, eur: i64) -> String {
+pub(crate) async fn course(app: &TestApp, owner: &str, title: &str, eur: i64) -> String {
     let (s, c) = app
         .post(
             "/v1/courses",
@@ -32,14 +32,14 @@ async fn course(app: &TestApp, owner: &str, title: &str, eur: i64) -> String {
     id
 }
 
-async fn learner(app: &TestApp, clock: &str, email: &str) -> String {
+pub(crate) async fn learner(app: &TestApp, clock: &str, email: &str) -> String {
     let (s, c) = app.post("/v1/customers", json!({"country": "FR", "email": email, "test_clock": clock})).await;
     assert_eq!(s, 200, "{c}");
     c["id"].as_str().unwrap().to_string()
 }
 
 /// Pays a checkout session with the sandbox's test card, as a buyer would.
-async fn pay(app: &TestApp, session: &str) {
+pub(crate) async fn pay(app: &TestApp, session: &str) {
     let token = app.checkout_token(session).await;
     let r = app.client.post(app.url(&format!("/checkout/{session}/pay"))).form(&[("form_token", &token)]).send().await;
     let r = r.unwrap();
@@ -58,7 +58,7 @@ async fn pay(app: &TestApp, session: &str) {
 }
 
 /// Buys a cart's courses; returns the order.
-async fn buy(app: &TestApp, cart: &Value) -> Value {
+pub(crate) async fn buy(app: &TestApp, cart: &Value) -> Value {
     let id = cart["id"].as_str().unwrap();
     let (s, cs) = app
         .post(
@@ -75,7 +75,7 @@ async fn buy(app: &TestApp, cart: &Value) -> Value {
 }
 
 /// A customer's credit balance in a currency.
-async fn credit_of(app: &TestApp, customer: &str, currency: &str) -> i64 {
+pub(crate) async fn credit_of(app: &TestApp, customer: &str, currency: &str) -> i64 {
     let (_, c) = app.get(&format!("/v1/customers/{customer}")).await;
     c["credit_balances"]
         .as_array()
@@ -86,12 +86,12 @@ async fn credit_of(app: &TestApp, customer: &str, currency: &str) -> i64 {
         .sum()
 }
 
-async fn balances(app: &TestApp) -> Value {
+pub(crate) async fn balances(app: &TestApp) -> Value {
     let (_, b) = app.get("/v1/ledger/balances?currency=EUR").await;
     b
 }
 
-fn bal(b: &Value, account: &str) -> i64 {
+pub(crate) fn bal(b: &Value, account: &str) -> i64 {
     b["data"]
         .as_array()
         .unwrap()
@@ -101,7 +101,7 @@ fn bal(b: &Value, account: &str) -> i64 {
         .sum()
 }
 
-fn bal_prefix(b: &Value, prefix: &str) -> i64 {
+pub(crate) fn bal_prefix(b: &Value, prefix: &str) -> i64 {
     b["data"]
         .as_array()
         .unwrap()
@@ -915,6 +915,52 @@ async fn a_course_is_never_sold_twice_and_a_refund_keeps_what_another_order_gran
     app.verify_ledger().await;
 }
 
+/// Buys a cart of courses in USD on the fake Stripe's hosted page; returns
+/// the order and Stripe's payment intent.
+async fn stripe_paid_cart(
+    app: &TestApp,
+    fake: &bursar_providers::testkit::stripe::FakeStripe,
+    cus: &str,
+    items: &[&str],
+) -> (Value, String) {
+    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": items})).await;
+    let (s, cs) = app
+        .post(
+            &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+            json!({"success_url": "https://l.example/ok", "cancel_url": "https://l.example/no"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let id = cs["id"].as_str().unwrap().to_string();
+    let token = app.checkout_token(&id).await;
+    let r =
+        app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
+    let pi = fake.pay_checkout(stripe_session["id"].as_str().unwrap(), "pm_card_visa").unwrap();
+    let r = app.client.get(app.url(&format!("/checkout/{id}/return"))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, orders) = app.get(&format!("/v1/orders?customer={cus}")).await;
+    (orders["data"].as_array().unwrap().last().cloned().expect("an order"), pi)
+}
+
+/// A refund made outside Bursar, in Stripe's dashboard.
+async fn refund_in_stripe_dashboard(fake: &bursar_providers::testkit::stripe::FakeStripe, pi: String, amount: i64) {
+    use bursar_providers::Connector;
+    let mut cfg = bursar_providers::stripe::StripeConfig::new(bursar_providers::testkit::stripe::SECRET_KEY, vec![]);
+    cfg.api_base = fake.base_url().to_string();
+    let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
+    stripe
+        .refund(&bursar_providers::RefundRequest {
+            refund_id: "dashboard_1".into(),
+            provider_payment_id: pi,
+            amount: bursar_providers::Money::new(amount, "USD"),
+            reason: None,
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_back() {
     use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
@@ -943,42 +989,12 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     let (_, info) = app.post(&format!("/v1/customers/{referrer}/referral_code"), json!({})).await;
     let (s, r) = app.post("/v1/referrals", json!({"customer": cus, "code": info["code"]})).await;
     assert_eq!(s, 201, "{r}");
-    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": [rust]})).await;
-    let (s, cs) = app
-        .post(
-            &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
-            json!({"success_url": "https://l.example/ok", "cancel_url": "https://l.example/no"}),
-        )
-        .await;
-    assert_eq!(s, 201, "{cs}");
-    let id = cs["id"].as_str().unwrap().to_string();
     // USD 55.00 (the helper prices USD 5.00 above EUR). Paid on Stripe's page, then back.
-    let token = app.checkout_token(&id).await;
-    let r =
-        app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
-    let pi = fake.pay_checkout(stripe_session["id"].as_str().unwrap(), "pm_card_visa").unwrap();
-    let r = app.client.get(app.url(&format!("/checkout/{id}/return"))).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let (_, orders) = app.get(&format!("/v1/orders?customer={cus}")).await;
-    let order = orders["data"][0].clone();
+    let (order, pi) = stripe_paid_cart(&app, &fake, &cus, &[&rust]).await;
     assert_eq!(order["items"][0]["instructor_share"], 3_850);
     assert_eq!(order["items"][0]["affiliate_commission"], 550);
     // Someone refunded the whole charge in Stripe's dashboard: Bursar's refund is refused.
-    let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
-    cfg.api_base = fake.base_url().to_string();
-    let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
-    use bursar_providers::Connector;
-    stripe
-        .refund(&bursar_providers::RefundRequest {
-            refund_id: "dashboard_1".into(),
-            provider_payment_id: pi,
-            amount: bursar_providers::Money::new(5_500, "USD"),
-            reason: None,
-        })
-        .await
-        .unwrap();
+    refund_in_stripe_dashboard(&fake, pi, 5_500).await;
     assert_eq!(credit_of(&app, &referrer, "USD").await, 700);
     let (s, r) = app.post(&format!("/v1/invoices/{}/refund", order["invoice"].as_str().unwrap()), json!({})).await;
     assert_eq!(s, 200, "{r}");
@@ -1007,6 +1023,58 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
     let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
     assert_eq!(bal(&b, &format!("instructor_payable:{ana}")), 3_850);
     assert_eq!(bal(&b, &format!("affiliate_payable:{aff}")), 550);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn an_item_refund_stripe_refuses_gives_back_only_that_items_course_and_share() {
+    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
+    let fake = FakeStripe::start().await;
+    let base = fake.base_url().to_string();
+    let app = TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.background_jobs = false;
+    })
+    .await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let ben = instructor(&app, "u-ben", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 5_000).await;
+    let sql = course(&app, &ben, "SQL Mastery", 2_000).await;
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    // USD 55.00 + 25.00.
+    let (order, pi) = stripe_paid_cart(&app, &fake, &cus, &[&rust, &sql]).await;
+    let item =
+        |course: &str| order["items"].as_array().unwrap().iter().find(|i| i["course"] == course).unwrap().clone();
+    let (rust_item, sql_item) = (item(&rust), item(&sql));
+    // 60.00 refunded in Stripe's dashboard leaves 20.00, too little for
+    // Rust for Data (55.00): Bursar's refund of that item is refused.
+    refund_in_stripe_dashboard(&fake, pi, 6_000).await;
+    let (s, o) = app
+        .post(&format!("/v1/orders/{}/refund", order["id"].as_str().unwrap()), json!({"items": [rust_item["id"]]}))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM refunds").fetch_one(app.tdb.db.reader()).await.unwrap();
+    assert_eq!(status, "failed");
+    // Rust for Data is Sam's again, with Ana's share; SQL Mastery was never touched.
+    let (_, o) = app.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap())).await;
+    assert_eq!(o["status"], "paid", "{o}");
+    for i in o["items"].as_array().unwrap() {
+        assert_eq!((i["refunded_net"].as_i64(), i["clawed_back"].as_i64()), (Some(0), Some(0)), "{o}");
+    }
+    for c in [&rust, &sql] {
+        let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&course={c}")).await;
+        assert_eq!(ch["allowed"], true, "{c}");
+    }
+    let (_, evs) = app.get("/v1/events?type=enrollment.restored").await;
+    let restored: Vec<&str> =
+        evs["data"].as_array().unwrap().iter().map(|e| e["data"]["course"].as_str().unwrap()).collect();
+    assert_eq!(restored, vec![rust.as_str()], "only the refunded item's course comes back");
+    let (_, b) = app.get("/v1/ledger/balances?currency=USD").await;
+    assert_eq!(bal(&b, &format!("instructor_payable:{ana}")), rust_item["instructor_share"].as_i64().unwrap());
+    assert_eq!(bal(&b, &format!("instructor_payable:{ben}")), sql_item["instructor_share"].as_i64().unwrap());
     app.verify_ledger().await;
 }
 
