@@ -39,7 +39,8 @@ pub struct ReconciliationParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Difference {
     /// missing_at_provider, status_mismatch, amount_mismatch, missing_ledger_entry, ledger_amount_mismatch,
-    /// unsettled_payment, provider_unreachable, unknown_provider_payment, flagged_provider_event.
+    /// unsettled_payment, paid_closed_invoice, provider_unreachable, unknown_provider_payment,
+    /// flagged_provider_event.
     pub kind: &'static str,
     pub payment: Option<String>,
     pub provider_payment_id: Option<String>,
@@ -130,6 +131,27 @@ async fn reconciliation(
                 format!("ledger has {in_ledger}, payment is {} {}", p.amount, p.currency),
             ),
             _ => {}
+        }
+        // Money taken for an invoice already voided or written off (a buyer
+        // who paid on the provider's page after the checkout expired): it
+        // waits in receivables for staff to give it back.
+        if settled_ok && p.amount_refunded < p.amount {
+            if let Some(inv_id) = &p.invoice_id {
+                let inv = bursar_store::billing::invoice(state.db.reader(), caller.livemode, inv_id).await?;
+                if let Some(inv) = inv.filter(|i| matches!(i.status.as_str(), "void" | "uncollectible")) {
+                    diff(
+                        "paid_closed_invoice",
+                        p,
+                        format!(
+                            "{} {} taken for invoice {} after it was {}; refund it at the provider",
+                            p.amount - p.amount_refunded,
+                            p.currency,
+                            inv.number.unwrap_or(inv.id),
+                            inv.status
+                        ),
+                    );
+                }
+            }
         }
         // The provider's view (the sandbox is Bursar itself).
         let Some(conn) = &conn else { continue };

@@ -1078,6 +1078,67 @@ async fn an_item_refund_stripe_refuses_gives_back_only_that_items_course_and_sha
     app.verify_ledger().await;
 }
 
+#[tokio::test]
+async fn a_cart_paid_at_stripe_after_its_checkout_expired_orders_nothing_and_is_reported() {
+    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
+    let fake = FakeStripe::start().await;
+    let base = fake.base_url().to_string();
+    let app = TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.stripe_webhook_secrets = vec![WEBHOOK_SECRET.into()];
+        c.background_jobs = false;
+    })
+    .await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 5_000).await;
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (_, cart) = app.post("/v1/carts", json!({"customer": cus, "currency": "USD", "items": [rust]})).await;
+    let cart_id = cart["id"].as_str().unwrap();
+    let (_, cs) = app
+        .post(
+            &format!("/v1/carts/{cart_id}/checkout"),
+            json!({"success_url": "https://l.example/ok", "cancel_url": "https://l.example/no"}),
+        )
+        .await;
+    let id = cs["id"].as_str().unwrap().to_string();
+    let token = app.checkout_token(&id).await;
+    let r =
+        app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    // A day later Sam has not paid: the expiry job asks Stripe, then closes it.
+    sqlx::query("UPDATE checkout_sessions SET expires_at = 0").execute(app.tdb.db.writer()).await.unwrap();
+    assert_eq!(bursar_server::checkout::expire_due(&app.state).await.unwrap(), 1);
+    // Then Sam pays on Stripe's page, still open in a tab; Stripe reports it.
+    let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
+    let stripe_session = stripe_session["id"].as_str().unwrap();
+    fake.pay_checkout(stripe_session, "pm_card_visa").unwrap();
+    let hook = fake.session_event("checkout.session.completed", stripe_session);
+    assert_eq!(fake.deliver(&app.url("/webhooks/stripe"), &hook).await, Ok(200));
+    // The money is recorded; nothing is sold for a checkout that was closed.
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let payment = cs["payment"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&format!("/v1/payments/{payment}")).await.1["status"], "completed");
+    assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "void");
+    let (_, orders) = app.get(&format!("/v1/orders?customer={cus}")).await;
+    assert_eq!(orders["data"], json!([]));
+    let (_, ch) = app.get(&format!("/v1/entitlements/check?customer={cus}&course={rust}")).await;
+    assert_eq!(ch["allowed"], false);
+    assert_eq!(app.get(&format!("/v1/carts/{cart_id}")).await.1["status"], "open");
+    // Staff see it in the reconciliation report, to give the money back.
+    let (s, rep) = app.get("/v1/reports/reconciliation?provider=stripe").await;
+    assert_eq!(s, 200, "{rep}");
+    let found: Vec<&Value> = rep["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "paid_closed_invoice" && d["payment"] == payment.as_str())
+        .collect();
+    assert_eq!(found.len(), 1, "{rep}");
+    app.verify_ledger().await;
+}
+
 /// Many cart checkouts at once: each reads its cart inside its own
 /// transaction, so none holds a connection while it waits for another (on
 /// PostgreSQL, where both come from one pool of ten, waiting like that let
