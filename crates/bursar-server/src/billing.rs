@@ -52,6 +52,22 @@ pub struct LineDraft {
     pub period_end: Option<i64>,
 }
 
+impl LineDraft {
+    /// A discount line: `off` (positive) taken off.
+    pub fn discount(description: String, off: i64) -> LineDraft {
+        LineDraft {
+            kind: "discount",
+            description,
+            quantity: 1,
+            unit_amount: -off,
+            amount: -off,
+            price_id: None,
+            period_start: None,
+            period_end: None,
+        }
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "billing failure");
     ApiError::internal()
@@ -492,16 +508,7 @@ fn apply_discount(
     let sum: i64 = lines.iter().map(|l| l.amount).sum();
     let off = coupon::discount_of(&rules.discount, currency.code(), sum).map_err(err)?;
     if off != 0 {
-        lines.push(LineDraft {
-            kind: "discount",
-            description: format!("{} ({})", c.name, c.code),
-            quantity: 1,
-            unit_amount: -off,
-            amount: -off,
-            price_id: None,
-            period_start: None,
-            period_end: None,
-        });
+        lines.push(LineDraft::discount(format!("{} ({})", c.name, c.code), off));
     }
     if regular {
         if let Some(left) = sub.discount_invoices_left {

@@ -677,16 +677,7 @@ async fn issue(
             })
             .collect();
         if let Some((name, off)) = discount {
-            one_off.push(billing::LineDraft {
-                kind: "discount",
-                description: name,
-                quantity: 1,
-                unit_amount: -off,
-                amount: -off,
-                price_id: None,
-                period_start: None,
-                period_end: None,
-            });
+            one_off.push(billing::LineDraft::discount(name, off));
         }
         let code = s.coupon.as_deref().filter(|_| for_plan);
         let (sub, inv) =

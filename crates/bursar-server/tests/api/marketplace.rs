@@ -915,6 +915,19 @@ async fn a_course_is_never_sold_twice_and_a_refund_keeps_what_another_order_gran
     app.verify_ledger().await;
 }
 
+/// An app that pays through the fake Stripe and takes its webhooks.
+async fn stripe_app(fake: &bursar_providers::testkit::stripe::FakeStripe) -> TestApp {
+    use bursar_providers::testkit::stripe::{SECRET_KEY, WEBHOOK_SECRET};
+    let base = fake.base_url().to_string();
+    TestApp::spawn_with(move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_api_base = base;
+        c.stripe_webhook_secrets = vec![WEBHOOK_SECRET.into()];
+        c.background_jobs = false;
+    })
+    .await
+}
+
 /// Buys a cart of courses in USD on the fake Stripe's hosted page; returns
 /// the order and Stripe's payment intent.
 async fn stripe_paid_cart(
@@ -963,15 +976,8 @@ async fn refund_in_stripe_dashboard(fake: &bursar_providers::testkit::stripe::Fa
 
 #[tokio::test]
 async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_back() {
-    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
-    let fake = FakeStripe::start().await;
-    let base = fake.base_url().to_string();
-    let app = TestApp::spawn_with(move |c| {
-        c.stripe_secret_key = Some(SECRET_KEY.into());
-        c.stripe_api_base = base;
-        c.background_jobs = false;
-    })
-    .await;
+    let fake = bursar_providers::testkit::stripe::FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 5_000).await;
     let (_, aff) = app.post("/v1/affiliates", json!({"external_id": "u-cara", "name": "Cara", "code": "CARA"})).await;
@@ -1028,15 +1034,8 @@ async fn a_refund_stripe_refuses_gives_the_claw_back_commission_and_enrollments_
 
 #[tokio::test]
 async fn an_item_refund_stripe_refuses_gives_back_only_that_items_course_and_share() {
-    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
-    let fake = FakeStripe::start().await;
-    let base = fake.base_url().to_string();
-    let app = TestApp::spawn_with(move |c| {
-        c.stripe_secret_key = Some(SECRET_KEY.into());
-        c.stripe_api_base = base;
-        c.background_jobs = false;
-    })
-    .await;
+    let fake = bursar_providers::testkit::stripe::FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let ben = instructor(&app, "u-ben", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 5_000).await;
@@ -1080,16 +1079,8 @@ async fn an_item_refund_stripe_refuses_gives_back_only_that_items_course_and_sha
 
 #[tokio::test]
 async fn a_cart_paid_at_stripe_after_its_checkout_expired_orders_nothing_and_is_reported() {
-    use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
-    let fake = FakeStripe::start().await;
-    let base = fake.base_url().to_string();
-    let app = TestApp::spawn_with(move |c| {
-        c.stripe_secret_key = Some(SECRET_KEY.into());
-        c.stripe_api_base = base;
-        c.stripe_webhook_secrets = vec![WEBHOOK_SECRET.into()];
-        c.background_jobs = false;
-    })
-    .await;
+    let fake = bursar_providers::testkit::stripe::FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 5_000).await;
     let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
