@@ -55,6 +55,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(crate::webhooks_in::router())
         .merge(crate::checkout::router())
         .merge(crate::affiliate_links::router())
+        .merge(crate::pricing::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))

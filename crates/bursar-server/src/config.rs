@@ -139,6 +139,12 @@ pub struct Config {
     /// (`/a/{code}`) record the click and send the visitor there. Unset:
     /// no affiliate links (clicks can still be reported by API).
     pub affiliate_landing_url: Option<String>,
+    /// Where the pricing page's buttons send a visitor to sign up
+    /// (`https://learn.example/signup`); `plan`, `interval` and `currency`
+    /// are added to the query. Unset: the buttons go nowhere.
+    pub pricing_signup_url: Option<String>,
+    /// Quotes the pricing page shows under the plans.
+    pub pricing_testimonials: Vec<Testimonial>,
     /// A header holding the visitor's address when Bursar runs behind a
     /// proxy (`X-Forwarded-For`, `X-Real-IP`): its right-most address is
     /// taken. Unset: the connection's peer address.
@@ -154,6 +160,16 @@ pub struct PaymentRoute {
     /// ISO currency; unset matches any.
     pub currency: Option<String>,
     pub providers: Vec<String>,
+}
+
+/// A quote on the pricing page: `{ quote = "…", name = "Priya", role = "GMAT 720" }`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Testimonial {
+    pub quote: String,
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
 }
 
 impl Default for Config {
@@ -224,6 +240,8 @@ impl Default for Config {
             payout_minimum: 50,
             click_ip_salt: None,
             affiliate_landing_url: None,
+            pricing_signup_url: None,
+            pricing_testimonials: Vec::new(),
             client_ip_header: None,
         }
     }
@@ -299,6 +317,13 @@ impl Config {
             let host = rest.trim_end_matches('/');
             if host.is_empty() || host.contains(['/', '?', '#', '@', '\\']) || host.chars().any(|c| c.is_whitespace()) {
                 return Err("affiliate_landing_url must be a site's origin, such as https://learn.example".into());
+            }
+        }
+        if let Some(u) = &self.pricing_signup_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
+                && !u.chars().any(|c| c.is_whitespace() || c == '"' || c == '<');
+            if !ok {
+                return Err("pricing_signup_url must be an http(s) URL or a path".into());
             }
         }
         if let Some(h) = &self.client_ip_header {

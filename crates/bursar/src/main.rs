@@ -206,6 +206,19 @@ async fn run(cli: Cli) -> Result<()> {
                 config.seller_tax_id = Some("GB980780684".into());
                 config.seller_email = Some("billing@northwind.example".into());
             }
+            if config.pricing_testimonials.is_empty() {
+                // The demo's pricing page quotes made-up learners.
+                let t = |quote: &str, name: &str, role: &str| bursar_server::config::Testimonial {
+                    quote: quote.into(),
+                    name: name.into(),
+                    role: role.into(),
+                };
+                config.pricing_testimonials = vec![
+                    t("The AI tutor explained every question I got wrong. I gained 90 points.", "Priya", "GMAT 710"),
+                    t("Unlimited practice tests made the difference in the last month.", "Lukas", "TestDaF C1"),
+                    t("Yearly billing paid for itself after two months.", "Camille", "TOEIC 945"),
+                ];
+            }
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
             let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
             let db = open(&config).await?;
@@ -218,6 +231,7 @@ async fn run(cli: Cli) -> Result<()> {
             let url = format!("http://{}", handle.addr);
             println!("Bursar demo is running at {url}");
             println!();
+            println!("  Pricing page    {url}/pricing");
             println!("  Staff console   {url}/staff");
             println!("  Staff login     {}  /  {}", info.staff_email, info.staff_password);
             println!("  Test API key    {}", info.test_key);

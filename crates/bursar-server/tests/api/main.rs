@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod browser;
 mod cart_subscriptions;
 mod catalog;
 mod checkout;

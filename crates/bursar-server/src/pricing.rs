@@ -1,0 +1,384 @@
+//! The hosted pricing page (`GET /pricing`): the catalog's plans side by
+//! side in the visitor's currency and locale, monthly or yearly, with a
+//! comparison of limits and flags, a trial call to action and the
+//! platform's testimonials. Server-rendered, no script.
+//!
+//! The visitor's locale comes from `?locale=` or the browser's
+//! `Accept-Language`; the currency from `?currency=`, else the locale's.
+//! Copy, call to action and the default interval come from a variant:
+//! `?variant=` previews one, else each visitor is assigned one for good by
+//! a hash of their visitor cookie, so an experiment can compare them.
+
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bursar_domain::money::{format_integer, format_money, Currency, Locale, Money};
+use bursar_store::catalog::{self, PlanRow, PriceRow};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+const VISITOR_COOKIE: &str = "bursar_vid";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/pricing", get(page))
+}
+
+/// What a variant of the page changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub key: &'static str,
+    pub headline: &'static str,
+    pub subhead: &'static str,
+    /// The call to action on a plan with a trial; `{days}` is replaced.
+    pub trial_cta: &'static str,
+    pub annual_default: bool,
+}
+
+pub const VARIANTS: [Variant; 2] = [
+    Variant {
+        key: "a",
+        headline: "Choose your plan",
+        subhead: "Practice more, score higher. Change or cancel any time.",
+        trial_cta: "Start {days}-day free trial",
+        annual_default: false,
+    },
+    Variant {
+        key: "b",
+        headline: "Invest in your score",
+        subhead: "Two months free with yearly billing. Change or cancel any time.",
+        trial_cta: "Try it free for {days} days",
+        annual_default: true,
+    },
+];
+
+/// The variant a visitor sees: the same one every visit.
+pub fn variant_for(visitor: &str) -> Variant {
+    let h = crate::middleware::sha256_hex(format!("pricing:{visitor}").as_bytes());
+    let n = u64::from_str_radix(&h[..8], 16).unwrap_or(0);
+    VARIANTS[(n % VARIANTS.len() as u64) as usize]
+}
+
+/// The best supported locale for an `Accept-Language` header.
+pub fn negotiate_locale(accept: &str) -> Option<Locale> {
+    let mut wanted: Vec<(u16, &str)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.trim().split(';');
+            let tag = it.next()?.trim();
+            let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+            (!tag.is_empty() && q > 0.0).then_some(((q * 1000.0) as u16, tag))
+        })
+        .collect();
+    wanted.sort_by_key(|w| std::cmp::Reverse(w.0));
+    for (_, tag) in wanted {
+        if let Ok(l) = Locale::from_tag(tag) {
+            return Some(l);
+        }
+        // A language alone (`de`) takes its first supported region.
+        let lang = tag.split('-').next().unwrap_or(tag).to_ascii_lowercase();
+        if let Some(l) = Locale::all().iter().find(|l| l.tag().split('-').next() == Some(lang.as_str())) {
+            return Some(*l);
+        }
+    }
+    None
+}
+
+#[derive(Debug, Deserialize)]
+struct PricingQuery {
+    interval: Option<String>,
+    currency: Option<String>,
+    locale: Option<String>,
+    variant: Option<String>,
+    /// `test` shows the test-mode catalog.
+    mode: Option<String>,
+}
+
+struct PlanCard {
+    code: String,
+    name: String,
+    description: String,
+    price: String,
+    per: String,
+    note: String,
+    tax_note: String,
+    cta_label: String,
+    cta_href: String,
+    featured: bool,
+    features: Vec<String>,
+}
+
+struct Row {
+    label: String,
+    cells: Vec<(String, String)>,
+}
+
+struct Link {
+    label: String,
+    href: String,
+    current: bool,
+}
+
+struct Testimonial {
+    quote: String,
+    name: String,
+    role: String,
+}
+
+#[derive(Template)]
+#[template(path = "pricing.html")]
+struct PricingPage {
+    lang: String,
+    variant: &'static str,
+    /// A variant asked for by `?variant=`, kept by the page's links and form.
+    preview: Option<&'static str>,
+    headline: &'static str,
+    subhead: &'static str,
+    intervals: Vec<Link>,
+    interval: String,
+    currencies: Vec<(String, bool)>,
+    locales: Vec<(String, bool)>,
+    cards: Vec<PlanCard>,
+    plan_names: Vec<String>,
+    rows: Vec<Row>,
+    testimonials: Vec<Testimonial>,
+    test_mode: bool,
+}
+
+fn humanize(key: &str) -> String {
+    let s = key.replace('_', " ");
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+fn query_string(interval: &str, currency: &str, locale: &str, test: bool, variant: Option<&str>) -> String {
+    let mut q = format!("interval={interval}&currency={currency}&locale={locale}");
+    if test {
+        q.push_str("&mode=test");
+    }
+    if let Some(v) = variant {
+        q.push_str("&variant=");
+        q.push_str(v);
+    }
+    q
+}
+
+async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PricingQuery>) -> Response {
+    match render(&state, &headers, q).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate::error::ApiResult<Response> {
+    let test = q.mode.as_deref() == Some("test");
+    let livemode = !test;
+    // Who is looking: their variant, for good, by their visitor cookie.
+    let existing = crate::staff::cookie(headers, VISITOR_COOKIE)
+        .filter(|v| v.len() == 24 && v.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_string);
+    let visitor = existing.clone().unwrap_or_else(|| {
+        use rand::distr::{Alphanumeric, SampleString};
+        Alphanumeric.sample_string(&mut rand::rng(), 24)
+    });
+    let preview = q.variant.as_deref().and_then(|k| VARIANTS.iter().find(|v| v.key == k)).copied();
+    let variant = preview.unwrap_or_else(|| variant_for(&visitor));
+    let locale = q
+        .locale
+        .as_deref()
+        .and_then(|l| Locale::from_tag(l).ok())
+        .or_else(|| headers.get(header::ACCEPT_LANGUAGE).and_then(|h| h.to_str().ok()).and_then(negotiate_locale))
+        .unwrap_or(Locale::EnUs);
+    let interval = match q.interval.as_deref() {
+        Some("year") => "year",
+        Some("month") => "month",
+        _ if variant.annual_default => "year",
+        _ => "month",
+    };
+
+    let r = state.db.reader();
+    let plans: Vec<PlanRow> = catalog::plans(r, livemode, None, false).await?;
+    let prices: Vec<PriceRow> = catalog::prices_of(r, livemode, None, false).await?;
+    let offered: BTreeSet<String> = prices.iter().map(|p| p.currency.clone()).collect();
+    let currency = q
+        .currency
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .filter(|c| offered.contains(c))
+        .or_else(|| Some(locale.default_currency().code().to_string()).filter(|c| offered.contains(c)))
+        .or_else(|| offered.iter().next().cloned())
+        .unwrap_or_else(|| "USD".into());
+    let cur = Currency::from_code(&currency).map_err(|_| crate::error::ApiError::internal())?;
+    let money = |minor: i64| format_money(Money::new(minor, cur), locale);
+    let price_of = |plan: &str, iv: &str| {
+        prices.iter().find(|p| p.plan_id == plan && p.currency == currency && p.interval == iv).map(|p| p.amount)
+    };
+
+    let mut plans: Vec<&PlanRow> = plans.iter().filter(|p| price_of(&p.id, interval).is_some()).collect();
+    plans.sort_by_key(|p| (p.rank, p.code.clone()));
+    let featured = plans.iter().filter(|p| p.trial_days > 0).map(|p| p.id.clone()).next();
+    let signup = state.config.pricing_signup_url.clone();
+    let mut cards = Vec::new();
+    for p in &plans {
+        let amount = price_of(&p.id, interval).unwrap_or(0);
+        let inclusive = prices.iter().any(|x| {
+            x.plan_id == p.id && x.currency == currency && x.interval == interval && x.tax_behavior == "inclusive"
+        });
+        let note = match (interval, price_of(&p.id, "month")) {
+            ("year", Some(m)) if m > 0 && amount > 0 && amount < 12 * m => {
+                let saved = (12 * m - amount) * 100 / (12 * m);
+                format!("{} billed yearly · save {saved} %", money(amount))
+            }
+            ("year", _) if amount > 0 => format!("{} billed yearly", money(amount)),
+            _ => String::new(),
+        };
+        let cta_label = if amount == 0 {
+            "Get started".to_string()
+        } else if p.trial_days > 0 {
+            variant.trial_cta.replace("{days}", &p.trial_days.to_string())
+        } else {
+            format!("Choose {}", p.name)
+        };
+        let cta_href = match &signup {
+            Some(u) => {
+                let sep = if u.contains('?') { '&' } else { '?' };
+                format!("{u}{sep}plan={}&interval={interval}&currency={currency}", p.code)
+            }
+            None => "#".into(),
+        };
+        let features: Vec<String> = serde_json::from_str(&p.features).unwrap_or_default();
+        cards.push(PlanCard {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            price: money(amount),
+            per: if interval == "year" { "per year" } else { "per month" }.into(),
+            note,
+            tax_note: if amount == 0 {
+                String::new()
+            } else if inclusive {
+                "Tax included".into()
+            } else {
+                "Plus tax where it applies".into()
+            },
+            cta_label,
+            cta_href,
+            featured: featured.as_deref() == Some(p.id.as_str()),
+            features,
+        });
+    }
+
+    // The comparison: every limit and flag any plan has, in catalog order.
+    let mut rows = Vec::new();
+    let parsed: Vec<(serde_json::Value, serde_json::Value)> = plans
+        .iter()
+        .map(|p| {
+            (serde_json::from_str(&p.limits).unwrap_or_default(), serde_json::from_str(&p.flags).unwrap_or_default())
+        })
+        .collect();
+    let mut keys: Vec<(bool, String)> = Vec::new();
+    for (limits, flags) in &parsed {
+        for (is_flag, obj) in [(false, limits), (true, flags)] {
+            if let Some(m) = obj.as_object() {
+                for k in m.keys() {
+                    if !keys.iter().any(|(f, x)| *f == is_flag && x == k) {
+                        keys.push((is_flag, k.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for (is_flag, key) in keys {
+        let cells = parsed
+            .iter()
+            .map(|(limits, flags)| {
+                let v = if is_flag { &flags[&key] } else { &limits[&key] };
+                match v {
+                    serde_json::Value::Bool(true) => ("✓".to_string(), "Included".to_string()),
+                    serde_json::Value::Bool(false) | serde_json::Value::Null => ("—".into(), "Not included".into()),
+                    serde_json::Value::Number(n) if n.as_i64() == Some(0) => ("—".into(), "Not included".into()),
+                    serde_json::Value::Number(n) => {
+                        let s = n.as_i64().map_or_else(|| n.to_string(), |i| format_integer(i, locale));
+                        (s.clone(), s)
+                    }
+                    serde_json::Value::String(s) if s == "unlimited" => ("Unlimited".into(), "Unlimited".into()),
+                    other => {
+                        let s = other.as_str().map_or_else(|| other.to_string(), str::to_string);
+                        (s.clone(), s)
+                    }
+                }
+            })
+            .collect();
+        rows.push(Row { label: humanize(&key), cells });
+    }
+
+    let keep_variant = preview.map(|v| v.key);
+    let intervals = ["month", "year"]
+        .iter()
+        .map(|iv| Link {
+            label: if *iv == "year" { "Yearly" } else { "Monthly" }.into(),
+            href: format!("/pricing?{}", query_string(iv, &currency, locale.tag(), test, keep_variant)),
+            current: *iv == interval,
+        })
+        .collect();
+    let page = PricingPage {
+        lang: locale.tag().to_string(),
+        variant: variant.key,
+        preview: keep_variant,
+        headline: variant.headline,
+        subhead: variant.subhead,
+        intervals,
+        interval: interval.into(),
+        currencies: offered.iter().map(|c| (c.clone(), *c == currency)).collect(),
+        locales: Locale::all().iter().map(|l| (l.tag().to_string(), *l == locale)).collect(),
+        plan_names: plans.iter().map(|p| p.name.clone()).collect(),
+        cards,
+        rows,
+        testimonials: state
+            .config
+            .pricing_testimonials
+            .iter()
+            .map(|t| Testimonial { quote: t.quote.clone(), name: t.name.clone(), role: t.role.clone() })
+            .collect(),
+        test_mode: test,
+    };
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        crate::error::ApiError::internal()
+    })?;
+    let mut resp = Html(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-cache"));
+    h.insert(header::VARY, header::HeaderValue::from_static("Accept-Language, Cookie"));
+    if existing.is_none() {
+        let cookie = format!("{VISITOR_COOKIE}={visitor}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+        if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+            h.insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_locale() {
+        assert_eq!(negotiate_locale("de-DE,de;q=0.9,en;q=0.8"), Some(Locale::DeDe));
+        assert_eq!(negotiate_locale("nl-NL, fr;q=0.7"), Some(Locale::FrFr));
+        assert_eq!(negotiate_locale("en-GB;q=0.5, pt-BR"), Some(Locale::PtBr));
+        assert_eq!(negotiate_locale("ja-JP"), None);
+        assert_eq!(negotiate_locale(""), None);
+    }
+
+    #[test]
+    fn a_visitor_keeps_their_variant_and_both_are_used() {
+        assert_eq!(variant_for("visitor-1"), variant_for("visitor-1"));
+        let seen: BTreeSet<&str> = (0..50).map(|i| variant_for(&format!("v{i}")).key).collect();
+        assert_eq!(seen.len(), VARIANTS.len());
+    }
+}

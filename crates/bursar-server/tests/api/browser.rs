@@ -1,0 +1,238 @@
+//! The hosted pages in a real browser: Debian's headless Chromium, driven
+//! through chromedriver (WebDriver). `scripts/test` installs both when they
+//! are missing. Screenshots go to `target/browser-artifacts/`.
+
+use crate::common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// One chromedriver for the whole test binary; each test opens its own
+/// browser session.
+struct Driver {
+    url: String,
+    _child: Child,
+}
+
+static DRIVER: OnceLock<Driver> = OnceLock::new();
+
+fn driver() -> &'static str {
+    &DRIVER
+        .get_or_init(|| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+            let child = Command::new(&bin)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start `{bin}` ({e}): install Debian's chromium and chromium-driver (scripts/test does)"
+                    )
+                });
+            let url = format!("http://127.0.0.1:{port}");
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Driver { url, _child: child }
+        })
+        .url
+}
+
+/// A desktop browser window of this size.
+async fn browser(width: u32, height: u32) -> Client {
+    let c = session().await;
+    c.set_window_size(width, height).await.unwrap();
+    c
+}
+
+async fn session() -> Client {
+    let mut caps = serde_json::Map::new();
+    let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let opts = json!({"binary": chrome, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+        "--disable-dev-shm-usage", "--lang=en-US"]});
+    caps.insert("goog:chromeOptions".into(), opts);
+    let mut last = None;
+    // chromedriver may still be starting for the first test.
+    for _ in 0..20 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(driver())
+            .await
+        {
+            Ok(c) => return c,
+            Err(e) => last = Some(e.to_string()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("no browser session: {last:?}");
+}
+
+/// Saves what the browser shows, as a test artifact.
+async fn screenshot(c: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join(format!("{name}-{}.png", backend_name())), png).unwrap();
+}
+
+fn backend_name() -> &'static str {
+    match backend() {
+        bursar_store::Backend::Sqlite => "sqlite",
+        bursar_store::Backend::Postgres => "postgres",
+    }
+}
+
+/// Clicks what navigates (a link, a form's button) and waits for the next
+/// page to load.
+async fn click_to_next_page(c: &Client, css: &str) {
+    let before = c.current_url().await.unwrap();
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    for _ in 0..200 {
+        let now = c.current_url().await.unwrap();
+        let ready = c.execute("return document.readyState", vec![]).await.unwrap();
+        if now != before && ready == "complete" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("clicking {css} on {before} led nowhere");
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+async fn catalog(app: &TestApp) {
+    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let (s, _) = app.post("/v1/catalog/import", doc).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
+    let app = TestApp::spawn_with(|c| {
+        c.background_jobs = false;
+        c.pricing_signup_url = Some("https://learn.example/signup".into());
+        c.pricing_testimonials = vec![bursar_server::config::Testimonial {
+            quote: "I gained 90 points.".into(),
+            name: "Priya".into(),
+            role: "GMAT 710".into(),
+        }];
+    })
+    .await;
+    catalog(&app).await;
+    let c = browser(1280, 900).await;
+    c.goto(&app.url("/pricing?mode=test&variant=a&locale=en-US")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "Choose your plan");
+    // Monthly in dollars: Grow at $19.00, with its trial as the call to action.
+    let grow = "article[data-plan='grow']";
+    assert_eq!(text(&c, &format!("{grow} [data-price]")).await, "$19.00 per month");
+    let cta = c.find(Locator::Css(&format!("{grow} [data-cta]"))).await.unwrap();
+    assert!(cta.text().await.unwrap().starts_with("Start 14-day free trial"));
+    assert_eq!(
+        cta.attr("href").await.unwrap().as_deref(),
+        Some("https://learn.example/signup?plan=grow&interval=month&currency=USD")
+    );
+    assert!(text(&c, "table").await.contains("Unlimited"), "the comparison table");
+    assert!(text(&c, "blockquote").await.contains("Priya"));
+    screenshot(&c, "pricing-monthly-usd").await;
+    // Yearly: the year's price and what it saves.
+    click_to_next_page(&c, "a[data-interval-link]:nth-child(2)").await;
+    assert_eq!(text(&c, &format!("{grow} [data-price]")).await, "$190.00 per year");
+    assert!(text(&c, &format!("{grow} .note")).await.contains("save 16 %"));
+    // The currency and language switcher: euros, written the German way.
+    c.find(Locator::Css("#currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    c.find(Locator::Css("#locale")).await.unwrap().select_by_value("de-DE").await.unwrap();
+    click_to_next_page(&c, "form.switch button").await;
+    assert_eq!(text(&c, &format!("{grow} [data-price]")).await, "190,00 € per year");
+    assert_eq!(text(&c, &format!("{grow} .tax")).await, "Tax included");
+    assert_eq!(text(&c, "h1").await, "Choose your plan", "the previewed variant stays");
+    let lang = c.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap();
+    assert_eq!(lang.as_deref(), Some("de-DE"));
+    screenshot(&c, "pricing-yearly-eur").await;
+    // Variant b defaults to yearly and changes the copy.
+    c.goto(&app.url("/pricing?mode=test&variant=b&locale=en-US")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "Invest in your score");
+    assert_eq!(text(&c, &format!("{grow} [data-price]")).await, "$190.00 per year");
+    c.close().await.unwrap();
+
+    // A phone's width (headless Chromium opens no window narrower than
+    // 500 px): one column, nothing wider than the screen.
+    let phone = browser(390, 844).await;
+    phone.goto(&app.url("/pricing?mode=test&variant=a")).await.unwrap();
+    let widths = phone
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth, \
+             document.querySelectorAll('article.plan')[1].getBoundingClientRect().top \
+             > document.querySelectorAll('article.plan')[0].getBoundingClientRect().bottom];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(widths[1].as_i64().unwrap() <= 500, "a phone's width: {widths}");
+    let wide = phone
+        .execute(
+            "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.table-wrap table') && e.getBoundingClientRect().right > \
+             window.innerWidth + 0.5).map(e => e.tagName + '.' + e.className).slice(0, 5);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(widths[0].as_i64() <= widths[1].as_i64(), "no sideways scrolling: {widths}; too wide: {wide}");
+    assert_eq!(widths[2], true, "plans stack in one column: {widths}");
+    screenshot(&phone, "pricing-phone").await;
+    phone.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_learner_buys_grow_with_the_sandbox_card_after_a_declined_one() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    // The platform opens the checkout and sends the learner to it.
+    let (s, cs) = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"customer": cus, "mode": "subscription", "plan": "grow",
+                   "success_url": app.url("/healthz"), "cancel_url": app.url("/pricing")}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let c = browser(1280, 900).await;
+    // (The session's URL names the configured address; the test server listens elsewhere.)
+    let path = cs["url"].as_str().unwrap().split_once("/checkout/").map(|(_, id)| format!("/checkout/{id}")).unwrap();
+    c.goto(&app.url(&path)).await.unwrap();
+    assert!(text(&c, "main").await.contains("$19.00"));
+    screenshot(&c, "checkout-grow").await;
+    click_to_next_page(&c, "form[action$='/pay'] button").await;
+    // The sandbox's card page: a declined card first.
+    c.find(Locator::Css("input[value=pm_card_chargeDeclined]")).await.unwrap().click().await.unwrap();
+    click_to_next_page(&c, "form button[type=submit]").await;
+    let alert = text(&c, "[role=alert]").await;
+    assert!(alert.contains("declined"), "a clear error: {alert}");
+    screenshot(&c, "checkout-declined").await;
+    // Pay again with a good card: back on the platform's success URL.
+    click_to_next_page(&c, "form[action$='/pay'] button").await;
+    c.find(Locator::Css("input[value=pm_card_visa]")).await.unwrap().click().await.unwrap();
+    click_to_next_page(&c, "form button[type=submit]").await;
+    let url = c.current_url().await.unwrap();
+    assert!(url.as_str().contains(&format!("session_id={}", cs["id"].as_str().unwrap())), "{url}");
+    c.close().await.unwrap();
+    // The invoice is paid and its PDF is there.
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{}", cs["id"].as_str().unwrap())).await;
+    assert_eq!(cs["status"], "complete");
+    let inv = cs["invoice"].as_str().unwrap();
+    let (_, i) = app.get(&format!("/v1/invoices/{inv}")).await;
+    assert_eq!((i["status"].as_str(), i["total"].as_i64()), (Some("paid"), Some(1_900)));
+    let pdf = app.req(reqwest::Method::GET, &format!("/v1/invoices/{inv}/pdf")).send().await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+}
