@@ -477,9 +477,19 @@ async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> ApiResult<Answer> 
     // still remembers the key (Stripe: 24 hours), so after the first
     // attempt Bursar charges again only when the provider has no record.
     let asked_before = p.failure_message.is_some() || p.provider_payment_id.is_some();
+    // A checkout's payment is made by the buyer on a page, never charged
+    // off-session: until the provider has it, it waits for the buyer (the
+    // session's expiry cancels it).
+    let on_a_page = p.checkout_session_id.is_some();
+    if on_a_page && p.status == "pending" && p.provider_payment_id.is_none() {
+        return Ok(Answer::Unknown { detail: "waiting for the buyer".into() });
+    }
     if p.status == "processing" || (p.status == "pending" && asked_before) {
         let r = conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await;
         if p.status == "pending" && matches!(r, Ok(PaymentStatus::NotFound)) {
+            if on_a_page {
+                return Ok(Answer::Unknown { detail: "waiting for the buyer".into() });
+            }
             return charge(db, conn.as_ref(), p).await;
         }
         return Ok(match r {

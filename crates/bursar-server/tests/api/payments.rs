@@ -556,3 +556,43 @@ async fn test_mode_credentials_take_test_payments_only() {
     let e: Value = r.json().await.unwrap();
     assert_error(status, &e, 400, Some("provider"));
 }
+
+/// A checkout's payment is the buyer's to make on a page: the recovery job
+/// never charges it off-session nor fails it for want of a saved method, even
+/// when it is due a check (an answer was lost, a crash left it half-recorded).
+#[tokio::test]
+async fn the_recovery_job_never_charges_or_fails_a_checkout_payment() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app_with_webhooks(&fake).await;
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (s, cs) = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"customer": cus, "mode": "payment", "items": [{"description": "Mock test pack", "unit_amount": 900}],
+                   "success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cs}");
+    let id = cs["id"].as_str().unwrap();
+    let token = app.checkout_token(id).await;
+    let r = app.client.post(app.url(&format!("/checkout/{id}/pay"))).form(&[("form_token", &token)]).send().await;
+    assert_eq!(r.unwrap().status().as_u16(), 303);
+    // Stripe's page is open; the payment is due a check, once with Stripe's
+    // session recorded and once without (a crash before it was saved).
+    for provider_ref in [true, false] {
+        let sql = if provider_ref {
+            "UPDATE payments SET next_check_at = 0"
+        } else {
+            "UPDATE payments SET next_check_at = 0, provider_payment_id = NULL"
+        };
+        sqlx::query(sql).execute(app.tdb.db.writer()).await.unwrap();
+        let before = fake.objects("payment_intent").len();
+        let settings = app.state.billing_settings();
+        bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 1).await.unwrap();
+        let p = payments_of(&app, &cus).await;
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0]["status"], "pending", "still the buyer's to pay: {p:?}");
+        assert_eq!(fake.objects("payment_intent").len(), before, "nothing charged off-session");
+    }
+}
