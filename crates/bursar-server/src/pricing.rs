@@ -354,7 +354,8 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-cache"));
     h.insert(header::VARY, header::HeaderValue::from_static("Accept-Language, Cookie"));
     if existing.is_none() {
-        let cookie = format!("{VISITOR_COOKIE}={visitor}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+        // Lax, not Strict: the visitor arrives from the platform's site.
+        let cookie = crate::staff::cookie_header(state, VISITOR_COOKIE, &visitor, 31_536_000, "Lax");
         if let Ok(v) = header::HeaderValue::from_str(&cookie) {
             h.insert(header::SET_COOKIE, v);
         }

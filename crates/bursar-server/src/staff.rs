@@ -56,9 +56,15 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> String {
+    cookie_header(state, name, value, max_age_secs, "Strict")
+}
+
+/// A `Set-Cookie` value: HttpOnly, `Secure` when Bursar is reached over
+/// https, with the given `SameSite`.
+pub(crate) fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: i64, same_site: &str) -> String {
     let secure = state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
 }
