@@ -19,6 +19,7 @@ pub mod marketplace;
 pub mod middleware;
 pub mod payments;
 pub mod payouts;
+pub mod portal;
 pub mod pricing;
 pub mod sandbox;
 pub mod services;

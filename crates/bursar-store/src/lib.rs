@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod marketplace;
 pub mod order_refunds;
 pub mod payments;
+pub mod portal;
 pub mod recommend;
 pub mod referrals;
 pub mod search;

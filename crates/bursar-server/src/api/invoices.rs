@@ -49,7 +49,7 @@ fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
         .into_response()
 }
 
-async fn pdf_of(state: &AppState, caller: &Caller, id: &str, receipt: bool) -> ApiResult<Response> {
+pub(crate) async fn pdf_of(state: &AppState, caller: &Caller, id: &str, receipt: bool) -> ApiResult<Response> {
     check_id(id)?;
     let reader = state.db.reader();
     let inv =

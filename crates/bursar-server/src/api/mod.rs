@@ -15,6 +15,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod orders;
 pub mod payments;
+pub mod portal;
 pub mod recommendations;
 pub mod reconciliation;
 pub mod referrals;
@@ -92,6 +93,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(subscriptions::router())
         .merge(invoices::router())
         .merge(payments::router())
+        .merge(portal::router())
         .merge(reconciliation::router())
         .merge(coupons::router())
         .merge(courses::router())

@@ -535,9 +535,19 @@ async fn preview_change(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubscriptionChange>,
 ) -> ApiResult<Json<ChangePreview>> {
+    Ok(Json(preview_for(&state, &caller, &id, &body).await?))
+}
+
+/// What a change would invoice now, without changing anything.
+pub(crate) async fn preview_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &SubscriptionChange,
+) -> ApiResult<ChangePreview> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    let (plan, price, quantity) = change_target(&mut tx, &caller, &sub, &body).await?;
+    let (mut sub, customer, now) = current(state, &mut tx, caller, id).await?;
+    let (plan, price, quantity) = change_target(&mut tx, caller, &sub, body).await?;
     // The coupon is checked and redeemed as the change would, inside this
     // transaction, so the discount shows and a coupon that would be refused
     // is refused here too.
@@ -580,7 +590,7 @@ async fn preview_change(
     // A preview changes nothing: the transaction (which may have caught the
     // subscription up to now, and redeemed the coupon) is rolled back.
     drop(tx);
-    Ok(Json(out))
+    Ok(out)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -602,9 +612,21 @@ async fn change_subscription(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubscriptionChange>,
 ) -> ApiResult<Response> {
+    let (tx, out) = change_for(&state, &caller, &id, &body).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Changes a subscription's plan or quantity (now with a proration
+/// invoice, or at the period's end); returns the transaction to commit in.
+pub(crate) async fn change_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &SubscriptionChange,
+) -> ApiResult<(Tx, ChangeResult)> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    let (plan, price, quantity) = change_target(&mut tx, &caller, &sub, &body).await?;
+    let (mut sub, customer, now) = current(state, &mut tx, caller, id).await?;
+    let (plan, price, quantity) = change_target(&mut tx, caller, &sub, body).await?;
     if let Some(code) = &body.coupon {
         if sub.coupon_id.is_some() {
             return Err(ApiError::invalid("coupon", "the subscription already has a coupon"));
@@ -625,7 +647,7 @@ async fn change_subscription(
     } else {
         billing::change_now(&mut tx, &state.billing_settings(), &mut sub, &plan, &price, quantity, now).await?
     };
-    let mut tx = super::commit_and_collect(&state, tx, &customer.id, now).await?;
+    let mut tx = super::commit_and_collect(state, tx, &customer.id, now).await?;
     let sub = store::subscription(&mut tx, caller.livemode, &sub.id, "").await?.ok_or_else(ApiError::internal)?;
     let invoice = match invoice {
         Some(i) => {
@@ -635,7 +657,7 @@ async fn change_subscription(
         None => None,
     };
     let out = ChangeResult { subscription: render_sub(sub), invoice };
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+    Ok((tx, out))
 }
 
 /// Reasons a learner gives for leaving.
@@ -692,6 +714,18 @@ async fn cancel_subscription(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubscriptionCancel>,
 ) -> ApiResult<Response> {
+    let (tx, out) = cancel_for(&state, &caller, &id, &body).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Cancels a subscription with the learner's feedback, or answers with a
+/// save offer; returns the transaction to commit in.
+pub(crate) async fn cancel_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &SubscriptionCancel,
+) -> ApiResult<(Tx, CancelResult)> {
     if let Some(r) = &body.reason {
         if !REASONS.contains(&r.as_str()) {
             return Err(ApiError::invalid("reason", format!("unknown reason `{r}`; one of {}", REASONS.join(", "))));
@@ -699,7 +733,7 @@ async fn cancel_subscription(
     }
     super::check_len("comments", &body.comments, 2000)?;
     let mut tx = state.db.begin().await?;
-    let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
+    let (mut sub, _customer, now) = current(state, &mut tx, caller, id).await?;
     let at_period_end = body.at_period_end.unwrap_or(true);
     let offer_applies = body.reason.as_deref() == Some("too_expensive")
         && !body.decline_offer.unwrap_or(false)
@@ -734,7 +768,7 @@ async fn cancel_subscription(
         offer: offer_applies.then(|| SaveOffer { offer_type: "pause", months: vec![1, 2, 3] }),
         subscription: render_sub(sub),
     };
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+    Ok((tx, out))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -756,10 +790,22 @@ async fn pause_subscription(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubscriptionPause>,
 ) -> ApiResult<Response> {
+    let (tx, out) = pause_for(&state, &caller, &id, body.months).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Pauses a subscription for 1 to 3 months; returns the transaction to
+/// commit in.
+pub(crate) async fn pause_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    months: u32,
+) -> ApiResult<(Tx, Subscription)> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
-    billing::pause(&mut tx, &state.billing_settings(), &mut sub, body.months, now).await?;
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
+    let (mut sub, _customer, now) = current(state, &mut tx, caller, id).await?;
+    billing::pause(&mut tx, &state.billing_settings(), &mut sub, months, now).await?;
+    Ok((tx, render_sub(sub)))
 }
 
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions",

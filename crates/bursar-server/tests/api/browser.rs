@@ -236,3 +236,115 @@ async fn a_learner_buys_grow_with_the_sandbox_card_after_a_declined_one() {
     let pdf = app.req(reqwest::Method::GET, &format!("/v1/invoices/{inv}/pdf")).send().await.unwrap();
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
 }
+
+/// "$12.34" for minor units of USD, as the pages write it in en-US.
+fn usd(minor: i64) -> String {
+    format!("${}.{:02}", minor / 100, minor % 100)
+}
+
+#[tokio::test]
+async fn in_the_billing_portal_a_learner_upgrades_at_the_previewed_price_then_takes_the_pause_offer() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    const JAN_1: i64 = 1_767_225_600;
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let (_, cus) = app
+        .post("/v1/customers", json!({"email": "sam@example.com", "name": "Sam", "country": "US", "test_clock": clock}))
+        .await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    let sub = sub["id"].as_str().unwrap().to_string();
+    let (s, _) =
+        app.post(&format!("/v1/test_clocks/{clock}/advance"), json!({"frozen_time": JAN_1 + 10 * 86_400})).await;
+    assert_eq!(s, 200);
+    // The platform signs Sam in to the portal.
+    let (s, ps) =
+        app.post("/v1/portal_sessions", json!({"customer": cus, "return_url": "https://learn.example/account"})).await;
+    assert_eq!(s, 201, "{ps}");
+    let path = ps["url"].as_str().unwrap().split_once("/portal/").map(|(_, t)| format!("/portal/{t}")).unwrap();
+    let c = browser(1280, 900).await;
+    c.goto(&app.url(&path)).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().ends_with("/portal"), "the token leaves the address bar");
+    assert_eq!(text(&c, "[data-plan-name]").await, "Grow");
+    assert_eq!(c.find_all(Locator::Css("tr[data-invoice]")).await.unwrap().len(), 1, "the first invoice");
+    assert!(text(&c, "main").await.contains("Renews on"));
+    screenshot(&c, "portal-home").await;
+
+    // Upgrade to Scale: the page shows what is due now; that is what is charged.
+    click_to_next_page(&c, "a[data-change='scale']").await;
+    let due = text(&c, "[data-amount-due]").await;
+    screenshot(&c, "portal-upgrade-preview").await;
+    click_to_next_page(&c, "form[action='/portal/change'] button[type=submit]").await;
+    assert!(text(&c, "[role=status]").await.contains("Your plan has changed"));
+    assert_eq!(text(&c, "[data-plan-name]").await, "Scale");
+    let (_, invs) = app.get(&format!("/v1/invoices?subscription={sub}")).await;
+    let proration = invs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["billing_reason"] == "subscription_update")
+        .cloned()
+        .expect("a proration invoice");
+    assert_eq!(proration["status"], "paid", "{proration}");
+    assert_eq!(due, usd(proration["amount_paid"].as_i64().unwrap()), "charged what the preview showed");
+    assert!(proration["amount_paid"].as_i64().unwrap() > 0);
+    assert_eq!(c.find_all(Locator::Css("tr[data-invoice]")).await.unwrap().len(), 2);
+
+    // Cancel because of the price: the pause offer comes first, and Sam takes it.
+    click_to_next_page(&c, "a[data-cancel]").await;
+    c.find(Locator::Css("input[value=too_expensive]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#comments")).await.unwrap().send_keys("Exams are over for now.").await.unwrap();
+    click_to_next_page(&c, "form[action='/portal/cancel'] button[type=submit]").await;
+    assert!(text(&c, "[data-offer]").await.contains("pause"));
+    screenshot(&c, "portal-pause-offer").await;
+    c.find(Locator::Css("input[name=months][value='1']")).await.unwrap().click().await.unwrap();
+    click_to_next_page(&c, "form[action='/portal/pause'] button[type=submit]").await;
+    assert!(text(&c, "[role=status]").await.contains("paused"));
+    assert!(text(&c, "[data-renews]").await.starts_with("Paused until"));
+    screenshot(&c, "portal-paused").await;
+    c.close().await.unwrap();
+    let (_, s) = app.get(&format!("/v1/subscriptions/{sub}")).await;
+    assert_eq!((s["status"].as_str(), s["cancel_at_period_end"].as_bool()), (Some("paused"), Some(false)), "{s}");
+    let feedback: (String, Option<String>, String) =
+        sqlx::query_as("SELECT reason, comments, outcome FROM cancellation_feedback")
+            .fetch_one(app.tdb.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(feedback, ("too_expensive".into(), Some("Exams are over for now.".into()), "offer".into()));
+
+    // Without the session cookie, or with a forged form, nothing happens.
+    let r = app.client.get(app.url("/portal")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app.client.get(app.url("/portal/enter/bps_nope")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn bad_portal_session_requests_are_refused() {
+    let app = TestApp::spawn().await;
+    let (s, e) = app.post("/v1/portal_sessions", json!({"customer": "cus_nothere"})).await;
+    assert_error(s, &e, 404, Some("customer"));
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let (s, e) =
+        app.post("/v1/portal_sessions", json!({"customer": cus["id"], "return_url": "javascript:alert(1)"})).await;
+    assert_error(s, &e, 400, Some("return_url"));
+    let (s, e) = app.post("/v1/portal_sessions", json!({"customer": cus["id"], "theme": "dark"})).await;
+    assert_error(s, &e, 400, None);
+    assert_eq!(app.count("portal_sessions").await, 0);
+    // A session's link works for its customer only, and only in its mode.
+    let (s, ps) = app.post("/v1/portal_sessions", json!({"customer": cus["id"]})).await;
+    assert_eq!(s, 201, "{ps}");
+    assert!(ps["url"].as_str().unwrap().contains("/portal/enter/bps_"));
+    let live = app
+        .client
+        .post(app.url("/v1/portal_sessions"))
+        .bearer_auth(&app.live_key)
+        .json(&json!({"customer": cus["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 404, "a test customer is not a live one");
+}

@@ -1,0 +1,627 @@
+//! The billing portal: a learner signed in by the platform
+//! (`POST /v1/portal_sessions`) sees their plan and its usage against its
+//! limits, changes plan with the proration shown before anything is
+//! charged, pauses or cancels (with feedback, and a pause offered to those
+//! who leave over price), and finds their invoices, payment methods and
+//! credit balance. The same rules as the API run behind every form; each
+//! form carries the session's secret.
+
+use crate::api::subscriptions::{self as subs, SubscriptionCancel, SubscriptionChange};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::middleware::sha256_hex;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use bursar_domain::catalog::Limit;
+use bursar_domain::money::{format_date, format_integer, format_money, Currency, Locale, Money};
+use bursar_domain::subscription::Status;
+use bursar_store::billing as billing_store;
+use bursar_store::catalog::{self, PlanRow};
+use bursar_store::portal::{self as store, PortalSessionRow};
+use bursar_store::{customers, dunning};
+use serde::Deserialize;
+
+const COOKIE: &str = "bursar_portal";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal/enter/{token}", get(enter))
+        .route("/portal", get(home))
+        .route("/portal/change", get(change_page).post(change))
+        .route("/portal/cancel", get(cancel_page).post(cancel))
+        .route("/portal/pause", post(pause))
+        .route("/portal/invoices/{id}/pdf", get(invoice_pdf))
+}
+
+fn html(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(body) => (
+            status,
+            [(header::CACHE_CONTROL, "no-store"), (header::HeaderName::from_static("x-frame-options"), "DENY")],
+            Html(body),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+struct MessagePage {
+    title: String,
+    message: String,
+    back: Option<String>,
+}
+
+fn message(status: StatusCode, title: &str, message: &str, back: Option<String>) -> Response {
+    html(status, MessagePage { title: title.into(), message: message.into(), back })
+}
+
+fn ended() -> Response {
+    message(
+        StatusCode::UNAUTHORIZED,
+        "Your billing session has ended",
+        "For your security, billing sessions last an hour. Go back to your account and open billing again.",
+        None,
+    )
+}
+
+/// The session behind the request's portal cookie.
+async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionRow, Response> {
+    let Some(token) = crate::staff::cookie(headers, COOKIE) else { return Err(ended()) };
+    match store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(ended()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+fn caller(s: &PortalSessionRow) -> Caller {
+    Caller { key_id: "portal".into(), livemode: s.livemode }
+}
+
+fn csrf_ok(s: &PortalSessionRow, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(s.csrf.as_bytes().ct_eq(given.as_bytes()))
+}
+
+fn forged() -> Response {
+    message(StatusCode::FORBIDDEN, "This form is out of date", "Reload the page and try again.", None)
+}
+
+/// The platform's link: signs the learner in and drops the token from the
+/// address bar.
+async fn enter(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let found = store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await;
+    let Ok(Some(s)) = found else { return ended() };
+    let max_age = ((s.expires_at - state.now_ms()) / 1000).max(1);
+    // Lax: the learner arrives from the platform's site.
+    let cookie = crate::staff::cookie_header(&state, COOKIE, &token, max_age, "Lax");
+    ([(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())], Redirect::to("/portal"))
+        .into_response()
+}
+
+struct SubView {
+    id: String,
+    plan: String,
+    status: String,
+    price: String,
+    renews: String,
+    can_change: bool,
+    can_cancel: bool,
+    changes: Vec<(String, String, String)>,
+}
+
+struct UsageView {
+    label: String,
+    used: String,
+    limit: String,
+    percent: Option<i64>,
+}
+
+struct InvoiceView {
+    id: String,
+    number: String,
+    date: String,
+    total: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+struct HomePage {
+    lang: String,
+    name: String,
+    notice: Option<String>,
+    error: Option<String>,
+    subs: Vec<SubView>,
+    usage: Vec<UsageView>,
+    invoices: Vec<InvoiceView>,
+    methods: Vec<String>,
+    credit: Option<String>,
+    back: Option<String>,
+}
+
+fn locale_of(c: &customers::CustomerRow) -> Locale {
+    c.locale.as_deref().and_then(|l| Locale::from_tag(l).ok()).unwrap_or(Locale::EnUs)
+}
+
+fn date(ms: i64, locale: Locale) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format_date(t.to_zoned(jiff::tz::TimeZone::UTC).date(), locale))
+        .unwrap_or_default()
+}
+
+fn money_in(minor: i64, currency: &str, locale: Locale) -> String {
+    Currency::from_code(currency).map(|c| format_money(Money::new(minor, c), locale)).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct HomeQuery {
+    done: Option<String>,
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HomeQuery>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let notice = match q.done.as_deref() {
+        Some("changed") => Some("Your plan has changed.".to_string()),
+        Some("scheduled") => Some("Your plan changes at the end of this billing period.".to_string()),
+        Some("canceled") => Some("Your subscription ends at the end of this billing period.".to_string()),
+        Some("paused") => Some("Your subscription is paused; you will not be charged while it is.".to_string()),
+        _ => None,
+    };
+    render_home(&state, &s, StatusCode::OK, notice, None).await.unwrap_or_else(|e| e.into_response())
+}
+
+async fn render_home(
+    state: &AppState,
+    s: &PortalSessionRow,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let r = state.db.reader();
+    let customer = customers::get(r, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let locale = locale_of(&customer);
+    let mut tx = state.db.begin().await?;
+    let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let currency = crate::api::customers::billing_currency_of(&customer);
+    let credit = crate::billing::credit_balance(&mut tx, s.livemode, &customer.id, currency.code()).await?;
+    drop(tx);
+
+    let plans = catalog::plans(r, s.livemode, None, false).await?;
+    let prices = catalog::prices_of(r, s.livemode, None, false).await?;
+    let mut sub_views = Vec::new();
+    let all = billing_store::subscriptions_of(r, s.livemode, &customer.id).await?;
+    let live: Vec<_> = all
+        .into_iter()
+        .filter(|x| Status::parse(&x.status).is_some_and(|st| st.grants_access() || st == Status::Paused))
+        .collect();
+    for sub in &live {
+        let plan = plans.iter().find(|p| p.id == sub.plan_id);
+        let price = catalog::price_by_id(r, s.livemode, &sub.price_id).await?;
+        let per = if sub.interval == "year" { "year" } else { "month" };
+        let amount = price.as_ref().map_or(0, |p| p.amount.saturating_mul(sub.quantity));
+        let renews = if sub.cancel_at_period_end {
+            format!("Ends on {}", date(sub.current_period_end, locale))
+        } else if let Some(until) = sub.pause_resumes_at {
+            format!("Paused until {}", date(until, locale))
+        } else if sub.status == Status::Trialing.as_str() {
+            format!("Trial ends on {}", date(sub.trial_end.unwrap_or(sub.current_period_end), locale))
+        } else {
+            format!("Renews on {}", date(sub.current_period_end, locale))
+        };
+        let changes = plans
+            .iter()
+            .filter(|p| p.id != sub.plan_id && plan.is_none_or(|c| c.product_id == p.product_id))
+            .filter_map(|p| {
+                let pr = prices
+                    .iter()
+                    .find(|x| x.plan_id == p.id && x.currency == sub.currency && x.interval == sub.interval)?;
+                Some((
+                    p.code.clone(),
+                    p.name.clone(),
+                    format!("{} per {per}", money_in(pr.amount.saturating_mul(sub.quantity), &sub.currency, locale)),
+                ))
+            })
+            .collect();
+        let active = matches!(Status::parse(&sub.status), Some(Status::Active | Status::Trialing));
+        sub_views.push(SubView {
+            id: sub.id.clone(),
+            plan: plan.map_or_else(|| sub.plan_id.clone(), |p| p.name.clone()),
+            status: sub.status.replace('_', " "),
+            price: format!("{} per {per}", money_in(amount, &sub.currency, locale)),
+            renews,
+            can_change: active && !sub.cancel_at_period_end,
+            can_cancel: active && !sub.cancel_at_period_end,
+            changes,
+        });
+    }
+
+    // Usage against the current plan's limits, this period.
+    let current = crate::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
+    let mut usage = Vec::new();
+    for m in bursar_store::usage::metrics(r, s.livemode).await?.iter().filter(|m| m.limit_key.is_some()) {
+        let limit = crate::usage::limit_for(m, current.as_ref().map(|c| &c.1));
+        let (start, _) = crate::usage::period_of(m, current.as_ref().map(|c| &c.0), now)?;
+        let used = crate::usage::used(r, m, &customer.id, start).await?;
+        let (limit_text, percent) = match limit {
+            Limit::Unlimited => ("Unlimited".to_string(), None),
+            Limit::Limited(0) => ("Not included".to_string(), None),
+            Limit::Limited(n) => {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                (format_integer(n, locale), Some((used.saturating_mul(100) / n).clamp(0, 100)))
+            }
+        };
+        usage.push(UsageView { label: m.name.clone(), used: format_integer(used, locale), limit: limit_text, percent });
+    }
+
+    let invoices = billing_store::list_invoices(r, s.livemode, Some(&customer.id), None, None, 24)
+        .await?
+        .into_iter()
+        .filter(|i| i.number.is_some())
+        .map(|i| InvoiceView {
+            number: i.number.clone().unwrap_or_default(),
+            date: date(i.finalized_at.unwrap_or(i.created_at), locale),
+            total: money_in(i.total, &i.currency, locale),
+            status: i.status.clone(),
+            id: i.id,
+        })
+        .collect();
+    let methods = dunning::methods_of(r, &customer.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let exp = match (m.exp_month, m.exp_year) {
+                (Some(mo), Some(y)) => format!(", expires {mo:02}/{y}"),
+                _ => String::new(),
+            };
+            let default = if m.is_default { " (default)" } else { "" };
+            format!("{} •••• {}{exp}{default}", m.brand, m.last4)
+        })
+        .collect();
+    Ok(html(
+        status,
+        HomePage {
+            lang: locale.tag().to_string(),
+            name: customer.name.clone().or(customer.email.clone()).unwrap_or_default(),
+            notice,
+            error,
+            subs: sub_views,
+            usage,
+            invoices,
+            methods,
+            credit: (credit != 0).then(|| money_in(credit, currency.code(), locale)),
+            back: s.return_url.clone(),
+        },
+    ))
+}
+
+/// The learner's own subscription, or a 404 page.
+async fn own_sub(state: &AppState, s: &PortalSessionRow, id: &str) -> Result<billing_store::SubscriptionRow, Response> {
+    let not_found = || message(StatusCode::NOT_FOUND, "Not found", "There is no such subscription here.", None);
+    if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::Subscription, id) {
+        return Err(not_found());
+    }
+    let mut conn = state
+        .db
+        .reader()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from(bursar_store::DbError::from(e)).into_response())?;
+    match billing_store::subscription(&mut conn, s.livemode, id, "").await {
+        Ok(Some(sub)) if sub.customer_id == s.customer_id => Ok(sub),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+async fn plan_by_code(state: &AppState, livemode: bool, code: &str) -> ApiResult<Option<PlanRow>> {
+    Ok(catalog::plan_by_code(state.db.reader(), livemode, code).await?)
+}
+
+#[derive(Deserialize)]
+struct ChangeQuery {
+    subscription: String,
+    plan: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/change.html")]
+struct ChangePage {
+    lang: String,
+    csrf: String,
+    subscription: String,
+    plan_code: String,
+    plan_name: String,
+    from_name: String,
+    now: bool,
+    when: String,
+    lines: Vec<(String, String)>,
+    tax: String,
+    total: String,
+    credit_applied: Option<String>,
+    amount_due: String,
+}
+
+/// A move to a lower-ranked plan waits for the period's end; anything else
+/// applies now with a proration invoice.
+fn is_downgrade(from: Option<&PlanRow>, to: &PlanRow) -> bool {
+    from.is_some_and(|f| to.rank < f.rank)
+}
+
+async fn change_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ChangeQuery>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let sub = match own_sub(&state, &s, &q.subscription).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result: ApiResult<Response> = async {
+        let customer =
+            customers::get(state.db.reader(), s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
+        let locale = locale_of(&customer);
+        let to = plan_by_code(&state, s.livemode, &q.plan)
+            .await?
+            .ok_or_else(|| ApiError::not_found("plan", "plan", &q.plan))?;
+        let from = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await?;
+        let later = is_downgrade(from.as_ref(), &to);
+        let body = SubscriptionChange {
+            plan: Some(to.code.clone()),
+            quantity: None,
+            at_period_end: Some(later),
+            coupon: None,
+        };
+        let p = subs::preview_for(&state, &caller(&s), &sub.id, &body).await?;
+        let m = |v: i64| money_in(v, &p.currency, locale);
+        Ok(html(
+            StatusCode::OK,
+            ChangePage {
+                lang: locale.tag().to_string(),
+                csrf: s.csrf.clone(),
+                subscription: sub.id.clone(),
+                plan_code: to.code.clone(),
+                plan_name: to.name.clone(),
+                from_name: from.map(|f| f.name).unwrap_or_default(),
+                now: !later,
+                when: date(sub.current_period_end, locale),
+                lines: p.lines.iter().map(|l| (l.description.clone(), m(l.amount))).collect(),
+                tax: m(p.tax),
+                total: m(p.total),
+                credit_applied: (p.credit_applied != 0).then(|| m(p.credit_applied)),
+                amount_due: m(p.amount_due),
+            },
+        ))
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) if e.status.is_client_error() => {
+            render_home(&state, &s, e.status, None, Some(e.body.message)).await.unwrap_or_else(|e| e.into_response())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChangeForm {
+    csrf: String,
+    subscription: String,
+    plan: String,
+}
+
+async fn change(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<ChangeForm>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return forged();
+    }
+    let sub = match own_sub(&state, &s, &f.subscription).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result: ApiResult<&'static str> = async {
+        let to = plan_by_code(&state, s.livemode, &f.plan)
+            .await?
+            .ok_or_else(|| ApiError::not_found("plan", "plan", &f.plan))?;
+        let from = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await?;
+        let later = is_downgrade(from.as_ref(), &to);
+        let body = SubscriptionChange { plan: Some(to.code), quantity: None, at_period_end: Some(later), coupon: None };
+        let (tx, _) = subs::change_for(&state, &caller(&s), &sub.id, &body).await?;
+        tx.commit().await?;
+        Ok(if later { "scheduled" } else { "changed" })
+    }
+    .await;
+    match result {
+        Ok(done) => Redirect::to(&format!("/portal?done={done}")).into_response(),
+        Err(e) if e.status.is_client_error() => render_home(&state, &s, StatusCode::OK, None, Some(e.body.message))
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CancelQuery {
+    subscription: String,
+}
+
+/// Reasons offered on the cancel form: (value, label).
+const REASONS: [(&str, &str); 6] = [
+    ("too_expensive", "It costs too much"),
+    ("unused", "I don't use it enough"),
+    ("missing_features", "It is missing something I need"),
+    ("switched_service", "I'm switching to another service"),
+    ("too_complex", "It is hard to use"),
+    ("other", "Something else"),
+];
+
+#[derive(Template)]
+#[template(path = "portal/cancel.html")]
+struct CancelPage {
+    lang: String,
+    csrf: String,
+    subscription: String,
+    plan: String,
+    ends: String,
+    reasons: Vec<(&'static str, &'static str)>,
+}
+
+async fn cancel_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CancelQuery>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let sub = match own_sub(&state, &s, &q.subscription).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let customer = match customers::get(state.db.reader(), s.livemode, &s.customer_id).await {
+        Ok(Some(c)) => c,
+        _ => return ApiError::internal().into_response(),
+    };
+    let locale = locale_of(&customer);
+    let plan = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await.ok().flatten();
+    html(
+        StatusCode::OK,
+        CancelPage {
+            lang: locale.tag().to_string(),
+            csrf: s.csrf.clone(),
+            subscription: sub.id.clone(),
+            plan: plan.map(|p| p.name).unwrap_or_default(),
+            ends: date(sub.current_period_end, locale),
+            reasons: REASONS.to_vec(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    csrf: String,
+    subscription: String,
+    reason: Option<String>,
+    comments: Option<String>,
+    /// Set when the learner saw the save offer and still cancels.
+    decline_offer: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/offer.html")]
+struct OfferPage {
+    lang: String,
+    csrf: String,
+    subscription: String,
+    reason: String,
+    comments: String,
+    months: Vec<u32>,
+}
+
+async fn cancel(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<CancelForm>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return forged();
+    }
+    let sub = match own_sub(&state, &s, &f.subscription).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let comments = f.comments.clone().filter(|c| !c.trim().is_empty());
+    let body = SubscriptionCancel {
+        at_period_end: Some(true),
+        reason: f.reason.clone().filter(|r| !r.is_empty()),
+        comments: comments.clone(),
+        would_return: None,
+        decline_offer: Some(f.decline_offer.is_some()),
+    };
+    let result = async {
+        let (tx, out) = subs::cancel_for(&state, &caller(&s), &sub.id, &body).await?;
+        tx.commit().await?;
+        ApiResult::Ok(out)
+    }
+    .await;
+    match result {
+        Ok(out) if out.outcome == "offer" => {
+            let customer = customers::get(state.db.reader(), s.livemode, &s.customer_id).await.ok().flatten();
+            html(
+                StatusCode::OK,
+                OfferPage {
+                    lang: customer.as_ref().map_or(Locale::EnUs, locale_of).tag().to_string(),
+                    csrf: s.csrf.clone(),
+                    subscription: sub.id.clone(),
+                    reason: body.reason.unwrap_or_default(),
+                    comments: comments.unwrap_or_default(),
+                    months: out.offer.map(|o| o.months).unwrap_or_default(),
+                },
+            )
+        }
+        Ok(_) => Redirect::to("/portal?done=canceled").into_response(),
+        Err(e) if e.status.is_client_error() => {
+            render_home(&state, &s, e.status, None, Some(e.body.message)).await.unwrap_or_else(|e| e.into_response())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PauseForm {
+    csrf: String,
+    subscription: String,
+    months: u32,
+}
+
+async fn pause(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PauseForm>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return forged();
+    }
+    let sub = match own_sub(&state, &s, &f.subscription).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result = async {
+        let (tx, _) = subs::pause_for(&state, &caller(&s), &sub.id, f.months).await?;
+        tx.commit().await?;
+        ApiResult::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/portal?done=paused").into_response(),
+        Err(e) if e.status.is_client_error() => {
+            render_home(&state, &s, e.status, None, Some(e.body.message)).await.unwrap_or_else(|e| e.into_response())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn invoice_pdf(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let inv = billing_store::invoice(state.db.reader(), s.livemode, &id).await.ok().flatten();
+    if inv.is_none_or(|i| i.customer_id != s.customer_id) {
+        return message(StatusCode::NOT_FOUND, "Not found", "There is no such invoice here.", None);
+    }
+    crate::api::invoices::pdf_of(&state, &caller(&s), &id, false).await.unwrap_or_else(|e| e.into_response())
+}
