@@ -24,6 +24,7 @@ pub mod pricing;
 pub mod sandbox;
 pub mod services;
 pub mod staff;
+pub mod staff_console;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

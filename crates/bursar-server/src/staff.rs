@@ -73,7 +73,7 @@ fn random_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 40)
 }
 
-async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<StaffSession>, DbError> {
+pub(crate) async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<StaffSession>, DbError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
     auth::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await
 }

@@ -105,3 +105,31 @@ pub async fn audit(
     .await?;
     Ok(())
 }
+
+/// One audited action.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub action: String,
+    pub object_id: Option<String>,
+    pub details: String,
+    pub created_at: i64,
+}
+
+/// The audit log, newest first, before the cursor.
+pub async fn audit_page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, actor_type, actor_id, action, object_id, details, created_at FROM audit_log \
+         WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?)
+}

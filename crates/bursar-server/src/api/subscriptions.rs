@@ -939,26 +939,38 @@ async fn refund_invoice(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InvoiceRefund>,
 ) -> ApiResult<Response> {
-    if !is_valid(IdKind::Invoice, &id) {
-        return Err(ApiError::not_found("id", "invoice", &id));
+    let (tx, out) = refund_for(&state, &caller, &id, &body).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Refunds an invoice (all that is left by default) with a credit note;
+/// returns the transaction to commit in and the invoice as it now stands.
+pub(crate) async fn refund_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &InvoiceRefund,
+) -> ApiResult<(Tx, Invoice)> {
+    if !is_valid(IdKind::Invoice, id) {
+        return Err(ApiError::not_found("id", "invoice", id));
     }
     let to = billing::RefundTo::parse(body.refund_to.as_deref())?;
-    let reason = body.reason.unwrap_or_else(|| "requested_by_customer".into());
+    let reason = body.reason.clone().unwrap_or_else(|| "requested_by_customer".into());
     super::check_len("reason", &Some(reason.clone()), 500)?;
     let mut tx = state.db.begin().await?;
-    store::lock_invoice(&mut tx, state.db.for_update(), &id).await?;
-    let inv = store::invoice(&mut *tx, caller.livemode, &id)
+    store::lock_invoice(&mut tx, state.db.for_update(), id).await?;
+    let inv = store::invoice(&mut *tx, caller.livemode, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
+        .ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
     let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let (credited, _) = billing::credited_so_far(&mut tx, &inv).await?;
     let amount = body.amount.unwrap_or(inv.total - credited);
     let cn = billing::refund(&mut tx, &inv, amount, to, &reason, None, now).await?;
-    let mut tx = send_refunds(&state, tx, &cn.id).await?;
-    let inv = store::invoice(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
+    let mut tx = send_refunds(state, tx, &cn.id).await?;
+    let inv = store::invoice(&mut *tx, caller.livemode, id).await?.ok_or_else(ApiError::internal)?;
     let out = invoice_out(&mut tx, inv).await?;
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+    Ok((tx, out))
 }
 
 /// After a credit note: refunds that go through a provider are sent once

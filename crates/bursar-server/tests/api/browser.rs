@@ -348,3 +348,63 @@ async fn bad_portal_session_requests_are_refused() {
         .unwrap();
     assert_eq!(live.status().as_u16(), 404, "a test customer is not a live one");
 }
+
+#[tokio::test]
+async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log_records() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let mut tx = app.tdb.db.begin().await.unwrap();
+    bursar_store::auth::upsert_staff(
+        &mut tx,
+        &bursar_store::auth::StaffRow {
+            id: "stf_1".into(),
+            email: "ops@example.com".into(),
+            name: "Ops Person".into(),
+            password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "name": "Sam", "country": "US"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "scale", "trial": false})).await;
+    assert_eq!(s, 200);
+    let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
+    let inv = invs["data"][0]["id"].as_str().unwrap().to_string();
+
+    let c = browser(1280, 900).await;
+    c.goto(&app.url("/staff")).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().ends_with("/staff/login"));
+    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("ops@example.com").await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
+    click_to_next_page(&c, "form button[type=submit]").await;
+    click_to_next_page(&c, "nav a[href^='/staff/customers']").await;
+    c.find(Locator::Css("#q")).await.unwrap().send_keys("sam@example.com").await.unwrap();
+    click_to_next_page(&c, "form.search button").await;
+    click_to_next_page(&c, &format!("a[href^='/staff/customers/{cus}']")).await;
+    click_to_next_page(&c, &format!("a[href^='/staff/invoices/{inv}']")).await;
+    assert_eq!(text(&c, "[data-status]").await, "paid");
+    // A bad amount is explained and refunds nothing.
+    c.find(Locator::Css("#amount")).await.unwrap().send_keys("12,50").await.unwrap();
+    click_to_next_page(&c, "form[action$='/refund'] button").await;
+    assert!(text(&c, "[role=alert]").await.contains("like 12.50"));
+    assert_eq!(c.find_all(Locator::Css("tr[data-credit-note]")).await.unwrap().len(), 0);
+    // $12.50 back to the card.
+    c.find(Locator::Css("#amount")).await.unwrap().send_keys("12.50").await.unwrap();
+    c.find(Locator::Css("#reason")).await.unwrap().send_keys("Billing mistake").await.unwrap();
+    click_to_next_page(&c, "form[action$='/refund'] button").await;
+    assert!(text(&c, "[role=status]").await.contains("Refunded"));
+    assert_eq!(text(&c, "[data-credited]").await, "$12.50");
+    assert_eq!(c.find_all(Locator::Css("tr[data-credit-note]")).await.unwrap().len(), 1);
+    screenshot(&c, "staff-refund").await;
+    click_to_next_page(&c, "nav a[href^='/staff/audit']").await;
+    let audit = text(&c, "tr[data-audit='invoice.refunded']").await;
+    assert!(audit.contains("stf_1") && audit.contains(&inv), "{audit}");
+    c.close().await.unwrap();
+    let (_, i) = app.get(&format!("/v1/invoices/{inv}")).await;
+    assert_eq!(i["amount_credited"].as_i64(), Some(1_250));
+    assert_eq!(i["credit_notes"][0]["reason"], "Billing mistake");
+    app.verify_ledger().await;
+}

@@ -1,0 +1,487 @@
+//! The staff console's working pages: customers (found by id, email or the
+//! platform's id), a customer's subscriptions and invoices, an invoice with
+//! its refund and void actions, and the audit log of what staff did. Every
+//! action form carries the session's CSRF token, runs the same code as the
+//! API, and is written to the audit log in the same transaction.
+
+use crate::api::subscriptions::{self as subs, InvoiceRefund};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::staff::current_session;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use bursar_domain::id::{is_valid, IdKind};
+use bursar_domain::money::{format_money, Currency, Locale, Money};
+use bursar_store::auth::StaffSession;
+use bursar_store::billing as billing_store;
+use bursar_store::{catalog, customers, events};
+use serde::Deserialize;
+
+const PAGE: i64 = 50;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/staff/customers", get(customer_list))
+        .route("/staff/customers/{id}", get(customer_page))
+        .route("/staff/invoices/{id}", get(invoice_page))
+        .route("/staff/invoices/{id}/refund", post(refund))
+        .route("/staff/invoices/{id}/void", post(void))
+        .route("/staff/audit", get(audit_page))
+}
+
+/// What every console page's header shows.
+pub struct Chrome {
+    pub staff_name: String,
+    pub csrf: String,
+    pub livemode: bool,
+    /// `?mode=live` to keep on links, or empty.
+    pub mode_q: &'static str,
+}
+
+fn chrome(s: &StaffSession, livemode: bool) -> Chrome {
+    Chrome {
+        staff_name: s.staff_name.clone(),
+        csrf: s.csrf_token.clone(),
+        livemode,
+        mode_q: if livemode { "mode=live" } else { "mode=test" },
+    }
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(body) => (
+            [(header::CACHE_CONTROL, "no-store"), (header::HeaderName::from_static("x-frame-options"), "DENY")],
+            Html(body),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The signed-in staff member, or the sign-in page.
+async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Response> {
+    match current_session(state, headers).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Redirect::to("/staff/login").into_response()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    Currency::from_code(currency)
+        .map_or_else(|_| format!("{minor} {currency}"), |c| format_money(Money::new(minor, c), Locale::EnUs))
+}
+
+fn when(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct ModeQuery {
+    mode: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+impl ModeQuery {
+    fn livemode(&self) -> bool {
+        self.mode.as_deref() == Some("live")
+    }
+}
+
+struct CustomerLine {
+    id: String,
+    name: String,
+    email: String,
+    country: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/customers.html")]
+struct CustomersPage {
+    chrome: Chrome,
+    q: String,
+    rows: Vec<CustomerLine>,
+    next: Option<String>,
+}
+
+/// Customers, newest first, 50 a page; `q` finds one by id, email or the
+/// platform's id (each an indexed lookup, however many customers there are).
+async fn customer_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let livemode = q.livemode();
+    let search = q.q.clone().unwrap_or_default().trim().to_string();
+    let result: ApiResult<Vec<customers::CustomerRow>> = async {
+        let r = state.db.reader();
+        if search.is_empty() {
+            return Ok(customers::list(r, livemode, &Default::default(), q.after.as_deref(), PAGE + 1).await?);
+        }
+        if is_valid(IdKind::Customer, &search) {
+            return Ok(customers::get(r, livemode, &search).await?.into_iter().collect());
+        }
+        let filter = if search.contains('@') {
+            customers::ListFilter { email: Some(search.to_lowercase()), ..Default::default() }
+        } else {
+            customers::ListFilter { external_id: Some(search.clone()), ..Default::default() }
+        };
+        Ok(customers::list(r, livemode, &filter, q.after.as_deref(), PAGE + 1).await?)
+    }
+    .await;
+    let mut rows = match result {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let next = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].id.clone());
+    rows.truncate(PAGE as usize);
+    page(CustomersPage {
+        chrome: chrome(&s, livemode),
+        q: search,
+        rows: rows
+            .into_iter()
+            .map(|c| CustomerLine {
+                id: c.id,
+                name: c.name.unwrap_or_default(),
+                email: c.email.unwrap_or_default(),
+                country: c.country.unwrap_or_default(),
+                created: when(c.created_at),
+            })
+            .collect(),
+        next,
+    })
+}
+
+struct SubLine {
+    id: String,
+    plan: String,
+    status: String,
+    period_end: String,
+}
+
+struct InvoiceLine {
+    id: String,
+    number: String,
+    date: String,
+    total: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/customer.html")]
+struct CustomerPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    email: String,
+    country: String,
+    external_id: String,
+    subs: Vec<SubLine>,
+    invoices: Vec<InvoiceLine>,
+}
+
+async fn customer_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ModeQuery>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let livemode = q.livemode();
+    let result: ApiResult<Response> = async {
+        let r = state.db.reader();
+        let c = customers::get(r, livemode, &id).await?.ok_or_else(|| ApiError::not_found("id", "customer", &id))?;
+        let plans = catalog::plans(r, livemode, None, true).await?;
+        let subs = billing_store::subscriptions_of(r, livemode, &c.id)
+            .await?
+            .into_iter()
+            .map(|x| SubLine {
+                plan: plans.iter().find(|p| p.id == x.plan_id).map_or_else(|| x.plan_id.clone(), |p| p.name.clone()),
+                status: x.status,
+                period_end: when(x.current_period_end),
+                id: x.id,
+            })
+            .collect();
+        let invoices = billing_store::list_invoices(r, livemode, Some(&c.id), None, None, 100)
+            .await?
+            .into_iter()
+            .map(|i| InvoiceLine {
+                number: i.number.clone().unwrap_or_else(|| "draft".into()),
+                date: when(i.finalized_at.unwrap_or(i.created_at)),
+                total: money(i.total, &i.currency),
+                status: i.status,
+                id: i.id,
+            })
+            .collect();
+        Ok(page(CustomerPage {
+            chrome: chrome(&s, livemode),
+            id: c.id,
+            name: c.name.unwrap_or_default(),
+            email: c.email.unwrap_or_default(),
+            country: c.country.unwrap_or_default(),
+            external_id: c.external_id.unwrap_or_default(),
+            subs,
+            invoices,
+        }))
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "staff/invoice.html")]
+struct InvoicePage {
+    chrome: Chrome,
+    notice: Option<String>,
+    error: Option<String>,
+    id: String,
+    number: String,
+    customer: String,
+    status: String,
+    currency: String,
+    lines: Vec<(String, String, String)>,
+    subtotal: String,
+    tax: String,
+    total: String,
+    paid: String,
+    credited: String,
+    left: String,
+    notes: Vec<(String, String, String, String, String)>,
+    can_refund: bool,
+    can_void: bool,
+}
+
+async fn render_invoice(
+    state: &AppState,
+    s: &StaffSession,
+    livemode: bool,
+    id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let r = state.db.reader();
+    if !is_valid(IdKind::Invoice, id) {
+        return Err(ApiError::not_found("id", "invoice", id));
+    }
+    let inv = billing_store::invoice(r, livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
+    let lines = billing_store::lines_of(r, id).await?;
+    let notes = billing_store::credit_notes_of(r, livemode, id).await?;
+    let credited: i64 = notes.iter().map(|n| n.credited()).sum();
+    let m = |v: i64| money(v, &inv.currency);
+    Ok(page(InvoicePage {
+        chrome: chrome(s, livemode),
+        notice,
+        error,
+        id: inv.id.clone(),
+        number: inv.number.clone().unwrap_or_else(|| "draft".into()),
+        customer: inv.customer_id.clone(),
+        status: inv.status.clone(),
+        currency: inv.currency.clone(),
+        lines: lines.iter().map(|l| (l.kind.clone(), l.description.clone(), m(l.amount))).collect(),
+        subtotal: m(inv.subtotal),
+        tax: m(inv.tax),
+        total: m(inv.total),
+        paid: m(inv.amount_paid),
+        credited: m(credited),
+        left: m(inv.total - credited),
+        notes: notes
+            .iter()
+            .map(|n| (n.number.clone(), when(n.created_at), m(n.total), n.refund_to.clone(), n.status.clone()))
+            .collect(),
+        can_refund: inv.status == "paid" && inv.total - credited > 0,
+        can_void: matches!(inv.status.as_str(), "open" | "uncollectible"),
+    }))
+}
+
+async fn invoice_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ModeQuery>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let notice = match q.done.as_deref() {
+        Some("refunded") => Some("Refunded: the credit note is below.".to_string()),
+        Some("voided") => Some("The invoice is void.".to_string()),
+        _ => None,
+    };
+    render_invoice(&state, &s, q.livemode(), &id, notice, None).await.unwrap_or_else(|e| e.into_response())
+}
+
+#[derive(Deserialize)]
+struct RefundForm {
+    csrf: String,
+    mode: Option<String>,
+    /// Decimal, in the invoice's currency; empty: all that is left.
+    amount: Option<String>,
+    refund_to: Option<String>,
+    reason: Option<String>,
+}
+
+fn csrf_ok(s: &StaffSession, given: &str) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(s.csrf_token.as_bytes(), given.as_bytes()))
+}
+
+async fn refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<RefundForm>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
+    }
+    let livemode = f.mode.as_deref() == Some("live");
+    let result: ApiResult<()> = async {
+        let inv = billing_store::invoice(state.db.reader(), livemode, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
+        let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => {
+                let c = Currency::from_code(&inv.currency).map_err(|_| ApiError::internal())?;
+                let m = Money::parse(a, c).map_err(|_| {
+                    ApiError::invalid("amount", format!("the amount is a number in {}, like 12.50", inv.currency))
+                })?;
+                Some(m.amount_minor)
+            }
+            None => None,
+        };
+        let body = InvoiceRefund {
+            amount,
+            refund_to: f.refund_to.clone(),
+            reason: f.reason.clone().filter(|r| !r.trim().is_empty()),
+        };
+        let caller = Caller { key_id: format!("staff:{}", s.staff_id), livemode };
+        let (mut tx, out) = subs::refund_for(&state, &caller, &id, &body).await?;
+        let note = out.credit_notes.last().map(|n| n.id.clone());
+        events::audit(
+            &mut tx,
+            "staff",
+            &s.staff_id,
+            "invoice.refunded",
+            Some(&id),
+            &serde_json::json!({"credit_note": note, "amount": amount, "refund_to": f.refund_to, "reason": f.reason}),
+            state.now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    let mode = if livemode { "live" } else { "test" };
+    match result {
+        Ok(()) => Redirect::to(&format!("/staff/invoices/{id}?mode={mode}&done=refunded")).into_response(),
+        Err(e) if e.status.is_client_error() => render_invoice(&state, &s, livemode, &id, None, Some(e.body.message))
+            .await
+            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
+            .unwrap_or_else(|e| e.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct VoidForm {
+    csrf: String,
+    mode: Option<String>,
+}
+
+async fn void(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<VoidForm>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
+    }
+    let livemode = f.mode.as_deref() == Some("live");
+    let result: ApiResult<()> = async {
+        if !is_valid(IdKind::Invoice, &id) {
+            return Err(ApiError::not_found("id", "invoice", &id));
+        }
+        let mut tx = state.db.begin().await?;
+        let now = state.now_ms();
+        crate::invoicing::void(&mut tx, state.db.for_update(), livemode, &id, now).await?;
+        events::audit(&mut tx, "staff", &s.staff_id, "invoice.voided", Some(&id), &serde_json::json!({}), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    let mode = if livemode { "live" } else { "test" };
+    match result {
+        Ok(()) => Redirect::to(&format!("/staff/invoices/{id}?mode={mode}&done=voided")).into_response(),
+        Err(e) if e.status.is_client_error() => render_invoice(&state, &s, livemode, &id, None, Some(e.body.message))
+            .await
+            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
+            .unwrap_or_else(|e| e.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+struct AuditLine {
+    at: String,
+    actor: String,
+    action: String,
+    object: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    rows: Vec<AuditLine>,
+    next: Option<String>,
+}
+
+async fn audit_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut rows = match events::audit_page(state.db.reader(), q.after.as_deref(), PAGE + 1).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let next = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].id.clone());
+    rows.truncate(PAGE as usize);
+    page(AuditPage {
+        chrome: chrome(&s, q.livemode()),
+        rows: rows
+            .into_iter()
+            .map(|a| AuditLine {
+                at: when(a.created_at),
+                actor: format!("{} {}", a.actor_type, a.actor_id),
+                action: a.action,
+                object: a.object_id.unwrap_or_default(),
+                details: a.details,
+            })
+            .collect(),
+        next,
+    })
+}
