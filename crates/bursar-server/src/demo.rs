@@ -27,6 +27,8 @@ pub struct DemoInfo {
     pub test_key: String,
     pub customers: usize,
     pub courses: usize,
+    /// A signed-in billing portal for the first demo learner (a day long).
+    pub portal_path: String,
 }
 
 /// (name, email local part, country, locale, currency credit in minor units)
@@ -289,8 +291,30 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     ledger::reverse(&mut tx, false, &wrong, "Reversal: wrong account", now)
         .await
         .map_err(|e| DbError::Other(e.to_string()))?;
+    // The first learner's billing portal, open for a day.
+    let portal_token = {
+        use rand::distr::{Alphanumeric, SampleString};
+        format!("bps_{}", Alphanumeric.sample_string(&mut rand::rng(), 40))
+    };
+    bursar_store::portal::insert_session(
+        &mut tx,
+        &bursar_store::portal::PortalSessionRow {
+            token_hash: crate::middleware::sha256_hex(portal_token.as_bytes()),
+            livemode: false,
+            customer_id: people[0].id.clone(),
+            return_url: None,
+            csrf: {
+                use rand::distr::{Alphanumeric, SampleString};
+                Alphanumeric.sample_string(&mut rand::rng(), 32)
+            },
+            expires_at: now + 86_400_000,
+            created_at: now,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(DemoInfo {
+        portal_path: format!("/portal/enter/{portal_token}"),
         staff_email: staff_email.to_string(),
         staff_password: password,
         test_key,

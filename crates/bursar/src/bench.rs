@@ -12,6 +12,7 @@ use clap::Subcommand;
 use std::time::Instant;
 
 mod orders;
+mod pages;
 mod search;
 
 #[derive(Subcommand)]
@@ -78,6 +79,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         clients: usize,
     },
+    /// The hosted pages over HTTP on loopback, with `--customers`
+    /// customers in the database: the pricing page, a learner's billing
+    /// portal, the staff customer list and a customer search, each by
+    /// `--clients` concurrent clients; requests per second and p50/p99.
+    Pages {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+        /// Requests per page.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
@@ -89,6 +103,9 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         BenchCommand::Usage { events, batch, senders, requests, clients } => {
             usage_bench(config, events.max(1), batch.clamp(1, 1_000), senders.max(1), requests.max(1), clients.max(1))
                 .await
+        }
+        BenchCommand::Pages { customers, requests, clients } => {
+            pages::pages_bench(config, customers, requests.max(1), clients.max(1)).await
         }
         BenchCommand::Search { courses, requests, clients } => {
             search::search_bench(config, courses.max(1), requests.max(1), clients.max(1)).await

@@ -231,7 +231,8 @@ async fn run(cli: Cli) -> Result<()> {
             let url = format!("http://{}", handle.addr);
             println!("Bursar demo is running at {url}");
             println!();
-            println!("  Pricing page    {url}/pricing");
+            println!("  Pricing page    {url}/pricing?mode=test");
+            println!("  Learner portal  {url}{}", info.portal_path);
             println!("  Staff console   {url}/staff");
             println!("  Staff login     {}  /  {}", info.staff_email, info.staff_password);
             println!("  Test API key    {}", info.test_key);

@@ -185,4 +185,9 @@ fn benchmarks_run_and_verify_their_results() {
     assert!(out.contains("seeded 400 courses"), "{out}");
     assert!(out.contains("pages 2-6 by cursor"), "{out}");
     assert!(out.contains("requests with no results:"), "{out}");
+    // Each page is checked for its content on every request.
+    let out = ok(&bursar(&e, &["bench", "pages", "--customers", "300", "--requests", "12", "--clients", "4"]));
+    for page in ["pricing page", "billing portal", "staff customer list", "staff customer search"] {
+        assert!(out.contains(&format!("{page:<26} 12 in")), "{page}: {out}");
+    }
 }

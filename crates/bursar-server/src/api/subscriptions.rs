@@ -959,9 +959,8 @@ pub(crate) async fn refund_for(
     super::check_len("reason", &Some(reason.clone()), 500)?;
     let mut tx = state.db.begin().await?;
     store::lock_invoice(&mut tx, state.db.for_update(), id).await?;
-    let inv = store::invoice(&mut *tx, caller.livemode, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
+    let inv =
+        store::invoice(&mut *tx, caller.livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
     let customer = customers::get(&mut *tx, caller.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)?;
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let (credited, _) = billing::credited_so_far(&mut tx, &inv).await?;

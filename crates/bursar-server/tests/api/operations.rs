@@ -159,6 +159,19 @@ async fn demo_data_is_consistent() {
     assert!(ch["used"].as_i64().unwrap() >= 30, "{ch}");
     let payments = get("/v1/payments?limit=100").await;
     assert!(!payments["data"].as_array().unwrap().is_empty());
+    // The demo's learner portal opens on a learner with a plan, usage and invoices.
+    let r = app.client.get(app.url(&info.portal_path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let portal = app.client.get(app.url("/portal")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(portal.status().as_u16(), 200);
+    let html = portal.text().await.unwrap();
+    for want in ["Ava Thompson", "Grow", "Usage this period", "INV-"] {
+        assert!(html.contains(want), "{want} missing from the demo portal");
+    }
+    // The pricing page shows the demo catalog.
+    let pricing = app.client.get(app.url("/pricing?mode=test")).send().await.unwrap().text().await.unwrap();
+    assert!(pricing.contains("Scale") && pricing.contains("$49.00"), "the demo pricing page");
     // The marketplace: 200+ courses, real orders with their split, reviews, affiliates.
     assert!(info.courses >= 200, "{}", info.courses);
     let instructors = get("/v1/instructors?limit=100").await;
