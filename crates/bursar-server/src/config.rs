@@ -145,6 +145,9 @@ pub struct Config {
     pub pricing_signup_url: Option<String>,
     /// Quotes the pricing page shows under the plans.
     pub pricing_testimonials: Vec<Testimonial>,
+    /// Sites that may frame the upgrade prompt (`https://learn.example`);
+    /// none: only Bursar's own pages.
+    pub embed_frame_ancestors: Vec<String>,
     /// A header holding the visitor's address when Bursar runs behind a
     /// proxy (`X-Forwarded-For`, `X-Real-IP`): its right-most address is
     /// taken. Unset: the connection's peer address.
@@ -242,6 +245,7 @@ impl Default for Config {
             affiliate_landing_url: None,
             pricing_signup_url: None,
             pricing_testimonials: Vec::new(),
+            embed_frame_ancestors: Vec::new(),
             client_ip_header: None,
         }
     }
@@ -324,6 +328,12 @@ impl Config {
                 && !u.chars().any(|c| c.is_whitespace() || c == '"' || c == '<');
             if !ok {
                 return Err("pricing_signup_url must be an http(s) URL or a path".into());
+            }
+        }
+        for a in &self.embed_frame_ancestors {
+            let rest = a.strip_prefix("https://").or_else(|| a.strip_prefix("http://")).unwrap_or("");
+            if rest.is_empty() || rest.contains(['/', ' ', ';', ',', '\'', '"']) {
+                return Err("embed_frame_ancestors lists sites' origins, such as https://learn.example".into());
             }
         }
         if let Some(h) = &self.client_ip_header {

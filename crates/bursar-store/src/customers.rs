@@ -125,6 +125,12 @@ pub struct ListFilter {
 }
 
 /// A page of live (not deleted) customers, newest first, after the cursor.
+///
+/// Only the filters given become conditions, and equality filters are
+/// looked up in a subquery: SQLite, without statistics, would otherwise
+/// walk the `(livemode, id)` index to avoid sorting and test every
+/// customer of the mode against the email (1.8 s at 100,000 customers);
+/// this way an email or platform id is an index lookup on both databases.
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,
@@ -132,23 +138,36 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<CustomerRow>, DbError> {
+    let mut binds: Vec<String> = Vec::new();
+    let mut eq = String::new();
+    for (col, value) in [
+        ("email", filter.email.as_deref()),
+        ("external_id", filter.external_id.as_deref()),
+        ("test_clock_id", filter.test_clock_id.as_deref()),
+    ] {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            binds.push(v.to_string());
+            eq.push_str(&format!(" AND {col} = ${}", binds.len() + 1));
+        }
+    }
+    let mut conds = if eq.is_empty() {
+        String::new()
+    } else {
+        format!(" AND id IN (SELECT id FROM customers WHERE livemode = $1{eq})")
+    };
+    if let Some(after) = starting_after.filter(|a| !a.is_empty()) {
+        binds.push(after.to_string());
+        conds.push_str(&format!(" AND id < ${}", binds.len() + 1));
+    }
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM customers WHERE livemode = $1 AND deleted_at IS NULL \
-         AND ($2 = '' OR id < $2) AND ($3 = '' OR email = $3) AND ($4 = '' OR external_id = $4) \
-         AND ($5 = '' OR test_clock_id = $5) ORDER BY id DESC LIMIT $6"
+        "SELECT {COLS} FROM customers WHERE livemode = $1 AND deleted_at IS NULL{conds} ORDER BY id DESC LIMIT ${}",
+        binds.len() + 2
     ));
-    Ok(sqlx::query(sql)
-        .bind(i64::from(livemode))
-        .bind(starting_after.unwrap_or("").to_string())
-        .bind(filter.email.clone().unwrap_or_default())
-        .bind(filter.external_id.clone().unwrap_or_default())
-        .bind(filter.test_clock_id.clone().unwrap_or_default())
-        .bind(limit)
-        .fetch_all(ex)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect())
+    let mut q = sqlx::query(sql).bind(i64::from(livemode));
+    for b in binds {
+        q = q.bind(b);
+    }
+    Ok(q.bind(limit).fetch_all(ex).await?.iter().map(from_row).collect())
 }
 
 pub async fn count<'e, E: Executor<'e, Database = Any>>(ex: E, livemode: bool) -> Result<i64, DbError> {

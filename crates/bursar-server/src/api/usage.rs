@@ -384,7 +384,7 @@ pub struct Entitlement {
     pub upgrade: Option<UpgradeTier>,
 }
 
-async fn load_metric(state: &AppState, livemode: bool, code: &str, param: &str) -> ApiResult<MetricRow> {
+pub(crate) async fn load_metric(state: &AppState, livemode: bool, code: &str, param: &str) -> ApiResult<MetricRow> {
     store::metrics(state.db.reader(), livemode)
         .await?
         .into_iter()
@@ -407,7 +407,7 @@ fn tier(p: PlanRow, limit: Option<Limit>) -> UpgradeTier {
 }
 
 /// Everything about one metric for one customer now.
-async fn metric_state(
+pub(crate) async fn metric_state(
     state: &AppState,
     livemode: bool,
     customer: &customers::CustomerRow,

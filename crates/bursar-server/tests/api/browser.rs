@@ -408,3 +408,59 @@ async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log
     assert_eq!(i["credit_notes"][0]["reason"], "Billing mistake");
     app.verify_ledger().await;
 }
+
+#[tokio::test]
+async fn an_upgrade_prompt_names_the_limit_and_the_plan_and_opens_the_portal_on_its_preview() {
+    let app = TestApp::spawn_with(|c| {
+        c.background_jobs = false;
+        c.embed_frame_ancestors = vec!["https://learn.example".into()];
+    })
+    .await;
+    catalog(&app).await;
+    let (s, m) = app
+        .post("/v1/metrics", json!({"code": "tests", "name": "Practice tests", "limit_key": "tests_per_month"}))
+        .await;
+    assert_eq!(s, 200, "{m}");
+    let (_, cus) = app.post("/v1/customers", json!({"country": "US"})).await;
+    let cus = cus["id"].as_str().unwrap().to_string();
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "starter"})).await;
+    assert_eq!(s, 200, "{sub}");
+    for _ in 0..3 {
+        let (s, c) = app.post("/v1/entitlements/consume", json!({"customer": cus, "metric": "tests"})).await;
+        assert_eq!((s, c["consumed"].as_bool()), (200, Some(true)), "{c}");
+    }
+    let (s, e) = app.post("/v1/upgrade_prompts", json!({"customer": cus, "metric": "nope"})).await;
+    assert_error(s, &e, 400, Some("metric"));
+    let (s, e) = app.post("/v1/upgrade_prompts", json!({"customer": cus})).await;
+    assert_error(s, &e, 400, Some("metric"));
+    let (s, p) = app.post("/v1/upgrade_prompts", json!({"customer": cus, "metric": "tests"})).await;
+    assert_eq!(s, 201, "{p}");
+    assert!(p["snippet"].as_str().unwrap().starts_with("<iframe src=\""), "{p}");
+    // The framed page: only the platform's site may frame it.
+    let url = p["url"].as_str().unwrap();
+    let path = &url[url.find("/embed/").unwrap()..];
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirects.get(app.url(path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-security-policy"], "frame-ancestors https://learn.example");
+    assert!(r.headers().get("x-frame-options").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("reached your plan"), "{html}");
+    assert!(html.contains("Practice tests: 3 of 3 used. Grow gives you unlimited."), "{html}");
+    // Its button signs the learner in to the portal, on the change to Grow.
+    let href = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(href.contains("next=/portal/change"), "{href}");
+    let r = no_redirects.get(app.url(&href)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/portal/change?subscription="), "{to}");
+    let r = no_redirects.get(app.url(&to)).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Switch from Starter to Grow") && page.contains("Due now"), "{page}");
+    // A landing outside the portal is never followed.
+    let token = path.split('/').nth(3).unwrap().split('?').next().unwrap();
+    let r = no_redirects.get(app.url(&format!("/portal/enter/{token}?next=//evil.example/"))).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/portal");
+}
