@@ -7,6 +7,7 @@ pub mod billing;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod course_pages;
 pub mod demo;
 pub mod demo_market;
 pub mod documents;

@@ -232,12 +232,26 @@ async fn search_courses(
     actor: Actor,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchPage>> {
-    let (mut q, fp) = parse(&p, actor.livemode())?;
     let include_total = match p.include_total.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(ApiError::invalid("include_total", "include_total is true or false")),
     };
+    let (hits, next_cursor, q) = page(&state, &p, actor.livemode()).await?;
+    let total = if include_total { Some(store::count(&state.db, &q).await?) } else { None };
+    let has_more = next_cursor.is_some();
+    let data = render_courses(&state, hits).await?;
+    Ok(Json(SearchPage { object: "list", data, has_more, next_cursor, total }))
+}
+
+/// One page of a search: the courses, the next page's cursor, and the
+/// query (for a total).
+async fn page(
+    state: &AppState,
+    p: &SearchParams,
+    livemode: bool,
+) -> ApiResult<(Vec<bursar_store::marketplace::CourseRow>, Option<String>, SearchQuery)> {
+    let (mut q, fp) = parse(p, livemode)?;
     if let Some(c) = &p.cursor {
         q.after = Some(decode_cursor(c, &fp)?);
     }
@@ -247,9 +261,19 @@ async fn search_courses(
     let has_more = hits.len() as i64 > limit;
     hits.truncate(limit as usize);
     let next_cursor = if has_more { hits.last().map(|h| encode_cursor(&fp, &h.key)) } else { None };
-    let total = if include_total { Some(store::count(&state.db, &q).await?) } else { None };
-    let data = render_courses(&state, hits.into_iter().map(|h| h.course).collect()).await?;
-    Ok(Json(SearchPage { object: "list", data, has_more, next_cursor, total }))
+    q.limit = limit;
+    Ok((hits.into_iter().map(|h| h.course).collect(), next_cursor, q))
+}
+
+/// A page of published courses as the API's search would answer it (for
+/// the public course pages): the courses and the next page's cursor.
+pub(crate) async fn run(
+    state: &AppState,
+    p: &SearchParams,
+    livemode: bool,
+) -> ApiResult<(Vec<bursar_store::marketplace::CourseRow>, Option<String>)> {
+    let (rows, next, _) = page(state, p, livemode).await?;
+    Ok((rows, next))
 }
 
 #[cfg(test)]

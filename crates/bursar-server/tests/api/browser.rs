@@ -464,3 +464,78 @@ async fn an_upgrade_prompt_names_the_limit_and_the_plan_and_opens_the_portal_on_
     let r = no_redirects.get(app.url(&format!("/portal/enter/{token}?next=//evil.example/"))).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/portal");
 }
+
+#[tokio::test]
+async fn course_pages_list_search_and_describe_courses_for_people_and_search_engines() {
+    use crate::marketplace::{buy, course, instructor, learner, T0};
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 4_999).await;
+    let sql = course(&app, &ana, "SQL Mastery", 2_999).await;
+    let (_, draft) =
+        app.post("/v1/courses", json!({"instructor": ana, "title": "Unfinished", "prices": {"EUR": 100}})).await;
+    let draft = draft["id"].as_str().unwrap().to_string();
+    let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
+    let lea = learner(&app, clock["id"].as_str().unwrap(), "lea@example.fr").await;
+    let (_, cart) = app.post("/v1/carts", json!({"customer": lea, "items": [rust]})).await;
+    buy(&app, &cart).await;
+    let (s, r) = app
+        .post(
+            &format!("/v1/courses/{rust}/reviews"),
+            json!({"customer": lea, "rating": 4, "title": "Clear", "body": "Good </script> examples"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+
+    let get = |path: String| {
+        let c = app.client.clone();
+        let url = app.url(&path);
+        async move {
+            let r = c.get(url).header("accept-language", "fr-FR").send().await.unwrap();
+            (r.status().as_u16(), r.headers().clone(), r.text().await.unwrap())
+        }
+    };
+    // The listing: published courses only, searchable, prices in the visitor's currency.
+    let (s, _, html) = get("/courses?mode=test".into()).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Rust for Data") && html.contains("SQL Mastery") && !html.contains("Unfinished"));
+    assert!(html.contains("49,99\u{a0}€"), "euros, written the French way");
+    let (_, _, html) = get("/courses?mode=test&q=sql".into()).await;
+    assert!(html.contains("SQL Mastery") && !html.contains("Rust for Data"), "{html}");
+    let (s, _, html) = get("/courses?mode=test&sort=sideways".into()).await;
+    assert_eq!(s, 400);
+    assert!(html.contains("role=\"alert\""));
+    // A course: meta tags, Open Graph, and schema.org Course data.
+    let (s, _, html) = get(format!("/courses/{rust}?mode=test")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<meta property=\"og:title\" content=\"Rust for Data\">"), "{html}");
+    assert!(html.contains(&format!("/courses/{rust}\">")), "canonical URL");
+    let review = html.split("data-review>").nth(1).unwrap_or_default();
+    assert!(review.contains("examples") && !review.contains("</script>"), "the review, escaped: {review}");
+    let ld = html.split("<script type=\"application/ld+json\">").nth(1).unwrap().split("</script>").next().unwrap();
+    let ld: Value = serde_json::from_str(ld).expect("JSON-LD that parses, closed only by its own tag");
+    assert_eq!((ld["@type"].as_str(), ld["name"].as_str()), (Some("Course"), Some("Rust for Data")));
+    assert_eq!(ld["offers"]["price"], "49.99");
+    assert_eq!(ld["offers"]["priceCurrency"], "EUR");
+    assert_eq!(ld["aggregateRating"]["ratingCount"], 1);
+    let (s, _, _) = get(format!("/courses/{draft}?mode=test")).await;
+    assert_eq!(s, 404, "an unpublished course has no page");
+    let (s, _, _) = get("/courses/crs_nothere?mode=test".into()).await;
+    assert_eq!(s, 404);
+    // The sitemap lists the catalog, the pricing page and each published course.
+    let (s, headers, xml) = get("/sitemap.xml?mode=test".into()).await;
+    assert_eq!(s, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/xml"));
+    assert!(
+        xml.contains(&format!("/courses/{rust}?mode=test</loc>")) && xml.contains(&format!("/courses/{sql}?mode=test"))
+    );
+    assert!(!xml.contains(&draft));
+    assert_eq!(xml.matches("<url>").count(), 4);
+    // And in a browser, at a phone's width.
+    let c = browser(390, 844).await;
+    c.goto(&app.url("/courses?mode=test")).await.unwrap();
+    click_to_next_page(&c, &format!("article[data-course='{sql}'] a")).await;
+    assert_eq!(text(&c, "h1").await, "SQL Mastery");
+    screenshot(&c, "course-page-phone").await;
+    c.close().await.unwrap();
+}
