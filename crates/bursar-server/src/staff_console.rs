@@ -32,6 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/staff/invoices/{id}/refund", post(refund))
         .route("/staff/invoices/{id}/void", post(void))
         .route("/staff/audit", get(audit_page))
+        .route("/staff/webhooks", get(webhook_list))
+        .route("/staff/webhooks/{id}", get(webhook_page))
+        .route("/staff/webhook_deliveries/{id}/replay", post(replay))
 }
 
 /// What every console page's header shows.
@@ -484,4 +487,155 @@ async fn audit_page(State(state): State<AppState>, headers: HeaderMap, Query(q):
             .collect(),
         next,
     })
+}
+
+struct EndpointLine {
+    id: String,
+    url: String,
+    status: String,
+    events: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/webhooks.html")]
+struct WebhooksPage {
+    chrome: Chrome,
+    rows: Vec<EndpointLine>,
+}
+
+async fn webhook_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let livemode = q.livemode();
+    let rows = match bursar_store::webhooks::list_endpoints(state.db.reader(), livemode, None, 200).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    page(WebhooksPage {
+        chrome: chrome(&s, livemode),
+        rows: rows
+            .into_iter()
+            .map(|e| EndpointLine {
+                events: serde_json::from_str::<Vec<String>>(&e.enabled_events).unwrap_or_default().join(", "),
+                id: e.id,
+                url: e.url,
+                status: e.status,
+            })
+            .collect(),
+    })
+}
+
+struct DeliveryLine {
+    id: String,
+    event_type: String,
+    event_id: String,
+    status: String,
+    attempts: i64,
+    last: String,
+    outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/webhook.html")]
+struct WebhookPage {
+    chrome: Chrome,
+    notice: Option<String>,
+    id: String,
+    url: String,
+    status: String,
+    filter: String,
+    deliveries: Vec<DeliveryLine>,
+}
+
+/// An endpoint and its latest 50 deliveries (`?status=` pending, succeeded
+/// or failed), each with its last answer and a replay button.
+async fn webhook_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ModeQuery>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let livemode = q.livemode();
+    let filter = q.q.clone().filter(|f| ["pending", "succeeded", "failed"].contains(&f.as_str()));
+    let result: ApiResult<Response> = async {
+        let r = state.db.reader();
+        let ep = bursar_store::webhooks::endpoint_by_id(r, livemode, &id, "")
+            .await?
+            .ok_or_else(|| ApiError::not_found("id", "webhook endpoint", &id))?;
+        let rows = bursar_store::webhooks::list_deliveries(r, &ep.id, filter.as_deref(), None, PAGE).await?;
+        Ok(page(WebhookPage {
+            chrome: chrome(&s, livemode),
+            notice: (q.done.as_deref() == Some("replayed")).then(|| "Sent again: its answer is below.".to_string()),
+            id: ep.id,
+            url: ep.url,
+            status: ep.status,
+            filter: filter.unwrap_or_default(),
+            deliveries: rows
+                .into_iter()
+                .map(|d| DeliveryLine {
+                    last: d.last_attempt_at.map(when).unwrap_or_default(),
+                    outcome: match (d.last_status_code, &d.last_error) {
+                        (Some(code), _) => format!("HTTP {code}"),
+                        (None, Some(e)) => e.chars().take(120).collect(),
+                        (None, None) => String::new(),
+                    },
+                    id: d.id,
+                    event_type: d.event_type,
+                    event_id: d.event_id,
+                    status: d.status,
+                    attempts: d.attempts,
+                })
+                .collect(),
+        }))
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response())
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<VoidForm>,
+) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
+    }
+    let livemode = f.mode.as_deref() == Some("live");
+    let result: ApiResult<String> = async {
+        let d = bursar_store::webhooks::delivery_by_id(state.db.reader(), livemode, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("id", "webhook delivery", &id))?;
+        let sent = crate::webhooks_out::send_now(&state, &d.id).await?.ok_or_else(ApiError::internal)?;
+        let mut tx = state.db.begin().await?;
+        events::audit(
+            &mut tx,
+            "staff",
+            &s.staff_id,
+            "webhook.replayed",
+            Some(&d.id),
+            &serde_json::json!({"event": d.event_id, "endpoint": d.endpoint_id, "status": sent.status,
+                "status_code": sent.last_status_code}),
+            state.now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(d.endpoint_id)
+    }
+    .await;
+    let mode = if livemode { "live" } else { "test" };
+    match result {
+        Ok(endpoint) => Redirect::to(&format!("/staff/webhooks/{endpoint}?mode={mode}&done=replayed")).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

@@ -349,10 +349,9 @@ async fn bad_portal_session_requests_are_refused() {
     assert_eq!(live.status().as_u16(), 404, "a test customer is not a live one");
 }
 
-#[tokio::test]
-async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log_records() {
-    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+/// A staff member (`stf_1`), signed in to the console through its sign-in
+/// page in a new browser.
+async fn staff_browser(app: &TestApp) -> Client {
     let mut tx = app.tdb.db.begin().await.unwrap();
     bursar_store::auth::upsert_staff(
         &mut tx,
@@ -367,6 +366,19 @@ async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    let c = browser(1280, 900).await;
+    c.goto(&app.url("/staff")).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().ends_with("/staff/login"));
+    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("ops@example.com").await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
+    click_to_next_page(&c, "form button[type=submit]").await;
+    c
+}
+
+#[tokio::test]
+async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log_records() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "name": "Sam", "country": "US"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
     let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "scale", "trial": false})).await;
@@ -374,12 +386,7 @@ async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log
     let (_, invs) = app.get(&format!("/v1/invoices?customer={cus}")).await;
     let inv = invs["data"][0]["id"].as_str().unwrap().to_string();
 
-    let c = browser(1280, 900).await;
-    c.goto(&app.url("/staff")).await.unwrap();
-    assert!(c.current_url().await.unwrap().as_str().ends_with("/staff/login"));
-    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("ops@example.com").await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
-    click_to_next_page(&c, "form button[type=submit]").await;
+    let c = staff_browser(&app).await;
     click_to_next_page(&c, "nav a[href^='/staff/customers']").await;
     c.find(Locator::Css("#q")).await.unwrap().send_keys("sam@example.com").await.unwrap();
     click_to_next_page(&c, "form.search button").await;
@@ -538,4 +545,59 @@ async fn course_pages_list_search_and_describe_courses_for_people_and_search_eng
     assert_eq!(text(&c, "h1").await, "SQL Mastery");
     screenshot(&c, "course-page-phone").await;
     c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn staff_see_a_failed_webhook_delivery_and_replay_it() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::spawn_with(|c| {
+        c.background_jobs = false;
+        c.webhook_allow_private_urls = true;
+    })
+    .await;
+    // The platform's receiver is down at first.
+    let answer = Arc::new(AtomicU16::new(500));
+    let a = answer.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let a = a.clone();
+            async move { axum::http::StatusCode::from_u16(a.load(Ordering::SeqCst)).unwrap() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let (s, ep) = app
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": format!("http://127.0.0.1:{port}/hook"), "enabled_events": ["customer.created"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{ep}");
+    let ep = ep["id"].as_str().unwrap().to_string();
+    app.post("/v1/customers", json!({"email": "sam@example.com"})).await;
+    bursar_server::webhooks_out::run(&app.state).await.unwrap();
+    let (_, ds) = app.get(&format!("/v1/webhook_endpoints/{ep}/deliveries")).await;
+    assert_eq!(
+        (ds["data"][0]["status"].as_str(), ds["data"][0]["last_status_code"].as_i64()),
+        (Some("pending"), Some(500))
+    );
+
+    // Back up: staff find the failed delivery and replay it.
+    answer.store(200, Ordering::SeqCst);
+    let c = staff_browser(&app).await;
+    click_to_next_page(&c, "nav a[href^='/staff/webhooks']").await;
+    click_to_next_page(&c, &format!("a[href^='/staff/webhooks/{ep}']")).await;
+    assert!(text(&c, "tr[data-delivery]").await.contains("HTTP 500"));
+    click_to_next_page(&c, "tr[data-delivery] form button").await;
+    assert!(text(&c, "[role=status]").await.contains("Sent again"));
+    assert_eq!(text(&c, "[data-delivery-status]").await, "succeeded");
+    screenshot(&c, "staff-webhook-replayed").await;
+    click_to_next_page(&c, "nav a[href^='/staff/audit']").await;
+    assert!(text(&c, "tr[data-audit='webhook.replayed']").await.contains("stf_1"));
+    c.close().await.unwrap();
+    let (_, ds) = app.get(&format!("/v1/webhook_endpoints/{ep}/deliveries")).await;
+    assert_eq!((ds["data"][0]["status"].as_str(), ds["data"][0]["attempts"].as_i64()), (Some("succeeded"), Some(2)));
 }
