@@ -170,7 +170,8 @@ async fn demo_data_is_consistent() {
         assert!(html.contains(want), "{want} missing from the demo portal");
     }
     // The pricing page shows the demo catalog.
-    let pricing = app.client.get(app.url("/pricing?mode=test")).send().await.unwrap().text().await.unwrap();
+    let pricing =
+        app.client.get(app.url("/pricing?mode=test&interval=month")).send().await.unwrap().text().await.unwrap();
     assert!(pricing.contains("Scale") && pricing.contains("$49.00"), "the demo pricing page");
     // The marketplace: 200+ courses, real orders with their split, reviews, affiliates.
     assert!(info.courses >= 200, "{}", info.courses);
