@@ -58,6 +58,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(crate::pricing::router())
         .merge(crate::portal::router())
         .merge(crate::staff_console::router())
+        .merge(crate::staff_billing::router())
         .merge(crate::course_pages::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))

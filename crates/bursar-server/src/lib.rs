@@ -25,6 +25,7 @@ pub mod pricing;
 pub mod sandbox;
 pub mod services;
 pub mod staff;
+pub mod staff_billing;
 pub mod staff_console;
 pub mod state;
 pub mod storage;

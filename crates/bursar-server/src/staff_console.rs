@@ -22,7 +22,7 @@ use bursar_store::billing as billing_store;
 use bursar_store::{catalog, customers, events};
 use serde::Deserialize;
 
-const PAGE: i64 = 50;
+pub(crate) const PAGE: i64 = 50;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,7 +46,7 @@ pub struct Chrome {
     pub mode_q: &'static str,
 }
 
-fn chrome(s: &StaffSession, livemode: bool) -> Chrome {
+pub(crate) fn chrome(s: &StaffSession, livemode: bool) -> Chrome {
     Chrome {
         staff_name: s.staff_name.clone(),
         csrf: s.csrf_token.clone(),
@@ -55,7 +55,7 @@ fn chrome(s: &StaffSession, livemode: bool) -> Chrome {
     }
 }
 
-fn page(t: impl Template) -> Response {
+pub(crate) fn page(t: impl Template) -> Response {
     match t.render() {
         Ok(body) => (
             [(header::CACHE_CONTROL, "no-store"), (header::HeaderName::from_static("x-frame-options"), "DENY")],
@@ -70,7 +70,7 @@ fn page(t: impl Template) -> Response {
 }
 
 /// The signed-in staff member, or the sign-in page.
-async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Response> {
+pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Response> {
     match current_session(state, headers).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(Redirect::to("/staff/login").into_response()),
@@ -78,25 +78,25 @@ async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Re
     }
 }
 
-fn money(minor: i64, currency: &str) -> String {
+pub(crate) fn money(minor: i64, currency: &str) -> String {
     Currency::from_code(currency)
         .map_or_else(|_| format!("{minor} {currency}"), |c| format_money(Money::new(minor, c), Locale::EnUs))
 }
 
-fn when(ms: i64) -> String {
+pub(crate) fn when(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
 
 #[derive(Deserialize)]
-struct ModeQuery {
-    mode: Option<String>,
-    q: Option<String>,
-    after: Option<String>,
-    done: Option<String>,
+pub(crate) struct ModeQuery {
+    pub mode: Option<String>,
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub done: Option<String>,
 }
 
 impl ModeQuery {
-    fn livemode(&self) -> bool {
+    pub(crate) fn livemode(&self) -> bool {
         self.mode.as_deref() == Some("live")
     }
 }
@@ -338,7 +338,7 @@ struct RefundForm {
     reason: Option<String>,
 }
 
-fn csrf_ok(s: &StaffSession, given: &str) -> bool {
+pub(crate) fn csrf_ok(s: &StaffSession, given: &str) -> bool {
     bool::from(subtle::ConstantTimeEq::ct_eq(s.csrf_token.as_bytes(), given.as_bytes()))
 }
 
@@ -403,17 +403,24 @@ async fn refund(
     }
 }
 
+/// A form that only acts: its CSRF token and mode.
 #[derive(Deserialize)]
-struct VoidForm {
-    csrf: String,
-    mode: Option<String>,
+pub(crate) struct ActionForm {
+    pub csrf: String,
+    pub mode: Option<String>,
+}
+
+impl ActionForm {
+    pub(crate) fn livemode(&self) -> bool {
+        self.mode.as_deref() == Some("live")
+    }
 }
 
 async fn void(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<VoidForm>,
+    Form(f): Form<ActionForm>,
 ) -> Response {
     let s = match staff(&state, &headers).await {
         Ok(s) => s,
@@ -602,7 +609,7 @@ async fn replay(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<VoidForm>,
+    Form(f): Form<ActionForm>,
 ) -> Response {
     let s = match staff(&state, &headers).await {
         Ok(s) => s,

@@ -626,6 +626,17 @@ pub async fn list_coupons<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query(sql).bind(i64::from(livemode)).fetch_all(ex).await?.iter().map(coupon).collect())
 }
 
+/// Turns a coupon off (or on again); false when there is no such coupon.
+pub async fn set_coupon_active(tx: &mut Tx, id: &str, active: bool) -> Result<bool, DbError> {
+    let n = sqlx::query("UPDATE coupons SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
 /// Takes one redemption if any is left: a single conditional UPDATE, so
 /// racing requests can never take more than `max_redemptions`.
 pub async fn try_redeem(tx: &mut Tx, coupon_id: &str) -> Result<bool, DbError> {

@@ -198,17 +198,20 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     livemode: bool,
     customer_id: Option<&str>,
     invoice_id: Option<&str>,
+    status: Option<&str>,
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PaymentRow>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM payments WHERE livemode = $1 AND ($2 = '' OR customer_id = $2) \
-         AND ($3 = '' OR invoice_id = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5"
+         AND ($3 = '' OR invoice_id = $3) AND ($4 = '' OR status = $4) AND ($5 = '' OR id < $5) \
+         ORDER BY id DESC LIMIT $6"
     ));
     Ok(sqlx::query(sql)
         .bind(i64::from(livemode))
         .bind(customer_id.unwrap_or("").to_string())
         .bind(invoice_id.unwrap_or("").to_string())
+        .bind(status.unwrap_or("").to_string())
         .bind(starting_after.unwrap_or("").to_string())
         .bind(limit)
         .fetch_all(ex)

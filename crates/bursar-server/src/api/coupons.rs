@@ -14,6 +14,7 @@ use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};
 use bursar_store::billing::{self, CouponRow};
+use bursar_store::db::Tx;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -21,10 +22,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_coupon, list_coupons)).routes(routes!(get_coupon))
+    OpenApiRouter::new()
+        .routes(routes!(create_coupon, list_coupons))
+        .routes(routes!(get_coupon))
+        .routes(routes!(deactivate_coupon))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CouponCreate {
     /// The promotion code customers type, e.g. `SPRING20` (letters, digits, `_`, `-`).
@@ -117,6 +121,12 @@ async fn create_coupon(
     Idem(idem): Idem,
     ApiJson(b): ApiJson<CouponCreate>,
 ) -> ApiResult<Response> {
+    let (tx, out) = create_for(&state, &caller, b).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Checks and stores a new coupon; returns the transaction to commit in.
+pub(crate) async fn create_for(state: &AppState, caller: &Caller, b: CouponCreate) -> ApiResult<(Tx, Coupon)> {
     let code = b.code.trim().to_uppercase();
     if code.is_empty() || !valid_code(&code.to_lowercase()) {
         return Err(ApiError::invalid("code", "codes are 1 to 64 letters, digits, `_` and `-`"));
@@ -198,7 +208,7 @@ async fn create_coupon(
         }
         _ => e.into(),
     })?;
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &render(row)).await
+    Ok((tx, render(row)))
 }
 
 #[utoipa::path(get, path = "/v1/coupons", tag = "coupons",
@@ -218,9 +228,45 @@ async fn get_coupon(
     caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Coupon>> {
-    let key = if code.starts_with("coupon_") { code.clone() } else { code.to_uppercase() };
-    let c = billing::coupon_by_key(state.db.reader(), caller.livemode, &key)
+    let c = billing::coupon_by_key(state.db.reader(), caller.livemode, &coupon_key(&code))
         .await?
         .ok_or_else(|| ApiError::not_found("code", "coupon", &code))?;
     Ok(Json(render(c)))
+}
+
+/// A coupon's id as given, or its code in capitals.
+fn coupon_key(code: &str) -> String {
+    if code.starts_with("coupon_") {
+        code.to_string()
+    } else {
+        code.to_uppercase()
+    }
+}
+
+#[utoipa::path(post, path = "/v1/coupons/{code}/deactivate", tag = "coupons",
+    params(("code" = String, Path, description = "Coupon code or id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = Coupon), (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn deactivate_coupon(
+    State(state): State<AppState>,
+    caller: Caller,
+    Idem(idem): Idem,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let (tx, out) = deactivate_for(&state, &caller, &code).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Stops a coupon from being redeemed from now on; discounts it already
+/// gave, and subscriptions it still discounts, keep it. Deactivating twice is
+/// harmless. Returns the transaction to commit in.
+pub(crate) async fn deactivate_for(state: &AppState, caller: &Caller, code: &str) -> ApiResult<(Tx, Coupon)> {
+    let mut tx = state.db.begin().await?;
+    let mut c = billing::coupon_by_key(&mut *tx, caller.livemode, &coupon_key(code))
+        .await?
+        .ok_or_else(|| ApiError::not_found("code", "coupon", code))?;
+    billing::set_coupon_active(&mut tx, &c.id, false).await?;
+    c.active = false;
+    Ok((tx, render(c)))
 }

@@ -319,7 +319,14 @@ pub struct PaymentListParams {
     pub starting_after: Option<String>,
     pub customer: Option<String>,
     pub invoice: Option<String>,
+    /// `pending`, `processing`, `requires_action`, `completed`, `failed`,
+    /// `refunded` or `cancelled`.
+    pub status: Option<String>,
 }
+
+/// The statuses a payment can have.
+pub const PAYMENT_STATUSES: [&str; 7] =
+    ["pending", "processing", "requires_action", "completed", "failed", "refunded", "cancelled"];
 
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentListParams),
     responses((status = 200, body = ListResponse<Payment>), (status = 400, body = crate::error::ErrorEnvelope)),
@@ -331,11 +338,18 @@ async fn list_payments(
 ) -> ApiResult<Json<ListResponse<Payment>>> {
     let page = ListParams { limit: q.limit, starting_after: q.starting_after };
     let limit = page.limit()?;
+    if let Some(s) = q.status.as_deref().filter(|s| !PAYMENT_STATUSES.contains(s)) {
+        return Err(ApiError::invalid(
+            "status",
+            format!("unknown status `{s}`; one of {}", PAYMENT_STATUSES.join(", ")),
+        ));
+    }
     let rows = store::list(
         state.db.reader(),
         caller.livemode,
         q.customer.as_deref(),
         q.invoice.as_deref(),
+        q.status.as_deref(),
         page.starting_after.as_deref(),
         limit + 1,
     )

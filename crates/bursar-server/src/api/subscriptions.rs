@@ -842,8 +842,15 @@ async fn reactivate_subscription(
     Idem(idem): Idem,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    let (tx, out) = reactivate_for(&state, &caller, &id).await?;
+    commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
+}
+
+/// Takes back a scheduled cancellation, or starts a canceled subscription
+/// again; returns the transaction to commit in.
+pub(crate) async fn reactivate_for(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Tx, Subscription)> {
     let mut tx = state.db.begin().await?;
-    let (mut sub, _customer, now) = current(&state, &mut tx, &caller, &id).await?;
+    let (mut sub, _customer, now) = current(state, &mut tx, caller, id).await?;
     if sub.cancel_at_period_end {
         sub.cancel_at_period_end = false;
         sub.updated_at = now;
@@ -856,7 +863,7 @@ async fn reactivate_subscription(
             format!("a {} subscription not set to cancel has nothing to reactivate", sub.status),
         ));
     }
-    commit_json(tx, idem.as_ref(), StatusCode::OK, &render_sub(sub)).await
+    Ok((tx, render_sub(sub)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -601,3 +601,50 @@ async fn staff_see_a_failed_webhook_delivery_and_replay_it() {
     let (_, ds) = app.get(&format!("/v1/webhook_endpoints/{ep}/deliveries")).await;
     assert_eq!((ds["data"][0]["status"].as_str(), ds["data"][0]["attempts"].as_i64()), (Some("succeeded"), Some(2)));
 }
+
+#[tokio::test]
+async fn staff_cancel_a_subscription_at_period_end_and_create_a_coupon_after_a_mistake() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "country": "US"})).await;
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus["id"], "plan": "grow", "trial": false})).await;
+    assert_eq!(s, 200, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_string();
+
+    let c = staff_browser(&app).await;
+    click_to_next_page(&c, "nav a[href^='/staff/subscriptions']").await;
+    click_to_next_page(&c, &format!("tr[data-subscription='{id}'] a[href^='/staff/subscriptions/']")).await;
+    assert_eq!(text(&c, "[data-status]").await, "active");
+    // Keyboard only: the default choice is the end of the period.
+    c.find(Locator::Css("form[action$='/cancel'] button")).await.unwrap().send_keys("\u{e007}").await.unwrap();
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().as_str().contains("done=scheduled") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(text(&c, "[role=status]").await.contains("cancels at the end of the period"));
+    assert!(text(&c, "[data-status]").await.contains("cancels at period end"));
+    screenshot(&c, "staff-subscription-cancel-scheduled").await;
+
+    click_to_next_page(&c, "nav a[href^='/staff/coupons']").await;
+    c.find(Locator::Css("#code")).await.unwrap().send_keys("WELCOME10").await.unwrap();
+    c.find(Locator::Css("#value")).await.unwrap().send_keys("10 percent").await.unwrap();
+    click_to_next_page(&c, "form[action='/staff/coupons#new'] button[type=submit]").await;
+    assert!(text(&c, "[role=alert]").await.contains("like 20 or 12.5"));
+    let invalid = c.find(Locator::Css("#value")).await.unwrap().attr("aria-invalid").await.unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    // What was typed is still there; fix the value only.
+    let value = c.find(Locator::Css("#value")).await.unwrap();
+    assert_eq!(value.prop("value").await.unwrap().as_deref(), Some("10 percent"));
+    value.clear().await.unwrap();
+    value.send_keys("10").await.unwrap();
+    click_to_next_page(&c, "form[action='/staff/coupons#new'] button[type=submit]").await;
+    assert!(text(&c, "[role=status]").await.contains("created"));
+    assert!(text(&c, "tr[data-coupon='WELCOME10']").await.contains("10 % off"));
+    screenshot(&c, "staff-coupon-created").await;
+    c.close().await.unwrap();
+    let (_, api) = app.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!((api["status"].as_str(), api["cancel_at_period_end"].as_bool()), (Some("active"), Some(true)));
+    assert_eq!(app.get("/v1/coupons/WELCOME10").await.1["rules"]["discount"]["bps"], 1000);
+}

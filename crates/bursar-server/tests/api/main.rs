@@ -24,6 +24,7 @@ mod payments;
 mod payouts;
 mod refunds;
 mod staff;
+mod staff_billing;
 mod subscriptions;
 mod tax;
 mod test_clocks;
