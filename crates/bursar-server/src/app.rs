@@ -60,6 +60,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(crate::staff_console::router())
         .merge(crate::staff_billing::router())
         .merge(crate::course_pages::router())
+        .merge(crate::cart_pages::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))

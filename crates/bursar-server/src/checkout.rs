@@ -142,6 +142,8 @@ pub fn router() -> Router<AppState> {
         .route("/checkout/{id}/authenticate", post(authenticate))
         .route("/checkout/{id}/return", get(provider_return).post(provider_return_form))
         .route("/checkout/{id}/cancel", get(cancel))
+        .route("/checkout/{id}/thanks", get(thanks))
+        .route("/checkout/{id}/left", get(left))
 }
 
 /// What a session would charge now.
@@ -282,7 +284,17 @@ async fn render_session(state: &AppState, s: &SessionRow, error: Option<String>)
     let locale = locale_of(state, s).await;
     let sum = summarize(&state.db, &state.billing_settings(), s).await?;
     let open = s.status == "open" && s.expires_at > state.now_ms();
-    let title = if s.mode == "subscription" { "Subscribe" } else { "Checkout" };
+    let complete = s.status == "complete";
+    let title = match (complete, s.mode.as_str()) {
+        (true, "subscription") => "You're subscribed",
+        (true, _) => "Thank you",
+        (false, "subscription") => "Subscribe",
+        (false, _) => "Checkout",
+    };
+    let invoice = match (&s.invoice_id, complete) {
+        (Some(id), true) => billing_store::invoice(state.db.reader(), s.livemode, id).await?.and_then(|i| i.number),
+        _ => None,
+    };
     Ok(html(SessionPage {
         lang: locale.tag().split('-').next().unwrap_or("en").to_string(),
         id: s.id.clone(),
@@ -290,13 +302,18 @@ async fn render_session(state: &AppState, s: &SessionRow, error: Option<String>)
         test_mode: !s.livemode,
         error: error.or_else(|| s.last_error.clone()),
         lines: sum.lines.iter().map(|(d, a)| (d.clone(), money(*a, sum.currency, locale))).collect(),
-        total_label: if s.mode == "subscription" { "Due today".into() } else { "Total".into() },
+        total_label: match (complete, s.mode.as_str()) {
+            (true, _) => "Paid".into(),
+            (false, "subscription") => "Due today".into(),
+            (false, _) => "Total".into(),
+        },
         total: money(sum.total, sum.currency, locale),
         note: (s.mode == "subscription").then(|| "Renews automatically; cancel any time.".to_string()),
         open,
-        closed_message: match s.status.as_str() {
-            "complete" => "This checkout is complete.".into(),
-            _ => "This checkout has expired.".into(),
+        closed_message: match (complete, invoice) {
+            (true, Some(n)) => format!("Payment received. Your invoice number is {n}."),
+            (true, None) => "Payment received.".into(),
+            (false, _) => "This checkout has expired.".into(),
         },
         form_token: s.form_token.clone(),
         coupon: s.coupon.clone().unwrap_or_default(),
@@ -1141,6 +1158,40 @@ async fn provider_return(
     payments::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
     tx.commit().await?;
     after_payment(&state, &id).await
+}
+
+/// Bursar's own receipt page, where a session without a `success_url`
+/// ends: the session page, which shows what was paid once it is complete.
+async fn thanks(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = load(&state, &id).await?;
+    if s.status != "complete" {
+        return Ok(Redirect::to(&format!("/checkout/{id}")).into_response());
+    }
+    render_session(&state, &s, None).await
+}
+
+#[derive(Template)]
+#[template(path = "checkout/left.html")]
+struct LeftPage {
+    lang: String,
+    id: String,
+    test_mode: bool,
+    open: bool,
+    complete: bool,
+}
+
+/// Bursar's own page for a buyer who left without paying (a session without
+/// a `cancel_url`): nothing was charged, and the way back while it is open.
+async fn left(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = load(&state, &id).await?;
+    let locale = locale_of(&state, &s).await;
+    Ok(html(LeftPage {
+        lang: locale.tag().split('-').next().unwrap_or("en").to_string(),
+        test_mode: !s.livemode,
+        open: s.status == "open" && s.expires_at > state.now_ms(),
+        complete: s.status == "complete",
+        id: s.id,
+    }))
 }
 
 /// The buyer left the provider's page (or Bursar's) without paying.

@@ -143,6 +143,12 @@ pub struct Config {
     /// (`https://learn.example/signup`); `plan`, `interval` and `currency`
     /// are added to the query. Unset: the buttons go nowhere.
     pub pricing_signup_url: Option<String>,
+    /// Where the course pages' cart sends a visitor who is not signed in
+    /// to buy (`https://learn.example/checkout`); `courses` (comma
+    /// separated ids) and `currency` are added to the query, for the
+    /// platform to sign them in and open the cart's checkout by API. A
+    /// learner signed in through a portal session checks out directly.
+    pub courses_checkout_url: Option<String>,
     /// Quotes the pricing page shows under the plans.
     pub pricing_testimonials: Vec<Testimonial>,
     /// Sites that may frame the upgrade prompt (`https://learn.example`);
@@ -244,6 +250,7 @@ impl Default for Config {
             click_ip_salt: None,
             affiliate_landing_url: None,
             pricing_signup_url: None,
+            courses_checkout_url: None,
             pricing_testimonials: Vec::new(),
             embed_frame_ancestors: Vec::new(),
             client_ip_header: None,
@@ -323,11 +330,14 @@ impl Config {
                 return Err("affiliate_landing_url must be a site's origin, such as https://learn.example".into());
             }
         }
-        if let Some(u) = &self.pricing_signup_url {
+        for (name, u) in
+            [("pricing_signup_url", &self.pricing_signup_url), ("courses_checkout_url", &self.courses_checkout_url)]
+        {
+            let Some(u) = u else { continue };
             let ok = (u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
                 && !u.chars().any(|c| c.is_whitespace() || c == '"' || c == '<');
             if !ok {
-                return Err("pricing_signup_url must be an http(s) URL or a path".into());
+                return Err(format!("{name} must be an http(s) URL or a path"));
             }
         }
         for a in &self.embed_frame_ancestors {

@@ -4,6 +4,7 @@ pub mod affiliate_links;
 pub mod api;
 pub mod app;
 pub mod billing;
+pub mod cart_pages;
 pub mod catalog;
 pub mod checkout;
 pub mod config;

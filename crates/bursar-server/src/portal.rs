@@ -85,6 +85,13 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionR
     }
 }
 
+/// The learner signed in through a portal session, if any (the course
+/// pages' cart buys for them).
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<PortalSessionRow>> {
+    let Some(token) = crate::staff::cookie(headers, COOKIE) else { return Ok(None) };
+    Ok(store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await?)
+}
+
 fn caller(s: &PortalSessionRow) -> Caller {
     Caller { key_id: "portal".into(), livemode: s.livemode }
 }

@@ -45,9 +45,11 @@ pub struct SessionCreate {
     /// Payment mode: credits the purchase grants once paid (an AI credit top-up).
     pub credit_grant: Option<CreditGrantSpec>,
     /// Where the buyer goes after paying (`session_id` is appended).
-    pub success_url: String,
-    /// Where the buyer goes when leaving without paying.
-    pub cancel_url: String,
+    /// Default: Bursar's own receipt page, `/checkout/{id}/thanks`.
+    pub success_url: Option<String>,
+    /// Where the buyer goes when leaving without paying. Default: Bursar's
+    /// own page, `/checkout/{id}/left`, which offers the way back.
+    pub cancel_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -87,6 +89,32 @@ pub struct Session {
     pub created: i64,
 }
 
+/// A session's return addresses: those the platform gave, checked, or
+/// Bursar's own receipt and "left" pages.
+pub(crate) fn return_urls(
+    state: &AppState,
+    session_id: &str,
+    success: Option<String>,
+    cancel: Option<String>,
+) -> ApiResult<(String, String)> {
+    let base = public_base(state);
+    let success = match success {
+        Some(u) => check_url("success_url", &u).map(|()| u)?,
+        None => format!("{base}/checkout/{session_id}/thanks"),
+    };
+    let cancel = match cancel {
+        Some(u) => check_url("cancel_url", &u).map(|()| u)?,
+        None => format!("{base}/checkout/{session_id}/left"),
+    };
+    Ok((success, cancel))
+}
+
+/// Where buyers reach this server.
+pub(crate) fn public_base(state: &AppState) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
+    base.trim_end_matches('/').to_string()
+}
+
 pub(crate) fn check_url(param: &str, u: &str) -> ApiResult<()> {
     let ok = (u.starts_with("https://") || u.starts_with("http://"))
         && u.len() <= 2048
@@ -100,9 +128,8 @@ pub(crate) fn check_url(param: &str, u: &str) -> ApiResult<()> {
 
 pub(crate) async fn render(state: &AppState, s: SessionRow) -> ApiResult<Session> {
     let sum = checkout::summarize(&state.db, &state.billing_settings(), &s).await?;
-    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
     Ok(Session {
-        url: format!("{}/checkout/{}", base.trim_end_matches('/'), s.id),
+        url: format!("{}/checkout/{}", public_base(state), s.id),
         id: s.id,
         object: "checkout.session",
         livemode: s.livemode,
@@ -191,8 +218,8 @@ async fn create_session(
     Idem(idem): Idem,
     ApiJson(body): ApiJson<SessionCreate>,
 ) -> ApiResult<Response> {
-    check_url("success_url", &body.success_url)?;
-    check_url("cancel_url", &body.cancel_url)?;
+    let id = new_id(IdKind::CheckoutSession);
+    let (success_url, cancel_url) = return_urls(&state, &id, body.success_url.clone(), body.cancel_url.clone())?;
     let currency = match &body.currency {
         Some(c) => {
             Some(Currency::from_code(c).map_err(|_| ApiError::invalid("currency", format!("unknown currency `{c}`")))?)
@@ -209,7 +236,7 @@ async fn create_session(
     let currency = currency.unwrap_or_else(|| super::customers::billing_currency_of(&customer));
     let now = state.now_ms();
     let mut s = SessionRow {
-        id: new_id(IdKind::CheckoutSession),
+        id,
         livemode: caller.livemode,
         customer_id: customer.id.clone(),
         mode: body.mode.clone(),
@@ -219,8 +246,8 @@ async fn create_session(
         items: "[]".into(),
         currency: currency.code().to_string(),
         coupon: None,
-        success_url: body.success_url,
-        cancel_url: body.cancel_url,
+        success_url,
+        cancel_url,
         status: "open".into(),
         form_token: checkout::form_token(),
         provider: None,

@@ -408,8 +408,15 @@ async fn create_cart(
     Idem(idem): Idem,
     ApiJson(b): ApiJson<CartCreate>,
 ) -> ApiResult<Response> {
+    let out = create_cart_for(&state, &caller, b).await?;
+    let tx = state.db.begin().await?;
+    commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await
+}
+
+/// Creates and stores a cart (committed).
+pub(crate) async fn create_cart_for(state: &AppState, caller: &Caller, b: CartCreate) -> ApiResult<Cart> {
     let customer =
-        super::customers::load_live(&state, &caller, &b.customer).await.map_err(|e| e.with_param("customer"))?;
+        super::customers::load_live(state, caller, &b.customer).await.map_err(|e| e.with_param("customer"))?;
     let currency = match &b.currency {
         Some(c) => {
             Currency::from_code(c).map_err(|_| ApiError::invalid("currency", format!("unknown currency `{c}`")))?
@@ -446,9 +453,7 @@ async fn create_cart(
     }
     check_cart_coupon(&mut tx, caller.livemode, &cart, now).await?;
     tx.commit().await?;
-    let out = render_cart(&state, caller.livemode, cart).await?;
-    let tx = state.db.begin().await?;
-    commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await
+    render_cart(state, caller.livemode, cart).await
 }
 
 async fn open_cart(state: &AppState, tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<CartRow> {
@@ -642,8 +647,10 @@ async fn remove_cart_subscription(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CartCheckout {
-    pub success_url: String,
-    pub cancel_url: String,
+    /// Default: Bursar's own receipt page, `/checkout/{id}/thanks`.
+    pub success_url: Option<String>,
+    /// Default: Bursar's own page, `/checkout/{id}/left`.
+    pub cancel_url: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "marketplace", request_body = CartCheckout,
@@ -658,15 +665,28 @@ async fn checkout_cart(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CartCheckout>,
 ) -> ApiResult<Response> {
-    super::checkout::check_url("success_url", &b.success_url)?;
-    super::checkout::check_url("cancel_url", &b.cancel_url)?;
-    let not_found = || ApiError::not_found("id", "cart", &id);
-    if !is_valid(IdKind::Cart, &id) {
+    let out = checkout_cart_for(&state, &caller, &id, b).await?;
+    let tx = state.db.begin().await?;
+    commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await
+}
+
+/// Opens the cart's checkout (committed), or returns the one still open.
+pub(crate) async fn checkout_cart_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    b: CartCheckout,
+) -> ApiResult<super::checkout::Session> {
+    let session_id = new_id(IdKind::CheckoutSession);
+    let (success_url, cancel_url) =
+        super::checkout::return_urls(state, &session_id, b.success_url.clone(), b.cancel_url.clone())?;
+    let not_found = || ApiError::not_found("id", "cart", id);
+    if !is_valid(IdKind::Cart, id) {
         return Err(not_found());
     }
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
-    let mut cart = store::cart(&mut tx, caller.livemode, &id, state.db.for_update()).await?.ok_or_else(not_found)?;
+    let mut cart = store::cart(&mut tx, caller.livemode, id, state.db.for_update()).await?.ok_or_else(not_found)?;
     if cart.status == "ordered" {
         return Err(ApiError::conflict("cart_ordered", "this cart was already paid for"));
     }
@@ -675,9 +695,7 @@ async fn checkout_cart(
         if let Some(mut s) = bursar_store::checkout::get(&mut *tx, sid).await? {
             if s.status == "open" && s.expires_at > now {
                 drop(tx);
-                let out = super::checkout::render(&state, s).await?;
-                let tx = state.db.begin().await?;
-                return commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await;
+                return super::checkout::render(state, s).await;
             }
             if s.status == "complete" {
                 return Err(ApiError::conflict("cart_ordered", "this cart was already paid for"));
@@ -719,9 +737,9 @@ async fn checkout_cart(
         }
     }
     let mut s = session_of(&cart, caller.livemode, &items, plan.as_ref())?;
-    s.id = new_id(IdKind::CheckoutSession);
-    s.success_url = b.success_url;
-    s.cancel_url = b.cancel_url;
+    s.id = session_id;
+    s.success_url = success_url;
+    s.cancel_url = cancel_url;
     s.form_token = crate::checkout::form_token();
     s.expires_at = now + crate::checkout::SESSION_HOURS * 3_600_000;
     s.created_at = now;
@@ -733,9 +751,7 @@ async fn checkout_cart(
     cart.updated_at = now;
     store::save_cart(&mut tx, &cart).await?;
     tx.commit().await?;
-    let out = super::checkout::render(&state, s).await?;
-    let tx = state.db.begin().await?;
-    commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await
+    super::checkout::render(state, s).await
 }
 
 // ---------------------------------------------------------------------------

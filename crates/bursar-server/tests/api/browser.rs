@@ -198,19 +198,13 @@ async fn a_learner_buys_grow_with_the_sandbox_card_after_a_declined_one() {
     catalog(&app).await;
     let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
-    // The platform opens the checkout and sends the learner to it.
-    let (s, cs) = app
-        .post(
-            "/v1/checkout/sessions",
-            json!({"customer": cus, "mode": "subscription", "plan": "grow",
-                   "success_url": app.url("/healthz"), "cancel_url": app.url("/pricing")}),
-        )
-        .await;
+    // The platform opens the checkout, with Bursar's own receipt and
+    // "left" pages, and sends the learner to it.
+    let (s, cs) =
+        app.post("/v1/checkout/sessions", json!({"customer": cus, "mode": "subscription", "plan": "grow"})).await;
     assert_eq!(s, 201, "{cs}");
     let c = browser(1280, 900).await;
-    // (The session's URL names the configured address; the test server listens elsewhere.)
-    let path = cs["url"].as_str().unwrap().split_once("/checkout/").map(|(_, id)| format!("/checkout/{id}")).unwrap();
-    c.goto(&app.url(&path)).await.unwrap();
+    c.goto(cs["url"].as_str().unwrap()).await.unwrap();
     assert!(text(&c, "main").await.contains("$19.00"));
     screenshot(&c, "checkout-grow").await;
     click_to_next_page(&c, "form[action$='/pay'] button").await;
@@ -220,19 +214,25 @@ async fn a_learner_buys_grow_with_the_sandbox_card_after_a_declined_one() {
     let alert = text(&c, "[role=alert]").await;
     assert!(alert.contains("declined"), "a clear error: {alert}");
     screenshot(&c, "checkout-declined").await;
-    // Pay again with a good card: back on the platform's success URL.
+    // Pay again with a good card: the receipt page, with the invoice.
     click_to_next_page(&c, "form[action$='/pay'] button").await;
     c.find(Locator::Css("input[value=pm_card_visa]")).await.unwrap().click().await.unwrap();
     click_to_next_page(&c, "form button[type=submit]").await;
     let url = c.current_url().await.unwrap();
-    assert!(url.as_str().contains(&format!("session_id={}", cs["id"].as_str().unwrap())), "{url}");
-    c.close().await.unwrap();
-    // The invoice is paid and its PDF is there.
-    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{}", cs["id"].as_str().unwrap())).await;
+    let id = cs["id"].as_str().unwrap();
+    assert!(url.as_str().contains(&format!("/checkout/{id}/thanks?session_id={id}")), "{url}");
+    let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
     assert_eq!(cs["status"], "complete");
     let inv = cs["invoice"].as_str().unwrap();
     let (_, i) = app.get(&format!("/v1/invoices/{inv}")).await;
     assert_eq!((i["status"].as_str(), i["total"].as_i64()), (Some("paid"), Some(1_900)));
+    assert_eq!(text(&c, "h1").await, "You're subscribed");
+    let receipt = text(&c, "main").await;
+    assert!(receipt.contains("Paid") && receipt.contains("$19.00"), "{receipt}");
+    assert!(receipt.contains(i["number"].as_str().unwrap()), "the invoice number: {receipt}");
+    screenshot(&c, "checkout-receipt").await;
+    c.close().await.unwrap();
+    // The invoice's PDF is there for the platform to show.
     let pdf = app.req(reqwest::Method::GET, &format!("/v1/invoices/{inv}/pdf")).send().await.unwrap();
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
 }
@@ -647,4 +647,41 @@ async fn staff_cancel_a_subscription_at_period_end_and_create_a_coupon_after_a_m
     let (_, api) = app.get(&format!("/v1/subscriptions/{id}")).await;
     assert_eq!((api["status"].as_str(), api["cancel_at_period_end"].as_bool()), (Some("active"), Some(true)));
     assert_eq!(app.get("/v1/coupons/WELCOME10").await.1["rules"]["discount"]["bps"], 1000);
+}
+
+#[tokio::test]
+async fn a_signed_in_learner_puts_a_course_in_the_cart_and_buys_it() {
+    use crate::marketplace::{course, instructor};
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = instructor(&app, "u-ana", "standard").await;
+    let rust = course(&app, &ana, "Rust for Data", 4_999).await;
+    course(&app, &ana, "SQL Mastery", 2_999).await;
+    let (_, lea) = app.post("/v1/customers", json!({"country": "US", "email": "lea@example.com"})).await;
+    let lea = lea["id"].as_str().unwrap().to_string();
+    let (s, ps) = app.post("/v1/portal_sessions", json!({"customer": lea})).await;
+    assert_eq!(s, 201, "{ps}");
+
+    // The platform's link signs the learner in; then they browse.
+    let c = browser(1280, 900).await;
+    c.goto(ps["url"].as_str().unwrap()).await.unwrap();
+    c.goto(&app.url("/courses?mode=test")).await.unwrap();
+    click_to_next_page(&c, &format!("article[data-course='{rust}'] a")).await;
+    click_to_next_page(&c, "form[action='/cart/items'] button").await;
+    assert!(text(&c, "[role=status]").await.contains("Added"));
+    assert!(text(&c, "[data-cart-total]").await.contains("$54.99"));
+    assert!(text(&c, "main").await.contains("Buying as lea@example.com"));
+    screenshot(&c, "cart").await;
+    click_to_next_page(&c, "form[action='/cart/checkout'] button").await;
+    assert!(text(&c, "main").await.contains("Rust for Data"));
+    click_to_next_page(&c, "form[action$='/pay'] button").await;
+    c.find(Locator::Css("input[value=pm_card_visa]")).await.unwrap().click().await.unwrap();
+    click_to_next_page(&c, "form button[type=submit]").await;
+    assert_eq!(text(&c, "h1").await, "Thank you");
+    assert!(text(&c, "main").await.contains("Paid"));
+    // Back in the cart: what was bought has left it.
+    c.goto(&app.url("/cart")).await.unwrap();
+    assert!(text(&c, "main").await.contains("Your cart is empty"));
+    c.close().await.unwrap();
+    let (_, en) = app.get(&format!("/v1/enrollments?customer={lea}")).await;
+    assert_eq!(en["data"][0]["course"].as_str(), Some(rust.as_str()), "{en}");
 }

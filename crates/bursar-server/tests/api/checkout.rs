@@ -112,7 +112,7 @@ async fn buy_a_plan_with_a_coupon_through_the_sandbox_page() {
     assert_eq!((methods[0]["last4"].as_str(), methods[0]["default"].as_bool()), (Some("4242"), Some(true)));
     // The page of a complete session pays nothing more.
     let (_, html) = page(&app, &format!("/checkout/{id}")).await;
-    assert!(html.contains("complete") && !html.contains("/pay\""), "{html}");
+    assert!(html.contains("Payment received") && !html.contains("/pay\""), "{html}");
     let (_, evs) = app.get("/v1/events?type=checkout.session.completed").await;
     assert_eq!(evs["data"][0]["data"]["id"], id);
     app.verify_ledger().await;
@@ -622,4 +622,55 @@ async fn a_buyer_who_never_returns_still_leaves_a_method_for_renewals() {
     assert_eq!((s, loc), (303, format!("https://platform.example/welcome?session_id={id}")));
     assert_eq!(app.count("payment_methods").await, 1);
     app.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn without_return_urls_the_buyer_ends_on_bursars_receipt_or_left_page() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    catalog(&app).await;
+    let cus = customer(&app).await;
+    let (s, b) = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"customer": cus, "mode": "subscription", "plan": "grow", "success_url": "ftp://x"}),
+        )
+        .await;
+    assert_error(s, &b, 400, Some("success_url"));
+    let cs = session(&app, json!({"customer": cus, "mode": "subscription", "plan": "grow"})).await;
+    let id = cs["id"].as_str().unwrap();
+    assert_eq!(cs["success_url"], app.url(&format!("/checkout/{id}/thanks")));
+    assert_eq!(cs["cancel_url"], app.url(&format!("/checkout/{id}/left")));
+
+    // Leaving: nothing charged, and the way back.
+    let r = app.client.get(app.url(&format!("/checkout/{id}/cancel"))).send().await.unwrap();
+    assert_eq!(r.headers()["location"].to_str().unwrap(), cs["cancel_url"].as_str().unwrap());
+    let (s, html) = page(&app, &format!("/checkout/{id}/left")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Nothing was charged") && html.contains(&format!("href=\"/checkout/{id}\"")), "{html}");
+    // No receipt before paying: the checkout itself.
+    let r = app.client.get(app.url(&format!("/checkout/{id}/thanks"))).send().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.headers()["location"].to_str().unwrap()),
+        (303, format!("/checkout/{id}").as_str())
+    );
+
+    let token = app.checkout_token(id).await;
+    submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
+    let (s, loc, _) =
+        submit(&app, &format!("/checkout/{id}/sandbox"), &[("form_token", &token), ("card", "pm_card_visa")]).await;
+    assert_eq!((s, loc), (303, format!("{}?session_id={id}", cs["success_url"].as_str().unwrap())));
+    let (_, done) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let (_, inv) = app.get(&format!("/v1/invoices/{}", done["invoice"].as_str().unwrap())).await;
+    let (s, html) = page(&app, &format!("/checkout/{id}/thanks?session_id={id}")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<h1>You&#39;re subscribed</h1>"), "{html}");
+    assert!(
+        html.contains("Paid") && html.contains("$19.00") && html.contains(inv["number"].as_str().unwrap()),
+        "{html}"
+    );
+    assert!(!html.contains("/pay\""), "nothing more to pay");
+    let (_, html) = page(&app, &format!("/checkout/{id}/left")).await;
+    assert!(html.contains("Already paid") && !html.contains("Nothing was charged"), "{html}");
+    let (s, _) = page(&app, "/checkout/cs_nope/thanks").await;
+    assert_eq!(s, 404);
 }

@@ -60,7 +60,10 @@ impl TestApp {
             bursar_server::telemetry::init_logging("pretty", &level);
         }
         let tdb = test_db().await;
-        let mut config = Config { data_dir: tdb.dir.path().to_path_buf(), ..Config::default() };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // The address pages and sessions name is the one tests reach.
+        let listen = listener.local_addr().unwrap();
+        let mut config = Config { data_dir: tdb.dir.path().to_path_buf(), listen, ..Config::default() };
         f(&mut config);
         let state = AppState::new(tdb.db.clone(), Arc::new(SystemClock), config).unwrap();
         let mut tx = tdb.db.begin().await.unwrap();
@@ -68,7 +71,6 @@ impl TestApp {
         let (_, test_key) = bursar_server::api::api_keys::issue_key(&mut tx, false, "tests", now).await.unwrap();
         let (_, live_key) = bursar_server::api::api_keys::issue_key(&mut tx, true, "tests live", now).await.unwrap();
         tx.commit().await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = bursar_server::serve(state.clone(), listener, false).await.unwrap();
         TestApp {
             base: format!("http://{}", server.addr),

@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod browser;
+mod cart_pages;
 mod cart_subscriptions;
 mod catalog;
 mod checkout;
