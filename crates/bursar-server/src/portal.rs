@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/portal/change", get(change_page).post(change))
         .route("/portal/cancel", get(cancel_page).post(cancel))
         .route("/portal/pause", post(pause))
+        .route("/portal/methods/{id}/default", post(method_default))
+        .route("/portal/methods/{id}/remove", post(method_remove))
         .route("/portal/invoices/{id}/pdf", get(invoice_pdf))
         .route("/embed/upgrade/{token}", get(upgrade_prompt))
 }
@@ -160,6 +162,12 @@ struct InvoiceView {
     status: String,
 }
 
+struct MethodView {
+    id: String,
+    label: String,
+    is_default: bool,
+}
+
 #[derive(Template)]
 #[template(path = "portal/home.html")]
 struct HomePage {
@@ -170,7 +178,8 @@ struct HomePage {
     subs: Vec<SubView>,
     usage: Vec<UsageView>,
     invoices: Vec<InvoiceView>,
-    methods: Vec<String>,
+    methods: Vec<MethodView>,
+    csrf: String,
     credit: Option<String>,
     back: Option<String>,
 }
@@ -204,6 +213,8 @@ async fn home(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
         Some("scheduled") => Some("Your plan changes at the end of this billing period.".to_string()),
         Some("canceled") => Some("Your subscription ends at the end of this billing period.".to_string()),
         Some("paused") => Some("Your subscription is paused; you will not be charged while it is.".to_string()),
+        Some("method_default") => Some("Your renewals are now charged to that card.".to_string()),
+        Some("method_removed") => Some("The card is removed.".to_string()),
         _ => None,
     };
     render_home(&state, &s, StatusCode::OK, notice, None).await.unwrap_or_else(|e| e.into_response())
@@ -312,8 +323,9 @@ async fn render_home(
                 (Some(mo), Some(y)) => format!(", expires {mo:02}/{y}"),
                 _ => String::new(),
             };
-            let default = if m.is_default { " (default)" } else { "" };
-            format!("{} •••• {}{exp}{default}", m.brand, m.last4)
+            MethodView {
+                label: format!("{} •••• {}{exp}", m.brand, m.last4), is_default: m.is_default, id: m.id
+            }
         })
         .collect();
     Ok(html(
@@ -327,6 +339,7 @@ async fn render_home(
             usage,
             invoices,
             methods,
+            csrf: s.csrf.clone(),
             credit: (credit != 0).then(|| money_in(credit, currency.code(), locale)),
             back: s.return_url.clone(),
         },
@@ -634,6 +647,84 @@ async fn pause(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
         Ok(()) => Redirect::to("/portal?done=paused").into_response(),
         Err(e) if e.status.is_client_error() => {
             render_home(&state, &s, e.status, None, Some(e.body.message)).await.unwrap_or_else(|e| e.into_response())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct MethodForm {
+    csrf: String,
+}
+
+/// The learner picks which saved card renewals charge.
+async fn method_default(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<MethodForm>,
+) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return forged();
+    }
+    let result = async {
+        let (tx, _) = crate::api::payments::make_default_for(&state, &s.customer_id, &id).await?;
+        tx.commit().await?;
+        ApiResult::Ok(())
+    }
+    .await;
+    method_done(&state, &s, result, "method_default").await
+}
+
+/// The learner removes a saved card, unless it is the only one and a
+/// subscription still renews on it (renewals would then fail).
+async fn method_remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<MethodForm>,
+) -> Response {
+    let s = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return forged();
+    }
+    let result = async {
+        let r = state.db.reader();
+        let methods = dunning::methods_of(r, &s.customer_id).await?;
+        if methods.len() == 1 && methods[0].id == id {
+            let renewing =
+                billing_store::subscriptions_of(r, s.livemode, &s.customer_id).await?.into_iter().find(|x| {
+                    !x.cancel_at_period_end
+                        && matches!(Status::parse(&x.status), Some(Status::Active | Status::Trialing | Status::PastDue))
+                });
+            if renewing.is_some() {
+                return Err(ApiError::invalid(
+                    "method",
+                    "This card pays for your subscription's renewals, so it stays until another card is saved \
+                     or the subscription is canceled.",
+                ));
+            }
+        }
+        let (tx, _) = crate::api::payments::detach_for(&state, s.livemode, &s.customer_id, &id).await?;
+        tx.commit().await?;
+        ApiResult::Ok(())
+    }
+    .await;
+    method_done(&state, &s, result, "method_removed").await
+}
+
+async fn method_done(state: &AppState, s: &PortalSessionRow, result: ApiResult<()>, done: &str) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/portal?done={done}")).into_response(),
+        Err(e) if e.status.is_client_error() => {
+            render_home(state, s, e.status, None, Some(e.body.message)).await.unwrap_or_else(|e| e.into_response())
         }
         Err(e) => e.into_response(),
     }

@@ -13,6 +13,7 @@ use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_store::dunning::{self, PaymentMethodRow};
 use bursar_store::events;
 use bursar_store::payments::{self as store, PaymentRow};
+use bursar_store::Tx;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -212,21 +213,27 @@ async fn delete_payment_method(
     Path((id, method)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let row = super::customers::load_live(&state, &caller, &id).await?;
-    let mut tx = state.db.begin().await?;
-    if !dunning::delete_method(&mut tx, &row.id, &method, state.now_ms()).await? {
-        return Err(ApiError::not_found("method", "payment method", &method));
-    }
-    events::emit(
-        &mut tx,
-        caller.livemode,
-        "payment_method.detached",
-        &row.id,
-        &serde_json::json!({"id": method}),
-        state.now_ms(),
-    )
-    .await?;
-    let left: Vec<PaymentMethod> = dunning::methods_of(&mut *tx, &row.id).await?.into_iter().map(render_pm).collect();
+    let (tx, left) = detach_for(&state, caller.livemode, &row.id, &method).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &left).await
+}
+
+/// Removes one of a customer's saved methods (the newest left becomes the
+/// default when the default went); returns the transaction to commit in and
+/// the methods left.
+pub(crate) async fn detach_for(
+    state: &AppState,
+    livemode: bool,
+    customer_id: &str,
+    method: &str,
+) -> ApiResult<(Tx, Vec<PaymentMethod>)> {
+    let mut tx = state.db.begin().await?;
+    if !dunning::delete_method(&mut tx, customer_id, method, state.now_ms()).await? {
+        return Err(ApiError::not_found("method", "payment method", method));
+    }
+    let detached = serde_json::json!({"id": method});
+    events::emit(&mut tx, livemode, "payment_method.detached", customer_id, &detached, state.now_ms()).await?;
+    let left = dunning::methods_of(&mut *tx, customer_id).await?.into_iter().map(render_pm).collect();
+    Ok((tx, left))
 }
 
 #[utoipa::path(post, path = "/v1/customers/{id}/payment_methods/{method}/default", tag = "payments",
@@ -241,12 +248,23 @@ async fn default_payment_method(
     Path((id, method)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let row = super::customers::load_live(&state, &caller, &id).await?;
-    let mut tx = state.db.begin().await?;
-    if !dunning::set_default_method(&mut tx, &row.id, &method).await? {
-        return Err(ApiError::not_found("method", "payment method", &method));
-    }
-    let all: Vec<PaymentMethod> = dunning::methods_of(&mut *tx, &row.id).await?.into_iter().map(render_pm).collect();
+    let (tx, all) = make_default_for(&state, &row.id, &method).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &all).await
+}
+
+/// Makes one of a customer's saved methods the one renewals charge; returns
+/// the transaction to commit in and all the methods.
+pub(crate) async fn make_default_for(
+    state: &AppState,
+    customer_id: &str,
+    method: &str,
+) -> ApiResult<(Tx, Vec<PaymentMethod>)> {
+    let mut tx = state.db.begin().await?;
+    if !dunning::set_default_method(&mut tx, customer_id, method).await? {
+        return Err(ApiError::not_found("method", "payment method", method));
+    }
+    let all = dunning::methods_of(&mut *tx, customer_id).await?.into_iter().map(render_pm).collect();
+    Ok((tx, all))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

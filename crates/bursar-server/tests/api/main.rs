@@ -23,6 +23,7 @@ mod marketplace_search;
 mod operations;
 mod payments;
 mod payouts;
+mod portal;
 mod refunds;
 mod staff;
 mod staff_billing;
