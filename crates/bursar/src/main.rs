@@ -233,6 +233,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!();
             println!("  Pricing page    {url}/pricing?mode=test");
             println!("  Learner portal  {url}{}", info.portal_path);
+            println!("  Course pages    {url}/courses?mode=test  (open the portal link first to buy from the cart)");
             println!("  Staff console   {url}/staff");
             println!("  Staff login     {}  /  {}", info.staff_email, info.staff_password);
             println!("  Test API key    {}", info.test_key);

@@ -163,12 +163,39 @@ async fn demo_data_is_consistent() {
     let r = app.client.get(app.url(&info.portal_path)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let portal = app.client.get(app.url("/portal")).header("cookie", cookie).send().await.unwrap();
+    let portal = app.client.get(app.url("/portal")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(portal.status().as_u16(), 200);
     let html = portal.text().await.unwrap();
     for want in ["Ava Thompson", "Grow", "Usage this period", "INV-"] {
         assert!(html.contains(want), "{want} missing from the demo portal");
     }
+    // The demo learner, signed in by the portal link, buys a demo course
+    // from the course pages' cart.
+    let (_, courses) = json(
+        app.client
+            .get(app.url("/v1/courses?limit=1&status=published"))
+            .bearer_auth(&info.test_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let course = courses["data"][0]["id"].as_str().unwrap().to_string();
+    let page = app.client.get(app.url(&format!("/courses/{course}?mode=test"))).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let currency = page.split("name=\"currency\" value=\"").nth(1).expect("an add-to-cart form")[..3].to_string();
+    let add = app
+        .client
+        .post(app.url("/cart/items"))
+        .form(&[("course", course.as_str()), ("currency", currency.as_str()), ("mode", "test")])
+        .send()
+        .await
+        .unwrap();
+    let cart = add.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let buy = app.client.post(app.url("/cart/checkout")).header("cookie", format!("{cart}; {cookie}")).send().await;
+    let buy = buy.unwrap();
+    assert_eq!(buy.status().as_u16(), 303, "{}", buy.text().await.unwrap());
+    assert!(buy.headers()["location"].to_str().unwrap().starts_with("/checkout/cs_"));
     // The pricing page shows the demo catalog.
     let pricing =
         app.client.get(app.url("/pricing?mode=test&interval=month")).send().await.unwrap().text().await.unwrap();
