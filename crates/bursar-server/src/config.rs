@@ -158,6 +158,11 @@ pub struct Config {
     /// proxy (`X-Forwarded-For`, `X-Real-IP`): its right-most address is
     /// taken. Unset: the connection's peer address.
     pub client_ip_header: Option<String>,
+    /// A header in which a proxy or CDN names the visitor's country
+    /// (`CF-IPCountry`, `CloudFront-Viewer-Country`): the pricing and course
+    /// pages then show prices in that country's currency when they are
+    /// sold in it. Unset: the currency of the browser's language.
+    pub country_header: Option<String>,
 }
 
 /// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
@@ -254,6 +259,7 @@ impl Default for Config {
             pricing_testimonials: Vec::new(),
             embed_frame_ancestors: Vec::new(),
             client_ip_header: None,
+            country_header: None,
         }
     }
 }
@@ -344,6 +350,11 @@ impl Config {
             let rest = a.strip_prefix("https://").or_else(|| a.strip_prefix("http://")).unwrap_or("");
             if rest.is_empty() || rest.contains(['/', ' ', ';', ',', '\'', '"']) {
                 return Err("embed_frame_ancestors lists sites' origins, such as https://learn.example".into());
+            }
+        }
+        if let Some(h) = &self.country_header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err("country_header must be a header name, such as CF-IPCountry".into());
             }
         }
         if let Some(h) = &self.client_ip_header {

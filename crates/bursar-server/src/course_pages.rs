@@ -44,6 +44,15 @@ fn locale_of(headers: &HeaderMap, tag: Option<&str>) -> Locale {
         .unwrap_or(Locale::EnUs)
 }
 
+/// The currency to show prices in: the one asked for, else the visitor's
+/// country's (`country_header`), else their language's.
+fn wanted_currency(state: &AppState, headers: &HeaderMap, asked: Option<&str>, locale: Locale) -> String {
+    asked
+        .map(str::to_ascii_uppercase)
+        .or_else(|| crate::pricing::visitor_currency(state, headers))
+        .unwrap_or_else(|| locale.default_currency().code().to_string())
+}
+
 /// The price to show: in `currency` when the course has it, else the
 /// locale's currency, else its first.
 fn price_of(prices: &[(String, i64)], wanted: &str, locale: Locale) -> Option<(String, i64)> {
@@ -99,9 +108,18 @@ struct ListPage {
     canonical: String,
 }
 
-fn html(status: StatusCode, t: impl Template) -> Response {
+/// A page shared caches may keep for a minute, apart per language and,
+/// with `country_header`, per country (both choose the currency shown).
+fn html(state: &AppState, status: StatusCode, t: impl Template) -> Response {
+    let vary = match &state.config.country_header {
+        Some(h) => format!("Accept-Language, {h}"),
+        None => "Accept-Language".to_string(),
+    };
     match t.render() {
-        Ok(body) => (status, [(header::CACHE_CONTROL, "public, max-age=60")], Html(body)).into_response(),
+        Ok(body) => {
+            (status, [(header::CACHE_CONTROL, "public, max-age=60".to_string()), (header::VARY, vary)], Html(body))
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "template failed");
             ApiError::internal().into_response()
@@ -128,7 +146,7 @@ async fn listing(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
         cursor: nonempty(&q.cursor),
         include_total: None,
     };
-    let wanted = q.currency.clone().unwrap_or_else(|| locale.default_currency().code().to_string());
+    let wanted = wanted_currency(&state, &headers, q.currency.as_deref(), locale);
     let result: ApiResult<(Vec<Card>, Option<String>)> = async {
         let (hits, next) = api_search::run(&state, &params, livemode).await?;
         let ids: Vec<String> = hits.iter().map(|c| c.id.clone()).collect();
@@ -169,6 +187,7 @@ async fn listing(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
         )
     });
     html(
+        &state,
         status,
         ListPage {
             lang: locale.tag().to_string(),
@@ -259,7 +278,7 @@ async fn course_page(
         let instructor = store::instructor(r, livemode, &c.instructor_id).await?.map(|i| i.name).unwrap_or_default();
         let prices: Vec<(String, i64)> =
             store::prices_of(r, std::slice::from_ref(&c.id)).await?.into_iter().map(|(_, cur, a)| (cur, a)).collect();
-        let wanted = q.currency.clone().unwrap_or_else(|| locale.default_currency().code().to_string());
+        let wanted = wanted_currency(&state, &headers, q.currency.as_deref(), locale);
         let price = price_of(&prices, &wanted, locale);
         let reviews = store::reviews(r, livemode, &c.id, false).await?;
         let canonical = format!("{}/courses/{}", base_url(&state, &headers), c.id);
@@ -321,7 +340,7 @@ async fn course_page(
                 .collect(),
             json_ld,
         };
-        Ok(Some(html(StatusCode::OK, page)))
+        Ok(Some(html(&state, StatusCode::OK, page)))
     }
     .await;
     match result {

@@ -55,6 +55,18 @@ pub const VARIANTS: [Variant; 2] = [
     },
 ];
 
+/// The currency of the visitor's country, as the configured
+/// `country_header` names it (two letters; a CDN's `XX` / `T1` for unknown
+/// or Tor is no country).
+pub fn visitor_currency(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = state.config.country_header.as_deref()?;
+    let c = headers.get(name)?.to_str().ok()?.trim().to_ascii_uppercase();
+    if c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase()) || c == "XX" {
+        return None;
+    }
+    Some(bursar_domain::geo::currency_for_country(&c).code().to_string())
+}
+
 /// The variant a visitor sees: the same one every visit.
 pub fn variant_for(visitor: &str) -> Variant {
     let h = crate::middleware::sha256_hex(format!("pricing:{visitor}").as_bytes());
@@ -208,6 +220,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
         .as_deref()
         .map(str::to_ascii_uppercase)
         .filter(|c| offered.contains(c))
+        .or_else(|| visitor_currency(state, headers).filter(|c| offered.contains(c)))
         .or_else(|| Some(locale.default_currency().code().to_string()).filter(|c| offered.contains(c)))
         .or_else(|| offered.iter().next().cloned())
         .unwrap_or_else(|| "USD".into());

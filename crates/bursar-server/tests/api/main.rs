@@ -21,6 +21,7 @@ mod ledger;
 mod marketplace;
 mod marketplace_search;
 mod operations;
+mod pages;
 mod payments;
 mod payouts;
 mod portal;
