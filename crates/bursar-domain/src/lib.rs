@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod marketplace;
 pub mod metered;
 pub mod money;
+pub mod stats;
 pub mod subscription;
 pub mod tax;
 pub mod vat_id;

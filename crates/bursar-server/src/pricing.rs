@@ -22,9 +22,25 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 
 const VISITOR_COOKIE: &str = "bursar_vid";
+/// The modes (`t`, `l`) in which this visitor's exposure is already
+/// logged, so that returning visits write nothing.
+const SEEN_COOKIE: &str = "bursar_xp";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/pricing", get(page))
+    Router::new().route("/pricing", get(page)).route("/pricing/start", get(start))
+}
+
+/// Crawlers and link previews are not visitors: they get a variant but are
+/// not counted in the experiment.
+fn is_bot(headers: &HeaderMap) -> bool {
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    ua.is_empty() || ["bot", "spider", "crawl", "slurp", "preview", "headless"].iter().any(|w| ua.contains(w))
+}
+
+fn visitor_of(headers: &HeaderMap) -> Option<String> {
+    crate::staff::cookie(headers, VISITOR_COOKIE)
+        .filter(|v| v.len() == 24 && v.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_string)
 }
 
 /// What a variant of the page changes.
@@ -189,9 +205,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     let test = q.mode.as_deref() == Some("test");
     let livemode = !test;
     // Who is looking: their variant, for good, by their visitor cookie.
-    let existing = crate::staff::cookie(headers, VISITOR_COOKIE)
-        .filter(|v| v.len() == 24 && v.chars().all(|c| c.is_ascii_alphanumeric()))
-        .map(str::to_string);
+    let existing = visitor_of(headers);
     let visitor = existing.clone().unwrap_or_else(|| {
         use rand::distr::{Alphanumeric, SampleString};
         Alphanumeric.sample_string(&mut rand::rng(), 24)
@@ -255,11 +269,14 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
         } else {
             format!("Choose {}", p.name)
         };
+        // Through Bursar, which counts the click for the experiment and
+        // hands the visitor on to the platform's sign-up.
         let cta_href = match &signup {
-            Some(u) => {
-                let sep = if u.contains('?') { '&' } else { '?' };
-                format!("{u}{sep}plan={}&interval={interval}&currency={currency}", p.code)
-            }
+            Some(_) => format!(
+                "/pricing/start?plan={}&interval={interval}&currency={currency}{}",
+                p.code,
+                if test { "&mode=test" } else { "" }
+            ),
             None => "#".into(),
         };
         let features: Vec<String> = serde_json::from_str(&p.features).unwrap_or_default();
@@ -370,10 +387,68 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
         // Lax, not Strict: the visitor arrives from the platform's site.
         let cookie = crate::staff::cookie_header(state, VISITOR_COOKIE, &visitor, 31_536_000, "Lax");
         if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-            h.insert(header::SET_COOKIE, v);
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    // The experiment's exposure: the first real view in each mode (not a
+    // `?variant=` preview, not a crawler), written once.
+    let mode = if livemode { "l" } else { "t" };
+    let seen = crate::staff::cookie(headers, SEEN_COOKIE).unwrap_or("").to_string();
+    if preview.is_none() && !is_bot(headers) && !seen.contains(mode) {
+        let key = crate::api::experiments::PRICING_PAGE.key;
+        match bursar_store::experiments::expose(state.db.writer(), livemode, key, &visitor, variant.key, state.now_ms())
+            .await
+        {
+            Ok(_) => {
+                let value = format!("{}{mode}", seen.chars().filter(|c| matches!(c, 't' | 'l')).collect::<String>());
+                let cookie = crate::staff::cookie_header(state, SEEN_COOKIE, &value, 31_536_000, "Lax");
+                if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pricing exposure not logged"),
         }
     }
     Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+struct StartQuery {
+    plan: String,
+    interval: String,
+    currency: String,
+    mode: Option<String>,
+}
+
+/// A plan's button: counts the click (`cta_click`) for an exposed visitor,
+/// then sends them to the platform's sign-up with the plan, interval,
+/// currency and their visitor id (for the platform to report later goals).
+async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
+    let Some(signup) = state.config.pricing_signup_url.clone() else {
+        return crate::error::ApiError::not_found("url", "page", "/pricing/start").into_response();
+    };
+    let plan_ok = bursar_domain::catalog::valid_code(&q.plan);
+    let currency = Currency::from_code(&q.currency).ok();
+    let (Some(currency), true, "month" | "year") = (currency, plan_ok, q.interval.as_str()) else {
+        return axum::response::Redirect::to("/pricing").into_response();
+    };
+    let livemode = q.mode.as_deref() != Some("test");
+    let visitor = visitor_of(&headers);
+    if let Some(v) = &visitor {
+        let key = crate::api::experiments::PRICING_PAGE.key;
+        let goal = crate::api::experiments::CTA_CLICK;
+        if let Err(e) =
+            bursar_store::experiments::convert(state.db.writer(), livemode, key, v, goal, state.now_ms()).await
+        {
+            tracing::warn!(error = %e, "pricing click not logged");
+        }
+    }
+    let sep = if signup.contains('?') { '&' } else { '?' };
+    let mut to = format!("{signup}{sep}plan={}&interval={}&currency={}", q.plan, q.interval, currency.code());
+    if let Some(v) = visitor {
+        to.push_str(&format!("&visitor={v}"));
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::response::Redirect::to(&to)).into_response()
 }
 
 #[cfg(test)]

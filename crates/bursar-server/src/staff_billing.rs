@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/coupons", get(coupon_list).post(create_coupon))
         .route("/staff/coupons/{id}/deactivate", post(deactivate_coupon))
         .route("/staff/plans", get(plan_list))
+        .route("/staff/experiments", get(experiment_page))
 }
 
 /// The subscription statuses, as the list's filter offers them.
@@ -767,6 +768,76 @@ async fn plan_list(State(state): State<AppState>, headers: HeaderMap, Query(q): 
     }
     .await;
     result.unwrap_or_else(|e| e.into_response())
+}
+
+struct VariantLine {
+    variant: String,
+    exposures: i64,
+    conversions: i64,
+    rate: String,
+    interval: String,
+    difference: String,
+    p_value: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/experiments.html")]
+struct ExperimentsPage {
+    chrome: Chrome,
+    goal: String,
+    goals: Vec<String>,
+    rows: Vec<VariantLine>,
+    srm_p: String,
+    mismatch: bool,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", x * 100.0)
+}
+
+/// The pricing page's experiment: each variant's visitors, conversions to a
+/// goal with 95 % intervals, the difference against the control with its
+/// p-value, and the sample-ratio check (`?goal=`, default `cta_click`).
+async fn experiment_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
+    let s = match staff(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let livemode = q.livemode();
+    let key = crate::api::experiments::PRICING_PAGE.key;
+    let r = match crate::api::experiments::results_for(&state, livemode, key, q.q.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut goals = r.goals.clone();
+    if !goals.iter().any(|g| g == crate::api::experiments::CTA_CLICK) {
+        goals.insert(0, crate::api::experiments::CTA_CLICK.to_string());
+    }
+    page(ExperimentsPage {
+        chrome: chrome(&s, livemode),
+        rows: r
+            .variants
+            .iter()
+            .map(|v| VariantLine {
+                variant: v.variant.clone(),
+                exposures: v.exposures,
+                conversions: v.conversions,
+                rate: pct(v.rate),
+                interval: format!("{} to {}", pct(v.rate_low), pct(v.rate_high)),
+                difference: match (v.difference, v.difference_low, v.difference_high) {
+                    (Some(d), Some(lo), Some(hi)) => {
+                        format!("{:+.2} pts ({:+.2} to {:+.2})", d * 100.0, lo * 100.0, hi * 100.0)
+                    }
+                    _ => "control".to_string(),
+                },
+                p_value: v.p_value.map(|p| format!("{p:.4}")).unwrap_or_default(),
+            })
+            .collect(),
+        srm_p: format!("{:.4}", r.sample_ratio.p_value),
+        mismatch: r.sample_ratio.mismatch,
+        goal: r.goal,
+        goals,
+    })
 }
 
 #[cfg(test)]

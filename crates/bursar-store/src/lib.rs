@@ -13,6 +13,7 @@ pub mod db;
 pub mod dunning;
 pub mod emails;
 pub mod events;
+pub mod experiments;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;

@@ -9,6 +9,7 @@ pub mod coupons;
 pub mod courses;
 pub mod customers;
 pub mod events;
+pub mod experiments;
 pub mod fx;
 pub mod health;
 pub mod invoices;
@@ -65,6 +66,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "test_clocks", description = "Simulated time for test-mode customers"),
         (name = "ledger", description = "The double-entry journal behind every money movement"),
         (name = "events", description = "The event outbox"),
+        (name = "experiments", description = "Experiments: conversions and results per variant"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -109,6 +111,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(webhook_endpoints::router())
         .merge(ledger::router())
         .merge(events::router())
+        .merge(experiments::router())
 }
 
 /// A page of objects.

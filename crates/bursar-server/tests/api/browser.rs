@@ -139,7 +139,7 @@ async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
     assert!(cta.text().await.unwrap().starts_with("Start 14-day free trial"));
     assert_eq!(
         cta.attr("href").await.unwrap().as_deref(),
-        Some("https://learn.example/signup?plan=grow&interval=month&currency=USD")
+        Some("/pricing/start?plan=grow&interval=month&currency=USD&mode=test")
     );
     assert!(text(&c, "table").await.contains("Unlimited"), "the comparison table");
     assert!(text(&c, "blockquote").await.contains("Priya"));

@@ -262,3 +262,37 @@ async fn staff_see_payments_by_status_and_the_plan_catalog() {
     let r = app.client.get(app.url("/staff/plans")).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/staff/login"));
 }
+
+#[tokio::test]
+async fn staff_see_the_pricing_experiment_and_a_sample_ratio_warning() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let (session, _) = sign_in(&app).await;
+    let expose = |n: usize, variant: &'static str, offset: usize| {
+        let db = app.tdb.db.clone();
+        async move {
+            for i in 0..n {
+                let v = format!("visitor{:05}", i + offset);
+                bursar_store::experiments::expose(db.writer(), false, "pricing_page", &v, variant, 0).await.unwrap();
+                if i % 10 == 0 {
+                    bursar_store::experiments::convert(db.writer(), false, "pricing_page", &v, "cta_click", 0)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    };
+    // An even split: no warning.
+    expose(100, "a", 0).await;
+    expose(100, "b", 1_000).await;
+    let (s, html) = page(&app, &session, "/staff/experiments?mode=test").await;
+    assert_eq!(s, 200);
+    let b = html.split("data-variant=\"b\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(b.contains(">100<") && b.contains(">10<") && b.contains("10.00 %"), "{b}");
+    assert!(!html.contains("data-srm>"), "no mismatch on an even split");
+    // 400 against 100 for an even split: the results are flagged.
+    expose(300, "a", 2_000).await;
+    let (_, html) = page(&app, &session, "/staff/experiments?mode=test").await;
+    assert!(html.contains("data-srm>") && html.contains("Sample ratio mismatch"), "{html}");
+    let (s, _) = page(&app, &session, "/staff/experiments?mode=test&q=Bad%20Goal").await;
+    assert_eq!(s, 400);
+}

@@ -119,7 +119,9 @@ pub(crate) async fn pages_bench(config: &Config, customers: usize, requests: usi
         let (secs, lat) = load(requests, clients, move |_| {
             let (c, url, cookie) = (c.clone(), url.clone(), cookie.clone());
             async move {
-                let mut req = c.get(url.as_str());
+                // A browser: on the pricing page each request is a first
+                // visit, whose experiment exposure is written.
+                let mut req = c.get(url.as_str()).header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
                 if let Some(k) = cookie.as_ref() {
                     req = req.header("cookie", k.as_str());
                 }
