@@ -222,6 +222,12 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
+/// A hosted page's form that carries its session's CSRF token (the staff
+/// console's and the billing portal's form extractors check it).
+pub trait CsrfForm {
+    fn csrf(&self) -> &str;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,12 @@
 
 use crate::api::subscriptions::{self as subs, SubscriptionCancel, SubscriptionChange};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Caller;
+use crate::extract::{Caller, CsrfForm};
 use crate::middleware::sha256_hex;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,6 +25,7 @@ use bursar_store::billing as billing_store;
 use bursar_store::catalog::{self, PlanRow};
 use bursar_store::portal::{self as store, PortalSessionRow};
 use bursar_store::{customers, dunning};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 const COOKIE: &str = "bursar_portal";
@@ -92,6 +94,38 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionR
 pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<PortalSessionRow>> {
     let Some(token) = crate::staff::cookie(headers, COOKIE) else { return Ok(None) };
     Ok(store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await?)
+}
+
+/// The learner signed in to the portal, as a handler's argument; without
+/// a session, the "session ended" page.
+struct Learner(PortalSessionRow);
+
+impl FromRequestParts<AppState> for Learner {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        session(state, &parts.headers).await.map(Learner)
+    }
+}
+
+/// A portal form that acts: the learner and their form, refused unless it
+/// carries their session's CSRF token.
+struct LearnerForm<T>(PortalSessionRow, T);
+
+impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for LearnerForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Learner(s) = Learner::from_request_parts(&mut parts, state).await?;
+        let Form(f) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !csrf_ok(&s, f.csrf()) {
+            return Err(forged());
+        }
+        Ok(LearnerForm(s, f))
+    }
 }
 
 fn caller(s: &PortalSessionRow) -> Caller {
@@ -203,11 +237,7 @@ struct HomeQuery {
     done: Option<String>,
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HomeQuery>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn home(State(state): State<AppState>, Learner(s): Learner, Query(q): Query<HomeQuery>) -> Response {
     let notice = match q.done.as_deref() {
         Some("changed") => Some("Your plan has changed.".to_string()),
         Some("scheduled") => Some("Your plan changes at the end of this billing period.".to_string()),
@@ -399,11 +429,7 @@ fn is_downgrade(from: Option<&PlanRow>, to: &PlanRow) -> bool {
     from.is_some_and(|f| to.rank < f.rank)
 }
 
-async fn change_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ChangeQuery>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn change_page(State(state): State<AppState>, Learner(s): Learner, Query(q): Query<ChangeQuery>) -> Response {
     let sub = match own_sub(&state, &s, &q.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -461,14 +487,13 @@ struct ChangeForm {
     plan: String,
 }
 
-async fn change(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<ChangeForm>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return forged();
+impl CsrfForm for ChangeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+async fn change(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<ChangeForm>) -> Response {
     let sub = match own_sub(&state, &s, &f.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -520,11 +545,7 @@ struct CancelPage {
     reasons: Vec<(&'static str, &'static str)>,
 }
 
-async fn cancel_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CancelQuery>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn cancel_page(State(state): State<AppState>, Learner(s): Learner, Query(q): Query<CancelQuery>) -> Response {
     let sub = match own_sub(&state, &s, &q.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -558,6 +579,12 @@ struct CancelForm {
     decline_offer: Option<String>,
 }
 
+impl CsrfForm for CancelForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(Template)]
 #[template(path = "portal/offer.html")]
 struct OfferPage {
@@ -569,14 +596,7 @@ struct OfferPage {
     months: Vec<u32>,
 }
 
-async fn cancel(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<CancelForm>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return forged();
-    }
+async fn cancel(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<CancelForm>) -> Response {
     let sub = match own_sub(&state, &s, &f.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -625,14 +645,13 @@ struct PauseForm {
     months: u32,
 }
 
-async fn pause(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PauseForm>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return forged();
+impl CsrfForm for PauseForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+async fn pause(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<PauseForm>) -> Response {
     let sub = match own_sub(&state, &s, &f.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -657,20 +676,18 @@ struct MethodForm {
     csrf: String,
 }
 
+impl CsrfForm for MethodForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// The learner picks which saved card renewals charge.
 async fn method_default(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<MethodForm>,
+    LearnerForm(s, _): LearnerForm<MethodForm>,
 ) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return forged();
-    }
     let result = async {
         let (tx, _) = crate::api::payments::make_default_for(&state, &s.customer_id, &id).await?;
         tx.commit().await?;
@@ -684,17 +701,9 @@ async fn method_default(
 /// subscription still renews on it (renewals would then fail).
 async fn method_remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<MethodForm>,
+    LearnerForm(s, _): LearnerForm<MethodForm>,
 ) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return forged();
-    }
     let result = async {
         let r = state.db.reader();
         let methods = dunning::methods_of(r, &s.customer_id).await?;
@@ -730,11 +739,7 @@ async fn method_done(state: &AppState, s: &PortalSessionRow, result: ApiResult<(
     }
 }
 
-async fn invoice_pdf(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let s = match session(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn invoice_pdf(State(state): State<AppState>, Learner(s): Learner, Path(id): Path<String>) -> Response {
     let inv = billing_store::invoice(state.db.reader(), s.livemode, &id).await.ok().flatten();
     if inv.is_none_or(|i| i.customer_id != s.customer_id) {
         return message(StatusCode::NOT_FOUND, "Not found", "There is no such invoice here.", None);

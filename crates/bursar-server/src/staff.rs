@@ -226,9 +226,7 @@ struct BalanceLine {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    staff_name: String,
-    csrf: String,
-    livemode: bool,
+    chrome: crate::staff_console::Chrome,
     customers: i64,
     api_keys: i64,
     ledger_entries: i64,
@@ -330,9 +328,7 @@ async fn home_page(state: &AppState, session: StaffSession, livemode: bool) -> R
         })
         .collect();
     let page = HomePage {
-        staff_name: session.staff_name,
-        csrf: session.csrf_token,
-        livemode,
+        chrome: crate::staff_console::chrome(&session, livemode),
         customers: customers::count(state.db.reader(), livemode).await?,
         api_keys: count(state, "api_keys", livemode).await?,
         ledger_entries: count(state, "ledger_entries", livemode).await?,

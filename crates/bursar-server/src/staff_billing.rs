@@ -7,15 +7,17 @@ use crate::api::coupons::{self as coupon_api, CouponCreate};
 use crate::api::payments::PAYMENT_STATUSES;
 use crate::api::subscriptions::{self as subs, SubscriptionCancel};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Caller;
-use crate::staff_console::{chrome, csrf_ok, money, page, staff, when, ActionForm, Chrome, ModeQuery, PAGE};
+use crate::extract::{Caller, CsrfForm};
+use crate::staff_console::{
+    after_action, chrome, money, page, when, ActionForm, Chrome, ModeQuery, Staff, StaffForm, PAGE,
+};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Money};
@@ -53,23 +55,6 @@ fn staff_caller(s: &StaffSession, livemode: bool) -> Caller {
     Caller { key_id: format!("staff:{}", s.staff_id), livemode }
 }
 
-/// After an action: on to `done`, or, for a refusal, the page again (400)
-/// with the reason.
-async fn after_action<F, Fut>(result: ApiResult<()>, done: String, again: F) -> Response
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<Response>>,
-{
-    match result {
-        Ok(()) => Redirect::to(&done).into_response(),
-        Err(e) if e.status.is_client_error() => again(e.body.message)
-            .await
-            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
-            .unwrap_or_else(|e| e.into_response()),
-        Err(e) => e.into_response(),
-    }
-}
-
 /// The next page's cursor: the last row kept when one more than a page came.
 fn next_cursor<T>(rows: &mut Vec<T>, id: impl Fn(&T) -> String) -> Option<String> {
     let next = (rows.len() as i64 > PAGE).then(|| id(&rows[PAGE as usize - 1]));
@@ -99,11 +84,7 @@ struct SubscriptionsPage {
 }
 
 /// Subscriptions, newest first, 50 a page, optionally of one status (`q`).
-async fn subscription_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn subscription_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| SUB_STATUSES.contains(&f.as_str()));
     let result: ApiResult<Response> = async {
@@ -224,14 +205,10 @@ async fn render_subscription(
 
 async fn subscription_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Staff(s): Staff,
     Path(id): Path<String>,
     Query(q): Query<ModeQuery>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let notice = match q.done.as_deref() {
         Some("scheduled") => Some("It cancels at the end of the period.".to_string()),
         Some("canceled") => Some("Canceled now.".to_string()),
@@ -249,19 +226,17 @@ struct CancelForm {
     when: Option<String>,
 }
 
+impl CsrfForm for CancelForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn cancel(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<CancelForm>,
+    StaffForm(s, f): StaffForm<CancelForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.mode.as_deref() == Some("live");
     let now = f.when.as_deref() == Some("now");
     let result: ApiResult<()> = async {
@@ -294,17 +269,9 @@ async fn cancel(
 
 async fn reactivate(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.livemode();
     let result: ApiResult<()> = async {
         if !is_valid(IdKind::Subscription, &id) {
@@ -347,11 +314,7 @@ struct PaymentsPage {
 
 /// Payments, newest first, 50 a page, optionally of one status (`q`): the
 /// failed ones with the provider's reason, for instance.
-async fn payment_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn payment_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| PAYMENT_STATUSES.contains(&f.as_str()));
     let rows =
@@ -432,6 +395,12 @@ struct CouponForm {
     /// `YYYY-MM-DD`: the last day it can be used (UTC).
     #[serde(default)]
     valid_until: String,
+}
+
+impl CsrfForm for CouponForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 #[derive(Template)]
@@ -517,11 +486,7 @@ async fn render_coupons(
     }))
 }
 
-async fn coupon_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn coupon_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let notice = match q.done.as_deref() {
         Some("created") => Some("The coupon is created.".to_string()),
         Some("deactivated") => Some("The coupon can no longer be redeemed.".to_string()),
@@ -606,14 +571,7 @@ fn form_field(param: &str) -> &str {
     }
 }
 
-async fn create_coupon(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<CouponForm>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
+async fn create_coupon(State(state): State<AppState>, StaffForm(s, f): StaffForm<CouponForm>) -> Response {
     let livemode = f.mode.as_deref() == Some("live");
     let req = match coupon_request(&f) {
         Ok(r) => r,
@@ -653,17 +611,9 @@ async fn coupon_form_again(
 
 async fn deactivate_coupon(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.livemode();
     let result: ApiResult<()> = async {
         if !is_valid(IdKind::Coupon, &id) {
@@ -711,11 +661,7 @@ struct PlansPage {
 /// The plan catalog as it stands: each plan with its features, limits and
 /// current prices. The catalog changes by import (API or CLI), not here, so
 /// that it stays one reviewed document.
-async fn plan_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn plan_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let result: ApiResult<Response> = async {
         let r = state.db.reader();
@@ -798,11 +744,7 @@ fn pct(x: f64) -> String {
 /// The pricing page's experiment: each variant's visitors, conversions to a
 /// goal with 95 % intervals, the difference against the control with its
 /// p-value, and the sample-ratio check (`?goal=`, default `cta_click`).
-async fn experiment_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn experiment_page(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let key = crate::api::experiments::PRICING_PAGE.key;
     let r = match crate::api::experiments::results_for(&state, livemode, key, q.q.as_deref()).await {

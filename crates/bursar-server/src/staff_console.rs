@@ -6,11 +6,12 @@
 
 use crate::api::subscriptions::{self as subs, InvoiceRefund};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Caller;
+use crate::extract::{Caller, CsrfForm};
 use crate::staff::current_session;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,6 +21,7 @@ use bursar_domain::money::{format_money, Currency, Locale, Money};
 use bursar_store::auth::StaffSession;
 use bursar_store::billing as billing_store;
 use bursar_store::{catalog, customers, events};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub(crate) const PAGE: i64 = 50;
@@ -69,6 +71,38 @@ pub(crate) fn page(t: impl Template) -> Response {
     }
 }
 
+/// The signed-in staff member, as a handler's argument; without a session,
+/// the sign-in page.
+pub(crate) struct Staff(pub StaffSession);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        staff(state, &parts.headers).await.map(Staff)
+    }
+}
+
+/// A console form that acts: the signed-in staff member and their form,
+/// refused (403) unless it carries their session's CSRF token.
+pub(crate) struct StaffForm<T>(pub StaffSession, pub T);
+
+impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for StaffForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Staff(s) = Staff::from_request_parts(&mut parts, state).await?;
+        let Form(f) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !csrf_ok(&s, f.csrf()) {
+            return Err((StatusCode::FORBIDDEN, "invalid CSRF token").into_response());
+        }
+        Ok(StaffForm(s, f))
+    }
+}
+
 /// The signed-in staff member, or the sign-in page.
 pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Response> {
     match current_session(state, headers).await {
@@ -85,6 +119,23 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
 
 pub(crate) fn when(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+/// After an action: on to `done`, or, for a refusal, the page again (400)
+/// with the reason.
+pub(crate) async fn after_action<F, Fut>(result: ApiResult<()>, done: String, again: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Response>>,
+{
+    match result {
+        Ok(()) => Redirect::to(&done).into_response(),
+        Err(e) if e.status.is_client_error() => again(e.body.message)
+            .await
+            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
+            .unwrap_or_else(|e| e.into_response()),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -120,11 +171,7 @@ struct CustomersPage {
 
 /// Customers, newest first, 50 a page; `q` finds one by id, email or the
 /// platform's id (each an indexed lookup, however many customers there are).
-async fn customer_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn customer_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let search = q.q.clone().unwrap_or_default().trim().to_string();
     let result: ApiResult<Vec<customers::CustomerRow>> = async {
@@ -196,14 +243,10 @@ struct CustomerPage {
 
 async fn customer_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Staff(s): Staff,
     Path(id): Path<String>,
     Query(q): Query<ModeQuery>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let livemode = q.livemode();
     let result: ApiResult<Response> = async {
         let r = state.db.reader();
@@ -312,14 +355,10 @@ async fn render_invoice(
 
 async fn invoice_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Staff(s): Staff,
     Path(id): Path<String>,
     Query(q): Query<ModeQuery>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let notice = match q.done.as_deref() {
         Some("refunded") => Some("Refunded: the credit note is below.".to_string()),
         Some("voided") => Some("The invoice is void.".to_string()),
@@ -344,17 +383,9 @@ pub(crate) fn csrf_ok(s: &StaffSession, given: &str) -> bool {
 
 async fn refund(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<RefundForm>,
+    StaffForm(s, f): StaffForm<RefundForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.mode.as_deref() == Some("live");
     let result: ApiResult<()> = async {
         let inv = billing_store::invoice(state.db.reader(), livemode, &id)
@@ -393,14 +424,8 @@ async fn refund(
     }
     .await;
     let mode = if livemode { "live" } else { "test" };
-    match result {
-        Ok(()) => Redirect::to(&format!("/staff/invoices/{id}?mode={mode}&done=refunded")).into_response(),
-        Err(e) if e.status.is_client_error() => render_invoice(&state, &s, livemode, &id, None, Some(e.body.message))
-            .await
-            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
-            .unwrap_or_else(|e| e.into_response()),
-        Err(e) => e.into_response(),
-    }
+    let done = format!("/staff/invoices/{id}?mode={mode}&done=refunded");
+    after_action(result, done, |msg| render_invoice(&state, &s, livemode, &id, None, Some(msg))).await
 }
 
 /// A form that only acts: its CSRF token and mode.
@@ -408,6 +433,18 @@ async fn refund(
 pub(crate) struct ActionForm {
     pub csrf: String,
     pub mode: Option<String>,
+}
+
+impl CsrfForm for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CsrfForm for RefundForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 impl ActionForm {
@@ -418,17 +455,9 @@ impl ActionForm {
 
 async fn void(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.mode.as_deref() == Some("live");
     let result: ApiResult<()> = async {
         if !is_valid(IdKind::Invoice, &id) {
@@ -443,14 +472,8 @@ async fn void(
     }
     .await;
     let mode = if livemode { "live" } else { "test" };
-    match result {
-        Ok(()) => Redirect::to(&format!("/staff/invoices/{id}?mode={mode}&done=voided")).into_response(),
-        Err(e) if e.status.is_client_error() => render_invoice(&state, &s, livemode, &id, None, Some(e.body.message))
-            .await
-            .map(|r| (StatusCode::BAD_REQUEST, r).into_response())
-            .unwrap_or_else(|e| e.into_response()),
-        Err(e) => e.into_response(),
-    }
+    let done = format!("/staff/invoices/{id}?mode={mode}&done=voided");
+    after_action(result, done, |msg| render_invoice(&state, &s, livemode, &id, None, Some(msg))).await
 }
 
 struct AuditLine {
@@ -469,11 +492,7 @@ struct AuditPage {
     next: Option<String>,
 }
 
-async fn audit_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn audit_page(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let mut rows = match events::audit_page(state.db.reader(), q.after.as_deref(), PAGE + 1).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
@@ -510,11 +529,7 @@ struct WebhooksPage {
     rows: Vec<EndpointLine>,
 }
 
-async fn webhook_list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ModeQuery>) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn webhook_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let rows = match bursar_store::webhooks::list_endpoints(state.db.reader(), livemode, None, 200).await {
         Ok(r) => r,
@@ -560,14 +575,10 @@ struct WebhookPage {
 /// or failed), each with its last answer and a replay button.
 async fn webhook_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Staff(s): Staff,
     Path(id): Path<String>,
     Query(q): Query<ModeQuery>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| ["pending", "succeeded", "failed"].contains(&f.as_str()));
     let result: ApiResult<Response> = async {
@@ -607,17 +618,9 @@ async fn webhook_page(
 
 async fn replay(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
-    let s = match staff(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
-    }
     let livemode = f.mode.as_deref() == Some("live");
     let result: ApiResult<String> = async {
         let d = bursar_store::webhooks::delivery_by_id(state.db.reader(), livemode, &id)
