@@ -291,6 +291,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     ledger::reverse(&mut tx, false, &wrong, "Reversal: wrong account", now)
         .await
         .map_err(|e| DbError::Other(e.to_string()))?;
+    seed_webhooks(&mut tx, now).await?;
     // The first learner's billing portal, open for a day.
     let portal_token = {
         use rand::distr::{Alphanumeric, SampleString};
@@ -321,4 +322,81 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         customers: PEOPLE.len(),
         courses,
     })
+}
+
+/// The platform's webhook endpoint with a delivery history to look at in
+/// the console: customer events it took (200), and one its receiver kept
+/// refusing (500 three times, then given up). It is disabled, since a demo
+/// has no receiver: nothing new is queued for it, and a replay shows the
+/// connection error.
+async fn seed_webhooks(tx: &mut bursar_store::Tx, now: i64) -> Result<(), DbError> {
+    use bursar_store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
+    let endpoint = EndpointRow {
+        id: new_id(IdKind::WebhookEndpoint),
+        livemode: false,
+        url: "https://learn.example/hooks/bursar".into(),
+        description: Some("The platform's receiver (disabled: the demo has none)".into()),
+        secret: format!("whsec_{}", Alphanumeric.sample_string(&mut rand::rng(), 32)),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        enabled_events: r#"["customer.*","invoice.*","subscription.*"]"#.into(),
+        status: "disabled".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    webhooks::insert_endpoint(tx, &endpoint).await?;
+    let sent = events::list(&mut **tx, false, Some("customer.created"), None, 6).await?;
+    for (i, e) in sent.iter().enumerate() {
+        let refused = i == 0;
+        let mut d = DeliveryRow {
+            id: new_id(IdKind::WebhookDelivery),
+            endpoint_id: endpoint.id.clone(),
+            event_id: e.id.clone(),
+            event_type: e.event_type.clone(),
+            livemode: false,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: None,
+            first_attempt_at: None,
+            last_attempt_at: None,
+            last_status_code: None,
+            last_error: None,
+            last_response_snippet: None,
+            last_duration_ms: None,
+            created_at: e.created_at,
+            delivered_at: None,
+        };
+        webhooks::insert_deliveries(tx, std::slice::from_ref(&d)).await?;
+        let tries: i64 = if refused { 3 } else { 1 };
+        for k in 1..=tries {
+            // Minutes apart, as the retry schedule spaces them.
+            let at = e.created_at + 1_000 + (k - 1) * 300_000;
+            let (code, body) = if refused { (500, "Internal Server Error") } else { (200, "ok") };
+            d.attempts = k;
+            d.first_attempt_at = d.first_attempt_at.or(Some(at));
+            d.last_attempt_at = Some(at);
+            d.last_status_code = Some(code);
+            d.last_response_snippet = Some(body.into());
+            d.last_duration_ms = Some(40 + k);
+            d.status = match (refused, k == tries) {
+                (false, _) => "succeeded",
+                (true, true) => "failed",
+                (true, false) => "pending",
+            }
+            .into();
+            d.delivered_at = (!refused).then_some(at);
+            let attempt = AttemptRow {
+                delivery_id: d.id.clone(),
+                attempt: k,
+                manual: false,
+                attempted_at: at,
+                status_code: Some(code),
+                error: None,
+                response_snippet: Some(body.into()),
+                duration_ms: 40 + k,
+            };
+            webhooks::record_attempt(tx, &d, &attempt).await?;
+        }
+    }
+    Ok(())
 }

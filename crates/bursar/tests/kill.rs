@@ -119,7 +119,7 @@ async fn checkout(client: &reqwest::Client, key: &str, base: &str, fake: &FakeSt
             continue;
         };
         let html = r.text().await.unwrap_or_default();
-        if html.contains("This checkout is complete") {
+        if html.contains("Payment received") {
             return;
         }
         let Some(at) = html.find("name=\"form_token\" value=\"") else {

@@ -196,6 +196,14 @@ async fn demo_data_is_consistent() {
     let buy = buy.unwrap();
     assert_eq!(buy.status().as_u16(), 303, "{}", buy.text().await.unwrap());
     assert!(buy.headers()["location"].to_str().unwrap().starts_with("/checkout/cs_"));
+    // A webhook endpoint with a delivery history, one of them refused.
+    let eps = get("/v1/webhook_endpoints").await;
+    let ep = eps["data"][0]["id"].as_str().expect("the demo's endpoint").to_string();
+    assert_eq!(eps["data"][0]["status"], "disabled", "a demo has no receiver");
+    let req = app.client.get(app.url(&format!("/v1/webhook_endpoints/{ep}/deliveries"))).bearer_auth(&info.test_key);
+    let (_, ds) = json(req.send().await.unwrap()).await;
+    let statuses: Vec<&str> = ds["data"].as_array().unwrap().iter().map(|d| d["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"failed") && statuses.contains(&"succeeded"), "{statuses:?}");
     // The pricing page shows the demo catalog.
     let pricing =
         app.client.get(app.url("/pricing?mode=test&interval=month")).send().await.unwrap().text().await.unwrap();
