@@ -13,6 +13,7 @@
 
 use crate::api::checkout::public_base;
 use crate::api::orders::{checkout_cart_for, create_cart_for, CartCheckout, CartCreate};
+use crate::course_pages::{locale_of, money};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
 use crate::state::AppState;
@@ -23,7 +24,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bursar_domain::id::{is_valid, IdKind};
-use bursar_domain::money::{format_money, Currency, Locale, Money};
+use bursar_domain::money::{Currency, Locale};
 use bursar_store::marketplace as store;
 use serde::Deserialize;
 
@@ -106,18 +107,6 @@ fn refused() -> Response {
         Html("<!doctype html><title>Refused</title><p>This form must be sent from this site's own pages."),
     )
         .into_response()
-}
-
-fn money(minor: i64, currency: &str, locale: Locale) -> String {
-    Currency::from_code(currency).map(|c| format_money(Money::new(minor, c), locale)).unwrap_or_default()
-}
-
-fn locale_of(headers: &HeaderMap) -> Locale {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|h| h.to_str().ok())
-        .and_then(crate::pricing::negotiate_locale)
-        .unwrap_or(Locale::EnUs)
 }
 
 fn to_cart(notice: &str) -> Response {
@@ -221,6 +210,8 @@ async fn price_cart(state: &AppState, cart: &CookieCart, customer: Option<&str>,
     let courses = store::courses_by_ids(r, cart.livemode, &cart.items).await?;
     let prices = store::prices_of(r, &cart.items).await?;
     let mut out = Priced { lines: Vec::new(), buyable: Vec::new(), total: 0, owned: Vec::new() };
+    // Each instructor's name once, however many of their courses are here.
+    let mut names: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for id in &cart.items {
         let Some(c) = courses.iter().find(|c| c.id == *id) else { continue };
         if let Some(cus) = customer {
@@ -230,7 +221,10 @@ async fn price_cart(state: &AppState, cart: &CookieCart, customer: Option<&str>,
             }
         }
         let price = prices.iter().find(|(pid, cur, _)| pid == id && *cur == cart.currency).map(|(_, _, a)| *a);
-        let instructor = store::instructor(r, cart.livemode, &c.instructor_id).await?.map(|i| i.name);
+        if !names.contains_key(&c.instructor_id) {
+            let name = store::instructor(r, cart.livemode, &c.instructor_id).await?.map(|i| i.name);
+            names.insert(c.instructor_id.clone(), name.unwrap_or_default());
+        }
         let unavailable = match (c.status.as_str(), price) {
             ("published", Some(_)) => None,
             ("published", None) => Some(format!("not sold in {}", cart.currency)),
@@ -243,7 +237,7 @@ async fn price_cart(state: &AppState, cart: &CookieCart, customer: Option<&str>,
         out.lines.push(Line {
             id: id.clone(),
             title: c.title.clone(),
-            instructor: instructor.unwrap_or_default(),
+            instructor: names.get(&c.instructor_id).cloned().unwrap_or_default(),
             price: price.map(|a| money(a, &cart.currency, locale)).unwrap_or_default(),
             unavailable,
         });
@@ -280,7 +274,7 @@ async fn render(
     error: Option<String>,
     status: StatusCode,
 ) -> ApiResult<Response> {
-    let locale = locale_of(headers);
+    let locale = locale_of(headers, None);
     let cart = cart_of(headers);
     let learner = match &cart {
         Some(c) => crate::portal::signed_in(state, headers).await?.filter(|s| s.livemode == c.livemode),
@@ -346,7 +340,7 @@ async fn checkout(State(state): State<AppState>, headers: HeaderMap) -> Response
     let Some(cart) = cart_of(&headers) else { return to_cart("empty") };
     let result: ApiResult<Response> = async {
         let learner = crate::portal::signed_in(&state, &headers).await?.filter(|s| s.livemode == cart.livemode);
-        let locale = locale_of(&headers);
+        let locale = locale_of(&headers, None);
         let priced = price_cart(&state, &cart, learner.as_ref().map(|s| s.customer_id.as_str()), locale).await?;
         if priced.buyable.is_empty() {
             return Ok(to_cart("empty"));

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bursar_domain::id::{is_valid, IdKind};
-use bursar_domain::money::{format_money, Currency, Locale, Money};
+use bursar_domain::money::{format_money_in, Currency, Locale};
 use bursar_store::marketplace as store;
 use serde::Deserialize;
 
@@ -33,7 +33,7 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn locale_of(headers: &HeaderMap, tag: Option<&str>) -> Locale {
+pub(crate) fn locale_of(headers: &HeaderMap, tag: Option<&str>) -> Locale {
     tag.and_then(|l| Locale::from_tag(l).ok())
         .or_else(|| {
             headers
@@ -64,8 +64,8 @@ fn price_of(prices: &[(String, i64)], wanted: &str, locale: Locale) -> Option<(S
         .cloned()
 }
 
-fn money(minor: i64, currency: &str, locale: Locale) -> String {
-    Currency::from_code(currency).map(|c| format_money(Money::new(minor, c), locale)).unwrap_or_default()
+pub(crate) fn money(minor: i64, currency: &str, locale: Locale) -> String {
+    format_money_in(minor, currency, locale).unwrap_or_default()
 }
 
 fn stars(sum: i64, count: i64) -> Option<String> {

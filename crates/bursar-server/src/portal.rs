@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bursar_domain::catalog::Limit;
-use bursar_domain::money::{format_date, format_integer, format_money, Currency, Locale, Money};
+use bursar_domain::money::{format_date, format_integer, format_money_in, Locale};
 use bursar_domain::subscription::Status;
 use bursar_store::billing as billing_store;
 use bursar_store::catalog::{self, PlanRow};
@@ -79,13 +79,13 @@ fn ended() -> Response {
     )
 }
 
-/// The session behind the request's portal cookie.
+/// The session behind the request's portal cookie, or the "session
+/// ended" page.
 async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionRow, Response> {
-    let Some(token) = crate::staff::cookie(headers, COOKIE) else { return Err(ended()) };
-    match store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await {
+    match signed_in(state, headers).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(ended()),
-        Err(e) => Err(ApiError::from(e).into_response()),
+        Err(e) => Err(e.into_response()),
     }
 }
 
@@ -229,7 +229,7 @@ fn date(ms: i64, locale: Locale) -> String {
 }
 
 fn money_in(minor: i64, currency: &str, locale: Locale) -> String {
-    Currency::from_code(currency).map(|c| format_money(Money::new(minor, c), locale)).unwrap_or_default()
+    format_money_in(minor, currency, locale).unwrap_or_default()
 }
 
 #[derive(Deserialize)]

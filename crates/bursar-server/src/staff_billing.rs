@@ -7,9 +7,10 @@ use crate::api::coupons::{self as coupon_api, CouponCreate};
 use crate::api::payments::PAYMENT_STATUSES;
 use crate::api::subscriptions::{self as subs, SubscriptionCancel};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, CsrfForm};
+use crate::extract::CsrfForm;
 use crate::staff_console::{
-    after_action, chrome, money, page, when, ActionForm, Chrome, ModeQuery, Staff, StaffForm, PAGE,
+    after_action, chrome, mode_of, money, page, staff_caller, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff,
+    StaffForm, PAGE,
 };
 use crate::state::AppState;
 use askama::Template;
@@ -42,18 +43,6 @@ pub fn router() -> Router<AppState> {
 
 /// The subscription statuses, as the list's filter offers them.
 const SUB_STATUSES: [&str; 6] = ["trialing", "active", "past_due", "paused", "canceled", "unpaid"];
-
-fn mode_of(livemode: bool) -> &'static str {
-    if livemode {
-        "live"
-    } else {
-        "test"
-    }
-}
-
-fn staff_caller(s: &StaffSession, livemode: bool) -> Caller {
-    Caller { key_id: format!("staff:{}", s.staff_id), livemode }
-}
 
 /// The next page's cursor: the last row kept when one more than a page came.
 fn next_cursor<T>(rows: &mut Vec<T>, id: impl Fn(&T) -> String) -> Option<String> {
@@ -121,14 +110,6 @@ async fn subscription_list(State(state): State<AppState>, Staff(s): Staff, Query
     result.unwrap_or_else(|e| e.into_response())
 }
 
-struct InvoiceLine {
-    id: String,
-    number: String,
-    date: String,
-    total: String,
-    status: String,
-}
-
 #[derive(Template)]
 #[template(path = "staff/subscription.html")]
 struct SubscriptionPage {
@@ -188,16 +169,7 @@ async fn render_subscription(
         pause_resumes_at: sub.pause_resumes_at.map(when).unwrap_or_default(),
         pending_plan: sub.pending_plan_id.as_deref().map(plan_name).unwrap_or_default(),
         coupon: sub.coupon_id.clone().unwrap_or_default(),
-        invoices: invoices
-            .into_iter()
-            .map(|i| InvoiceLine {
-                number: i.number.clone().unwrap_or_else(|| "draft".into()),
-                date: when(i.finalized_at.unwrap_or(i.created_at)),
-                total: money(i.total, &i.currency),
-                status: i.status,
-                id: i.id,
-            })
-            .collect(),
+        invoices: invoices.into_iter().map(InvoiceLine::from).collect(),
         can_cancel,
         id: sub.id,
     }))

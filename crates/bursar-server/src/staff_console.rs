@@ -12,12 +12,12 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bursar_domain::id::{is_valid, IdKind};
-use bursar_domain::money::{format_money, Currency, Locale, Money};
+use bursar_domain::money::{format_money_in, Currency, Locale, Money};
 use bursar_store::auth::StaffSession;
 use bursar_store::billing as billing_store;
 use bursar_store::{catalog, customers, events};
@@ -79,7 +79,11 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        staff(state, &parts.headers).await.map(Staff)
+        match current_session(state, &parts.headers).await {
+            Ok(Some(s)) => Ok(Staff(s)),
+            Ok(None) => Err(Redirect::to("/staff/login").into_response()),
+            Err(e) => Err(ApiError::from(e).into_response()),
+        }
     }
 }
 
@@ -103,18 +107,8 @@ impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for StaffForm<
     }
 }
 
-/// The signed-in staff member, or the sign-in page.
-pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffSession, Response> {
-    match current_session(state, headers).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Redirect::to("/staff/login").into_response()),
-        Err(e) => Err(ApiError::from(e).into_response()),
-    }
-}
-
 pub(crate) fn money(minor: i64, currency: &str) -> String {
-    Currency::from_code(currency)
-        .map_or_else(|_| format!("{minor} {currency}"), |c| format_money(Money::new(minor, c), Locale::EnUs))
+    format_money_in(minor, currency, Locale::EnUs).unwrap_or_else(|| format!("{minor} {currency}"))
 }
 
 pub(crate) fn when(ms: i64) -> String {
@@ -136,6 +130,19 @@ where
             .unwrap_or_else(|e| e.into_response()),
         Err(e) => e.into_response(),
     }
+}
+
+pub(crate) fn mode_of(livemode: bool) -> &'static str {
+    if livemode {
+        "live"
+    } else {
+        "test"
+    }
+}
+
+/// Staff act through the API's code as a caller of their own.
+pub(crate) fn staff_caller(s: &StaffSession, livemode: bool) -> Caller {
+    Caller { key_id: format!("staff:{}", s.staff_id), livemode }
 }
 
 #[derive(Deserialize)]
@@ -220,12 +227,25 @@ struct SubLine {
     period_end: String,
 }
 
-struct InvoiceLine {
-    id: String,
-    number: String,
-    date: String,
-    total: String,
-    status: String,
+/// An invoice as the console's tables list it (`staff/invoices_table.html`).
+pub(crate) struct InvoiceLine {
+    pub id: String,
+    pub number: String,
+    pub date: String,
+    pub total: String,
+    pub status: String,
+}
+
+impl From<billing_store::InvoiceRow> for InvoiceLine {
+    fn from(i: billing_store::InvoiceRow) -> Self {
+        InvoiceLine {
+            number: i.number.clone().unwrap_or_else(|| "draft".into()),
+            date: when(i.finalized_at.unwrap_or(i.created_at)),
+            total: money(i.total, &i.currency),
+            status: i.status,
+            id: i.id,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -265,13 +285,7 @@ async fn customer_page(
         let invoices = billing_store::list_invoices(r, livemode, Some(&c.id), None, None, 100)
             .await?
             .into_iter()
-            .map(|i| InvoiceLine {
-                number: i.number.clone().unwrap_or_else(|| "draft".into()),
-                date: when(i.finalized_at.unwrap_or(i.created_at)),
-                total: money(i.total, &i.currency),
-                status: i.status,
-                id: i.id,
-            })
+            .map(InvoiceLine::from)
             .collect();
         Ok(page(CustomerPage {
             chrome: chrome(&s, livemode),
@@ -406,8 +420,7 @@ async fn refund(
             refund_to: f.refund_to.clone(),
             reason: f.reason.clone().filter(|r| !r.trim().is_empty()),
         };
-        let caller = Caller { key_id: format!("staff:{}", s.staff_id), livemode };
-        let (mut tx, out) = subs::refund_for(&state, &caller, &id, &body).await?;
+        let (mut tx, out) = subs::refund_for(&state, &staff_caller(&s, livemode), &id, &body).await?;
         let note = out.credit_notes.last().map(|n| n.id.clone());
         events::audit(
             &mut tx,
@@ -423,7 +436,7 @@ async fn refund(
         Ok(())
     }
     .await;
-    let mode = if livemode { "live" } else { "test" };
+    let mode = mode_of(livemode);
     let done = format!("/staff/invoices/{id}?mode={mode}&done=refunded");
     after_action(result, done, |msg| render_invoice(&state, &s, livemode, &id, None, Some(msg))).await
 }
@@ -471,7 +484,7 @@ async fn void(
         Ok(())
     }
     .await;
-    let mode = if livemode { "live" } else { "test" };
+    let mode = mode_of(livemode);
     let done = format!("/staff/invoices/{id}?mode={mode}&done=voided");
     after_action(result, done, |msg| render_invoice(&state, &s, livemode, &id, None, Some(msg))).await
 }
@@ -643,7 +656,7 @@ async fn replay(
         Ok(d.endpoint_id)
     }
     .await;
-    let mode = if livemode { "live" } else { "test" };
+    let mode = mode_of(livemode);
     match result {
         Ok(endpoint) => Redirect::to(&format!("/staff/webhooks/{endpoint}?mode={mode}&done=replayed")).into_response(),
         Err(e) => e.into_response(),

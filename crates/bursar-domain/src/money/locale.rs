@@ -724,12 +724,25 @@ pub fn format_date(date: jiff::civil::Date, locale: Locale) -> String {
     out
 }
 
+/// `format_money` for an amount whose currency is a stored ISO code; `None`
+/// when the code is not a known currency.
+pub fn format_money_in(minor: i64, currency: &str, locale: Locale) -> Option<String> {
+    Currency::from_code(currency).ok().map(|c| format_money(Money::new(minor, c), locale))
+}
+
 #[cfg(test)]
 mod tests {
     use jiff::civil::date;
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_stored_currency_code_formats_or_is_refused() {
+        assert_eq!(format_money_in(123_456, "EUR", Locale::DeDe).as_deref(), Some("1.234,56\u{a0}€"));
+        assert_eq!(format_money_in(1_500, "JPY", Locale::EnUs).as_deref(), Some("¥1,500"));
+        assert_eq!(format_money_in(100, "XYZ", Locale::EnUs), None);
+    }
     use Locale::*;
 
     fn cur(code: &str) -> Currency {

@@ -24,5 +24,5 @@ mod rounding;
 pub use amount::{Money, MAX_AMOUNT_MINOR};
 pub use currency::Currency;
 pub use error::MoneyError;
-pub use locale::{format_date, format_decimal, format_integer, format_money, Locale};
+pub use locale::{format_date, format_decimal, format_integer, format_money, format_money_in, Locale};
 pub use rounding::{round_div, Rounding};

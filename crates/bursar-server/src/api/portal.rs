@@ -63,16 +63,11 @@ async fn create_portal_session(
     let out = PortalSession {
         object: "portal_session",
         customer: customer.id,
-        url: format!("{}/portal/enter/{token}", base_url(&state)),
+        url: format!("{}/portal/enter/{token}", super::checkout::public_base(&state)),
         return_url: b.return_url,
         expires_at: secs(expires_at),
     };
     commit_json(tx, idem.as_ref(), StatusCode::CREATED, &out).await
-}
-
-fn base_url(state: &AppState) -> String {
-    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
-    base.trim_end_matches('/').to_string()
 }
 
 /// Stores a new portal session; returns its token (shown once) and expiry.
@@ -156,7 +151,7 @@ async fn create_upgrade_prompt(
     let mut tx = state.db.begin().await?;
     let (token, expires_at) = open_session(&state, &mut tx, &customer.id, None).await?;
     tx.commit().await?;
-    let url = format!("{}/embed/upgrade/{token}?{what}", base_url(&state));
+    let url = format!("{}/embed/upgrade/{token}?{what}", super::checkout::public_base(&state));
     let snippet = format!(
         "<iframe src=\"{url}\" title=\"Upgrade your plan\" loading=\"lazy\" \
          style=\"width:100%;max-width:440px;height:200px;border:0\"></iframe>"

@@ -110,12 +110,6 @@ async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
-async fn catalog(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    let (s, _) = app.post("/v1/catalog/import", doc).await;
-    assert_eq!(s, 200);
-}
-
 #[tokio::test]
 async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
     let app = TestApp::spawn_with(|c| {
@@ -128,7 +122,7 @@ async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
         }];
     })
     .await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let c = browser(1280, 900).await;
     c.goto(&app.url("/pricing?mode=test&variant=a&locale=en-US")).await.unwrap();
     assert_eq!(text(&c, "h1").await, "Choose your plan");
@@ -195,7 +189,7 @@ async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
 #[tokio::test]
 async fn a_learner_buys_grow_with_the_sandbox_card_after_a_declined_one() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
     // The platform opens the checkout, with Bursar's own receipt and
@@ -245,7 +239,7 @@ fn usd(minor: i64) -> String {
 #[tokio::test]
 async fn in_the_billing_portal_a_learner_upgrades_at_the_previewed_price_then_takes_the_pause_offer() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     const JAN_1: i64 = 1_767_225_600;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();
@@ -352,20 +346,7 @@ async fn bad_portal_session_requests_are_refused() {
 /// A staff member (`stf_1`), signed in to the console through its sign-in
 /// page in a new browser.
 async fn staff_browser(app: &TestApp) -> Client {
-    let mut tx = app.tdb.db.begin().await.unwrap();
-    bursar_store::auth::upsert_staff(
-        &mut tx,
-        &bursar_store::auth::StaffRow {
-            id: "stf_1".into(),
-            email: "ops@example.com".into(),
-            name: "Ops Person".into(),
-            password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
-            created_at: 0,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    app.add_staff().await;
     let c = browser(1280, 900).await;
     c.goto(&app.url("/staff")).await.unwrap();
     assert!(c.current_url().await.unwrap().as_str().ends_with("/staff/login"));
@@ -378,7 +359,7 @@ async fn staff_browser(app: &TestApp) -> Client {
 #[tokio::test]
 async fn staff_find_a_customer_and_refund_part_of_an_invoice_which_the_audit_log_records() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "name": "Sam", "country": "US"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
     let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "scale", "trial": false})).await;
@@ -423,7 +404,7 @@ async fn an_upgrade_prompt_names_the_limit_and_the_plan_and_opens_the_portal_on_
         c.embed_frame_ancestors = vec!["https://learn.example".into()];
     })
     .await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (s, m) = app
         .post("/v1/metrics", json!({"code": "tests", "name": "Practice tests", "limit_key": "tests_per_month"}))
         .await;
@@ -605,7 +586,7 @@ async fn staff_see_a_failed_webhook_delivery_and_replay_it() {
 #[tokio::test]
 async fn staff_cancel_a_subscription_at_period_end_and_create_a_coupon_after_a_mistake() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "country": "US"})).await;
     let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus["id"], "plan": "grow", "trial": false})).await;
     assert_eq!(s, 200, "{sub}");

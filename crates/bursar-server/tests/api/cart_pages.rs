@@ -45,15 +45,6 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// A portal session's cookie for a customer, as the platform's link sets it.
-async fn signed_in(app: &TestApp, customer: &str) -> String {
-    let (s, ps) = app.post("/v1/portal_sessions", json!({"customer": customer})).await;
-    assert_eq!(s, 201, "{ps}");
-    let path = ps["url"].as_str().unwrap().split_once("/portal/").map(|(_, t)| format!("/portal/{t}")).unwrap();
-    let r = app.client.get(app.url(&path)).send().await.unwrap();
-    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn a_visitor_fills_a_cart_and_a_signed_in_learner_buys_it() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
@@ -140,7 +131,7 @@ async fn a_visitor_fills_a_cart_and_a_signed_in_learner_buys_it() {
     // Signed in through the portal: a real cart, Bursar's checkout.
     let (_, lea) = app.post("/v1/customers", json!({"country": "FR", "email": "lea@example.fr"})).await;
     let lea = lea["id"].as_str().unwrap().to_string();
-    let portal = signed_in(&app, &lea).await;
+    let portal = app.portal_cookie(&lea).await;
     let both = format!("{cart}; {portal}");
     let (_, html) = get(&app, "/cart", &both).await;
     assert!(html.contains("Buying as lea@example.fr"), "{html}");

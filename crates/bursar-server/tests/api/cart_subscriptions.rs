@@ -6,12 +6,6 @@ use crate::common::*;
 use crate::marketplace::{bal, bal_prefix, balances, buy, course, instructor, learner, pay, DAY, T0};
 use serde_json::{json, Value};
 
-async fn catalog(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    let (s, _) = app.post("/v1/catalog/import", doc).await;
-    assert_eq!(s, 200);
-}
-
 async fn clock(app: &TestApp) -> String {
     let (_, c) = app.post("/v1/test_clocks", json!({"frozen_time": T0})).await;
     c["id"].as_str().unwrap().to_string()
@@ -33,7 +27,7 @@ async fn a_plan_and_two_courses_are_one_invoice_whose_courses_are_split_and_whos
         c.tax_origin_country = Some("DE".into());
     })
     .await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let ben = instructor(&app, "u-ben", "enterprise").await;
     let rust = course(&app, &ana, "Rust for Data", 4_999).await;
@@ -190,7 +184,7 @@ async fn an_amount_off_goes_to_the_plan_and_an_invoice_refund_is_shared_with_the
         c.tax_origin_country = Some("DE".into());
     })
     .await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 4_999).await;
     let (s, _) = app
@@ -260,7 +254,7 @@ async fn an_amount_off_goes_to_the_plan_and_an_invoice_refund_is_shared_with_the
 #[tokio::test]
 async fn a_cart_of_a_plan_alone_starts_the_subscription_without_an_order() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"country": "US", "email": "sam@example.com"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
     let (s, cart) =
@@ -288,7 +282,7 @@ async fn a_cart_of_a_plan_alone_starts_the_subscription_without_an_order() {
 #[tokio::test]
 async fn a_carts_subscription_is_checked_replaced_repriced_and_removed() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 4_999).await;
     let (_, cus) = app.post("/v1/customers", json!({"country": "US"})).await;

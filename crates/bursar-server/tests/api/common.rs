@@ -115,6 +115,37 @@ impl TestApp {
         form_token(&r.text().await.unwrap())
     }
 
+    /// Imports the demo catalog (Starter, Grow, Scale) in test mode.
+    pub async fn import_demo_catalog(&self) {
+        let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+        let (s, b) = self.post("/v1/catalog/import", doc).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// A staff member, `stf_1` (ops@example.com, "correct horse battery").
+    pub async fn add_staff(&self) {
+        let mut tx = self.tdb.db.begin().await.unwrap();
+        let staff = bursar_store::auth::StaffRow {
+            id: "stf_1".into(),
+            email: "ops@example.com".into(),
+            name: "Ops Person".into(),
+            password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
+            created_at: 0,
+        };
+        bursar_store::auth::upsert_staff(&mut tx, &staff).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// The billing-portal cookie a customer's browser gets by following the
+    /// link of a portal session the platform opened.
+    pub async fn portal_cookie(&self, customer: &str) -> String {
+        let (s, ps) = self.post("/v1/portal_sessions", serde_json::json!({"customer": customer})).await;
+        assert_eq!(s, 201, "{ps}");
+        let path = ps["url"].as_str().unwrap().split_once("/portal/").map(|(_, t)| format!("/portal/{t}")).unwrap();
+        let r = self.client.get(self.url(&path)).send().await.unwrap();
+        r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    }
+
     pub async fn verify_ledger(&self) {
         let r = bursar_store::ledger::verify(&self.tdb.db).await.unwrap();
         assert!(r.ok(), "ledger verify failed: {:?}", r.problems);
@@ -123,8 +154,16 @@ impl TestApp {
 
 /// The form token of a hosted page's form.
 pub fn form_token(html: &str) -> String {
-    let start = html.find("name=\"form_token\" value=\"").expect("a form token on the page") + 25;
-    html[start..start + 32].to_string()
+    let token = hidden_value(html, "form_token");
+    assert_eq!(token.len(), 32, "{token}");
+    token
+}
+
+/// The value of a page's first hidden input named `name` (a form's token).
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} on the page")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
 }
 
 pub async fn json(resp: Response) -> (u16, Value) {

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::marketplace::{course, instructor};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn prices_follow_the_visitors_country_when_a_cdn_names_it() {
@@ -12,8 +12,7 @@ async fn prices_follow_the_visitors_country_when_a_cdn_names_it() {
         c.country_header = Some("CF-IPCountry".into());
     })
     .await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    assert_eq!(app.post("/v1/catalog/import", doc).await.0, 200);
+    app.import_demo_catalog().await;
     let ana = instructor(&app, "u-ana", "standard").await;
     let rust = course(&app, &ana, "Rust for Data", 4_999).await;
     let get = |path: String, country: &'static str| {
@@ -69,8 +68,7 @@ async fn the_pricing_experiment_counts_visitors_once_and_reports_clicks_and_goal
         c.pricing_signup_url = Some("https://learn.example/signup".into());
     })
     .await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    assert_eq!(app.post("/v1/catalog/import", doc).await.0, 200);
+    app.import_demo_catalog().await;
 
     let mut visitors = Vec::new();
     for _ in 0..30 {

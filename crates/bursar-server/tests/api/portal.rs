@@ -3,15 +3,7 @@
 //! subscription needs.
 
 use crate::common::*;
-use serde_json::{json, Value};
-
-async fn portal_cookie(app: &TestApp, customer: &str) -> String {
-    let (s, ps) = app.post("/v1/portal_sessions", json!({"customer": customer})).await;
-    assert_eq!(s, 201, "{ps}");
-    let path = ps["url"].as_str().unwrap().split_once("/portal/").map(|(_, t)| format!("/portal/{t}")).unwrap();
-    let r = app.client.get(app.url(&path)).send().await.unwrap();
-    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-}
+use serde_json::json;
 
 async fn post(app: &TestApp, cookie: &str, path: &str, csrf: &str) -> (u16, String) {
     let r = app.client.post(app.url(path)).header("cookie", cookie).form(&[("csrf", csrf)]).send().await.unwrap();
@@ -30,8 +22,7 @@ async fn methods(app: &TestApp, customer: &str) -> Vec<(String, bool)> {
 #[tokio::test]
 async fn in_the_portal_a_learner_picks_the_card_renewals_charge_and_removes_cards() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    assert_eq!(app.post("/v1/catalog/import", doc).await.0, 200);
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "country": "US"})).await;
     let cus = cus["id"].as_str().unwrap().to_string();
     let mut ids = Vec::new();
@@ -45,10 +36,9 @@ async fn in_the_portal_a_learner_picks_the_card_renewals_charge_and_removes_card
     assert_eq!(s, 200);
     assert_eq!(methods(&app, &cus).await, vec![("4444".to_string(), true), ("4242".to_string(), false)]);
 
-    let cookie = portal_cookie(&app, &cus).await;
+    let cookie = app.portal_cookie(&cus).await;
     let html = app.client.get(app.url("/portal")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
-    let start = html.find("name=\"csrf\" value=\"").expect("the portal's forms carry its token") + 19;
-    let csrf = html[start..].split('"').next().unwrap().to_string();
+    let csrf = hidden_value(&html, "csrf");
     assert!(html.contains(&format!("action=\"/portal/methods/{visa}/default\"")), "{html}");
 
     // A forged form changes nothing.

@@ -1,5 +1,4 @@
 use crate::common::*;
-use bursar_store::auth::{upsert_staff, StaffRow};
 
 fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
@@ -12,27 +11,10 @@ fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-async fn add_staff(app: &TestApp) {
-    let mut tx = app.tdb.db.begin().await.unwrap();
-    upsert_staff(
-        &mut tx,
-        &StaffRow {
-            id: "stf_1".into(),
-            email: "ops@example.com".into(),
-            name: "Ops Person".into(),
-            password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
-            created_at: 0,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
-
 #[tokio::test]
 async fn staff_sign_in_with_csrf_and_see_the_home_page() {
     let app = TestApp::spawn().await;
-    add_staff(&app).await;
+    app.add_staff().await;
     let (s, _) =
         app.post("/v1/customers", serde_json::json!({"name": "Visible Customer", "email": "v@example.com"})).await;
     assert_eq!(s, 200);

@@ -3,22 +3,12 @@
 //! through the same pages.)
 
 use crate::common::*;
-use bursar_store::auth::{upsert_staff, StaffRow};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A signed-in staff member's cookie header and CSRF token, through the
 /// sign-in page.
 async fn sign_in(app: &TestApp) -> (String, String) {
-    let mut tx = app.tdb.db.begin().await.unwrap();
-    let staff = StaffRow {
-        id: "stf_1".into(),
-        email: "ops@example.com".into(),
-        name: "Ops Person".into(),
-        password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
-        created_at: 0,
-    };
-    upsert_staff(&mut tx, &staff).await.unwrap();
-    tx.commit().await.unwrap();
+    app.add_staff().await;
     let login = app.client.get(app.url("/staff/login")).send().await.unwrap();
     let cookie = |r: &reqwest::Response, name: &str| {
         r.headers()
@@ -43,8 +33,7 @@ async fn sign_in(app: &TestApp) -> (String, String) {
     assert_eq!(r.status().as_u16(), 303);
     let session = format!("bursar_staff={}", cookie(&r, "bursar_staff"));
     let (_, html) = page(app, &session, "/staff/plans?mode=test").await;
-    let start = html.find("name=\"csrf\" value=\"").expect("a CSRF token on the page") + 19;
-    let csrf = html[start..].split('"').next().unwrap().to_string();
+    let csrf = hidden_value(&html, "csrf");
     (session, csrf)
 }
 
@@ -71,15 +60,10 @@ async fn audited(app: &TestApp, action: &str) -> i64 {
         .unwrap()
 }
 
-async fn catalog(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
-    assert_eq!(app.post("/v1/catalog/import", doc).await.0, 200);
-}
-
 #[tokio::test]
 async fn staff_cancel_a_subscription_at_period_end_take_it_back_then_cancel_it_now() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "country": "US"})).await;
     let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus["id"], "plan": "grow", "trial": false})).await;
     assert_eq!(s, 200, "{sub}");
@@ -133,7 +117,7 @@ async fn staff_cancel_a_subscription_at_period_end_take_it_back_then_cancel_it_n
 #[tokio::test]
 async fn staff_create_coupons_with_clear_errors_and_deactivate_them() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (session, csrf) = sign_in(&app).await;
     let base = [("csrf", csrf.as_str()), ("mode", "test"), ("duration", "once"), ("applies_to", "all")];
     let with = |extra: &[(&'static str, &'static str)]| {
@@ -234,7 +218,7 @@ async fn the_api_deactivates_coupons_and_filters_payments_by_status() {
 #[tokio::test]
 async fn staff_see_payments_by_status_and_the_plan_catalog() {
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    catalog(&app).await;
+    app.import_demo_catalog().await;
     let (_, cus) = app.post("/v1/customers", json!({"email": "sam@example.com", "country": "US"})).await;
     let (s, _) = app.post("/v1/subscriptions", json!({"customer": cus["id"], "plan": "scale", "trial": false})).await;
     assert_eq!(s, 200);
