@@ -53,7 +53,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(health)
         .merge(staff::router(state.clone()))
         .merge(crate::webhooks_in::router())
-        .merge(crate::checkout::router())
+        .merge(crate::checkout_pages::router())
         .merge(crate::affiliate_links::router())
         .merge(crate::pricing::router())
         .merge(crate::portal::router())
@@ -207,28 +207,28 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
         loop {
             tokio::select! {
                 _ = billing.tick() => {
-                    if let Err(e) = crate::checkout::expire_due(&state).await {
-                        tracing::warn!(error = ?e.body, "checkout expiry failed");
+                    if let Err(e) = bursar_core::checkout::expire_due(&state).await {
+                        tracing::warn!(error = %e, "checkout expiry failed");
                     }
                     let settings = state.billing_settings();
-                    match crate::billing::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
+                    match bursar_core::billing::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),
                     }
-                    match crate::payouts::run_checks(&state.db, &settings, state.now_ms()).await {
+                    match bursar_core::payouts::run_checks(&state.db, &settings, state.now_ms()).await {
                         Ok(n) if n > 0 => tracing::info!(checked = n, "provider payouts checked"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "payout checks failed"),
                     }
                 }
                 _ = mail.tick() => {
-                    if let Err(e) = crate::emails::run(&state).await {
+                    if let Err(e) = bursar_core::emails::run(&state).await {
                         tracing::warn!(error = %e, "email job failed");
                     }
                 }
                 _ = hooks.tick() => {
-                    if let Err(e) = crate::webhooks_out::run(&state).await {
+                    if let Err(e) = bursar_core::webhooks_out::run(&state).await {
                         tracing::warn!(error = %e, "webhook delivery job failed");
                     }
                 }
@@ -237,7 +237,7 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
                     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
                     let have = bursar_store::fx::rates_as_of(state.db.reader(), None).await.ok().flatten().map(|r| r.0);
                     if state.config.fx_source.is_some() && have.as_deref() != Some(today.as_str()) {
-                        match crate::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await {
+                        match bursar_core::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await {
                             Ok(set) => tracing::info!(date = %set.date, currencies = set.per_eur_micro.len(), "FX rates refreshed"),
                             Err(e) => tracing::warn!(error = %e, "FX refresh failed"),
                         }

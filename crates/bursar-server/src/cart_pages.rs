@@ -11,7 +11,6 @@
 //! not this host) is refused, so the public course pages stay cacheable
 //! without per-visitor tokens.
 
-use crate::api::checkout::public_base;
 use crate::api::orders::{checkout_cart_for, create_cart_for, CartCheckout, CartCreate};
 use crate::course_pages::{locale_of, money};
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +22,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use bursar_core::checkout::public_base;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Locale};
 use bursar_store::marketplace as store;

@@ -138,3 +138,26 @@ impl From<sqlx::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The one mapping from the service layer's business error onto HTTP.
+impl From<bursar_core::Error> for ApiError {
+    fn from(e: bursar_core::Error) -> Self {
+        use bursar_core::Kind;
+        let (status, error_type) = match e.kind {
+            Kind::Invalid => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequestError),
+            Kind::NotFound => (StatusCode::NOT_FOUND, ErrorType::InvalidRequestError),
+            Kind::Conflict => (StatusCode::CONFLICT, ErrorType::InvalidRequestError),
+            Kind::Forbidden => (StatusCode::FORBIDDEN, ErrorType::PermissionError),
+            Kind::Unauthenticated => (StatusCode::UNAUTHORIZED, ErrorType::AuthenticationError),
+            Kind::Declined => (StatusCode::PAYMENT_REQUIRED, ErrorType::CardError),
+            Kind::Upstream => (StatusCode::BAD_GATEWAY, ErrorType::ApiError),
+            Kind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorType::ApiError),
+            Kind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimitError),
+            Kind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorType::ApiError),
+        };
+        ApiError {
+            status,
+            body: ErrorBody { error_type, code: e.code.into_owned(), message: e.message, param: e.param },
+        }
+    }
+}

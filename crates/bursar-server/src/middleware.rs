@@ -11,10 +11,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use bursar_store::{auth, idempotency, Tx};
+use bursar_store::{auth, idempotency};
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Hex SHA-256, used for API keys and session tokens at rest.
@@ -101,24 +99,27 @@ fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
 }
 
 /// An idempotency claim owned by the current request.
-#[derive(Clone, Debug)]
-pub struct IdemCtx {
-    pub livemode: bool,
-    pub key: String,
-    completed: Arc<AtomicBool>,
-}
-
-impl IdemCtx {
-    /// Stores the response in the business transaction, before its commit.
-    pub async fn complete_in(&self, tx: &mut Tx, status: StatusCode, body: &str) -> Result<(), ApiError> {
-        idempotency::complete(tx, self.livemode, &self.key, status.as_u16(), body).await?;
-        self.completed.store(true, Ordering::SeqCst);
-        Ok(())
-    }
-}
+pub type IdemCtx = bursar_core::idempotency::Claimed;
 
 /// The current request's idempotency claim, if it sent a key.
 pub struct Idem(pub Option<IdemCtx>);
+
+impl Idem {
+    /// Where an operation stores its answer, given with `status`.
+    pub fn reply(&self, status: StatusCode) -> bursar_core::Reply {
+        bursar_core::Reply::to(self.0.as_ref().map(|c| c.with_status(status.as_u16())))
+    }
+
+    /// The answer as JSON with `status` (the operation stored the same
+    /// answer for the key).
+    pub fn respond<T: serde::Serialize>(&self, status: StatusCode, out: &T) -> Result<Response, ApiError> {
+        let text = serde_json::to_string(out).map_err(|e| {
+            tracing::error!(error = %e, "response serialization failed");
+            ApiError::internal()
+        })?;
+        Ok((status, [(header::CONTENT_TYPE, "application/json")], text).into_response())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Idem {
     type Rejection = std::convert::Infallible;
@@ -214,13 +215,13 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             resp
         }
         Ok(idempotency::Claim::Acquired) => {
-            let ctx = IdemCtx { livemode, key: key.clone(), completed: Arc::default() };
+            let ctx = IdemCtx::new(livemode, key.clone(), StatusCode::OK.as_u16());
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(ctx.clone());
             let resp = next.run(req).await;
             let status = resp.status();
             if status.is_success() {
-                if ctx.completed.load(Ordering::SeqCst) {
+                if ctx.completed() {
                     return resp;
                 }
                 // A handler without a transaction of its own: store the

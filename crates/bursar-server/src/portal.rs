@@ -261,9 +261,9 @@ async fn render_home(
     let customer = customers::get(r, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
     let locale = locale_of(&customer);
     let mut tx = state.db.begin().await?;
-    let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let now = bursar_core::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let currency = crate::api::customers::billing_currency_of(&customer);
-    let credit = crate::billing::credit_balance(&mut tx, s.livemode, &customer.id, currency.code()).await?;
+    let credit = bursar_core::billing::credit_balance(&mut tx, s.livemode, &customer.id, currency.code()).await?;
     drop(tx);
 
     let plans = catalog::plans(r, s.livemode, None, false).await?;
@@ -316,12 +316,12 @@ async fn render_home(
     }
 
     // Usage against the current plan's limits, this period.
-    let current = crate::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
+    let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
     let mut usage = Vec::new();
     for m in bursar_store::usage::metrics(r, s.livemode).await?.iter().filter(|m| m.limit_key.is_some()) {
-        let limit = crate::usage::limit_for(m, current.as_ref().map(|c| &c.1));
-        let (start, _) = crate::usage::period_of(m, current.as_ref().map(|c| &c.0), now)?;
-        let used = crate::usage::used(r, m, &customer.id, start).await?;
+        let limit = bursar_core::usage::limit_for(m, current.as_ref().map(|c| &c.1));
+        let (start, _) = bursar_core::usage::period_of(m, current.as_ref().map(|c| &c.0), now)?;
+        let used = bursar_core::usage::used(r, m, &customer.id, start).await?;
         let (limit_text, percent) = match limit {
             Limit::Unlimited => ("Unlimited".to_string(), None),
             Limit::Limited(0) => ("Not included".to_string(), None),
@@ -775,7 +775,7 @@ async fn upgrade_prompt(
         let customer =
             customers::get(state.db.reader(), s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
         let locale = locale_of(&customer);
-        let current = crate::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
+        let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
         let (headline, detail, target) = match (&q.metric, &q.feature) {
             (Some(m), _) => {
                 let metric = crate::api::usage::load_metric(&state, s.livemode, m, "metric").await?;
@@ -807,10 +807,10 @@ async fn upgrade_prompt(
             }
             (None, Some(f)) => {
                 let plan = current.as_ref().map(|c| &c.1);
-                let up = if crate::usage::has_flag(plan, f) {
+                let up = if bursar_core::usage::has_flag(plan, f) {
                     None
                 } else {
-                    crate::usage::upgrade_for_flag(&state.db, s.livemode, f, plan).await?
+                    bursar_core::usage::upgrade_for_flag(&state.db, s.livemode, f, plan).await?
                 };
                 let label = f.replace('_', " ");
                 match up {

@@ -478,7 +478,7 @@ async fn void(
         }
         let mut tx = state.db.begin().await?;
         let now = state.now_ms();
-        crate::invoicing::void(&mut tx, state.db.for_update(), livemode, &id, now).await?;
+        bursar_core::invoicing::void(&mut tx, state.db.for_update(), livemode, &id, now).await?;
         events::audit(&mut tx, "staff", &s.staff_id, "invoice.voided", Some(&id), &serde_json::json!({}), now).await?;
         tx.commit().await?;
         Ok(())
@@ -639,7 +639,7 @@ async fn replay(
         let d = bursar_store::webhooks::delivery_by_id(state.db.reader(), livemode, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("id", "webhook delivery", &id))?;
-        let sent = crate::webhooks_out::send_now(&state, &d.id).await?.ok_or_else(ApiError::internal)?;
+        let sent = bursar_core::webhooks_out::send_now(&state, &d.id).await?.ok_or_else(ApiError::internal)?;
         let mut tx = state.db.begin().await?;
         events::audit(
             &mut tx,

@@ -16,7 +16,6 @@
 //! types are stored and acknowledged with 200.
 
 use crate::error::{ApiError, ApiResult};
-use crate::payments::{self, Answer};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -24,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use bursar_core::payments::{self, Answer};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_providers::{Headers, WebhookError, WebhookKind};
 use bursar_store::payments::{self as store, PaymentRow, ProviderEventRow};
@@ -80,8 +80,8 @@ async fn receive(
             None => store::by_provider_id(state.db.reader(), &provider, provider_ref).await?,
         };
         if let Some(p) = p.filter(|p| p.status == "pending" && p.checkout_session_id.is_some()) {
-            if let Err(e) = crate::checkout::complete_approved(&state, &p).await {
-                tracing::warn!(payment = %p.id, error = ?e.body, "completing an approved checkout failed");
+            if let Err(e) = bursar_core::checkout::complete_approved(&state, &p).await {
+                tracing::warn!(payment = %p.id, error = %e, "completing an approved checkout failed");
             }
         }
     }
@@ -167,7 +167,7 @@ async fn find_payment(
 async fn apply(
     tx: &mut Tx,
     state: &AppState,
-    settings: &crate::billing::Settings,
+    settings: &bursar_core::billing::Settings,
     provider: &str,
     kind: WebhookKind,
     server_now: i64,
@@ -196,7 +196,7 @@ async fn apply(
                 // event (whichever of the provider's events carries it), so
                 // the subscription's renewals can charge it.
                 m.provider_customer = m.provider_customer.or(provider_customer);
-                crate::checkout::keep_method(tx, &mut p, &m, now).await?;
+                bursar_core::checkout::keep_method(tx, &mut p, &m, now).await?;
             }
             payments::apply(
                 tx,
@@ -270,5 +270,5 @@ async fn apply(
 
 async fn customer_now(tx: &mut Tx, p: &PaymentRow, server_now: i64) -> ApiResult<i64> {
     let customer = customers::get(&mut **tx, p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
-    crate::billing::now_for(tx, &customer, server_now).await
+    Ok(bursar_core::billing::now_for(tx, &customer, server_now).await?)
 }

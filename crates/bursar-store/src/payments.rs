@@ -138,6 +138,13 @@ pub async fn adjust_refunded(tx: &mut Tx, id: &str, delta: i64, now: i64) -> Res
 }
 
 /// Writes back a payment's changing fields.
+/// Moves an unsettled payment to another provider (checkout fell back along
+/// its route before anything was taken).
+pub async fn set_provider(tx: &mut Tx, id: &str, provider: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE payments SET provider = $2 WHERE id = $1").bind(id).bind(provider).execute(&mut **tx).await?;
+    Ok(())
+}
+
 pub async fn save(tx: &mut Tx, p: &PaymentRow) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE payments SET provider_payment_id = $2, method_brand = $3, method_last4 = $4, method_exp_month = $5, \

@@ -366,9 +366,9 @@ pub async fn seed_due(db: &Db, n: usize, now: i64) -> Result<()> {
         bursar_domain::clock::from_millis(now - 1000),
         -1,
     )?);
-    let doc: bursar_domain::catalog::CatalogDoc = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
+    let doc: bursar_domain::catalog::CatalogDoc = serde_json::from_str(bursar_core::demo::DEMO_CATALOG)?;
     let mut tx = db.begin().await?;
-    bursar_server::catalog::import(&mut tx, false, &doc, now).await?;
+    bursar_core::catalog::import(&mut tx, false, &doc, now).await?;
     let grow = bursar_store::catalog::plan_by_code(&mut *tx, false, "grow").await?.expect("grow plan");
     let price = bursar_store::catalog::prices_of(&mut *tx, false, Some(&grow.id), false)
         .await?
@@ -439,9 +439,9 @@ pub async fn seed_due(db: &Db, n: usize, now: i64) -> Result<()> {
 async fn billing_run_timed(db: &Db, config: &Config, n: usize, now: i64) -> Result<()> {
     let tax = config.billing_settings();
     let start = Instant::now();
-    let processed = bursar_server::billing::run_due(db, &tax, now, None, 1_000)
+    let processed = bursar_core::billing::run_due(db, &tax, now, None, 1_000)
         .await
-        .map_err(|e| anyhow::anyhow!("billing run failed: {:?}", e.body))?;
+        .map_err(|e| anyhow::anyhow!("billing run failed: {e}"))?;
     let secs = start.elapsed().as_secs_f64();
     let invoices: i64 =
         sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM invoices").fetch_one(db.reader()).await?;
@@ -598,7 +598,7 @@ async fn usage_bench(
     }
     let raw = n as f64 / t.elapsed().as_secs_f64();
     // The catalog, metrics and 200 learners on Grow.
-    let doc: serde_json::Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
+    let doc: serde_json::Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG)?;
     let api = |path: &str| b.client.post(format!("{}{path}", b.base)).bearer_auth(&b.key);
     anyhow::ensure!(api("/v1/catalog/import").json(&doc).send().await?.status().is_success(), "catalog import");
     for m in [

@@ -208,7 +208,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             if config.pricing_testimonials.is_empty() {
                 // The demo's pricing page quotes made-up learners.
-                let t = |quote: &str, name: &str, role: &str| bursar_server::config::Testimonial {
+                let t = |quote: &str, name: &str, role: &str| bursar_core::config::Testimonial {
                     quote: quote.into(),
                     name: name.into(),
                     role: role.into(),
@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> Result<()> {
             let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
             let db = open(&config).await?;
             let state = AppState::new(db.clone(), Arc::new(SystemClock), config.clone()).context("document storage")?;
-            let info = bursar_server::demo::seed(&state, "demo@bursar.local").await?;
+            let info = bursar_core::demo::seed(&state, "demo@bursar.local").await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
@@ -284,7 +284,7 @@ async fn run(cli: Cli) -> Result<()> {
             let db = open(&config).await?;
             let mut tx = db.begin().await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let s = bursar_server::catalog::import(&mut tx, live, &doc, now).await?;
+            let s = bursar_core::catalog::import(&mut tx, live, &doc, now).await?;
             tx.commit().await?;
             println!("{}", serde_json::to_string(&s)?);
         }
@@ -330,13 +330,13 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let providers = bursar_server::payments::Providers::from_config(&config)
+            let providers = bursar_core::payments::Providers::from_config(&config)
                 .map_err(|e| anyhow::anyhow!("payment providers: {e}"))?;
             let settings =
-                bursar_server::billing::Settings { providers: Arc::new(providers), ..config.billing_settings() };
-            let n = bursar_server::billing::run_due(&db, &settings, now, None, 1_000)
+                bursar_core::billing::Settings { providers: Arc::new(providers), ..config.billing_settings() };
+            let n = bursar_core::billing::run_due(&db, &settings, now, None, 1_000)
                 .await
-                .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.body.message))?;
+                .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.message))?;
             println!("billing run processed {n} period boundaries");
         }
         Command::Dev { command: DevCommand::SeedDue { subscriptions } } => {

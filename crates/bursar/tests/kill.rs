@@ -191,7 +191,7 @@ async fn killing_the_server_never_loses_or_doubles_a_payment() {
         |method: reqwest::Method, path: &str| client.request(method, format!("{}{path}", env.base())).bearer_auth(&key);
 
     // The catalog, a test clock, and 200 learners with a saved Stripe card each.
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = until_answered(|| api(reqwest::Method::POST, "/v1/catalog/import").json(&doc)).await;
     assert_eq!(s, 200);
     let (_, clock) =

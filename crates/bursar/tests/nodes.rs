@@ -80,7 +80,7 @@ async fn consumes_racing_through_two_nodes_admit_exactly_the_limit() {
     let post = |port: u16, path: &str, body: Value| {
         client.post(format!("http://127.0.0.1:{port}{path}")).bearer_auth(&key).json(&body).send()
     };
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     assert!(post(pa, "/v1/catalog/import", doc).await.unwrap().status().is_success());
     assert!(post(pa, "/v1/metrics", json!({"code": "questions", "limit_key": "questions_per_month"}))
         .await

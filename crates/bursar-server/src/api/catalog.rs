@@ -2,7 +2,6 @@
 //! prices, add a price version.
 
 use super::{commit_json, secs, ListResponse};
-use crate::catalog::{self as service, ImportSummary};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::middleware::Idem;
@@ -11,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
+use bursar_core::catalog::{self as service, ImportSummary};
 use bursar_domain::catalog::{CatalogDoc, Interval, Limit, PriceSpec, TaxBehavior};
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};

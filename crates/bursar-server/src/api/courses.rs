@@ -129,7 +129,7 @@ fn check_text(param: &str, v: &str, max: usize) -> ApiResult<()> {
 }
 
 pub(crate) fn check_payout(
-    providers: &crate::payments::Providers,
+    providers: &bursar_core::payments::Providers,
     method: &str,
     details: &serde_json::Value,
     livemode: bool,
@@ -150,7 +150,7 @@ pub(crate) fn check_payout(
             }
             Ok(())
         }
-        "stripe_connect" | "paypal" => crate::payouts::check_method(providers, method, details, livemode),
+        "stripe_connect" | "paypal" => Ok(bursar_core::payouts::check_method(providers, method, details, livemode)?),
         _ => {
             Err(ApiError::invalid("payout_method", "payout_method is sandbox, bank_transfer, stripe_connect or paypal"))
         }

@@ -55,7 +55,7 @@ pub struct TaxId {
     /// Set by Bursar when an online check is configured (`vat_check`);
     /// ignored on input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<crate::vat_check::Verification>,
+    pub verification: Option<bursar_core::vat_check::Verification>,
 }
 
 /// Checks EU VAT ids with the configured registry (outside any
@@ -69,7 +69,7 @@ async fn verify_tax_ids(state: &AppState, ids: &mut [TaxId]) -> ApiResult<()> {
             continue;
         }
         let Ok(parsed) = bursar_domain::vat_id::VatId::parse(&id.value) else { continue };
-        let v = crate::vat_check::verify(checker.as_ref(), &parsed, state.now_ms() / 1000).await;
+        let v = bursar_core::vat_check::verify(checker.as_ref(), &parsed, state.now_ms() / 1000).await;
         if v.status == "invalid" {
             return Err(ApiError::invalid(
                 &format!("tax_ids[{i}].value"),
@@ -567,7 +567,7 @@ async fn update_customer(
         validate_metadata(&cur)?;
         row.metadata = serde_json::to_string(&cur).unwrap_or_else(|_| "{}".into());
     }
-    let now = crate::services::customer_now(&state, &mut tx, &row).await?;
+    let now = bursar_core::time::customer_now(&state, &mut tx, &row).await?;
     row.updated_at = now.max(row.created_at);
     customers::update(&mut tx, &row).await.map_err(conflict_external_id)?;
     let balances = ledger::balances_of(&state.db, caller.livemode, &[credit_account(&row.id)]).await?;
@@ -598,7 +598,7 @@ async fn delete_customer(State(state): State<AppState>, caller: Caller, Path(id)
         .await?
         .filter(|c| c.deleted_at.is_none())
         .ok_or_else(|| ApiError::not_found("id", "customer", &id))?;
-    let now = crate::services::customer_now(&state, &mut tx, &row).await?;
+    let now = bursar_core::time::customer_now(&state, &mut tx, &row).await?;
     row.deleted_at = Some(now);
     row.updated_at = now.max(row.created_at);
     customers::update(&mut tx, &row).await?;
@@ -701,7 +701,7 @@ async fn create_balance_transaction(
         EntryDraft::new(currency, &description).debit(&account, a).credit("credit_grants", a)
     };
     let entry = draft.validate().map_err(|e| ApiError::invalid("amount", e.to_string()))?;
-    let now = crate::services::customer_now(&state, &mut tx, &row).await?;
+    let now = bursar_core::time::customer_now(&state, &mut tx, &row).await?;
     let entry_id =
         ledger::post(&mut tx, ledger::NewEntry::at(caller.livemode, &entry, now).source("customer_balance", &id))
             .await?;

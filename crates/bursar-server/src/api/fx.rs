@@ -61,18 +61,18 @@ async fn get_rates(
     security(("api_key" = [])))]
 async fn refresh_rates(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Rates>> {
     let set =
-        crate::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await.map_err(
-            |e| match e {
-                crate::fx::FxRefreshError::NoSource => ApiError::invalid("fx_source", e.to_string()),
-                crate::fx::FxRefreshError::Db(d) => d.into(),
+        bursar_core::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await.map_err(|e| {
+            match e {
+                bursar_core::fx::FxRefreshError::NoSource => ApiError::invalid("fx_source", e.to_string()),
+                bursar_core::fx::FxRefreshError::Db(d) => d.into(),
                 other => ApiError::new(
                     axum::http::StatusCode::BAD_GATEWAY,
                     crate::error::ErrorType::ApiError,
                     "fx_source_failed",
                     other.to_string(),
                 ),
-            },
-        )?;
+            }
+        })?;
     Ok(Json(Rates { object: "fx_rates", date: set.date.to_string(), base: "EUR", per_eur_micro: set.per_eur_micro }))
 }
 

@@ -4,15 +4,15 @@
 
 use super::commit_json;
 use super::subscriptions::{invoice_out, Invoice};
-use crate::documents;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller};
-use crate::invoicing::{self, DraftInput, NewLine};
 use crate::middleware::Idem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bursar_core::documents;
+use bursar_core::invoicing::{self, DraftInput, NewLine};
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::Currency;
@@ -189,7 +189,7 @@ async fn create_invoice(
         .await?
         .filter(|c| c.deleted_at.is_none())
         .ok_or_else(|| ApiError::not_found("customer", "customer", &body.customer))?;
-    let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let now = bursar_core::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let currency = currency.unwrap_or_else(|| super::customers::billing_currency_of(&customer));
     let inv = invoicing::create_draft(
         &mut tx,
@@ -327,7 +327,7 @@ async fn finalize_invoice(
     if failure.is_some() {
         // Issued and open: the decline is recorded, then reported.
         tx.commit().await?;
-        return Err(crate::billing::declined(&inv));
+        return Err(bursar_core::billing::declined(&inv).into());
     }
     let since = inv.finalized_at.unwrap_or(inv.created_at);
     let mut tx = super::commit_and_collect(&state, tx, &inv.customer_id, since).await?;
@@ -335,7 +335,7 @@ async fn finalize_invoice(
     let last = bursar_store::payments::of_invoice(&mut *tx, &inv.id).await?.pop();
     if last.is_some_and(|p| p.status == "failed") {
         // The provider declined: the invoice is issued and open.
-        return Err(crate::billing::declined(&inv));
+        return Err(bursar_core::billing::declined(&inv).into());
     }
     let out = invoice_out(&mut tx, inv).await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await

@@ -148,7 +148,7 @@ pub async fn commit_json<T: Serialize>(
         ApiError::internal()
     })?;
     if let Some(ctx) = idem {
-        ctx.complete_in(&mut tx, status, &text).await?;
+        bursar_core::Reply::to(Some(ctx.with_status(status.as_u16()))).record(&mut tx, body).await?;
     }
     tx.commit().await?;
     Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
@@ -172,7 +172,7 @@ pub async fn commit_and_collect(state: &AppState, tx: Tx, customer_id: &str, sin
         return Ok(tx);
     }
     tx.commit().await?;
-    crate::payments::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    bursar_core::payments::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
     Ok(state.db.begin().await?)
 }
 

@@ -2,7 +2,6 @@
 //! analytics; affiliates, clicks and commissions; payout runs.
 
 use super::{commit_json, secs, ListResponse};
-use crate::checkout::Item;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Actor, ApiJson, ApiQuery, Caller, ListParams};
 use crate::middleware::{sha256_hex, Idem};
@@ -11,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bursar_core::basket::Item;
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_domain::money::Currency;
 use bursar_store::checkout::SessionRow;
@@ -209,7 +209,7 @@ async fn priced_items(
 }
 
 /// Where a cart's plan choice points its errors.
-const CART_PLAN: super::checkout::PlanFields = super::checkout::PlanFields {
+const CART_PLAN: bursar_core::checkout::PlanFields = bursar_core::checkout::PlanFields {
     plan: "subscription.plan",
     interval: "subscription.interval",
     quantity: "subscription.quantity",
@@ -227,7 +227,7 @@ async fn cart_plan(
 ) -> ApiResult<(Option<CartPlan>, Option<CartSubscription>)> {
     let Some(plan_id) = &cart.plan_id else { return Ok((None, None)) };
     let interval = cart.billing_interval.clone().unwrap_or_else(|| "month".into());
-    let chosen = super::checkout::choose_plan(
+    let chosen = bursar_core::checkout::choose_plan(
         &mut *conn,
         livemode,
         plan_id,
@@ -250,7 +250,7 @@ async fn cart_plan(
             };
             Ok((Some((plan, price)), Some(line)))
         }
-        Err(e) if e.status.is_client_error() && !strict => {
+        Err(e) if e.is_caller_error() && !strict => {
             let plan = bursar_store::catalog::plan_by_id(&mut *conn, livemode, plan_id).await?;
             let line = CartSubscription {
                 plan: plan.as_ref().map_or_else(|| plan_id.clone(), |p| p.code.clone()),
@@ -263,7 +263,7 @@ async fn cart_plan(
             };
             Ok((None, Some(line)))
         }
-        Err(e) => Err(e.with_param("subscription")),
+        Err(e) => Err(e.with_param("subscription").into()),
     }
 }
 
@@ -280,7 +280,7 @@ async fn render_cart(state: &AppState, livemode: bool, cart: CartRow) -> ApiResu
         (0, 0, 0, 0)
     } else {
         let s = session_of(&cart, livemode, &items, plan.as_ref())?;
-        let sum = crate::checkout::summarize(&state.db, &state.billing_settings(), &s).await?;
+        let sum = bursar_core::basket::summarize(&state.db, &state.billing_settings(), &s).await?;
         let discount = -sum.lines.iter().map(|l| l.1).filter(|a| *a < 0).sum::<i64>();
         (discount, sum.tax, sum.tax_included, sum.total)
     };
@@ -395,7 +395,7 @@ async fn check_cart_coupon(tx: &mut Tx, livemode: bool, cart: &CartRow, now: i64
         .collect();
     let (plan, _) = cart_plan(tx, livemode, cart, false).await?;
     let s = session_of(cart, livemode, &items, plan.as_ref())?;
-    crate::checkout::validate_coupon(tx, &s, now).await.map_err(|e| e.with_param("coupon"))
+    Ok(bursar_core::basket::validate_coupon(tx, &s, now).await.map_err(|e| e.with_param("coupon"))?)
 }
 
 #[utoipa::path(post, path = "/v1/carts", tag = "marketplace", request_body = CartCreate,
@@ -583,11 +583,18 @@ async fn choose_cart_plan(
     livemode: bool,
     cart: &mut CartRow,
     b: &CartSubscriptionSet,
-    fields: &super::checkout::PlanFields,
+    fields: &bursar_core::checkout::PlanFields,
 ) -> ApiResult<()> {
-    let (plan, price, quantity) =
-        super::checkout::choose_plan(tx, livemode, &b.plan, b.interval.as_deref(), b.quantity, &cart.currency, fields)
-            .await?;
+    let (plan, price, quantity) = bursar_core::checkout::choose_plan(
+        tx,
+        livemode,
+        &b.plan,
+        b.interval.as_deref(),
+        b.quantity,
+        &cart.currency,
+        fields,
+    )
+    .await?;
     cart.plan_id = Some(plan.id);
     cart.billing_interval = Some(price.interval);
     cart.quantity = quantity;
@@ -608,8 +615,12 @@ async fn set_cart_subscription(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CartSubscriptionSet>,
 ) -> ApiResult<Json<Cart>> {
-    const FIELDS: super::checkout::PlanFields =
-        super::checkout::PlanFields { plan: "plan", interval: "interval", quantity: "quantity", currency: "plan" };
+    const FIELDS: bursar_core::checkout::PlanFields = bursar_core::checkout::PlanFields {
+        plan: "plan",
+        interval: "interval",
+        quantity: "quantity",
+        currency: "plan",
+    };
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
     let mut cart = open_cart(&state, &mut tx, caller.livemode, &id).await?;
@@ -655,7 +666,7 @@ pub struct CartCheckout {
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "marketplace", request_body = CartCheckout,
     params(("id" = String, Path, description = "Cart id")),
-    responses((status = 201, body = super::checkout::Session), (status = 400, body = crate::error::ErrorEnvelope),
+    responses((status = 201, body = bursar_core::checkout::Session), (status = 400, body = crate::error::ErrorEnvelope),
               (status = 404, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn checkout_cart(
@@ -676,10 +687,10 @@ pub(crate) async fn checkout_cart_for(
     caller: &Caller,
     id: &str,
     b: CartCheckout,
-) -> ApiResult<super::checkout::Session> {
+) -> ApiResult<bursar_core::checkout::Session> {
     let session_id = new_id(IdKind::CheckoutSession);
     let (success_url, cancel_url) =
-        super::checkout::return_urls(state, &session_id, b.success_url.clone(), b.cancel_url.clone())?;
+        bursar_core::checkout::return_urls(state, &session_id, b.success_url.clone(), b.cancel_url.clone())?;
     let not_found = || ApiError::not_found("id", "cart", id);
     if !is_valid(IdKind::Cart, id) {
         return Err(not_found());
@@ -695,7 +706,8 @@ pub(crate) async fn checkout_cart_for(
         if let Some(mut s) = bursar_store::checkout::get(&mut *tx, sid).await? {
             if s.status == "open" && s.expires_at > now {
                 drop(tx);
-                return super::checkout::render(state, s).await;
+                let mut conn = state.db.reader().acquire().await?;
+                return Ok(bursar_core::checkout::render(state, &mut conn, s).await?);
             }
             if s.status == "complete" {
                 return Err(ApiError::conflict("cart_ordered", "this cart was already paid for"));
@@ -740,10 +752,10 @@ pub(crate) async fn checkout_cart_for(
     s.id = session_id;
     s.success_url = success_url;
     s.cancel_url = cancel_url;
-    s.form_token = crate::checkout::form_token();
-    s.expires_at = now + crate::checkout::SESSION_HOURS * 3_600_000;
+    s.form_token = bursar_core::basket::form_token();
+    s.expires_at = now + bursar_core::basket::SESSION_HOURS * 3_600_000;
     s.created_at = now;
-    crate::checkout::validate_coupon(&mut tx, &s, now).await.map_err(|e| e.with_param("coupon"))?;
+    bursar_core::basket::validate_coupon(&mut tx, &s, now).await.map_err(|e| e.with_param("coupon"))?;
     bursar_store::checkout::insert(&mut tx, &s).await?;
     bursar_store::order_refunds::link_session(&mut tx, &s.id, &cart.id).await?;
     cart.status = "checked_out".into();
@@ -751,7 +763,8 @@ pub(crate) async fn checkout_cart_for(
     cart.updated_at = now;
     store::save_cart(&mut tx, &cart).await?;
     tx.commit().await?;
-    super::checkout::render(state, s).await
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(bursar_core::checkout::render(state, &mut conn, s).await?)
 }
 
 // ---------------------------------------------------------------------------
@@ -931,7 +944,7 @@ async fn refund_order(
     if !is_valid(IdKind::Order, &id) {
         return Err(not_found());
     }
-    let to = crate::billing::RefundTo::parse(b.refund_to.as_deref())?;
+    let to = bursar_core::billing::RefundTo::parse(b.refund_to.as_deref())?;
     let reason = b.reason.unwrap_or_else(|| "requested_by_customer".into());
     super::check_len("reason", &Some(reason.clone()), 500)?;
     if b.items.is_empty() || b.items.len() > 100 {
@@ -964,17 +977,17 @@ async fn refund_order(
     let customer = bursar_store::customers::get(&mut *tx, caller.livemode, &inv.customer_id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    let now = crate::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let (credited, tax_credited) = crate::billing::credited_so_far(&mut tx, &inv).await?;
+    let now = bursar_core::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
+    let (credited, tax_credited) = bursar_core::billing::credited_so_far(&mut tx, &inv).await?;
     // All that is left of the invoice (the order, and no subscription
     // beside it): everything left, so its tax is credited to the last unit.
     let invoice_net_left = inv.subtotal - (credited - tax_credited);
     let amount = if net >= invoice_net_left {
         inv.total - credited
     } else {
-        crate::billing::gross_for_net(&inv, credited, tax_credited, net)?
+        bursar_core::billing::gross_for_net(&inv, credited, tax_credited, net)?
     };
-    let cn = crate::billing::refund(&mut tx, &inv, amount, to, &reason, Some(&b.items), now).await?;
+    let cn = bursar_core::billing::refund(&mut tx, &inv, amount, to, &reason, Some(&b.items), now).await?;
     let mut tx = super::subscriptions::send_refunds(&state, tx, &cn.id).await?;
     let order = store::order(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
     let out = render_order_in(&mut tx, order).await?;
@@ -1303,7 +1316,7 @@ async fn instructor_statement(
             date(e.available_at),
             e.payout_id.clone().unwrap_or_default()
         );
-        entries.push(crate::documents::StatementEntry {
+        entries.push(bursar_core::documents::StatementEntry {
             at: e.created_at,
             kind: e.kind,
             description: title,
@@ -1325,7 +1338,7 @@ async fn instructor_statement(
             decimal(-p.amount, &p.currency),
             p.id
         );
-        entries.push(crate::documents::StatementEntry {
+        entries.push(bursar_core::documents::StatementEntry {
             at: p.created_at,
             kind: "payout".into(),
             description: format!("Payout {}", p.reference.unwrap_or(p.id)),
@@ -1342,10 +1355,10 @@ async fn instructor_statement(
         tax_id: None,
         email: ins.email.clone(),
     };
-    let ctx = crate::documents::Context { config: &state.config, locale: None };
+    let ctx = bursar_core::documents::Context { config: &state.config, locale: None };
     let number = format!("STM-{}-{}", q.period.replace('-', ""), &ins.id[4..16]);
-    let doc = crate::documents::statement_document(&ctx, payee, &number, &q.period, &entries)?;
-    let bytes = crate::documents::rendered(&state.storage, None, || Ok(doc)).await?;
+    let doc = bursar_core::documents::statement_document(&ctx, payee, &number, &q.period, &entries)?;
+    let bytes = bursar_core::documents::rendered(&state.storage, None, || Ok(doc)).await?;
     Ok((
         StatusCode::OK,
         [
@@ -1544,7 +1557,7 @@ async fn create_affiliate(
         "sandbox" if !caller.livemode => {}
         "bank_transfer" => super::courses::check_payout(&state.providers, &method, &details, caller.livemode)?,
         "stripe_connect" | "paypal" => {
-            crate::payouts::check_method(&state.providers, &method, &details, caller.livemode)?
+            bursar_core::payouts::check_method(&state.providers, &method, &details, caller.livemode)?
         }
         _ => {
             return Err(ApiError::invalid(
@@ -1829,13 +1842,13 @@ pub struct PayoutRunCreate {
 }
 
 #[utoipa::path(post, path = "/v1/payout_runs", tag = "payouts", request_body = PayoutRunCreate,
-    responses((status = 200, body = crate::marketplace::PayoutRun), (status = 400, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = bursar_core::marketplace::PayoutRun), (status = 400, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn run_payouts(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(b): ApiJson<PayoutRunCreate>,
-) -> ApiResult<Json<crate::marketplace::PayoutRun>> {
+) -> ApiResult<Json<bursar_core::marketplace::PayoutRun>> {
     let now = state.now_ms();
     let at = b.as_of.map_or(now, |s| s.saturating_mul(1000));
     if !(0..=4_102_444_800_000).contains(&at) {
@@ -1846,7 +1859,7 @@ async fn run_payouts(
     if caller.livemode && !(now - 7 * 86_400_000..=now).contains(&at) {
         return Err(ApiError::invalid("as_of", "in live mode as_of is within the last 7 days"));
     }
-    let run = crate::marketplace::run_payouts(&state.db, &state.billing_settings(), caller.livemode, at).await?;
+    let run = bursar_core::marketplace::run_payouts(&state.db, &state.billing_settings(), caller.livemode, at).await?;
     Ok(Json(run))
 }
 
@@ -2028,7 +2041,7 @@ async fn confirm_payout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutSettled>> {
-    let p = crate::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, None, state.now_ms()).await?;
+    let p = bursar_core::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, None, state.now_ms()).await?;
     Ok(Json(settled(p)))
 }
 
@@ -2053,7 +2066,7 @@ async fn fail_payout(
     if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
         return Err(ApiError::invalid("reason", "reason is 1 to 500 characters"));
     }
-    let p =
-        crate::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, Some(b.reason), state.now_ms()).await?;
+    let p = bursar_core::payouts::settle_bank_transfer(&state.db, caller.livemode, &id, Some(b.reason), state.now_ms())
+        .await?;
     Ok(Json(settled(p)))
 }

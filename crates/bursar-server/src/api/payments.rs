@@ -104,8 +104,8 @@ fn provider_method(
         if livemode {
             return Err(ApiError::invalid("provider", "the sandbox takes test-mode payments only"));
         }
-        let (token, brand, last4, _) = crate::sandbox::method(&body.token).ok_or_else(|| {
-            let all: Vec<&str> = crate::sandbox::TEST_METHODS.iter().map(|m| m.0).collect();
+        let (token, brand, last4, _) = bursar_core::sandbox::method(&body.token).ok_or_else(|| {
+            let all: Vec<&str> = bursar_core::sandbox::TEST_METHODS.iter().map(|m| m.0).collect();
             ApiError::invalid("token", format!("unknown sandbox test token; one of {}", all.join(", ")))
         })?;
         return Ok(PaymentMethodRow {

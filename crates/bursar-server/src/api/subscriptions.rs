@@ -1,7 +1,6 @@
 //! Subscriptions and invoices over HTTP.
 
 use super::{commit_json, secs, ListResponse};
-use crate::billing::{self, LineDraft};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, ListParams};
 use crate::middleware::Idem;
@@ -10,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
+use bursar_core::billing::{self, LineDraft};
 use bursar_domain::catalog::Interval;
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_domain::money::Currency;
@@ -999,7 +999,7 @@ pub(crate) async fn send_refunds(
         return Ok(tx);
     }
     tx.commit().await?;
-    crate::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    bursar_core::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
     Ok(state.db.begin().await?)
 }
 
@@ -1049,15 +1049,15 @@ async fn pay_invoice(
         billing::Retry::Failed | billing::Retry::Skipped => {
             // The failed attempt is recorded: commit it, then report the decline.
             tx.commit().await?;
-            return Err(billing::declined(&inv));
+            return Err(billing::declined(&inv).into());
         }
         billing::Retry::Pending(payment) => {
             // A provider is charged outside the transaction, then asked.
             tx.commit().await?;
-            crate::payments::collect(&state.db, &settings, std::slice::from_ref(&payment), state.now_ms()).await;
+            bursar_core::payments::collect(&state.db, &settings, std::slice::from_ref(&payment), state.now_ms()).await;
             let p = bursar_store::payments::get(state.db.reader(), &payment).await?.ok_or_else(ApiError::internal)?;
             if p.status == "failed" {
-                return Err(billing::declined(&inv));
+                return Err(billing::declined(&inv).into());
             }
             state.db.begin().await?
         }

@@ -115,7 +115,7 @@ async fn the_pricing_page_switches_interval_currency_and_fits_a_phone() {
     let app = TestApp::spawn_with(|c| {
         c.background_jobs = false;
         c.pricing_signup_url = Some("https://learn.example/signup".into());
-        c.pricing_testimonials = vec![bursar_server::config::Testimonial {
+        c.pricing_testimonials = vec![bursar_core::config::Testimonial {
             quote: "I gained 90 points.".into(),
             name: "Priya".into(),
             role: "GMAT 710".into(),
@@ -559,7 +559,7 @@ async fn staff_see_a_failed_webhook_delivery_and_replay_it() {
     assert_eq!(s, 200, "{ep}");
     let ep = ep["id"].as_str().unwrap().to_string();
     app.post("/v1/customers", json!({"email": "sam@example.com"})).await;
-    bursar_server::webhooks_out::run(&app.state).await.unwrap();
+    bursar_core::webhooks_out::run(&app.state).await.unwrap();
     let (_, ds) = app.get(&format!("/v1/webhook_endpoints/{ep}/deliveries")).await;
     assert_eq!(
         (ds["data"][0]["status"].as_str(), ds["data"][0]["last_status_code"].as_i64()),

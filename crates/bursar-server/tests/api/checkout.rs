@@ -3,7 +3,7 @@ use bursar_providers::testkit::stripe::{FakeStripe, Fault, SECRET_KEY};
 use serde_json::{json, Value};
 
 async fn catalog(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = app.post("/v1/catalog/import", doc).await;
     assert_eq!(s, 200);
 }
@@ -242,7 +242,7 @@ async fn an_unpaid_checkout_expires_and_leaves_nothing_owed() {
     submit(&app, &format!("/checkout/{id}/pay"), &[("form_token", &token)]).await;
     // The buyer never pays; a day later the session expires.
     sqlx::query("UPDATE checkout_sessions SET expires_at = 0").execute(app.tdb.db.writer()).await.unwrap();
-    assert_eq!(bursar_server::checkout::expire_due(&app.state).await.unwrap(), 1);
+    assert_eq!(bursar_core::checkout::expire_due(&app.state).await.unwrap(), 1);
     let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
     assert_eq!(cs["status"], "expired");
     assert_eq!(
@@ -562,7 +562,7 @@ async fn pay_is_refused_while_an_earlier_attempt_is_being_confirmed() {
     // The check, once due (processing payments are asked again after five minutes), settles it
     // and completes the checkout.
     let settings = app.state.billing_settings();
-    bursar_server::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 400_000).await.unwrap();
+    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 400_000).await.unwrap();
     assert_eq!(app.get(&format!("/v1/checkout/sessions/{id}")).await.1["status"], "complete");
     app.verify_ledger().await;
 }

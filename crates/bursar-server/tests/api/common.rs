@@ -117,7 +117,7 @@ impl TestApp {
 
     /// Imports the demo catalog (Starter, Grow, Scale) in test mode.
     pub async fn import_demo_catalog(&self) {
-        let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+        let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
         let (s, b) = self.post("/v1/catalog/import", doc).await;
         assert_eq!(s, 200, "{b}");
     }

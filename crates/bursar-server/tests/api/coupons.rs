@@ -5,7 +5,7 @@ const JAN_1: i64 = 1_767_225_600;
 const DAY: i64 = 86_400;
 
 async fn catalog(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = app.post("/v1/catalog/import", doc).await;
     assert_eq!(s, 200);
 }

@@ -6,7 +6,7 @@ const FEB_1: i64 = JAN_1 + 31 * 86_400;
 const HOUR: i64 = 3_600;
 
 async fn setup(app: &TestApp) -> (String, String, String) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();
@@ -115,7 +115,7 @@ async fn unpaid_setting_keeps_the_invoice_open_until_paid() {
 #[tokio::test]
 async fn declined_first_charges_create_nothing() {
     let app = TestApp::spawn().await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, c) = app.post("/v1/customers", json!({"country": "US"})).await;
     let cus = c["id"].as_str().unwrap();

@@ -18,7 +18,7 @@ async fn kinds(app: &TestApp, cus: &str) -> Vec<String> {
 async fn welcome_trial_receipt_dunning_and_survey_emails_go_to_the_outbox() {
     // The test drives the email job itself.
     let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();
@@ -28,7 +28,7 @@ async fn welcome_trial_receipt_dunning_and_survey_emails_go_to_the_outbox() {
     let cus = c["id"].as_str().unwrap().to_string();
     let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow"})).await;
     assert_eq!(s, 200);
-    bursar_server::emails::run(&app.state).await.unwrap();
+    bursar_core::emails::run(&app.state).await.unwrap();
     assert_eq!(kinds(&app, &cus).await, vec!["welcome"]);
     let advance = |t: i64| {
         let (app, clock) = (&app, clock.clone());
@@ -38,12 +38,12 @@ async fn welcome_trial_receipt_dunning_and_survey_emails_go_to_the_outbox() {
     };
     // Three days before the trial ends: a reminder, once.
     advance(JAN_1 + 11 * DAY).await;
-    bursar_server::emails::run(&app.state).await.unwrap();
-    bursar_server::emails::run(&app.state).await.unwrap();
+    bursar_core::emails::run(&app.state).await.unwrap();
+    bursar_core::emails::run(&app.state).await.unwrap();
     assert_eq!(kinds(&app, &cus).await, vec!["trial_ending", "welcome"]);
     // Conversion: a receipt with the amount in the customer's locale.
     advance(JAN_1 + 14 * DAY).await;
-    bursar_server::emails::run(&app.state).await.unwrap();
+    bursar_core::emails::run(&app.state).await.unwrap();
     let (_, l) = app.get(&format!("/v1/emails?customer={cus}")).await;
     let receipt = l["data"].as_array().unwrap().iter().find(|e| e["kind"] == "receipt").unwrap().clone();
     assert!(receipt["body"].as_str().unwrap().contains("19,00\u{a0}€"), "{receipt}");
@@ -54,7 +54,7 @@ async fn welcome_trial_receipt_dunning_and_survey_emails_go_to_the_outbox() {
     let id = sub["id"].as_str().unwrap();
     let (s, _) = app.post(&format!("/v1/subscriptions/{id}/cancel"), json!({"at_period_end": false})).await;
     assert_eq!(s, 200);
-    bursar_server::emails::run(&app.state).await.unwrap();
+    bursar_core::emails::run(&app.state).await.unwrap();
     let k = kinds(&app, &cus).await;
     assert!(k.contains(&"payment_failed".to_string()) && k.contains(&"cancellation_survey".to_string()), "{k:?}");
     // Every email was written to the outbox directory exactly once.
@@ -125,7 +125,7 @@ async fn smtp_transport_delivers_to_a_relay() {
     })
     .await;
     let (_, c) = app.post("/v1/customers", json!({"email": "ava@example.com", "name": "Ava"})).await;
-    let (queued, sent) = bursar_server::emails::run(&app.state).await.unwrap();
+    let (queued, sent) = bursar_core::emails::run(&app.state).await.unwrap();
     assert_eq!((queued, sent), (1, 1));
     let msgs = got.lock().unwrap().clone();
     assert_eq!(msgs.len(), 1);
@@ -145,7 +145,7 @@ async fn an_unreachable_relay_keeps_the_email_pending() {
     })
     .await;
     app.post("/v1/customers", json!({"email": "x@example.com"})).await;
-    let (_, sent) = bursar_server::emails::run(&app.state).await.unwrap();
+    let (_, sent) = bursar_core::emails::run(&app.state).await.unwrap();
     assert_eq!(sent, 0);
     let (_, l) = app.get("/v1/emails").await;
     assert_eq!(l["data"][0]["status"], "pending");

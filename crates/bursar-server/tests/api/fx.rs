@@ -37,7 +37,7 @@ async fn rates_from_an_ecb_file_and_revenue_in_a_base_currency() {
     assert_error(s, &b, 404, Some("date"));
 
     // Revenue in USD and EUR (no tax configured), reported in EUR.
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     for country in ["US", "DE"] {
         let (_, c) = app.post("/v1/customers", json!({"country": country})).await;

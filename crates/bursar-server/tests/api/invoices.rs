@@ -180,7 +180,7 @@ async fn voiding_reverses_the_entries_and_returns_applied_credit() {
 #[tokio::test]
 async fn voiding_a_renewal_in_dunning_stops_the_retries() {
     let app = TestApp::spawn().await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();

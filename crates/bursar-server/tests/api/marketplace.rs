@@ -1100,7 +1100,7 @@ async fn a_cart_paid_at_stripe_after_its_checkout_expired_orders_nothing_and_is_
     assert_eq!(r.status().as_u16(), 303);
     // A day later Sam has not paid: the expiry job asks Stripe, then closes it.
     sqlx::query("UPDATE checkout_sessions SET expires_at = 0").execute(app.tdb.db.writer()).await.unwrap();
-    assert_eq!(bursar_server::checkout::expire_due(&app.state).await.unwrap(), 1);
+    assert_eq!(bursar_core::checkout::expire_due(&app.state).await.unwrap(), 1);
     // Then Sam pays on Stripe's page, still open in a tab; Stripe reports it.
     let stripe_session = fake.objects("checkout.session").pop().expect("a Stripe Checkout Session");
     let stripe_session = stripe_session["id"].as_str().unwrap();

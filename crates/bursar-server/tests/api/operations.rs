@@ -122,7 +122,7 @@ async fn graceful_shutdown_stops_accepting() {
 #[tokio::test]
 async fn demo_data_is_consistent() {
     let app = TestApp::spawn().await;
-    let info = bursar_server::demo::seed(&app.state, "demo@example.com").await.unwrap();
+    let info = bursar_core::demo::seed(&app.state, "demo@example.com").await.unwrap();
     assert!(info.test_key.starts_with("bsk_test_"));
     assert_eq!(info.staff_password.len(), 16);
     let resp = app.client.get(app.url("/v1/customers?limit=100")).bearer_auth(&info.test_key).send().await.unwrap();

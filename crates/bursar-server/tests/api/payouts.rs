@@ -123,7 +123,7 @@ async fn events_of(app: &TestApp, kind: &str) -> Vec<Value> {
 /// The recovery job, as the background jobs run it, at `now` on the
 /// server's clock.
 async fn check(app: &TestApp, now: i64) -> u32 {
-    bursar_server::payouts::run_checks(&app.state.db, &app.state.billing_settings(), now).await.unwrap()
+    bursar_core::payouts::run_checks(&app.state.db, &app.state.billing_settings(), now).await.unwrap()
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 const JAN_1: i64 = 1_767_225_600;
 
 async fn setup(app: &TestApp, country: &str) -> (String, String, Value) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();

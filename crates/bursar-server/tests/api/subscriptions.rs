@@ -11,7 +11,7 @@ const APR_20: i64 = FEB_20 + 59 * 86_400;
 const MAY_20: i64 = APR_20 + 30 * 86_400;
 
 async fn setup(app: &TestApp, country: &str) -> (String, String) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = app.post("/v1/catalog/import", doc).await;
     assert_eq!(s, 200);
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
@@ -266,7 +266,7 @@ async fn pause_length_is_bounded_and_cancel_now_works() {
 #[tokio::test]
 async fn batched_renewals_match_single_renewals() {
     let app = TestApp::spawn_with(|c| c.tax_origin_country = Some("DE".into())).await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();

@@ -8,7 +8,7 @@ async fn app_in(origin: &str, state: Option<&str>) -> TestApp {
         c.tax_origin_state = st;
     })
     .await;
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = app.post("/v1/catalog/import", doc).await;
     assert_eq!(s, 200);
     app
@@ -196,7 +196,7 @@ async fn vat_ids_are_checked_online_when_configured() {
     assert_eq!(v["request_id"], "WAPIAAAAY2qS");
     assert_eq!(asked.lock().unwrap()[0], json!({"countryCode": "DE", "vatNumber": "123456788"}));
     // A verified business pays no VAT: reverse charge.
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     app.post("/v1/catalog/import", doc).await;
     let (s, sub) = app.post("/v1/subscriptions", json!({"customer": c["id"], "plan": "grow", "trial": false})).await;
     assert_eq!(s, 200, "{sub}");

@@ -2,7 +2,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 async fn setup(app: &TestApp) {
-    let doc: Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG).unwrap();
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
     let (s, _) = app.post("/v1/catalog/import", doc).await;
     assert_eq!(s, 200);
     for m in [

@@ -1,7 +1,7 @@
 use crate::common::*;
 use axum::http::HeaderMap;
+use bursar_core::webhooks_out::{self, GIVE_UP_AFTER_MS, RETRY_DELAYS_MS};
 use bursar_domain::clock::{from_millis, FixedClock};
-use bursar_server::webhooks_out::{self, GIVE_UP_AFTER_MS, RETRY_DELAYS_MS};
 use bursar_server::AppState;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};

@@ -63,7 +63,7 @@ pub(crate) async fn pages_bench(config: &Config, customers: usize, requests: usi
         sqlx::query("ANALYZE customers").execute(b.db.writer()).await?;
     }
     println!("seeded {customers} customers in {:.1}s", t.elapsed().as_secs_f64());
-    let doc: serde_json::Value = serde_json::from_str(bursar_server::demo::DEMO_CATALOG)?;
+    let doc: serde_json::Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG)?;
     let r = b.client.post(format!("{}/v1/catalog/import", b.base)).bearer_auth(&b.key).json(&doc).send().await?;
     anyhow::ensure!(r.status().is_success(), "catalog import answered {}", r.status());
     // One learner with a subscription, its invoice, and a portal session.

@@ -6,7 +6,7 @@
 //! amount at once; the payments capability replaces this step with real
 //! connectors and failures (and with them, dunning).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use bursar_domain::catalog::Interval;
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::clock::{from_millis, to_millis};
@@ -68,32 +68,32 @@ impl LineDraft {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> ApiError {
+fn err(e: impl std::fmt::Display) -> Error {
     tracing::error!(error = %e, "billing failure");
-    ApiError::internal()
+    Error::internal()
 }
 
-fn transition(sub: &SubscriptionRow, event: Event) -> ApiResult<Status> {
-    let from = Status::parse(&sub.status).ok_or_else(ApiError::internal)?;
-    dom::transition(from, event).map_err(|e| ApiError::invalid("id", e.to_string()))
+fn transition(sub: &SubscriptionRow, event: Event) -> Result<Status> {
+    let from = Status::parse(&sub.status).ok_or_else(Error::internal)?;
+    dom::transition(from, event).map_err(|e| Error::invalid("id", e.to_string()))
 }
 
 fn interval(sub: &SubscriptionRow) -> Interval {
     Interval::parse(&sub.interval).unwrap_or(Interval::Month)
 }
 
-fn period_of(sub: &SubscriptionRow, at: i64) -> ApiResult<Period> {
+fn period_of(sub: &SubscriptionRow, at: i64) -> Result<Period> {
     dom::period_at(from_millis(sub.anchor_at), interval(sub), from_millis(at)).map_err(err)
 }
 
 /// The customer's credit balance in a currency (what Bursar owes them).
-pub async fn credit_balance(tx: &mut Tx, livemode: bool, customer_id: &str, currency: &str) -> ApiResult<i64> {
+pub async fn credit_balance(tx: &mut Tx, livemode: bool, customer_id: &str, currency: &str) -> Result<i64> {
     let b = ledger::balance_in_tx(tx, livemode, &format!("customer_credit:{customer_id}"), currency).await?;
     Ok(natural_balance(AccountKind::Liability, b))
 }
 
 /// The instant a customer lives at, by id.
-pub async fn now_for(tx: &mut Tx, customer: &CustomerRow, server_now: i64) -> ApiResult<i64> {
+pub async fn now_for(tx: &mut Tx, customer: &CustomerRow, server_now: i64) -> Result<i64> {
     if let Some(c) = &customer.test_clock_id {
         if let Some(clock) = clocks::get(&mut **tx, c).await? {
             return Ok(clock.frozen_time);
@@ -209,11 +209,11 @@ pub(crate) fn build_invoice(
     number: String,
     credit: i64,
     collect: Collect,
-) -> ApiResult<BuiltInvoice> {
+) -> Result<BuiltInvoice> {
     let customer = inp.customer;
     let (currency, now) = (inp.currency, inp.now);
     let sum_of = |lines: &[LineDraft]| {
-        lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(ApiError::internal)
+        lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.amount)).ok_or_else(Error::internal)
     };
     let lines_sum = sum_of(&inp.lines)?;
     let decision = tax::decide(&settings.tax, &buyer_of(customer));
@@ -237,7 +237,7 @@ pub(crate) fn build_invoice(
     let id = inp.manual.as_ref().map(|m| m.id.clone()).unwrap_or_else(|| new_id(IdKind::Invoice));
     let credit_account = format!("customer_credit:{}", customer.id);
     let mut entries = Vec::new();
-    let mut push = |e: EntryDraft, source: &'static str, source_id: &str| -> ApiResult<()> {
+    let mut push = |e: EntryDraft, source: &'static str, source_id: &str| -> Result<()> {
         entries.push((e.validate().map_err(err)?, source, source_id.to_string()));
         Ok(())
     };
@@ -361,7 +361,7 @@ pub(crate) fn build_invoice(
 
 /// Writes built invoices with multi-row statements: ledger entries,
 /// invoices, lines, events.
-pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiResult<()> {
+pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> Result<()> {
     let new_entries: Vec<ledger::NewEntry> = built
         .iter()
         .flat_map(|b| {
@@ -375,7 +375,7 @@ pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> ApiRe
     let rows: Vec<InvoiceRow> = built.iter().map(|b| b.row.clone()).collect();
     billing::insert_invoices(tx, &rows).await.map_err(|e| match &e {
         DbError::Sqlx(s) if bursar_store::db::is_unique_violation(s) => {
-            ApiError::conflict("invoice_exists", "this period is already invoiced")
+            Error::conflict("invoice_exists", "this period is already invoiced")
         }
         _ => e.into(),
     })?;
@@ -412,14 +412,14 @@ pub(crate) fn series_of(now: i64) -> String {
 /// credit, charges the rest through the sandbox provider, and posts the
 /// ledger entries. A negative total (a downgrade's net credit) goes to the
 /// customer's credit balance.
-pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> ApiResult<Issued> {
+pub async fn invoice_and_pay(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>) -> Result<Issued> {
     let method = dunning::default_methods(tx, std::slice::from_ref(&inp.customer.id)).await?.pop();
     let collect = Collect::for_method(method, inp.customer.livemode);
     issue(tx, settings, inp, collect).await
 }
 
 /// Issues one invoice, collected as `collect` says.
-pub async fn issue(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>, collect: Collect) -> ApiResult<Issued> {
+pub async fn issue(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>, collect: Collect) -> Result<Issued> {
     let credit = credit_balance(tx, inp.customer.livemode, &inp.customer.id, inp.currency.code()).await?;
     let series = series_of(inp.now);
     let n = billing::reserve_invoice_numbers(tx, inp.customer.livemode, &series, 1).await?;
@@ -456,11 +456,11 @@ pub async fn redeem(
     plan: &PlanRow,
     amount: i64,
     now: i64,
-) -> ApiResult<()> {
-    let bad = |msg: String| ApiError::invalid("coupon", msg);
+) -> Result<()> {
+    let bad = |msg: String| Error::invalid("coupon", msg);
     let c = billing::coupon_by_key(&mut **tx, sub.livemode, code)
         .await?
-        .ok_or_else(|| ApiError::not_found("coupon", "coupon", code))?;
+        .ok_or_else(|| Error::not_found("coupon", "coupon", code))?;
     let rules: coupon::Rules = serde_json::from_str(&c.rules).map_err(err)?;
     let attempt = coupon::Attempt {
         now,
@@ -472,7 +472,7 @@ pub async fn redeem(
     };
     rules.check(c.active, &attempt).map_err(|r| bad(r.to_string()))?;
     if !billing::try_redeem(tx, &c.id).await? {
-        return Err(ApiError::invalid("coupon", coupon::Refusal::Exhausted.to_string()));
+        return Err(Error::invalid("coupon", coupon::Refusal::Exhausted.to_string()));
     }
     billing::insert_redemption(tx, &new_id(IdKind::Redemption), sub.livemode, &c.id, &customer.id, Some(&sub.id), now)
         .await?;
@@ -491,7 +491,7 @@ async fn discount(
     lines: &mut Vec<LineDraft>,
     currency: Currency,
     regular: bool,
-) -> ApiResult<()> {
+) -> Result<()> {
     let Some(id) = sub.coupon_id.clone() else { return Ok(()) };
     let Some(c) = billing::coupon_by_key(&mut **tx, sub.livemode, &id).await? else { return Ok(()) };
     apply_discount(&c, sub, lines, currency, regular)
@@ -503,7 +503,7 @@ fn apply_discount(
     lines: &mut Vec<LineDraft>,
     currency: Currency,
     regular: bool,
-) -> ApiResult<()> {
+) -> Result<()> {
     let rules: coupon::Rules = serde_json::from_str(&c.rules).map_err(err)?;
     let sum: i64 = lines.iter().map(|l| l.amount).sum();
     let off = coupon::discount_of(&rules.discount, currency.code(), sum).map_err(err)?;
@@ -527,31 +527,28 @@ fn behavior_of(price: &PriceRow) -> TaxBehavior {
     TaxBehavior::parse(&price.tax_behavior).unwrap_or_default()
 }
 
-fn plan_line(plan: &PlanRow, price: &PriceRow, quantity: i64, p: Period) -> ApiResult<LineDraft> {
+fn plan_line(plan: &PlanRow, price: &PriceRow, quantity: i64, p: Period) -> Result<LineDraft> {
     Ok(LineDraft {
         kind: "plan",
         description: format!("{} ({} × {})", plan.name, quantity, price.interval),
         quantity,
         unit_amount: price.amount,
-        amount: price
-            .amount
-            .checked_mul(quantity)
-            .ok_or_else(|| ApiError::invalid("quantity", "amount out of range"))?,
+        amount: price.amount.checked_mul(quantity).ok_or_else(|| Error::invalid("quantity", "amount out of range"))?,
         price_id: Some(price.id.clone()),
         period_start: Some(to_millis(p.start)),
         period_end: Some(to_millis(p.end)),
     })
 }
 
-async fn load_price(tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<PriceRow> {
-    catalog::price_by_id(&mut **tx, livemode, id).await?.ok_or_else(ApiError::internal)
+async fn load_price(tx: &mut Tx, livemode: bool, id: &str) -> Result<PriceRow> {
+    catalog::price_by_id(&mut **tx, livemode, id).await?.ok_or_else(Error::internal)
 }
 
-async fn load_plan(tx: &mut Tx, livemode: bool, id: &str) -> ApiResult<PlanRow> {
-    catalog::plan_by_id(&mut **tx, livemode, id).await?.ok_or_else(ApiError::internal)
+async fn load_plan(tx: &mut Tx, livemode: bool, id: &str) -> Result<PlanRow> {
+    catalog::plan_by_id(&mut **tx, livemode, id).await?.ok_or_else(Error::internal)
 }
 
-pub(crate) async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> ApiResult<()> {
+pub(crate) async fn emit_sub(tx: &mut Tx, sub: &SubscriptionRow, kind: &str, now: i64) -> Result<()> {
     let data = serde_json::json!({"id": sub.id, "customer": sub.customer_id, "status": sub.status, "plan": sub.plan_id,
         "price": sub.price_id, "quantity": sub.quantity, "current_period_end": sub.current_period_end / 1000});
     events::emit(tx, sub.livemode, kind, &sub.id, &data, now).await?;
@@ -571,7 +568,7 @@ pub async fn create(
     trial: bool,
     coupon: Option<&str>,
     now: i64,
-) -> ApiResult<SubscriptionRow> {
+) -> Result<SubscriptionRow> {
     Ok(create_inner(tx, settings, customer, plan, price, quantity, trial, coupon, now, None).await?.0)
 }
 
@@ -590,10 +587,10 @@ pub async fn create_for_checkout(
     coupon: Option<&str>,
     one_off: Vec<LineDraft>,
     now: i64,
-) -> ApiResult<(SubscriptionRow, InvoiceRow)> {
+) -> Result<(SubscriptionRow, InvoiceRow)> {
     let (sub, inv) =
         create_inner(tx, settings, customer, plan, price, quantity, false, coupon, now, Some(one_off)).await?;
-    Ok((sub, inv.ok_or_else(ApiError::internal)?))
+    Ok((sub, inv.ok_or_else(Error::internal)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -608,7 +605,7 @@ async fn create_inner(
     coupon: Option<&str>,
     now: i64,
     checkout: Option<Vec<LineDraft>>,
-) -> ApiResult<(SubscriptionRow, Option<InvoiceRow>)> {
+) -> Result<(SubscriptionRow, Option<InvoiceRow>)> {
     let (checkout, one_off) = match checkout {
         Some(lines) => (true, lines),
         None => (false, Vec::new()),
@@ -640,7 +637,7 @@ async fn create_inner(
         updated_at: now,
     };
     if let Some(code) = coupon {
-        let amount = price.amount.checked_mul(quantity).ok_or_else(ApiError::internal)?;
+        let amount = price.amount.checked_mul(quantity).ok_or_else(Error::internal)?;
         redeem(tx, customer, &mut sub, code, plan, amount, now).await?;
     }
     let mut first = None;
@@ -687,11 +684,11 @@ async fn create_inner(
 /// Moves a subscription through every boundary it has passed by `now`:
 /// trial ends, scheduled cancellations, pending downgrades, renewals and
 /// pause ends. Safe to rerun: each period is invoiced at most once.
-pub async fn advance(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<u32> {
-    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
+pub async fn advance(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> Result<u32> {
+    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(Error::internal)?;
     let mut steps = 0;
     for _ in 0..1000 {
-        let status = Status::parse(&sub.status).ok_or_else(ApiError::internal)?;
+        let status = Status::parse(&sub.status).ok_or_else(Error::internal)?;
         if status == Status::Paused {
             match sub.pause_resumes_at {
                 Some(t) if t <= now => {
@@ -758,7 +755,7 @@ async fn renew_from(
     sub: &mut SubscriptionRow,
     start: i64,
     reason: &str,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let p = period_of(sub, start)?;
     let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let price = load_price(tx, sub.livemode, &sub.price_id).await?;
@@ -804,7 +801,7 @@ async fn usage_lines(
     plan: &PlanRow,
     currency: &str,
     ended: (i64, i64),
-) -> ApiResult<Vec<LineDraft>> {
+) -> Result<Vec<LineDraft>> {
     let specs: Vec<bursar_domain::metered::MeteredSpec> = serde_json::from_str(&plan.metered).unwrap_or_default();
     let specs: Vec<_> = specs.into_iter().filter(|s| s.currency.eq_ignore_ascii_case(currency)).collect();
     if specs.is_empty() {
@@ -846,10 +843,8 @@ async fn usage_lines(
 }
 
 /// The error for a charge that was declined while the customer waited.
-pub fn declined(row: &InvoiceRow) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::PAYMENT_REQUIRED,
-        crate::error::ErrorType::CardError,
+pub fn declined(row: &InvoiceRow) -> Error {
+    Error::declined(
         "card_declined",
         format!("the payment of {} {} was declined; update the payment method and retry", row.amount_due, row.currency),
     )
@@ -864,13 +859,13 @@ pub async fn change_lines(
     new_price: &PriceRow,
     quantity: i64,
     now: i64,
-) -> ApiResult<Vec<LineDraft>> {
+) -> Result<Vec<LineDraft>> {
     let old_plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let old_price = load_price(tx, sub.livemode, &sub.price_id).await?;
     let p = Period { start: from_millis(sub.current_period_start), end: from_millis(sub.current_period_end) };
-    let old_total = old_price.amount.checked_mul(sub.quantity).ok_or_else(ApiError::internal)?;
+    let old_total = old_price.amount.checked_mul(sub.quantity).ok_or_else(Error::internal)?;
     let new_total =
-        new_price.amount.checked_mul(quantity).ok_or_else(|| ApiError::invalid("quantity", "amount out of range"))?;
+        new_price.amount.checked_mul(quantity).ok_or_else(|| Error::invalid("quantity", "amount out of range"))?;
     let r = dom::prorate_change(old_total, new_total, p, from_millis(now)).map_err(err)?;
     let (ps, pe) = (Some(now), Some(sub.current_period_end));
     Ok(vec![
@@ -910,7 +905,7 @@ pub async fn preview_change(
     new_price: &PriceRow,
     quantity: i64,
     now: i64,
-) -> ApiResult<(InvoiceRow, Vec<LineDraft>)> {
+) -> Result<(InvoiceRow, Vec<LineDraft>)> {
     let currency = Currency::from_code(&new_price.currency).map_err(err)?;
     let mut lines = change_lines(tx, sub, new_plan, new_price, quantity, now).await?;
     discount(tx, sub, &mut lines, currency, false).await?;
@@ -945,8 +940,8 @@ pub async fn change_now(
     new_price: &PriceRow,
     quantity: i64,
     now: i64,
-) -> ApiResult<Option<InvoiceRow>> {
-    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
+) -> Result<Option<InvoiceRow>> {
+    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(Error::internal)?;
     let invoice = if sub.status == Status::Trialing.as_str() {
         None
     } else {
@@ -988,15 +983,9 @@ pub async fn change_now(
 }
 
 /// Pauses for whole months; the subscription resumes on its own then.
-pub async fn pause(
-    tx: &mut Tx,
-    settings: &Settings,
-    sub: &mut SubscriptionRow,
-    months: u32,
-    now: i64,
-) -> ApiResult<()> {
+pub async fn pause(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, months: u32, now: i64) -> Result<()> {
     if !dom::PAUSE_MONTHS.contains(&months) {
-        return Err(ApiError::invalid("months", "a pause lasts 1 to 3 months"));
+        return Err(Error::invalid("months", "a pause lasts 1 to 3 months"));
     }
     sub.status = transition(sub, Event::Pause)?.as_str().into();
     // The unused, already paid part of the period goes back as credit, which
@@ -1004,7 +993,7 @@ pub async fn pause(
     let price = load_price(tx, sub.livemode, &sub.price_id).await?;
     let plan = load_plan(tx, sub.livemode, &sub.plan_id).await?;
     let p = Period { start: from_millis(sub.current_period_start), end: from_millis(sub.current_period_end) };
-    let full = price.amount.checked_mul(sub.quantity).ok_or_else(ApiError::internal)?;
+    let full = price.amount.checked_mul(sub.quantity).ok_or_else(Error::internal)?;
     let currency = Currency::from_code(&price.currency).map_err(err)?;
     // A period bought with a coupon is credited at what was paid: the
     // coupon's discount is prorated back with it.
@@ -1022,8 +1011,7 @@ pub async fn pause(
     let unused = dom::unused_amount(full, p, from_millis(now)).map_err(err)?;
     let unused_paid = dom::unused_amount(full - off, p, from_millis(now)).map_err(err)?;
     if unused > 0 {
-        let customer =
-            customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
+        let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(Error::internal)?;
         let mut lines = vec![LineDraft {
             kind: "proration",
             description: format!("Unused time on {} while paused", plan.name),
@@ -1075,11 +1063,11 @@ pub async fn pause(
 
 /// Cancels now (no refund of the unused time unless `credit_unused`) or at
 /// the end of the current period.
-pub async fn cancel(tx: &mut Tx, sub: &mut SubscriptionRow, at_period_end: bool, now: i64) -> ApiResult<()> {
+pub async fn cancel(tx: &mut Tx, sub: &mut SubscriptionRow, at_period_end: bool, now: i64) -> Result<()> {
     if at_period_end {
-        let status = Status::parse(&sub.status).ok_or_else(ApiError::internal)?;
+        let status = Status::parse(&sub.status).ok_or_else(Error::internal)?;
         if !matches!(status, Status::Trialing | Status::Active) {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "at_period_end",
                 format!("a {} subscription cannot be canceled at period end", status.as_str()),
             ));
@@ -1100,21 +1088,21 @@ pub async fn cancel(tx: &mut Tx, sub: &mut SubscriptionRow, at_period_end: bool,
 
 /// Starts a canceled subscription again: a new period from now, invoiced
 /// and paid.
-pub async fn reactivate(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> ApiResult<()> {
-    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(ApiError::internal)?;
+pub async fn reactivate(tx: &mut Tx, settings: &Settings, sub: &mut SubscriptionRow, now: i64) -> Result<()> {
+    let customer = customers::get(&mut **tx, sub.livemode, &sub.customer_id).await?.ok_or_else(Error::internal)?;
     sub.status = transition(sub, Event::Reactivate)?.as_str().into();
     sub.canceled_at = None;
     sub.trial_end = None;
     sub.anchor_at = now;
     if !renew_from(tx, settings, &customer, sub, now, "subscription_reactivate").await? {
         let inv = billing::list_invoices(&mut **tx, sub.livemode, None, Some(&sub.id), None, 1).await?;
-        return Err(inv.first().map(declined).unwrap_or_else(ApiError::internal));
+        return Err(inv.first().map(declined).unwrap_or_else(Error::internal));
     }
     emit_sub(tx, sub, "subscription.reactivated", now).await
 }
 
 /// Puts an invoice whose charge failed on the retry schedule.
-async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> ApiResult<()> {
+async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> Result<()> {
     let at = b.row.created_at;
     if b.row.subscription_id.is_none() {
         return Ok(());
@@ -1137,7 +1125,7 @@ async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> Ap
     .await?;
     if settings.retry_hours.is_empty() {
         // No retries configured: the first failure is the last.
-        let mut conn_row = dunning::get(tx, &b.row.id, "").await?.ok_or_else(ApiError::internal)?;
+        let mut conn_row = dunning::get(tx, &b.row.id, "").await?.ok_or_else(Error::internal)?;
         exhaust(tx, settings, &mut conn_row, at).await?;
     }
     Ok(())
@@ -1145,7 +1133,7 @@ async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> Ap
 
 /// Every retry failed: the subscription is canceled (the invoice written off
 /// as uncollectible) or marked unpaid (the invoice stays open).
-async fn exhaust(tx: &mut Tx, settings: &Settings, d: &mut dunning::DunningRow, now: i64) -> ApiResult<()> {
+async fn exhaust(tx: &mut Tx, settings: &Settings, d: &mut dunning::DunningRow, now: i64) -> Result<()> {
     d.state = "exhausted".into();
     d.next_attempt_at = None;
     d.updated_at = now;
@@ -1171,7 +1159,7 @@ async fn exhaust(tx: &mut Tx, settings: &Settings, d: &mut dunning::DunningRow, 
         }
     }
     if !settings.final_unpaid {
-        let inv = billing::invoice(&mut **tx, d.livemode, &d.invoice_id).await?.ok_or_else(ApiError::internal)?;
+        let inv = billing::invoice(&mut **tx, d.livemode, &d.invoice_id).await?.ok_or_else(Error::internal)?;
         let currency = Currency::from_code(&inv.currency).map_err(err)?;
         let e = EntryDraft::new(currency, format!("Write-off of {}", inv.number.clone().unwrap_or_default()))
             .debit("bad_debt", inv.amount_due)
@@ -1207,7 +1195,7 @@ pub(crate) async fn invoice_payment_failed(
     inv: &InvoiceRow,
     code: &str,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     let (attempt, next) = match dunning::get(tx, &inv.id, "").await? {
         None if inv.subscription_id.is_some() => {
             let mut d = dunning::DunningRow {
@@ -1259,8 +1247,8 @@ pub async fn retry_payment(
     invoice_id: &str,
     livemode: bool,
     now: i64,
-) -> ApiResult<Retry> {
-    let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(ApiError::internal)?;
+) -> Result<Retry> {
+    let inv = billing::invoice(&mut **tx, livemode, invoice_id).await?.ok_or_else(Error::internal)?;
     // An open invoice outside dunning (a sent or manual invoice) is paid by
     // hand: one attempt, nothing scheduled.
     let mut d = match dunning::get(tx, invoice_id, "").await? {
@@ -1318,7 +1306,7 @@ pub async fn retry_payment(
             Ok(Retry::Pending(payment.map(|p| p.id).unwrap_or_default()))
         }
         Some("completed") => {
-            let p = payment.as_ref().ok_or_else(ApiError::internal)?;
+            let p = payment.as_ref().ok_or_else(Error::internal)?;
             let e = payments::payment_entry(p, &number)?;
             ledger::post(tx, ledger::NewEntry::at(livemode, &e, now).source("payment", &p.id)).await?;
             dunning::mark_invoice_paid(tx, &inv.id, inv.amount_due, now).await?;
@@ -1357,7 +1345,7 @@ pub async fn run_dunning(
     settings: &Settings,
     server_now: i64,
     test_clock: Option<&str>,
-) -> ApiResult<u32> {
+) -> Result<u32> {
     let mut n = 0;
     loop {
         let due = dunning::due(db.reader(), server_now, test_clock, 200).await?;
@@ -1378,8 +1366,7 @@ pub async fn run_dunning(
                 continue;
             }
             let Some(d) = dunning::get(&mut tx, &id, db.for_update()).await? else { continue };
-            let customer =
-                customers::get(&mut *tx, d.livemode, &d.customer_id).await?.ok_or_else(ApiError::internal)?;
+            let customer = customers::get(&mut *tx, d.livemode, &d.customer_id).await?.ok_or_else(Error::internal)?;
             let now = now_for(&mut tx, &customer, server_now).await?;
             if d.next_attempt_at.is_none_or(|t| t > now) {
                 continue;
@@ -1410,7 +1397,7 @@ pub async fn run_due(
     server_now: i64,
     test_clock: Option<&str>,
     batch: i64,
-) -> ApiResult<u32> {
+) -> Result<u32> {
     // Renewals stop while a payment is retried; a recovery can make more
     // periods due, so alternate until neither has work.
     let mut total = 0;
@@ -1433,7 +1420,7 @@ async fn run_renewals(
     server_now: i64,
     test_clock: Option<&str>,
     batch: i64,
-) -> ApiResult<u32> {
+) -> Result<u32> {
     const CHUNK: usize = 50;
     let mut total = 0;
     loop {
@@ -1468,7 +1455,7 @@ async fn run_chunk(
     settings: &Settings,
     server_now: i64,
     chunk: &[(String, bool)],
-) -> ApiResult<u32> {
+) -> Result<u32> {
     let mut tx = db.begin().await?;
     let ids: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
     let subs = billing::subscriptions_by_ids(&mut tx, &ids, db.for_update_skip_locked()).await?;
@@ -1478,7 +1465,7 @@ async fn run_chunk(
     let mut n = 0;
     let mut simple = Vec::new();
     for mut sub in subs {
-        let customer = by_id.remove(&sub.customer_id).ok_or_else(ApiError::internal)?;
+        let customer = by_id.remove(&sub.customer_id).ok_or_else(Error::internal)?;
         let now = now_for(&mut tx, &customer, server_now).await?;
         if is_simple_renewal(&sub, now)? {
             simple.push((sub, customer));
@@ -1493,7 +1480,7 @@ async fn run_chunk(
 
 /// An active subscription with exactly one plain renewal due: no trial end,
 /// no scheduled cancellation or downgrade, no pause.
-fn is_simple_renewal(sub: &SubscriptionRow, now: i64) -> ApiResult<bool> {
+fn is_simple_renewal(sub: &SubscriptionRow, now: i64) -> Result<bool> {
     if sub.status != Status::Active.as_str()
         || sub.cancel_at_period_end
         || sub.pending_price_id.is_some()
@@ -1506,7 +1493,7 @@ fn is_simple_renewal(sub: &SubscriptionRow, now: i64) -> ApiResult<bool> {
 
 /// Renews many subscriptions with a handful of multi-row statements: the
 /// same invoices, numbers, ledger entries and events as one by one.
-async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionRow, CustomerRow)>) -> ApiResult<u32> {
+async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionRow, CustomerRow)>) -> Result<u32> {
     if items.is_empty() {
         return Ok(0);
     }
@@ -1558,7 +1545,7 @@ async fn renew_batch(tx: &mut Tx, settings: &Settings, items: Vec<(SubscriptionR
         let (plan, price) = &prices[&sub.price_id];
         let currency = Currency::from_code(&price.currency).map_err(err)?;
         let series = series_of(boundary);
-        let slot = next.get_mut(&(sub.livemode, series.clone())).ok_or_else(ApiError::internal)?;
+        let slot = next.get_mut(&(sub.livemode, series.clone())).ok_or_else(Error::internal)?;
         let number = format!("{series}-{:06}", *slot);
         *slot += 1;
         let key = (sub.livemode, format!("customer_credit:{}", sub.customer_id), price.currency.clone());
@@ -1620,11 +1607,11 @@ pub enum RefundTo {
 impl RefundTo {
     /// The API's `refund_to`: `payment_method` (the default) or
     /// `credit_balance`.
-    pub fn parse(v: Option<&str>) -> ApiResult<RefundTo> {
+    pub fn parse(v: Option<&str>) -> Result<RefundTo> {
         match v.unwrap_or("payment_method") {
             "payment_method" => Ok(RefundTo::PaymentMethod),
             "credit_balance" => Ok(RefundTo::CreditBalance),
-            _ => Err(ApiError::invalid("refund_to", "refund_to is payment_method or credit_balance")),
+            _ => Err(Error::invalid("refund_to", "refund_to is payment_method or credit_balance")),
         }
     }
 }
@@ -1632,7 +1619,7 @@ impl RefundTo {
 /// What an invoice's credit notes have credited so far: (in all, of it
 /// tax). A voided credit note (a refund the provider refused) counts for
 /// nothing.
-pub async fn credited_so_far(tx: &mut Tx, invoice: &InvoiceRow) -> ApiResult<(i64, i64)> {
+pub async fn credited_so_far(tx: &mut Tx, invoice: &InvoiceRow) -> Result<(i64, i64)> {
     let notes = billing::credit_notes_of(&mut **tx, invoice.livemode, &invoice.id).await?;
     let credited = notes.iter().map(|c| c.credited()).sum();
     let tax = notes.iter().filter(|c| c.status != "void").map(|c| c.tax).sum();
@@ -1643,7 +1630,7 @@ pub async fn credited_so_far(tx: &mut Tx, invoice: &InvoiceRow) -> ApiResult<(i6
 /// `credited × tax ÷ total`, rounded half up. Refunds take tax by this,
 /// cumulatively, so rounding never drifts and the last credit takes exactly
 /// what is left.
-fn tax_share(invoice: &InvoiceRow, credited: i64) -> ApiResult<i64> {
+fn tax_share(invoice: &InvoiceRow, credited: i64) -> Result<i64> {
     bursar_domain::money::round_div(
         i128::from(credited) * i128::from(invoice.tax),
         i128::from(invoice.total),
@@ -1655,14 +1642,13 @@ fn tax_share(invoice: &InvoiceRow, credited: i64) -> ApiResult<i64> {
 /// The smallest refund whose part net of tax is at least `net`, after
 /// credit notes that credited `credited` in all, `tax_credited` of it tax;
 /// at most what is left to credit.
-pub fn gross_for_net(invoice: &InvoiceRow, credited: i64, tax_credited: i64, net: i64) -> ApiResult<i64> {
+pub fn gross_for_net(invoice: &InvoiceRow, credited: i64, tax_credited: i64, net: i64) -> Result<i64> {
     let left = invoice.total - credited;
-    let net_of =
-        |amount: i64| -> ApiResult<i64> { Ok(amount - (tax_share(invoice, credited + amount)? - tax_credited)) };
+    let net_of = |amount: i64| -> Result<i64> { Ok(amount - (tax_share(invoice, credited + amount)? - tax_credited)) };
     let untaxed = invoice.total - invoice.tax;
     let mut amount = if untaxed > 0 {
         let gross = i128::from(net) * i128::from(invoice.total) / i128::from(untaxed);
-        i64::try_from(gross).map_err(|_| ApiError::internal())?.clamp(1, left.max(1))
+        i64::try_from(gross).map_err(|_| Error::internal())?.clamp(1, left.max(1))
     } else {
         net
     };
@@ -1692,20 +1678,20 @@ pub async fn refund(
     reason: &str,
     items: Option<&[String]>,
     now: i64,
-) -> ApiResult<billing::CreditNoteRow> {
+) -> Result<billing::CreditNoteRow> {
     if invoice.status != "paid" || invoice.total <= 0 {
-        return Err(ApiError::invalid("id", "only a paid invoice with a positive total can be refunded"));
+        return Err(Error::invalid("id", "only a paid invoice with a positive total can be refunded"));
     }
     let (credited, tax_credited) = credited_so_far(tx, invoice).await?;
     let left = invoice.total - credited;
     if amount <= 0 || amount > left {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "amount",
             format!("amount must be 1 to {left} (what is left to credit on this invoice)"),
         ));
     }
     if to == RefundTo::PaymentMethod && amount > invoice.amount_paid - credited.min(invoice.amount_paid) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "refund_to",
             "more than was paid by payment method; refund the rest to the credit balance",
         ));
@@ -1720,7 +1706,7 @@ pub async fn refund(
     let tax_after = tax_share(invoice, credited + amount)?;
     let tax_part = tax_after - tax_credited;
     let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
-    let split = |t: i64| -> ApiResult<Vec<i64>> {
+    let split = |t: i64| -> Result<Vec<i64>> {
         if t != 0 && ratios.iter().any(|r| *r > 0) {
             Ok(bursar_domain::money::Money::new(t, currency)
                 .allocate(&ratios)
@@ -1750,9 +1736,7 @@ pub async fn refund(
                 .find(|p| {
                     matches!(p.status.as_str(), "completed" | "refunded") && p.amount - p.amount_refunded >= amount
                 })
-                .ok_or_else(|| {
-                    ApiError::invalid("amount", "no payment of this invoice has that much left to refund")
-                })?;
+                .ok_or_else(|| Error::invalid("amount", "no payment of this invoice has that much left to refund"))?;
             Some(p)
         }
         RefundTo::CreditBalance => None,

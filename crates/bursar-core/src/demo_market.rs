@@ -4,7 +4,7 @@
 //! commission.
 
 use crate::billing::Settings;
-use crate::error::ApiError;
+use crate::error::Error;
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::Currency;
@@ -80,8 +80,8 @@ fn prices(k: usize) -> Vec<(String, i64)> {
     ]
 }
 
-fn err(e: ApiError) -> DbError {
-    DbError::Other(format!("demo marketplace: {}", e.body.message))
+fn err(e: Error) -> DbError {
+    DbError::Other(format!("demo marketplace: {}", e.message))
 }
 
 /// A purchase the way a paid checkout makes it: a cart, an invoice paid by
@@ -113,9 +113,9 @@ async fn purchase(
     for (c, _) in courses {
         store::add_cart_item(tx, &cart.id, &c.id, now).await?;
     }
-    let items: Vec<crate::checkout::Item> = courses
+    let items: Vec<crate::basket::Item> = courses
         .iter()
-        .map(|(c, amount)| crate::checkout::Item {
+        .map(|(c, amount)| crate::basket::Item {
             description: c.title.clone(),
             quantity: 1,
             unit_amount: *amount,
@@ -160,7 +160,7 @@ async fn purchase(
         success_url: "https://learn.example/thanks".into(),
         cancel_url: "https://learn.example/cart".into(),
         status: "complete".into(),
-        form_token: crate::checkout::form_token(),
+        form_token: crate::basket::form_token(),
         provider: Some("sandbox".into()),
         subscription_id: None,
         invoice_id: Some(inv.id.clone()),
@@ -296,7 +296,7 @@ pub async fn seed(tx: &mut Tx, settings: &Settings, people: &[CustomerRow], now:
     let published: Vec<&CourseRow> = courses.iter().filter(|c| c.status == "published").collect();
     let all_prices = store::prices_of(&mut **tx, &published.iter().map(|c| c.id.clone()).collect::<Vec<_>>()).await?;
     for (p, person) in people.iter().enumerate().filter(|(_, p)| p.test_clock_id.is_none()) {
-        let mut currency = crate::api::customers::billing_currency_of(person);
+        let mut currency = crate::customers::billing_currency_of(person);
         if !all_prices.iter().any(|(_, c, _)| c == currency.code()) {
             currency = Currency::from_code("USD").map_err(|e| DbError::Other(e.to_string()))?;
         }
@@ -329,7 +329,7 @@ pub async fn seed(tx: &mut Tx, settings: &Settings, people: &[CustomerRow], now:
                     let c = ClickRow {
                         id: new_id(IdKind::AffiliateClick),
                         affiliate_id: a.id.clone(),
-                        ip_hash: crate::middleware::sha256_hex(format!("demo-visitor-{p}").as_bytes()),
+                        ip_hash: crate::auth::sha256_hex(format!("demo-visitor-{p}").as_bytes()),
                         user_agent: "Mozilla/5.0 (demo)".into(),
                         referer: "https://studytips.example/best-courses".into(),
                         landing_url: "https://learn.example/courses?ref=STUDYTIPS".into(),

@@ -6,7 +6,7 @@
 //! deleted (it never had a number, so numbering stays gapless).
 
 use crate::billing::{self, InvoiceInput, LineDraft, Manual, Settings};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::Currency;
@@ -23,11 +23,11 @@ pub const MAX_QUANTITY: i64 = 1_000_000;
 pub const MAX_UNIT_AMOUNT: i64 = 100_000_000_000;
 
 /// `charge_automatically` or `send_invoice`.
-pub fn parse_collection(s: Option<&str>) -> ApiResult<&'static str> {
+pub fn parse_collection(s: Option<&str>) -> Result<&'static str> {
     match s.unwrap_or("charge_automatically") {
         "charge_automatically" => Ok("charge_automatically"),
         "send_invoice" => Ok("send_invoice"),
-        _ => Err(ApiError::invalid("collection_method", "collection_method is charge_automatically or send_invoice")),
+        _ => Err(Error::invalid("collection_method", "collection_method is charge_automatically or send_invoice")),
     }
 }
 
@@ -39,15 +39,15 @@ pub struct NewLine {
     pub unit_amount: i64,
 }
 
-fn check_line(field: &str, l: &NewLine) -> ApiResult<i64> {
+fn check_line(field: &str, l: &NewLine) -> Result<i64> {
     if l.description.trim().is_empty() || l.description.chars().count() > 500 {
-        return Err(ApiError::invalid(&format!("{field}.description"), "description is 1 to 500 characters"));
+        return Err(Error::invalid(&format!("{field}.description"), "description is 1 to 500 characters"));
     }
     if !(1..=MAX_QUANTITY).contains(&l.quantity) {
-        return Err(ApiError::invalid(&format!("{field}.quantity"), format!("quantity is 1 to {MAX_QUANTITY}")));
+        return Err(Error::invalid(&format!("{field}.quantity"), format!("quantity is 1 to {MAX_QUANTITY}")));
     }
     if !(0..=MAX_UNIT_AMOUNT).contains(&l.unit_amount) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             &format!("{field}.unit_amount"),
             format!("unit_amount is 0 to {MAX_UNIT_AMOUNT} minor units"),
         ));
@@ -55,7 +55,7 @@ fn check_line(field: &str, l: &NewLine) -> ApiResult<i64> {
     l.quantity
         .checked_mul(l.unit_amount)
         .filter(|a| *a <= MAX_UNIT_AMOUNT)
-        .ok_or_else(|| ApiError::invalid(&format!("{field}.quantity"), "the line amount is too large"))
+        .ok_or_else(|| Error::invalid(&format!("{field}.quantity"), "the line amount is too large"))
 }
 
 fn line_row(invoice_id: &str, position: i64, l: &NewLine, amount: i64) -> LineRow {
@@ -76,12 +76,12 @@ fn line_row(invoice_id: &str, position: i64, l: &NewLine, amount: i64) -> LineRo
 
 /// Recomputes a draft's provisional totals (tax as the customer's details
 /// stand now; finalization decides for good).
-fn provisional(settings: &Settings, customer: &CustomerRow, inv: &mut InvoiceRow, lines: &[LineRow]) -> ApiResult<()> {
-    let currency = Currency::from_code(&inv.currency).map_err(|_| ApiError::internal())?;
+fn provisional(settings: &Settings, customer: &CustomerRow, inv: &mut InvoiceRow, lines: &[LineRow]) -> Result<()> {
+    let currency = Currency::from_code(&inv.currency).map_err(|_| Error::internal())?;
     let behavior = TaxBehavior::parse(&inv.tax_behavior).unwrap_or(TaxBehavior::Exclusive);
-    let sum = lines.iter().try_fold(0i64, |a, l| a.checked_add(l.amount)).ok_or_else(ApiError::internal)?;
+    let sum = lines.iter().try_fold(0i64, |a, l| a.checked_add(l.amount)).ok_or_else(Error::internal)?;
     let decision = tax::decide(&settings.tax, &billing::buyer_of(customer));
-    let taxed = tax::apply(&decision, behavior, sum, currency).map_err(|_| ApiError::internal())?;
+    let taxed = tax::apply(&decision, behavior, sum, currency).map_err(|_| Error::internal())?;
     inv.subtotal = taxed.subtotal_minor;
     inv.tax = taxed.taxes.iter().map(|t| t.amount_minor).sum();
     inv.total = taxed.total_minor;
@@ -113,9 +113,9 @@ pub async fn create_draft(
     customer: &CustomerRow,
     input: DraftInput,
     now: i64,
-) -> ApiResult<InvoiceRow> {
+) -> Result<InvoiceRow> {
     if input.lines.len() > MAX_LINES {
-        return Err(ApiError::invalid("lines", format!("an invoice holds at most {MAX_LINES} lines")));
+        return Err(Error::invalid("lines", format!("an invoice holds at most {MAX_LINES} lines")));
     }
     let id = new_id(IdKind::Invoice);
     let mut lines = Vec::with_capacity(input.lines.len());
@@ -167,11 +167,11 @@ pub async fn create_draft(
 }
 
 /// Loads an invoice under a row lock and checks it is a draft.
-async fn locked_draft(tx: &mut Tx, for_update: &'static str, livemode: bool, id: &str) -> ApiResult<InvoiceRow> {
+async fn locked_draft(tx: &mut Tx, for_update: &'static str, livemode: bool, id: &str) -> Result<InvoiceRow> {
     store::lock_invoice(tx, for_update, id).await?;
-    let inv = store::invoice(&mut **tx, livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
+    let inv = store::invoice(&mut **tx, livemode, id).await?.ok_or_else(|| Error::not_found("id", "invoice", id))?;
     if inv.status != "draft" {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "invoice_not_draft",
             format!("invoice {id} is {}; only drafts can be changed", inv.status),
         ));
@@ -179,8 +179,8 @@ async fn locked_draft(tx: &mut Tx, for_update: &'static str, livemode: bool, id:
     Ok(inv)
 }
 
-async fn customer_of(tx: &mut Tx, inv: &InvoiceRow) -> ApiResult<CustomerRow> {
-    customers::get(&mut **tx, inv.livemode, &inv.customer_id).await?.ok_or_else(ApiError::internal)
+async fn customer_of(tx: &mut Tx, inv: &InvoiceRow) -> Result<CustomerRow> {
+    customers::get(&mut **tx, inv.livemode, &inv.customer_id).await?.ok_or_else(Error::internal)
 }
 
 /// Adds a line to a draft.
@@ -191,11 +191,11 @@ pub async fn add_line(
     livemode: bool,
     id: &str,
     line: NewLine,
-) -> ApiResult<InvoiceRow> {
+) -> Result<InvoiceRow> {
     let mut inv = locked_draft(tx, for_update, livemode, id).await?;
     let mut lines = store::lines_of(&mut **tx, id).await?;
     if lines.len() >= MAX_LINES {
-        return Err(ApiError::invalid("lines", format!("an invoice holds at most {MAX_LINES} lines")));
+        return Err(Error::invalid("lines", format!("an invoice holds at most {MAX_LINES} lines")));
     }
     let amount = check_line("line", &line)?;
     let position = lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
@@ -217,7 +217,7 @@ pub async fn add_discount(
     id: &str,
     description: &str,
     amount: i64,
-) -> ApiResult<InvoiceRow> {
+) -> Result<InvoiceRow> {
     let mut inv = locked_draft(tx, for_update, livemode, id).await?;
     let mut lines = store::lines_of(&mut **tx, id).await?;
     let position = lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
@@ -250,10 +250,10 @@ pub async fn remove_line(
     livemode: bool,
     id: &str,
     line_id: &str,
-) -> ApiResult<InvoiceRow> {
+) -> Result<InvoiceRow> {
     let mut inv = locked_draft(tx, for_update, livemode, id).await?;
     if !store::delete_line(tx, id, line_id).await? {
-        return Err(ApiError::not_found("line_id", "invoice line", line_id));
+        return Err(Error::not_found("line_id", "invoice line", line_id));
     }
     let lines = store::lines_of(&mut **tx, id).await?;
     let customer = customer_of(tx, &inv).await?;
@@ -263,7 +263,7 @@ pub async fn remove_line(
 }
 
 /// Deletes a draft.
-pub async fn delete_draft(tx: &mut Tx, for_update: &'static str, livemode: bool, id: &str, now: i64) -> ApiResult<()> {
+pub async fn delete_draft(tx: &mut Tx, for_update: &'static str, livemode: bool, id: &str, now: i64) -> Result<()> {
     locked_draft(tx, for_update, livemode, id).await?;
     store::delete_draft(tx, id).await?;
     events::emit(tx, livemode, "invoice.deleted", id, &serde_json::json!({"id": id}), now).await?;
@@ -280,18 +280,18 @@ pub async fn finalize(
     livemode: bool,
     id: &str,
     server_now: i64,
-) -> ApiResult<(InvoiceRow, Option<String>)> {
+) -> Result<(InvoiceRow, Option<String>)> {
     let draft = locked_draft(tx, for_update, livemode, id).await?;
     let lines = store::lines_of(&mut **tx, id).await?;
     if lines.is_empty() {
-        return Err(ApiError::invalid("lines", "an invoice needs at least one line to be finalized"));
+        return Err(Error::invalid("lines", "an invoice needs at least one line to be finalized"));
     }
     let customer = customer_of(tx, &draft).await?;
     let now = billing::now_for(tx, &customer, server_now).await?;
     if draft.due_at.is_some_and(|d| d <= now) {
-        return Err(ApiError::invalid("due_date", "the due date has passed; set a later one"));
+        return Err(Error::invalid("due_date", "the due date has passed; set a later one"));
     }
-    let currency = Currency::from_code(&draft.currency).map_err(|_| ApiError::internal())?;
+    let currency = Currency::from_code(&draft.currency).map_err(|_| Error::internal())?;
     let behavior = TaxBehavior::parse(&draft.tax_behavior).unwrap_or(TaxBehavior::Exclusive);
     let credit = billing::credit_balance(tx, livemode, &customer.id, &draft.currency).await?;
     let series = billing::series_of(now);
@@ -356,18 +356,18 @@ pub async fn void(
     livemode: bool,
     id: &str,
     server_now: i64,
-) -> ApiResult<InvoiceRow> {
+) -> Result<InvoiceRow> {
     store::lock_invoice(tx, for_update, id).await?;
-    let inv = store::invoice(&mut **tx, livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
+    let inv = store::invoice(&mut **tx, livemode, id).await?.ok_or_else(|| Error::not_found("id", "invoice", id))?;
     if inv.status != "open" || inv.amount_paid != 0 {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "invoice_not_voidable",
             format!("invoice {id} is {}; only open, unpaid invoices can be voided (refund paid ones)", inv.status),
         ));
     }
     let unsettled = bursar_store::payments::of_invoice(&mut **tx, id).await?;
     if unsettled.iter().any(|p| p.unsettled() && p.checkout_session_id.is_none()) {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "invoice_payment_in_progress",
             format!("invoice {id} has a payment whose outcome is not known yet; void it once that is settled"),
         ));
@@ -378,7 +378,7 @@ pub async fn void(
     for entry in ledger::open_entries_of(tx, "invoice", id).await? {
         ledger::reverse(tx, livemode, &entry, &format!("Void of {number}"), now).await.map_err(|e| {
             tracing::error!(error = %e, invoice = id, "void could not reverse an entry");
-            ApiError::internal()
+            Error::internal()
         })?;
     }
     store::void_invoice(tx, id, now).await?;
@@ -391,9 +391,9 @@ pub async fn void(
     if let Some(sub_id) = &inv.subscription_id {
         if let Some(mut sub) = store::subscription(tx, livemode, sub_id, "").await? {
             if matches!(Status::parse(&sub.status), Some(Status::PastDue | Status::Unpaid)) {
-                let from = Status::parse(&sub.status).ok_or_else(ApiError::internal)?;
+                let from = Status::parse(&sub.status).ok_or_else(Error::internal)?;
                 let to = bursar_domain::subscription::transition(from, Event::PaymentRecovered)
-                    .map_err(|_| ApiError::internal())?;
+                    .map_err(|_| Error::internal())?;
                 sub.status = to.as_str().into();
                 sub.updated_at = now;
                 store::save_subscription(tx, &sub).await?;
@@ -410,5 +410,5 @@ pub async fn void(
         now,
     )
     .await?;
-    store::invoice(&mut **tx, livemode, id).await?.ok_or_else(ApiError::internal)
+    store::invoice(&mut **tx, livemode, id).await?.ok_or_else(Error::internal)
 }

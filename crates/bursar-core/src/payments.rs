@@ -12,7 +12,7 @@
 
 use crate::billing::{self, Settings};
 use crate::config::Config;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::money::Currency;
@@ -206,15 +206,15 @@ pub fn payment_for(
 }
 
 /// The ledger entry of money received for an invoice.
-pub fn payment_entry(p: &PaymentRow, number: &str) -> ApiResult<bursar_domain::ledger::BalancedEntry> {
-    let currency = Currency::from_code(&p.currency).map_err(|_| ApiError::internal())?;
+pub fn payment_entry(p: &PaymentRow, number: &str) -> Result<bursar_domain::ledger::BalancedEntry> {
+    let currency = Currency::from_code(&p.currency).map_err(|_| Error::internal())?;
     EntryDraft::new(currency, format!("Payment of {number} ({})", p.provider))
         .debit(format!("provider_clearing:{}", p.provider), p.amount)
         .credit("receivables", p.amount)
         .validate()
         .map_err(|e| {
             tracing::error!(error = %e, "payment entry");
-            ApiError::internal()
+            Error::internal()
         })
 }
 
@@ -287,7 +287,7 @@ pub async fn apply(
     answer: Answer,
     now: i64,
     server_now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     // Settled payments stay settled, with one exception: the provider says
     // money was taken for a payment recorded as failed (a late or
     // out-of-order answer). Money moved, so it is recorded.
@@ -351,7 +351,7 @@ pub async fn apply(
     Ok(())
 }
 
-async fn succeeded(tx: &mut Tx, p: &PaymentRow, now: i64) -> ApiResult<()> {
+async fn succeeded(tx: &mut Tx, p: &PaymentRow, now: i64) -> Result<()> {
     events::emit(
         tx,
         p.livemode,
@@ -363,7 +363,7 @@ async fn succeeded(tx: &mut Tx, p: &PaymentRow, now: i64) -> ApiResult<()> {
     )
     .await?;
     let Some(inv_id) = &p.invoice_id else { return Ok(()) };
-    let inv = billing_store::invoice(&mut **tx, p.livemode, inv_id).await?.ok_or_else(ApiError::internal)?;
+    let inv = billing_store::invoice(&mut **tx, p.livemode, inv_id).await?.ok_or_else(Error::internal)?;
     let number = inv.number.clone().unwrap_or_default();
     let e = payment_entry(p, &number)?;
     ledger::post(tx, ledger::NewEntry::at(p.livemode, &e, now).source("payment", &p.id)).await?;
@@ -404,7 +404,7 @@ async fn succeeded(tx: &mut Tx, p: &PaymentRow, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
-async fn failed(tx: &mut Tx, settings: &Settings, p: &PaymentRow, code: &str, now: i64) -> ApiResult<()> {
+async fn failed(tx: &mut Tx, settings: &Settings, p: &PaymentRow, code: &str, now: i64) -> Result<()> {
     events::emit(
         tx,
         p.livemode,
@@ -416,14 +416,14 @@ async fn failed(tx: &mut Tx, settings: &Settings, p: &PaymentRow, code: &str, no
     )
     .await?;
     let Some(inv_id) = &p.invoice_id else { return Ok(()) };
-    let inv = billing_store::invoice(&mut **tx, p.livemode, inv_id).await?.ok_or_else(ApiError::internal)?;
+    let inv = billing_store::invoice(&mut **tx, p.livemode, inv_id).await?.ok_or_else(Error::internal)?;
     if inv.status != "open" {
         return Ok(());
     }
     billing::invoice_payment_failed(tx, settings, &inv, code, now).await?;
     if let Some(sub_id) = &inv.subscription_id {
         if let Some(mut sub) = billing_store::subscription(tx, p.livemode, sub_id, "").await? {
-            let status = Status::parse(&sub.status).ok_or_else(ApiError::internal)?;
+            let status = Status::parse(&sub.status).ok_or_else(Error::internal)?;
             let event = if status == Status::Trialing { Event::TrialPaymentFailed } else { Event::RenewalFailed };
             if let Ok(next) = bursar_domain::subscription::transition(status, event) {
                 sub.status = next.as_str().into();
@@ -449,7 +449,7 @@ fn customer_info(c: &customers::CustomerRow) -> CustomerInfo {
 /// Asks the provider about one pending or processing payment (charging it
 /// the first time, or again under the same idempotency key) and applies
 /// the answer. `now` is the clock the payment's customer lives by.
-async fn check_one(db: &Db, settings: &Settings, id: &str, server_now: i64) -> ApiResult<()> {
+async fn check_one(db: &Db, settings: &Settings, id: &str, server_now: i64) -> Result<()> {
     let Some(p) = store::get(db.reader(), id).await? else { return Ok(()) };
     if !p.unsettled() {
         return Ok(());
@@ -457,7 +457,7 @@ async fn check_one(db: &Db, settings: &Settings, id: &str, server_now: i64) -> A
     let answer = ask(db, settings, &p).await?;
     let mut tx = db.begin().await?;
     let Some(mut p) = store::get_locked(&mut tx, db.for_update(), id).await? else { return Ok(()) };
-    let customer = customers::get(&mut *tx, p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let customer = customers::get(&mut *tx, p.livemode, &p.customer_id).await?.ok_or_else(Error::internal)?;
     let now = billing::now_for(&mut tx, &customer, server_now).await?;
     apply(&mut tx, settings, &mut p, answer, now, server_now).await?;
     tx.commit().await?;
@@ -465,7 +465,7 @@ async fn check_one(db: &Db, settings: &Settings, id: &str, server_now: i64) -> A
 }
 
 /// The provider's answer for a payment (no transaction is open here).
-async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> ApiResult<Answer> {
+async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> Result<Answer> {
     if p.provider == "sandbox" {
         return Ok(crate::sandbox::check(p));
     }
@@ -517,7 +517,7 @@ async fn ask(db: &Db, settings: &Settings, p: &PaymentRow) -> ApiResult<Answer> 
 }
 
 /// Charges a pending payment's saved method off-session.
-async fn charge(db: &Db, conn: &dyn Connector, p: &PaymentRow) -> ApiResult<Answer> {
+async fn charge(db: &Db, conn: &dyn Connector, p: &PaymentRow) -> Result<Answer> {
     let Some(method) = (match &p.method_id {
         Some(m) => dunning::method(db.reader(), m).await?,
         None => None,
@@ -528,7 +528,7 @@ async fn charge(db: &Db, conn: &dyn Connector, p: &PaymentRow) -> ApiResult<Answ
             message: "the payment method was removed".into(),
         });
     };
-    let customer = customers::get(db.reader(), p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
+    let customer = customers::get(db.reader(), p.livemode, &p.customer_id).await?.ok_or_else(Error::internal)?;
     let req = ChargeRequest {
         payment_id: p.id.clone(),
         amount: Money::new(p.amount, &p.currency),
@@ -559,7 +559,7 @@ pub async fn collect(db: &Db, settings: &Settings, ids: &[String], server_now: i
         match check_one(db, settings, id, server_now).await {
             Ok(()) => n += 1,
             Err(e) => {
-                tracing::warn!(payment = %id, error = ?e.body, "collecting a payment failed; it will be checked again")
+                tracing::warn!(payment = %id, error = %e, "collecting a payment failed; it will be checked again")
             }
         }
     }
@@ -568,7 +568,7 @@ pub async fn collect(db: &Db, settings: &Settings, ids: &[String], server_now: i
 
 /// The customer's payments created at or after `since` that wait for
 /// collection (what a request just issued).
-pub async fn pending_of(db: &Db, customer_id: &str, since: i64) -> ApiResult<Vec<String>> {
+pub async fn pending_of(db: &Db, customer_id: &str, since: i64) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM payments WHERE customer_id = $1 AND status = 'pending' AND created_at >= $2 ORDER BY id",
     )
@@ -582,7 +582,7 @@ pub async fn pending_of(db: &Db, customer_id: &str, since: i64) -> ApiResult<Vec
 /// Asks about every unsettled payment and refund whose check is due (the
 /// recovery of outcomes that are unknown). Returns how many were asked
 /// about.
-pub async fn run_checks(db: &Db, settings: &Settings, server_now: i64) -> ApiResult<u32> {
+pub async fn run_checks(db: &Db, settings: &Settings, server_now: i64) -> Result<u32> {
     let ids = store::due_for_check(db.reader(), server_now, 200).await?;
     let refunds = store::refunds_due(db.reader(), server_now, 200).await?;
     Ok(collect(db, settings, &ids, server_now).await + settle_refunds(db, settings, &refunds, server_now).await)
@@ -596,18 +596,18 @@ pub async fn settle_refunds(db: &Db, settings: &Settings, ids: &[String], server
     for id in ids {
         match settle_refund(db, settings, id, server_now).await {
             Ok(()) => n += 1,
-            Err(e) => tracing::warn!(refund = %id, error = ?e.body, "refund not settled; it will be retried"),
+            Err(e) => tracing::warn!(refund = %id, error = %e, "refund not settled; it will be retried"),
         }
     }
     n
 }
 
-async fn settle_refund(db: &Db, settings: &Settings, id: &str, server_now: i64) -> ApiResult<()> {
+async fn settle_refund(db: &Db, settings: &Settings, id: &str, server_now: i64) -> Result<()> {
     let Some(r) = store::refund(db.reader(), id).await? else { return Ok(()) };
     if r.status != "pending" {
         return Ok(());
     }
-    let p = store::get(db.reader(), &r.payment_id).await?.ok_or_else(ApiError::internal)?;
+    let p = store::get(db.reader(), &r.payment_id).await?.ok_or_else(Error::internal)?;
     let answer = match (settings.providers.get(&r.provider), &p.provider_payment_id) {
         (Some(conn), Some(pid)) => {
             let req = bursar_providers::RefundRequest {
@@ -676,11 +676,11 @@ async fn settle_refund(db: &Db, settings: &Settings, id: &str, server_now: i64) 
 /// A refund the provider refused: the credit note's ledger entry is
 /// reversed (the money never left) and the payment's refunded amount
 /// restored.
-async fn refund_failed(tx: &mut Tx, r: &store::RefundRow, now: i64) -> ApiResult<()> {
+async fn refund_failed(tx: &mut Tx, r: &store::RefundRow, now: i64) -> Result<()> {
     for entry in ledger::open_entries_of(tx, "credit_note", &r.credit_note_id).await? {
         ledger::reverse(tx, r.livemode, &entry, "Refund refused by the provider", now).await.map_err(|e| {
             tracing::error!(error = %e, "reversing a failed refund");
-            ApiError::internal()
+            Error::internal()
         })?;
     }
     store::adjust_refunded(tx, &r.payment_id, -r.amount, now).await?;

@@ -21,7 +21,7 @@
 //! refuses such addresses, so a name that starts resolving to one is not
 //! followed).
 
-use crate::state::AppState;
+use crate::ctx::Ctx;
 use bursar_store::events::EventRow;
 use bursar_store::webhooks::{self, AttemptRow, DeliveryRow, Outgoing};
 use bursar_store::DbError;
@@ -368,7 +368,7 @@ fn event_id_at(ms: i64) -> String {
 
 /// Reads new events and queues a delivery for every enabled endpoint they
 /// match. Returns how many deliveries were queued.
-pub async fn collect(state: &AppState) -> Result<u32, DbError> {
+pub async fn collect(state: &Ctx) -> Result<u32, DbError> {
     let mut queued = 0u32;
     // A bounded number of batches per pass; the rest waits for the next one.
     for _ in 0..20 {
@@ -510,7 +510,7 @@ fn snippet(bytes: &[u8]) -> String {
     s
 }
 
-async fn post(state: &AppState, o: &Outgoing, signature: &str, body: Vec<u8>) -> Sent {
+async fn post(state: &Ctx, o: &Outgoing, signature: &str, body: Vec<u8>) -> Sent {
     let allow = state.config.webhook_allow_private_urls;
     let url = match Url::parse(&o.url) {
         Ok(u) => u,
@@ -558,7 +558,7 @@ async fn post(state: &AppState, o: &Outgoing, signature: &str, body: Vec<u8>) ->
 
 /// Sends one delivery and records the attempt. Returns the delivery as
 /// recorded, or `None` when it no longer exists (its endpoint was deleted).
-async fn attempt(state: &AppState, o: &Outgoing, manual: bool) -> Result<Option<DeliveryRow>, DbError> {
+async fn attempt(state: &Ctx, o: &Outgoing, manual: bool) -> Result<Option<DeliveryRow>, DbError> {
     let now = state.now_ms();
     let body = payload(&o.event);
     let mut secrets = vec![o.secret.as_str()];
@@ -619,7 +619,7 @@ async fn attempt(state: &AppState, o: &Outgoing, manual: bool) -> Result<Option<
 
 /// Sends the deliveries that are due, at most [`IN_FLIGHT`] at a time.
 /// Returns how many attempts were made.
-pub async fn deliver_due(state: &AppState) -> Result<u32, DbError> {
+pub async fn deliver_due(state: &Ctx) -> Result<u32, DbError> {
     let mut attempted = 0u32;
     for _ in 0..8 {
         let now = state.now_ms();
@@ -651,7 +651,7 @@ pub async fn deliver_due(state: &AppState) -> Result<u32, DbError> {
 
 /// Sends one delivery now, whatever its schedule, and records the attempt
 /// as manual. `None` when the delivery does not exist.
-pub async fn send_now(state: &AppState, delivery_id: &str) -> Result<Option<DeliveryRow>, DbError> {
+pub async fn send_now(state: &Ctx, delivery_id: &str) -> Result<Option<DeliveryRow>, DbError> {
     // Keep the job from sending a pending delivery while this attempt runs.
     webhooks::set_next_attempt(&state.db, delivery_id, state.now_ms() + LEASE_MS).await?;
     let Some(o) = webhooks::outgoing(state.db.reader(), &[delivery_id.to_string()]).await?.pop() else {
@@ -662,7 +662,7 @@ pub async fn send_now(state: &AppState, delivery_id: &str) -> Result<Option<Deli
 
 /// One pass of the delivery job: queue deliveries for new events, then send
 /// those due. Returns how many attempts were made.
-pub async fn run(state: &AppState) -> Result<u32, DbError> {
+pub async fn run(state: &Ctx) -> Result<u32, DbError> {
     collect(state).await?;
     deliver_due(state).await
 }
@@ -675,7 +675,7 @@ mod tests {
 
     #[test]
     fn the_job_can_run_on_a_spawned_task() {
-        let check = |state: AppState| {
+        let check = |state: Ctx| {
             let job = async move { run(&state).await };
             assert_send(&job);
         };

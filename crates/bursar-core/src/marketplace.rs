@@ -4,7 +4,7 @@
 //! is due. The split rule itself is `bursar_domain::marketplace`.
 
 use crate::billing::Settings;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::marketplace::{self as rule, SaleLine};
@@ -32,13 +32,13 @@ impl Default for MarketSettings {
     }
 }
 
-fn internal<E: std::fmt::Display>(e: E) -> ApiError {
+fn internal<E: std::fmt::Display>(e: E) -> Error {
     tracing::error!(error = %e, "marketplace");
-    ApiError::internal()
+    Error::internal()
 }
 
 /// ORD-YYYY-NNNNNN: gapless per year, taken in the paying transaction.
-async fn order_number(tx: &mut Tx, livemode: bool, now: i64) -> ApiResult<String> {
+async fn order_number(tx: &mut Tx, livemode: bool, now: i64) -> Result<String> {
     let year = jiff::Timestamp::from_millisecond(now).map_err(internal)?.to_zoned(jiff::tz::TimeZone::UTC).year();
     let series = format!("ORD-{year}");
     let n = billing_store::reserve_invoice_numbers(tx, livemode, &series, 1).await?;
@@ -55,7 +55,7 @@ async fn attribution(
     click_id: Option<&str>,
     customer_id: &str,
     now: i64,
-) -> ApiResult<Option<(store::AffiliateRow, store::ClickRow)>> {
+) -> Result<Option<(store::AffiliateRow, store::ClickRow)>> {
     let since = now - settings.market.attribution_ms;
     let click = match click_id {
         Some(id) => store::click(&mut **tx, livemode, id).await?.filter(|c| c.created_at >= since),
@@ -74,7 +74,7 @@ async fn attribution(
 /// paying transaction): the split of every item, enrollments, held
 /// earnings, the affiliate's commission, their ledger entry and events.
 /// Sessions that did not come from a cart have no order (`None`).
-pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now: i64) -> ApiResult<Option<String>> {
+pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now: i64) -> Result<Option<String>> {
     let Some(mut cart) = order_refunds::cart_of_session(&mut **tx, &s.id).await? else { return Ok(None) };
     let Some(invoice_id) = s.invoice_id.clone() else { return Ok(None) };
     if let Some(existing) = store::order_of_invoice(&mut **tx, &invoice_id).await? {
@@ -82,8 +82,8 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     }
     let livemode = s.livemode;
     let currency = Currency::from_code(&s.currency).map_err(internal)?;
-    let invoice = billing_store::invoice(&mut **tx, livemode, &invoice_id).await?.ok_or_else(ApiError::internal)?;
-    let items = crate::checkout::items_of(s);
+    let invoice = billing_store::invoice(&mut **tx, livemode, &invoice_id).await?.ok_or_else(Error::internal)?;
+    let items = crate::basket::items_of(s);
     if items.is_empty() {
         // A cart that only started a subscription: nothing to split or
         // enroll; the subscription and its invoice are the record.
@@ -101,7 +101,7 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     let mut lines = Vec::with_capacity(items.len());
     let mut instructors = Vec::with_capacity(items.len());
     // The discount the invoice carries, over the items the coupon covers.
-    let covers = match crate::checkout::session_coupon(tx, s).await? {
+    let covers = match crate::basket::session_coupon(tx, s).await? {
         Some(c) => c.targets.items,
         None => vec![false; items.len()],
     };
@@ -122,10 +122,9 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
         }
     };
     for (item, covered) in items.iter().zip(&covers) {
-        let course = course_of(item.course.as_deref().unwrap_or_default()).ok_or_else(ApiError::internal)?;
-        let ins =
-            store::instructor(&mut **tx, livemode, &course.instructor_id).await?.ok_or_else(ApiError::internal)?;
-        let amount = item.unit_amount.checked_mul(item.quantity).ok_or_else(ApiError::internal)?;
+        let course = course_of(item.course.as_deref().unwrap_or_default()).ok_or_else(Error::internal)?;
+        let ins = store::instructor(&mut **tx, livemode, &course.instructor_id).await?.ok_or_else(Error::internal)?;
+        let amount = item.unit_amount.checked_mul(item.quantity).ok_or_else(Error::internal)?;
         lines.push(SaleLine {
             amount,
             share_bps: rule::share_bps(&ins.tier, ins.share_bps),
@@ -162,7 +161,7 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     let mut enrolled = Vec::new();
     let mut out_items = Vec::new();
     for ((item, split), ins) in items.iter().zip(&splits).zip(&instructors) {
-        let course = course_of(item.course.as_deref().unwrap_or_default()).ok_or_else(ApiError::internal)?;
+        let course = course_of(item.course.as_deref().unwrap_or_default()).ok_or_else(Error::internal)?;
         let row = OrderItemRow {
             id: new_id(IdKind::OrderItem),
             order_id: order.id.clone(),
@@ -255,7 +254,7 @@ pub async fn record_order(tx: &mut Tx, settings: &Settings, s: &SessionRow, now:
     // A referred learner's first order paid with real money (not free, not
     // wholly by credit) rewards whoever referred them.
     if invoice.amount_paid > 0 {
-        crate::api::referrals::on_first_order(tx, livemode, &customer_id, &order.id, now).await?;
+        crate::referrals::on_first_order(tx, livemode, &customer_id, &order.id, now).await?;
     }
     events::emit(
         tx,
@@ -296,7 +295,7 @@ pub async fn on_refund(
     cn: &CreditNoteRow,
     targets: Option<&[String]>,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     let Some(mut order) = store::order_of_invoice(&mut **tx, &invoice.id).await? else { return Ok(()) };
     let livemode = invoice.livemode;
     let currency = Currency::from_code(&order.currency).map_err(internal)?;
@@ -428,7 +427,7 @@ pub async fn on_refund(
     order.status = if fully { "refunded" } else { "partially_refunded" }.into();
     store::save_order_refund(tx, &order).await?;
     if fully {
-        crate::api::referrals::on_order_refunded(tx, livemode, &order.id, now).await?;
+        crate::referrals::on_order_refunded(tx, livemode, &order.id, now).await?;
     }
     // Access goes with the money: a whole order refunded takes every
     // enrollment it granted, an item refunded in full the courses it sold.
@@ -479,7 +478,7 @@ pub async fn on_refund(
 /// items' refunded amounts, the claw-backs (as earnings given back), the
 /// commission and the order's status return to what they were, and
 /// enrollments a full refund revoked are restored.
-pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str, now: i64) -> ApiResult<()> {
+pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str, now: i64) -> Result<()> {
     let parts = order_refunds::take_parts(tx, credit_note_id).await?;
     let Some(first) = parts.first() else { return Ok(()) };
     let order_id: String = sqlx::query_scalar("SELECT order_id FROM order_items WHERE id = $1")
@@ -531,7 +530,7 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
     // referral reward the refund took back is given back.
     let fully = order.refunded_net >= items.iter().map(|i| i.net).sum::<i64>();
     if !fully {
-        crate::api::referrals::on_order_refund_undone(tx, livemode, &order.id, now).await?;
+        crate::referrals::on_order_refund_undone(tx, livemode, &order.id, now).await?;
     }
     let mut restore = Vec::new();
     for i in items.iter().filter(|i| !fully && (i.net == 0 || i.refunded_net < i.net)) {
@@ -567,7 +566,7 @@ pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str,
 }
 
 /// The courses an order item sold: the course, or a bundle's courses.
-async fn courses_of_item(tx: &mut Tx, course_id: &str) -> ApiResult<Vec<String>> {
+async fn courses_of_item(tx: &mut Tx, course_id: &str) -> Result<Vec<String>> {
     if course_id.starts_with("bnd_") {
         Ok(store::bundle_items(&mut **tx, course_id).await?)
     } else {
@@ -602,7 +601,7 @@ fn minimum_minor(settings: &Settings, currency: &str) -> i64 {
 /// made (after its commit: see [`crate::payouts`]). Safe to run again: a
 /// payee paid in the period is not paid twice, and rows already taken by a
 /// payout are never taken again (a failed payout gives its rows back).
-pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) -> ApiResult<PayoutRun> {
+pub async fn run_payouts(db: &Db, settings: &Settings, livemode: bool, at: i64) -> Result<PayoutRun> {
     crate::payouts::recover(db, settings, livemode, at).await?;
     let period = {
         let z = jiff::Timestamp::from_millisecond(at).map_err(internal)?.to_zoned(jiff::tz::TimeZone::UTC);
@@ -662,7 +661,7 @@ async fn pay(
     period: &str,
     at: i64,
     minimum: i64,
-) -> ApiResult<Option<String>> {
+) -> Result<Option<String>> {
     let instant = method == "sandbox";
     let provider = crate::payouts::provider_of(method).is_some();
     let mut p = PayoutRow {

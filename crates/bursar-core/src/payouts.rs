@@ -23,7 +23,7 @@
 //!    never paid twice, however long the provider keeps idempotency keys.
 
 use crate::billing::Settings;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::payments::Providers;
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::money::Currency;
@@ -74,12 +74,12 @@ fn valid_email(email: &str) -> bool {
 /// Checks a provider payout method (`stripe_connect`, `paypal`) and its
 /// details for a payee of this mode: the details name a valid account, and
 /// the provider is configured with credentials of the mode.
-pub fn check_method(providers: &Providers, method: &str, details: &Value, livemode: bool) -> ApiResult<()> {
+pub fn check_method(providers: &Providers, method: &str, details: &Value, livemode: bool) -> Result<()> {
     let field = |k: &str| details.get(k).and_then(Value::as_str).unwrap_or_default();
     let (provider, name) = match method {
         "stripe_connect" => {
             if !valid_account(field("account")) {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "payout_details.account",
                     "the payee's Stripe connected account id (acct_…)",
                 ));
@@ -88,18 +88,15 @@ pub fn check_method(providers: &Providers, method: &str, details: &Value, livemo
         }
         "paypal" => {
             if !valid_email(field("email")) {
-                return Err(ApiError::invalid(
-                    "payout_details.email",
-                    "the email address of the payee's PayPal account",
-                ));
+                return Err(Error::invalid("payout_details.email", "the email address of the payee's PayPal account"));
             }
             ("paypal", "PayPal")
         }
-        _ => return Err(ApiError::invalid("payout_method", "not a provider payout method")),
+        _ => return Err(Error::invalid("payout_method", "not a provider payout method")),
     };
     if !providers.available(provider, livemode) {
         let mode = if livemode { "live" } else { "test" };
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "payout_method",
             format!("{method} needs {name} configured with {mode}-mode credentials"),
         ));
@@ -168,7 +165,7 @@ fn next_check_delay(attempts: i64) -> i64 {
 /// Sends or looks up one pending payout and records the answer. No
 /// transaction is open while the provider is asked. Does nothing for a
 /// payout that is not pending (settled, or not a provider payout).
-pub async fn settle(db: &Db, settings: &Settings, id: &str, now: i64) -> ApiResult<()> {
+pub async fn settle(db: &Db, settings: &Settings, id: &str, now: i64) -> Result<()> {
     // The attempt is committed before the provider is called: whatever
     // happens next, a later attempt knows this one may have reached it.
     let p = {
@@ -243,7 +240,7 @@ async fn ask(settings: &Settings, p: &ProviderPayoutRow) -> Answer {
 
 /// Records an answer on a pending payout, with its ledger entries, released
 /// earnings and events.
-async fn apply(tx: &mut Tx, p: &mut ProviderPayoutRow, answer: Answer, now: i64) -> ApiResult<()> {
+async fn apply(tx: &mut Tx, p: &mut ProviderPayoutRow, answer: Answer, now: i64) -> Result<()> {
     let livemode = p.livemode != 0;
     let provider = provider_of(&p.method).unwrap_or("the bank");
     // Entries never predate the payout (a run may be dated ahead of the
@@ -307,7 +304,7 @@ async fn apply(tx: &mut Tx, p: &mut ProviderPayoutRow, answer: Answer, now: i64)
     Ok(())
 }
 
-async fn emit(tx: &mut Tx, p: &ProviderPayoutRow, kind: &str, at: i64) -> ApiResult<()> {
+async fn emit(tx: &mut Tx, p: &ProviderPayoutRow, kind: &str, at: i64) -> Result<()> {
     events::emit(
         tx,
         p.livemode != 0,
@@ -322,9 +319,9 @@ async fn emit(tx: &mut Tx, p: &ProviderPayoutRow, kind: &str, at: i64) -> ApiRes
     Ok(())
 }
 
-fn internal<E: std::fmt::Display>(e: E) -> ApiError {
+fn internal<E: std::fmt::Display>(e: E) -> Error {
     tracing::error!(error = %e, "payouts");
-    ApiError::internal()
+    Error::internal()
 }
 
 /// Settles the given payouts one after the other (a run's new payouts,
@@ -335,7 +332,7 @@ pub async fn settle_all(db: &Db, settings: &Settings, ids: &[String], now: i64) 
     for id in ids {
         match settle(db, settings, id, now).await {
             Ok(()) => n += 1,
-            Err(e) => tracing::warn!(payout = %id, error = ?e.body, "payout not settled; it will be checked again"),
+            Err(e) => tracing::warn!(payout = %id, error = %e, "payout not settled; it will be checked again"),
         }
     }
     n
@@ -343,14 +340,14 @@ pub async fn settle_all(db: &Db, settings: &Settings, ids: &[String], now: i64) 
 
 /// The recovery job: every pending payout whose check is due by `now` (the
 /// server's clock) is looked up or sent. Returns how many were asked about.
-pub async fn run_checks(db: &Db, settings: &Settings, now: i64) -> ApiResult<u32> {
+pub async fn run_checks(db: &Db, settings: &Settings, now: i64) -> Result<u32> {
     let due = store::payouts_due_for_check(db.reader(), now, 200).await?;
     Ok(settle_all(db, settings, &due, now).await)
 }
 
 /// Settles every pending payout of a mode, due or not: the start of a
 /// payout run, so that what a failed payout gave back is paid by the run.
-pub async fn recover(db: &Db, settings: &Settings, livemode: bool, now: i64) -> ApiResult<u32> {
+pub async fn recover(db: &Db, settings: &Settings, livemode: bool, now: i64) -> Result<u32> {
     let pending = store::pending_payouts(db.reader(), livemode).await?;
     Ok(settle_all(db, settings, &pending, now).await)
 }
@@ -365,14 +362,14 @@ pub async fn settle_bank_transfer(
     id: &str,
     failure: Option<String>,
     now: i64,
-) -> ApiResult<ProviderPayoutRow> {
+) -> Result<ProviderPayoutRow> {
     let mut tx = db.begin().await?;
     let mut p = store::provider_payout_locked(&mut tx, db.for_update(), id)
         .await?
         .filter(|p| (p.livemode != 0) == livemode)
-        .ok_or_else(|| ApiError::not_found("id", "payout", id))?;
+        .ok_or_else(|| Error::not_found("id", "payout", id))?;
     if p.method != "bank_transfer" || p.status != "in_transit" {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "payout_not_in_transit",
             format!("only a bank transfer in transit can be settled; this payout is a {} {}", p.status, p.method),
         ));

@@ -1,14 +1,14 @@
 //! Rules shared by the handlers that are not pure domain rules because they
 //! read the database: which instant a customer lives at.
 
-use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::ctx::Ctx;
+use crate::error::Result;
 use bursar_store::customers::CustomerRow;
 use bursar_store::{clocks, Tx};
 
 /// The current instant for a customer: their test clock's frozen time when
 /// they have one, the server clock otherwise. Epoch milliseconds.
-pub async fn customer_now(state: &AppState, tx: &mut Tx, c: &CustomerRow) -> ApiResult<i64> {
+pub async fn customer_now(state: &Ctx, tx: &mut Tx, c: &CustomerRow) -> Result<i64> {
     if let Some(clock_id) = &c.test_clock_id {
         if let Some(clock) = clocks::get(&mut **tx, clock_id).await? {
             return Ok(clock.frozen_time);

@@ -4,9 +4,9 @@
 //! (`demo_market`), and ledger entries (credit grants, an opening balance,
 //! a reversal).
 
-use crate::api::api_keys::issue_key;
-use crate::staff::hash_password;
-use crate::state::AppState;
+use crate::api_keys::issue_key;
+use crate::auth::hash_password;
+use crate::ctx::Ctx;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::money::Currency;
@@ -59,7 +59,7 @@ const PEOPLE: &[(&str, &str, &str, &str, i64)] = &[
     ("Zara Khan", "zara", "GB", "en-GB", 0),
 ];
 
-pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbError> {
+pub async fn seed(state: &Ctx, staff_email: &str) -> Result<DemoInfo, DbError> {
     let now = state.now_ms();
     let password = Alphanumeric.sample_string(&mut rand::rng(), 16);
     let hash = hash_password(&password).map_err(DbError::Other)?;
@@ -201,7 +201,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
         let plan = bursar_store::catalog::plan_by_code(&mut *tx, false, code)
             .await?
             .ok_or_else(|| DbError::Other(format!("demo plan {code}")))?;
-        let currency = crate::api::customers::billing_currency_of(c);
+        let currency = crate::customers::billing_currency_of(c);
         // Trials start today so the demo shows some; the rest started when
         // their customer joined (the billing run catches them up).
         let trial = i % 8 == 1;
@@ -214,7 +214,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
             .ok_or_else(|| DbError::Other(format!("demo price {code}")))?;
         let sub = crate::billing::create(&mut tx, &tax, c, &plan, &price, 1, trial, None, start)
             .await
-            .map_err(|e| DbError::Other(format!("demo subscription: {}", e.body.message)))?;
+            .map_err(|e| DbError::Other(format!("demo subscription: {}", e.message)))?;
         subs.push((c.id.clone(), sub));
     }
 
@@ -300,7 +300,7 @@ pub async fn seed(state: &AppState, staff_email: &str) -> Result<DemoInfo, DbErr
     bursar_store::portal::insert_session(
         &mut tx,
         &bursar_store::portal::PortalSessionRow {
-            token_hash: crate::middleware::sha256_hex(portal_token.as_bytes()),
+            token_hash: crate::auth::sha256_hex(portal_token.as_bytes()),
             livemode: false,
             customer_id: people[0].id.clone(),
             return_url: None,

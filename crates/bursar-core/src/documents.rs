@@ -6,7 +6,7 @@
 //! stored.
 
 use crate::config::Config;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::storage::Storage;
 use bursar_domain::clock::from_millis;
 use bursar_domain::money::{format_date, format_integer, format_money, Currency, Locale, Money};
@@ -286,11 +286,11 @@ impl Context<'_> {
         }
     }
 
-    fn logo(&self) -> ApiResult<Option<Logo>> {
+    fn logo(&self) -> Result<Option<Logo>> {
         let Some(path) = &self.config.invoice_logo else { return Ok(None) };
         let bytes = std::fs::read(path).map_err(|e| {
             tracing::error!(path = %path.display(), error = %e, "invoice_logo cannot be read");
-            ApiError::internal()
+            Error::internal()
         })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let format = if ext == "png" { LogoFormat::Png } else { LogoFormat::Jpeg };
@@ -363,8 +363,8 @@ fn tax_lines(details: &Value, currency: Currency, locale: Locale) -> Vec<TaxLine
         .collect()
 }
 
-fn currency_of(code: &str) -> ApiResult<Currency> {
-    Currency::from_code(code).map_err(|_| ApiError::internal())
+fn currency_of(code: &str) -> Result<Currency> {
+    Currency::from_code(code).map_err(|_| Error::internal())
 }
 
 /// The invoice as a PDF document (a receipt when `receipt`).
@@ -374,7 +374,7 @@ pub fn invoice_document(
     lines: &[LineRow],
     notes: &[CreditNoteRow],
     receipt: bool,
-) -> ApiResult<Document> {
+) -> Result<Document> {
     let locale = ctx.locale();
     let w = words(locale);
     let currency = currency_of(&inv.currency)?;
@@ -474,7 +474,7 @@ pub fn invoice_document(
 }
 
 /// A credit note as a PDF document.
-pub fn credit_note_document(ctx: &Context<'_>, cn: &CreditNoteRow, inv: &InvoiceRow) -> ApiResult<Document> {
+pub fn credit_note_document(ctx: &Context<'_>, cn: &CreditNoteRow, inv: &InvoiceRow) -> Result<Document> {
     let locale = ctx.locale();
     let w = words(locale);
     let currency = currency_of(&cn.currency)?;
@@ -518,33 +518,29 @@ pub fn credit_note_document(ctx: &Context<'_>, cn: &CreditNoteRow, inv: &Invoice
 
 /// Renders a document, or returns the stored rendering under `key`
 /// (`None`: render every time and store nothing, for drafts).
-pub async fn rendered(
-    storage: &Storage,
-    key: Option<&str>,
-    doc: impl FnOnce() -> ApiResult<Document>,
-) -> ApiResult<Vec<u8>> {
+pub async fn rendered(storage: &Storage, key: Option<&str>, doc: impl FnOnce() -> Result<Document>) -> Result<Vec<u8>> {
     if let Some(k) = key {
         match storage.get(k).await {
             Ok(Some(bytes)) => return Ok(bytes),
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(key = k, error = %e, "document storage read failed");
-                return Err(ApiError::unavailable("document storage is unavailable; try again"));
+                return Err(Error::unavailable("document storage is unavailable; try again"));
             }
         }
     }
     let doc = doc()?;
     let bytes = tokio::task::spawn_blocking(move || bursar_pdf::render(&doc))
         .await
-        .map_err(|_| ApiError::internal())?
+        .map_err(|_| Error::internal())?
         .map_err(|e| {
             tracing::error!(error = %e, "PDF rendering failed");
-            ApiError::internal()
+            Error::internal()
         })?;
     if let Some(k) = key {
         if let Err(e) = storage.put(k, bytes.clone(), "application/pdf").await {
             tracing::error!(key = k, error = %e, "document storage write failed");
-            return Err(ApiError::unavailable("document storage is unavailable; try again"));
+            return Err(Error::unavailable("document storage is unavailable; try again"));
         }
     }
     Ok(bytes)
@@ -584,13 +580,13 @@ pub fn statement_document(
     number: &str,
     period: &str,
     entries: &[StatementEntry],
-) -> ApiResult<Document> {
+) -> Result<Document> {
     let locale = ctx.locale();
     let w = words(locale);
     let mut lines = Vec::new();
     let mut totals: std::collections::BTreeMap<&str, (i64, i64, i64)> = Default::default();
     for e in entries {
-        let currency = Currency::from_code(&e.currency).map_err(|_| ApiError::internal())?;
+        let currency = Currency::from_code(&e.currency).map_err(|_| Error::internal())?;
         let label = match e.kind.as_str() {
             "sale" => "Sale",
             "clawback" => "Refund claw-back",
@@ -612,7 +608,7 @@ pub fn statement_document(
     }
     let mut total_rows = Vec::new();
     for (code, (sales, clawed, paid)) in &totals {
-        let c = Currency::from_code(code).map_err(|_| ApiError::internal())?;
+        let c = Currency::from_code(code).map_err(|_| Error::internal())?;
         total_rows.push(Total {
             label: format!("Sales ({code})"),
             amount: money(*sales, c, locale),

@@ -11,7 +11,7 @@
 //! alike exactly `limit` units are ever admitted. Events that arrive late
 //! are counted in the period of their timestamp.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use bursar_domain::catalog::{Interval, Limit};
 use bursar_domain::clock::{from_millis, to_millis};
 use bursar_domain::subscription::{self as dom, Status};
@@ -27,7 +27,7 @@ pub async fn current_plan(
     db: &bursar_store::Db,
     livemode: bool,
     customer_id: &str,
-) -> ApiResult<Option<(SubscriptionRow, PlanRow)>> {
+) -> Result<Option<(SubscriptionRow, PlanRow)>> {
     let subs = billing_store::subscriptions_of(db.reader(), livemode, customer_id).await?;
     let Some(sub) = subs
         .into_iter()
@@ -36,7 +36,7 @@ pub async fn current_plan(
     else {
         return Ok(None);
     };
-    let plan = catalog::plan_by_id(db.reader(), livemode, &sub.plan_id).await?.ok_or_else(ApiError::internal)?;
+    let plan = catalog::plan_by_id(db.reader(), livemode, &sub.plan_id).await?.ok_or_else(Error::internal)?;
     Ok(Some((sub, plan)))
 }
 
@@ -46,7 +46,7 @@ pub async fn current_plans(
     db: &bursar_store::Db,
     livemode: bool,
     customer_ids: &[String],
-) -> ApiResult<std::collections::HashMap<String, (SubscriptionRow, PlanRow)>> {
+) -> Result<std::collections::HashMap<String, (SubscriptionRow, PlanRow)>> {
     let subs = billing_store::subscriptions_of_many(db, livemode, customer_ids).await?;
     let mut best: std::collections::HashMap<String, SubscriptionRow> = std::collections::HashMap::new();
     for s in subs.into_iter().filter(|s| Status::parse(&s.status).is_some_and(Status::grants_access)) {
@@ -61,7 +61,7 @@ pub async fn current_plans(
     let mut out = std::collections::HashMap::new();
     for (c, s) in best {
         if !plans.contains_key(&s.plan_id) {
-            let p = catalog::plan_by_id(db.reader(), livemode, &s.plan_id).await?.ok_or_else(ApiError::internal)?;
+            let p = catalog::plan_by_id(db.reader(), livemode, &s.plan_id).await?.ok_or_else(Error::internal)?;
             plans.insert(s.plan_id.clone(), p);
         }
         let p = plans[&s.plan_id].clone();
@@ -73,7 +73,7 @@ pub async fn current_plans(
 /// The period `at` falls in for a metric: the subscription's billing
 /// period, or the calendar month (UTC) — also for customers without a
 /// subscription.
-pub fn period_of(metric: &MetricRow, sub: Option<&SubscriptionRow>, at: i64) -> ApiResult<(i64, i64)> {
+pub fn period_of(metric: &MetricRow, sub: Option<&SubscriptionRow>, at: i64) -> Result<(i64, i64)> {
     if let (Some(sub), "billing_period") = (sub, metric.window.as_str()) {
         // A trial is a period of its own (from the subscription's start to
         // the anchor, where paid periods begin): its use never counts in,
@@ -82,13 +82,12 @@ pub fn period_of(metric: &MetricRow, sub: Option<&SubscriptionRow>, at: i64) -> 
             return Ok((sub.created_at, sub.anchor_at));
         }
         let interval = Interval::parse(&sub.interval).unwrap_or(Interval::Month);
-        let p =
-            dom::period_at(from_millis(sub.anchor_at), interval, from_millis(at)).map_err(|_| ApiError::internal())?;
+        let p = dom::period_at(from_millis(sub.anchor_at), interval, from_millis(at)).map_err(|_| Error::internal())?;
         return Ok((to_millis(p.start), to_millis(p.end)));
     }
     let z = from_millis(at).to_zoned(jiff::tz::TimeZone::UTC);
-    let start = z.date().first_of_month().to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| ApiError::internal())?;
-    let end = start.checked_add(jiff::Span::new().months(1)).map_err(|_| ApiError::internal())?;
+    let start = z.date().first_of_month().to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| Error::internal())?;
+    let end = start.checked_add(jiff::Span::new().months(1)).map_err(|_| Error::internal())?;
     Ok((start.timestamp().as_millisecond(), end.timestamp().as_millisecond()))
 }
 
@@ -121,7 +120,7 @@ pub async fn upgrade_for_limit(
     metric: &MetricRow,
     current: Option<&PlanRow>,
     needed: u64,
-) -> ApiResult<Option<PlanRow>> {
+) -> Result<Option<PlanRow>> {
     let plans = catalog::plans(db.reader(), livemode, current.map(|p| p.product_id.as_str()), false).await?;
     Ok(plans
         .into_iter()
@@ -139,7 +138,7 @@ pub async fn upgrade_for_flag(
     livemode: bool,
     flag: &str,
     current: Option<&PlanRow>,
-) -> ApiResult<Option<PlanRow>> {
+) -> Result<Option<PlanRow>> {
     let plans = catalog::plans(db.reader(), livemode, current.map(|p| p.product_id.as_str()), false).await?;
     Ok(plans
         .into_iter()
@@ -159,7 +158,7 @@ pub async fn used<'e, E: Executor<'e, Database = Any>>(
     metric: &MetricRow,
     customer_id: &str,
     period_start: i64,
-) -> ApiResult<i64> {
+) -> Result<i64> {
     Ok(match metric.aggregation.as_str() {
         "count" | "sum" => {
             bursar_store::usage::counter(ex, metric.livemode, customer_id, &metric.code, period_start).await?
@@ -204,7 +203,7 @@ pub async fn emit_thresholds(
     limit: i64,
     upgrade: Option<&str>,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     for p in crossed(before, after, limit) {
         bursar_store::events::emit(
             tx,
@@ -226,7 +225,7 @@ pub fn valid_code(code: &str) -> bool {
 }
 
 /// Sets a Redis counter to the database's value (best effort).
-pub async fn hot_resync(state: &crate::state::AppState, metric: &MetricRow, customer_id: &str, period_start: i64) {
+pub async fn hot_resync(state: &crate::ctx::Ctx, metric: &MetricRow, customer_id: &str, period_start: i64) {
     let Some(conn) = state.redis.get() else { return };
     let Ok(used) =
         bursar_store::usage::counter(state.db.reader(), metric.livemode, customer_id, &metric.code, period_start).await
@@ -263,7 +262,7 @@ return redis.call('INCRBY', KEYS[1], q)
 /// database's counter the first time, and expires a day after its period.
 #[allow(clippy::too_many_arguments)]
 pub async fn hot_consume(
-    state: &crate::state::AppState,
+    state: &crate::ctx::Ctx,
     url: &str,
     metric: &MetricRow,
     customer_id: &str,
@@ -291,7 +290,7 @@ pub async fn hot_consume(
 
 #[allow(clippy::too_many_arguments)]
 async fn hot_consume_inner(
-    state: &crate::state::AppState,
+    state: &crate::ctx::Ctx,
     url: &str,
     metric: &MetricRow,
     customer_id: &str,

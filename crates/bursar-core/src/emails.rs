@@ -4,7 +4,7 @@
 //! once (a dedupe key per email); a sender delivers them through the
 //! configured transport: files, the log, or SMTP.
 
-use crate::state::AppState;
+use crate::ctx::Ctx;
 use bursar_domain::clock::{from_millis, to_millis};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
@@ -31,13 +31,13 @@ fn money(amount: i64, currency: &str, locale: Option<&str>) -> String {
     }
 }
 
-fn link(state: &AppState, path: &str) -> String {
+fn link(state: &Ctx, path: &str) -> String {
     format!("{}{path}", state.config.public_url.as_deref().unwrap_or("http://127.0.0.1:8080"))
 }
 
 /// Renders the email an event calls for, if any: (kind, subject, body).
 fn render(
-    state: &AppState,
+    state: &Ctx,
     event_type: &str,
     data: &serde_json::Value,
     c: &customers::CustomerRow,
@@ -87,7 +87,7 @@ fn render(
 
 /// Reads new events and queues the emails they call for; queues trial
 /// reminders. Returns how many emails were queued.
-pub async fn collect(state: &AppState) -> Result<u32, DbError> {
+pub async fn collect(state: &Ctx) -> Result<u32, DbError> {
     let mut queued = 0;
     let mut tx = state.db.begin().await?;
     let cursor = emails::cursor(&mut tx, CONSUMER).await?;
@@ -183,7 +183,7 @@ pub async fn collect(state: &AppState) -> Result<u32, DbError> {
     Ok(queued)
 }
 
-fn eml(state: &AppState, e: &EmailRow) -> String {
+fn eml(state: &Ctx, e: &EmailRow) -> String {
     format!(
         "From: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@bursar>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
         state.config.email_from,
@@ -194,7 +194,7 @@ fn eml(state: &AppState, e: &EmailRow) -> String {
     )
 }
 
-async fn send_smtp(state: &AppState, e: &EmailRow) -> Result<(), String> {
+async fn send_smtp(state: &Ctx, e: &EmailRow) -> Result<(), String> {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let url = state.config.smtp_url.as_deref().ok_or("smtp_url is not set")?;
     let msg = Message::builder()
@@ -209,7 +209,7 @@ async fn send_smtp(state: &AppState, e: &EmailRow) -> Result<(), String> {
 
 /// Delivers pending emails; a failing one is retried on later passes, up
 /// to five attempts.
-pub async fn deliver(state: &AppState) -> Result<u32, DbError> {
+pub async fn deliver(state: &Ctx) -> Result<u32, DbError> {
     let mut sent = 0;
     for e in emails::pending(state.db.reader(), 100).await? {
         if !emails::claim(&state.db, &e.id).await? {
@@ -248,7 +248,7 @@ pub async fn deliver(state: &AppState) -> Result<u32, DbError> {
 }
 
 /// One pass of the email job.
-pub async fn run(state: &AppState) -> Result<(u32, u32), DbError> {
+pub async fn run(state: &Ctx) -> Result<(u32, u32), DbError> {
     let queued = collect(state).await?;
     let sent = deliver(state).await?;
     Ok((queued, sent))

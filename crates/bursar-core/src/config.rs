@@ -353,12 +353,12 @@ impl Config {
             }
         }
         if let Some(h) = &self.country_header {
-            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            if !is_header_name(h) {
                 return Err("country_header must be a header name, such as CF-IPCountry".into());
             }
         }
         if let Some(h) = &self.client_ip_header {
-            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            if !is_header_name(h) {
                 return Err("client_ip_header must be a header name, such as X-Forwarded-For".into());
             }
         }
@@ -417,7 +417,7 @@ impl Config {
     }
 
     /// Billing settings without provider connectors (the sandbox only);
-    /// `AppState::billing_settings` adds the configured ones.
+    /// `Ctx::billing_settings` adds the configured ones.
     pub fn billing_settings(&self) -> crate::billing::Settings {
         crate::billing::Settings {
             tax: self.tax_settings(),
@@ -474,6 +474,11 @@ impl Config {
         }
         c
     }
+}
+
+/// Whether `s` is an HTTP header name (RFC 9110 `token`).
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -1,0 +1,44 @@
+//! Bursar's service layer: every business operation, one module per area.
+//!
+//! An operation takes a [`Ctx`] (database, clock, configuration, providers)
+//! and typed inputs, runs in one transaction of its own (or the caller's),
+//! and returns a typed result or the one business [`Error`]. Nothing here
+//! speaks HTTP or HTML: the interfaces (the `/v1` API, the hosted pages, the
+//! staff console, the CLI and the background jobs) call these operations.
+
+pub mod actor;
+pub mod api_keys;
+pub mod auth;
+pub mod basket;
+pub mod billing;
+pub mod catalog;
+pub mod checkout;
+pub mod common;
+pub mod config;
+pub mod ctx;
+pub mod customers;
+pub mod demo;
+pub mod demo_market;
+pub mod documents;
+pub mod emails;
+pub mod error;
+pub mod fx;
+pub mod idempotency;
+pub mod invoicing;
+pub mod marketplace;
+pub mod payments;
+pub mod payouts;
+pub mod referrals;
+pub mod sandbox;
+pub mod storage;
+pub mod time;
+pub mod usage;
+pub mod vat_check;
+pub mod webhooks_out;
+
+pub use actor::Actor;
+pub use common::{List, Page};
+pub use config::Config;
+pub use ctx::Ctx;
+pub use error::{Error, Kind, Result};
+pub use idempotency::Reply;
