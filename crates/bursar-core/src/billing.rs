@@ -15,22 +15,10 @@ use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::{natural_balance, AccountKind, EntryDraft};
 use bursar_domain::money::Currency;
 use bursar_domain::subscription::{self as dom, Event, Period, Status};
-use bursar_domain::tax::{self, TaxSettings};
+use bursar_domain::tax::{self};
 
-/// What billing needs from the configuration.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub tax: TaxSettings,
-    /// Hours after the first failed charge at which it is retried.
-    pub retry_hours: Vec<u32>,
-    /// When every retry failed: mark the subscription unpaid instead of canceling it.
-    pub final_unpaid: bool,
-    /// The payment provider connectors.
-    pub providers: std::sync::Arc<crate::payments::Providers>,
-    /// Marketplace rules: refund window, affiliate attribution.
-    pub market: crate::marketplace::MarketSettings,
-}
 use crate::payments::{self, Collect};
+pub use crate::settings::Settings;
 use bursar_store::billing::{self, InvoiceRow, LineRow, SubscriptionRow};
 use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::customers::CustomerRow;
@@ -432,7 +420,7 @@ pub async fn issue(tx: &mut Tx, settings: &Settings, inp: InvoiceInput<'_>, coll
 }
 
 /// An issued invoice, and whether a provider charge for it is still to be
-/// made (after the commit; see `payments::collect`).
+/// made (after the commit; see `settlement::collect`).
 pub struct Issued {
     pub row: InvoiceRow,
     pub pending: bool,
@@ -1386,35 +1374,7 @@ pub async fn run_dunning(
     Ok(n)
 }
 
-/// Runs every due subscription, `CHUNK` to a transaction (a failing chunk
-/// is retried one subscription at a time, so one bad subscription never
-/// holds up the others). On PostgreSQL rows another node is working on are
-/// skipped (`FOR UPDATE SKIP LOCKED`), so several nodes can run at once.
-/// Returns how many period boundaries were processed.
-pub async fn run_due(
-    db: &bursar_store::Db,
-    settings: &Settings,
-    server_now: i64,
-    test_clock: Option<&str>,
-    batch: i64,
-) -> Result<u32> {
-    // Renewals stop while a payment is retried; a recovery can make more
-    // periods due, so alternate until neither has work.
-    let mut total = 0;
-    loop {
-        total += run_renewals(db, settings, server_now, test_clock, batch).await?;
-        let retried = run_dunning(db, settings, server_now, test_clock).await?;
-        total += retried;
-        // Provider charges the renewals and retries created, and any
-        // payment whose outcome is still open.
-        let asked = payments::run_checks(db, settings, server_now).await?;
-        if retried == 0 && asked == 0 {
-            return Ok(total);
-        }
-    }
-}
-
-async fn run_renewals(
+pub async fn run_renewals(
     db: &bursar_store::Db,
     settings: &Settings,
     server_now: i64,
@@ -1630,7 +1590,7 @@ pub async fn credited_so_far(tx: &mut Tx, invoice: &InvoiceRow) -> Result<(i64, 
 /// `credited × tax ÷ total`, rounded half up. Refunds take tax by this,
 /// cumulatively, so rounding never drifts and the last credit takes exactly
 /// what is left.
-fn tax_share(invoice: &InvoiceRow, credited: i64) -> Result<i64> {
+pub fn tax_share(invoice: &InvoiceRow, credited: i64) -> Result<i64> {
     bursar_domain::money::round_div(
         i128::from(credited) * i128::from(invoice.tax),
         i128::from(invoice.total),
@@ -1660,149 +1620,4 @@ pub fn gross_for_net(invoice: &InvoiceRow, credited: i64, tax_credited: i64, net
         amount -= 1;
     }
     Ok(amount.min(left))
-}
-
-/// Issues a credit note for `amount` of a paid invoice: the tax share is
-/// credited in proportion (largest remainder across components), the
-/// ledger reverses revenue through `refunds` and tax through
-/// `tax_payable`, and the money goes back to the payment method or to the
-/// customer's credit balance. Never more than what is left to credit.
-/// `items`: for a marketplace order, the order items the refund is for;
-/// none spreads it over all the order's items.
-#[allow(clippy::too_many_arguments)]
-pub async fn refund(
-    tx: &mut Tx,
-    invoice: &InvoiceRow,
-    amount: i64,
-    to: RefundTo,
-    reason: &str,
-    items: Option<&[String]>,
-    now: i64,
-) -> Result<billing::CreditNoteRow> {
-    if invoice.status != "paid" || invoice.total <= 0 {
-        return Err(Error::invalid("id", "only a paid invoice with a positive total can be refunded"));
-    }
-    let (credited, tax_credited) = credited_so_far(tx, invoice).await?;
-    let left = invoice.total - credited;
-    if amount <= 0 || amount > left {
-        return Err(Error::invalid(
-            "amount",
-            format!("amount must be 1 to {left} (what is left to credit on this invoice)"),
-        ));
-    }
-    if to == RefundTo::PaymentMethod && amount > invoice.amount_paid - credited.min(invoice.amount_paid) {
-        return Err(Error::invalid(
-            "refund_to",
-            "more than was paid by payment method; refund the rest to the credit balance",
-        ));
-    }
-    let currency = Currency::from_code(&invoice.currency).map_err(err)?;
-    let details: serde_json::Value = serde_json::from_str(&invoice.tax_details).unwrap_or_default();
-    let taxes: Vec<tax::TaxAmount> = serde_json::from_value(details["taxes"].clone()).unwrap_or_default();
-    // Tax share, cumulative so that rounding never drifts: the tax of
-    // everything credited so far (credited × tax ÷ total) less the tax
-    // already credited; the last credit takes exactly what is left. Split
-    // across components the same way.
-    let tax_after = tax_share(invoice, credited + amount)?;
-    let tax_part = tax_after - tax_credited;
-    let ratios: Vec<u64> = taxes.iter().map(|t| t.amount_minor.unsigned_abs()).collect();
-    let split = |t: i64| -> Result<Vec<i64>> {
-        if t != 0 && ratios.iter().any(|r| *r > 0) {
-            Ok(bursar_domain::money::Money::new(t, currency)
-                .allocate(&ratios)
-                .map_err(err)?
-                .iter()
-                .map(|m| m.amount_minor)
-                .collect())
-        } else {
-            Ok(vec![0; taxes.len()])
-        }
-    };
-    let (after, before) = (split(tax_after)?, split(tax_credited)?);
-    let parts: Vec<i64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-    let net = amount - tax_part;
-    let series = format!("CN-{}", from_millis(now).to_zoned(jiff::tz::TimeZone::UTC).year());
-    let n = billing::reserve_invoice_numbers(tx, invoice.livemode, &series, 1).await?;
-    let number = format!("{series}-{n:06}");
-    let id = new_id(IdKind::CreditNote);
-    // Money back to the method goes through the provider that took it: the
-    // latest payment of the invoice with enough left to refund.
-    let payment = match to {
-        RefundTo::PaymentMethod => {
-            let pays = bursar_store::payments::of_invoice(&mut **tx, &invoice.id).await?;
-            let p = pays
-                .into_iter()
-                .rev()
-                .find(|p| {
-                    matches!(p.status.as_str(), "completed" | "refunded") && p.amount - p.amount_refunded >= amount
-                })
-                .ok_or_else(|| Error::invalid("amount", "no payment of this invoice has that much left to refund"))?;
-            Some(p)
-        }
-        RefundTo::CreditBalance => None,
-    };
-    let (dest, to_str) = match &payment {
-        Some(p) => (format!("provider_clearing:{}", p.provider), "payment_method"),
-        None => (format!("customer_credit:{}", invoice.customer_id), "credit_balance"),
-    };
-    let mut e =
-        EntryDraft::new(currency, format!("Credit note {number} for {}", invoice.number.clone().unwrap_or_default()));
-    if net != 0 {
-        e = e.debit("refunds", net);
-    }
-    let mut credited_taxes = Vec::new();
-    for (t, p) in taxes.iter().zip(&parts) {
-        if *p != 0 {
-            e = e.debit(format!("tax_payable:{}", t.jurisdiction), *p);
-        }
-        credited_taxes.push(serde_json::json!({"name": t.name, "jurisdiction": t.jurisdiction, "rate_bps": t.rate_bps,
-            "taxable_minor": net, "amount_minor": p}));
-    }
-    let entry = e.credit(dest, amount).validate().map_err(err)?;
-    ledger::post(tx, ledger::NewEntry::at(invoice.livemode, &entry, now).source("credit_note", &id)).await?;
-    let row = billing::CreditNoteRow {
-        id,
-        livemode: invoice.livemode,
-        number,
-        invoice_id: invoice.id.clone(),
-        customer_id: invoice.customer_id.clone(),
-        currency: invoice.currency.clone(),
-        subtotal: net,
-        tax: tax_part,
-        total: amount,
-        refund_to: to_str.to_string(),
-        reason: reason.to_string(),
-        tax_details: serde_json::json!({ "taxes": credited_taxes }).to_string(),
-        created_at: now,
-        status: "issued".into(),
-    };
-    billing::insert_credit_note(tx, &row).await?;
-    if let Some(p) = payment {
-        let sandbox = p.provider == "sandbox";
-        let r = bursar_store::payments::RefundRow {
-            id: new_id(IdKind::Refund),
-            livemode: p.livemode,
-            credit_note_id: row.id.clone(),
-            payment_id: p.id.clone(),
-            provider: p.provider.clone(),
-            amount,
-            currency: p.currency.clone(),
-            // The sandbox refunds at once; a provider is asked after the commit.
-            status: if sandbox { "succeeded" } else { "pending" }.into(),
-            provider_refund_id: sandbox.then(|| format!("sbx_re_{}", &row.id[3..])),
-            failure_message: None,
-            next_check_at: (!sandbox).then_some(0),
-            created_at: now,
-            updated_at: now,
-        };
-        bursar_store::payments::insert_refund(tx, &r).await?;
-        bursar_store::payments::adjust_refunded(tx, &p.id, amount, now).await?;
-    }
-    // A marketplace order claws its split back.
-    crate::marketplace::on_refund(tx, invoice, &row, items, now).await?;
-    let data = serde_json::json!({"id": row.id, "number": row.number, "invoice": invoice.id, "total": amount,
-        "currency": invoice.currency, "refund_to": to_str});
-    events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;
-    events::emit(tx, invoice.livemode, "invoice.refunded", &invoice.id, &data, now).await?;
-    Ok(row)
 }

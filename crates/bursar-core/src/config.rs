@@ -416,22 +416,6 @@ impl Config {
         Ok(())
     }
 
-    /// Billing settings without provider connectors (the sandbox only);
-    /// `Ctx::billing_settings` adds the configured ones.
-    pub fn billing_settings(&self) -> crate::billing::Settings {
-        crate::billing::Settings {
-            tax: self.tax_settings(),
-            retry_hours: self.dunning_retry_hours.clone(),
-            final_unpaid: self.dunning_final_action == "unpaid",
-            providers: Default::default(),
-            market: crate::marketplace::MarketSettings {
-                refund_window_ms: self.refund_window_days * 86_400_000,
-                attribution_ms: self.affiliate_attribution_days * 86_400_000,
-                payout_minimum: self.payout_minimum,
-            },
-        }
-    }
-
     pub fn tax_settings(&self) -> bursar_domain::tax::TaxSettings {
         bursar_domain::tax::TaxSettings {
             origin_country: self.tax_origin_country.clone(),

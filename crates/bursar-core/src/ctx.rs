@@ -15,7 +15,7 @@ pub struct Ctx {
     /// The online VAT id check, when configured (`vat_check`).
     pub vat_checker: Option<Arc<dyn crate::vat_check::VatChecker>>,
     /// The payment provider connectors.
-    pub providers: Arc<crate::payments::Providers>,
+    pub providers: Arc<crate::providers::Providers>,
     /// The Redis connection for hot quota counters, opened on first use.
     pub redis: Arc<tokio::sync::OnceCell<redis::aio::ConnectionManager>>,
     /// Until when (epoch ms) Redis is bypassed after a failure.
@@ -31,7 +31,7 @@ impl Ctx {
             _ => None,
         };
         let providers =
-            Arc::new(crate::payments::Providers::from_config(&config).map_err(crate::storage::StorageError::Config)?);
+            Arc::new(crate::providers::Providers::from_config(&config).map_err(crate::storage::StorageError::Config)?);
         Ok(Ctx {
             db,
             clock,
@@ -45,8 +45,11 @@ impl Ctx {
     }
 
     /// Billing settings with the configured providers.
-    pub fn billing_settings(&self) -> crate::billing::Settings {
-        crate::billing::Settings { providers: self.providers.clone(), ..self.config.billing_settings() }
+    pub fn billing_settings(&self) -> crate::settings::Settings {
+        crate::settings::Settings {
+            providers: self.providers.clone(),
+            ..crate::settings::Settings::from_config(&self.config)
+        }
     }
 
     /// The wall-clock instant as stored (epoch milliseconds).

@@ -3,8 +3,8 @@
 //! earnings), completions, reviews, and affiliates with clicks and a
 //! commission.
 
-use crate::billing::Settings;
 use crate::error::Error;
+use crate::settings::Settings;
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::Currency;

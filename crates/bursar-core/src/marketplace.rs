@@ -3,8 +3,8 @@
 //! ledger, refunds claw the split back, and monthly payout runs pay what
 //! is due. The split rule itself is `bursar_domain::marketplace`.
 
-use crate::billing::Settings;
 use crate::error::{Error, Result};
+use crate::settings::Settings;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::marketplace::{self as rule, SaleLine};
@@ -15,22 +15,7 @@ use bursar_store::marketplace::{self as store, CommissionRow, EarningRow, OrderI
 use bursar_store::{events, ledger, order_refunds, Db, Tx};
 use serde_json::json;
 
-/// The marketplace's configured rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarketSettings {
-    /// Earnings are held and commissions pending this long after a sale.
-    pub refund_window_ms: i64,
-    /// A click credits purchases made within this long after it.
-    pub attribution_ms: i64,
-    /// Smallest payout in major units of its currency.
-    pub payout_minimum: i64,
-}
-
-impl Default for MarketSettings {
-    fn default() -> Self {
-        MarketSettings { refund_window_ms: 30 * 86_400_000, attribution_ms: 30 * 86_400_000, payout_minimum: 50 }
-    }
-}
+pub use crate::settings::MarketSettings;
 
 fn internal<E: std::fmt::Display>(e: E) -> Error {
     tracing::error!(error = %e, "marketplace");

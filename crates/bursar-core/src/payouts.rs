@@ -22,9 +22,9 @@
 //!    and sent again only when the provider has no record of it, so it is
 //!    never paid twice, however long the provider keeps idempotency keys.
 
-use crate::billing::Settings;
 use crate::error::{Error, Result};
-use crate::payments::Providers;
+use crate::providers::Providers;
+use crate::settings::Settings;
 use bursar_domain::ledger::EntryDraft;
 use bursar_domain::money::Currency;
 use bursar_providers::payouts::{PayoutRequest, PayoutStatus};

@@ -3,7 +3,7 @@
 //! tokens and decline codes follow Stripe's test cards, so tests written
 //! against the sandbox read the same as tests against Stripe.
 
-use crate::payments::Answer;
+use crate::providers::Answer;
 use bursar_store::payments::PaymentRow;
 
 /// (token, brand, last4, behaviour)

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorType};
 use crate::state::AppState;
-use crate::{api, middleware as mw, staff, telemetry};
+use crate::{api, middleware as mw, telemetry};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
@@ -51,16 +51,9 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .route("/metrics", get(metrics))
         .merge(v1)
         .merge(health)
-        .merge(staff::router(state.clone()))
-        .merge(crate::webhooks_in::router())
-        .merge(crate::checkout_pages::router())
-        .merge(crate::affiliate_links::router())
-        .merge(crate::pricing::router())
-        .merge(crate::portal::router())
-        .merge(crate::staff_console::router())
-        .merge(crate::staff_billing::router())
-        .merge(crate::course_pages::router())
-        .merge(crate::cart_pages::router())
+        .merge(crate::console::router())
+        .merge(crate::webhooks::router())
+        .merge(crate::pages::router())
         .fallback(not_found)
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))
@@ -211,7 +204,7 @@ pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::ta
                         tracing::warn!(error = %e, "checkout expiry failed");
                     }
                     let settings = state.billing_settings();
-                    match bursar_core::billing::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
+                    match bursar_core::billing_run::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
                         Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = ?e, "billing run failed"),

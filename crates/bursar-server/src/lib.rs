@@ -1,22 +1,19 @@
-//! Bursar's server: services and interfaces (HTTP API, staff pages, jobs).
+//! Bursar's interfaces over HTTP: the `/v1` API (`api`), the hosted pages
+//! (`pages`), the staff console (`console`), incoming provider webhooks
+//! (`webhooks`) and the background jobs (`jobs`). Each parses, calls the
+//! service layer (`bursar_core`) and renders; none calls another.
 
-pub mod affiliate_links;
 pub mod api;
 pub mod app;
-pub mod cart_pages;
-pub mod checkout_pages;
-pub mod course_pages;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod middleware;
-pub mod portal;
-pub mod pricing;
-pub mod staff;
-pub mod staff_billing;
-pub mod staff_console;
+pub mod pages;
 pub mod state;
 pub mod telemetry;
-pub mod webhooks_in;
+pub mod web;
+pub mod webhooks;
 
 pub use app::{build_router, serve, ServerHandle};
 pub use bursar_core::Config;

@@ -138,6 +138,22 @@ pub async fn adjust_refunded(tx: &mut Tx, id: &str, delta: i64, now: i64) -> Res
 }
 
 /// Writes back a payment's changing fields.
+/// The customer's payments created at or after `since` that wait for
+/// collection.
+pub async fn pending_since<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    e: E,
+    customer_id: &str,
+    since: i64,
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM payments WHERE customer_id = $1 AND status = 'pending' AND created_at >= $2 ORDER BY id",
+    )
+    .bind(customer_id)
+    .bind(since)
+    .fetch_all(e)
+    .await?)
+}
+
 /// Moves an unsettled payment to another provider (checkout fell back along
 /// its route before anything was taken).
 pub async fn set_provider(tx: &mut Tx, id: &str, provider: &str) -> Result<(), DbError> {

@@ -437,9 +437,9 @@ pub async fn seed_due(db: &Db, n: usize, now: i64) -> Result<()> {
 }
 
 async fn billing_run_timed(db: &Db, config: &Config, n: usize, now: i64) -> Result<()> {
-    let tax = config.billing_settings();
+    let tax = bursar_core::settings::Settings::from_config(config);
     let start = Instant::now();
-    let processed = bursar_core::billing::run_due(db, &tax, now, None, 1_000)
+    let processed = bursar_core::billing_run::run_due(db, &tax, now, None, 1_000)
         .await
         .map_err(|e| anyhow::anyhow!("billing run failed: {e}"))?;
     let secs = start.elapsed().as_secs_f64();

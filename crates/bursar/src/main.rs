@@ -309,7 +309,7 @@ async fn run(cli: Cli) -> Result<()> {
                 bail!("staff passwords must be at least 12 characters");
             }
             let db = open(&config).await?;
-            let hash = bursar_server::staff::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let hash = bursar_core::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
             let mut tx = db.begin().await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
             bursar_store::auth::upsert_staff(
@@ -330,11 +330,13 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let providers = bursar_core::payments::Providers::from_config(&config)
+            let providers = bursar_core::providers::Providers::from_config(&config)
                 .map_err(|e| anyhow::anyhow!("payment providers: {e}"))?;
-            let settings =
-                bursar_core::billing::Settings { providers: Arc::new(providers), ..config.billing_settings() };
-            let n = bursar_core::billing::run_due(&db, &settings, now, None, 1_000)
+            let settings = bursar_core::settings::Settings {
+                providers: Arc::new(providers),
+                ..bursar_core::settings::Settings::from_config(&config)
+            };
+            let n = bursar_core::billing_run::run_due(&db, &settings, now, None, 1_000)
                 .await
                 .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.message))?;
             println!("billing run processed {n} period boundaries");

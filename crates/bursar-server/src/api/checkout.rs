@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use bursar_core::checkout::{self, Session, SessionCreate};
+use bursar_core::sessions::{self, Session, SessionCreate};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,7 +29,7 @@ async fn create_session(
     ApiJson(body): ApiJson<SessionCreate>,
 ) -> ApiResult<Response> {
     let reply = idem.reply(StatusCode::CREATED);
-    let out = checkout::create(&state, caller.livemode, body, &reply).await?;
+    let out = sessions::create(&state, caller.livemode, body, &reply).await?;
     idem.respond(StatusCode::CREATED, &out)
 }
 
@@ -42,5 +42,5 @@ async fn get_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(checkout::get(&state, caller.livemode, &id).await?))
+    Ok(Json(sessions::get(&state, caller.livemode, &id).await?))
 }

@@ -129,7 +129,7 @@ fn check_text(param: &str, v: &str, max: usize) -> ApiResult<()> {
 }
 
 pub(crate) fn check_payout(
-    providers: &bursar_core::payments::Providers,
+    providers: &bursar_core::providers::Providers,
     method: &str,
     details: &serde_json::Value,
     livemode: bool,

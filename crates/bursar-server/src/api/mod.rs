@@ -172,7 +172,7 @@ pub async fn commit_and_collect(state: &AppState, tx: Tx, customer_id: &str, sin
         return Ok(tx);
     }
     tx.commit().await?;
-    bursar_core::payments::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    bursar_core::settlement::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
     Ok(state.db.begin().await?)
 }
 

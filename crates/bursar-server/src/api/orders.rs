@@ -209,7 +209,7 @@ async fn priced_items(
 }
 
 /// Where a cart's plan choice points its errors.
-const CART_PLAN: bursar_core::checkout::PlanFields = bursar_core::checkout::PlanFields {
+const CART_PLAN: bursar_core::sessions::PlanFields = bursar_core::sessions::PlanFields {
     plan: "subscription.plan",
     interval: "subscription.interval",
     quantity: "subscription.quantity",
@@ -227,7 +227,7 @@ async fn cart_plan(
 ) -> ApiResult<(Option<CartPlan>, Option<CartSubscription>)> {
     let Some(plan_id) = &cart.plan_id else { return Ok((None, None)) };
     let interval = cart.billing_interval.clone().unwrap_or_else(|| "month".into());
-    let chosen = bursar_core::checkout::choose_plan(
+    let chosen = bursar_core::sessions::choose_plan(
         &mut *conn,
         livemode,
         plan_id,
@@ -583,9 +583,9 @@ async fn choose_cart_plan(
     livemode: bool,
     cart: &mut CartRow,
     b: &CartSubscriptionSet,
-    fields: &bursar_core::checkout::PlanFields,
+    fields: &bursar_core::sessions::PlanFields,
 ) -> ApiResult<()> {
-    let (plan, price, quantity) = bursar_core::checkout::choose_plan(
+    let (plan, price, quantity) = bursar_core::sessions::choose_plan(
         tx,
         livemode,
         &b.plan,
@@ -615,7 +615,7 @@ async fn set_cart_subscription(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CartSubscriptionSet>,
 ) -> ApiResult<Json<Cart>> {
-    const FIELDS: bursar_core::checkout::PlanFields = bursar_core::checkout::PlanFields {
+    const FIELDS: bursar_core::sessions::PlanFields = bursar_core::sessions::PlanFields {
         plan: "plan",
         interval: "interval",
         quantity: "quantity",
@@ -666,7 +666,7 @@ pub struct CartCheckout {
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "marketplace", request_body = CartCheckout,
     params(("id" = String, Path, description = "Cart id")),
-    responses((status = 201, body = bursar_core::checkout::Session), (status = 400, body = crate::error::ErrorEnvelope),
+    responses((status = 201, body = bursar_core::sessions::Session), (status = 400, body = crate::error::ErrorEnvelope),
               (status = 404, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn checkout_cart(
@@ -687,10 +687,10 @@ pub(crate) async fn checkout_cart_for(
     caller: &Caller,
     id: &str,
     b: CartCheckout,
-) -> ApiResult<bursar_core::checkout::Session> {
+) -> ApiResult<bursar_core::sessions::Session> {
     let session_id = new_id(IdKind::CheckoutSession);
     let (success_url, cancel_url) =
-        bursar_core::checkout::return_urls(state, &session_id, b.success_url.clone(), b.cancel_url.clone())?;
+        bursar_core::sessions::return_urls(state, &session_id, b.success_url.clone(), b.cancel_url.clone())?;
     let not_found = || ApiError::not_found("id", "cart", id);
     if !is_valid(IdKind::Cart, id) {
         return Err(not_found());
@@ -707,7 +707,7 @@ pub(crate) async fn checkout_cart_for(
             if s.status == "open" && s.expires_at > now {
                 drop(tx);
                 let mut conn = state.db.reader().acquire().await?;
-                return Ok(bursar_core::checkout::render(state, &mut conn, s).await?);
+                return Ok(bursar_core::sessions::render(state, &mut conn, s).await?);
             }
             if s.status == "complete" {
                 return Err(ApiError::conflict("cart_ordered", "this cart was already paid for"));
@@ -764,7 +764,7 @@ pub(crate) async fn checkout_cart_for(
     store::save_cart(&mut tx, &cart).await?;
     tx.commit().await?;
     let mut conn = state.db.reader().acquire().await?;
-    Ok(bursar_core::checkout::render(state, &mut conn, s).await?)
+    Ok(bursar_core::sessions::render(state, &mut conn, s).await?)
 }
 
 // ---------------------------------------------------------------------------
@@ -987,7 +987,7 @@ async fn refund_order(
     } else {
         bursar_core::billing::gross_for_net(&inv, credited, tax_credited, net)?
     };
-    let cn = bursar_core::billing::refund(&mut tx, &inv, amount, to, &reason, Some(&b.items), now).await?;
+    let cn = bursar_core::refunds::refund(&mut tx, &inv, amount, to, &reason, Some(&b.items), now).await?;
     let mut tx = super::subscriptions::send_refunds(&state, tx, &cn.id).await?;
     let order = store::order(&mut *tx, caller.livemode, &id).await?.ok_or_else(ApiError::internal)?;
     let out = render_order_in(&mut tx, order).await?;

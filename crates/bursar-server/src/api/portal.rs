@@ -56,14 +56,14 @@ async fn create_portal_session(
     let customer =
         super::customers::load_live(&state, &caller, &b.customer).await.map_err(|e| e.with_param("customer"))?;
     if let Some(u) = &b.return_url {
-        bursar_core::checkout::check_url("return_url", u)?;
+        bursar_core::sessions::check_url("return_url", u)?;
     }
     let mut tx = state.db.begin().await?;
     let (token, expires_at) = open_session(&state, &mut tx, &customer.id, b.return_url.clone()).await?;
     let out = PortalSession {
         object: "portal_session",
         customer: customer.id,
-        url: format!("{}/portal/enter/{token}", bursar_core::checkout::public_base(&state)),
+        url: format!("{}/portal/enter/{token}", bursar_core::sessions::public_base(&state)),
         return_url: b.return_url,
         expires_at: secs(expires_at),
     };
@@ -151,7 +151,7 @@ async fn create_upgrade_prompt(
     let mut tx = state.db.begin().await?;
     let (token, expires_at) = open_session(&state, &mut tx, &customer.id, None).await?;
     tx.commit().await?;
-    let url = format!("{}/embed/upgrade/{token}?{what}", bursar_core::checkout::public_base(&state));
+    let url = format!("{}/embed/upgrade/{token}?{what}", bursar_core::sessions::public_base(&state));
     let snippet = format!(
         "<iframe src=\"{url}\" title=\"Upgrade your plan\" loading=\"lazy\" \
          style=\"width:100%;max-width:440px;height:200px;border:0\"></iframe>"

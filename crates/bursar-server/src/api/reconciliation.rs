@@ -293,5 +293,5 @@ async fn replay_provider_event(
     if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::ProviderEvent, &id) {
         return Err(ApiError::not_found("id", "provider event", &id));
     }
-    Ok(Json(render_event(crate::webhooks_in::replay(&state, caller.livemode, &id).await?)))
+    Ok(Json(render_event(bursar_core::provider_events::replay(&state, caller.livemode, &id).await?)))
 }

@@ -972,7 +972,7 @@ pub(crate) async fn refund_for(
     let now = billing::now_for(&mut tx, &customer, state.now_ms()).await?;
     let (credited, _) = billing::credited_so_far(&mut tx, &inv).await?;
     let amount = body.amount.unwrap_or(inv.total - credited);
-    let cn = billing::refund(&mut tx, &inv, amount, to, &reason, None, now).await?;
+    let cn = bursar_core::refunds::refund(&mut tx, &inv, amount, to, &reason, None, now).await?;
     let mut tx = send_refunds(state, tx, &cn.id).await?;
     let inv = store::invoice(&mut *tx, caller.livemode, id).await?.ok_or_else(ApiError::internal)?;
     let out = invoice_out(&mut tx, inv).await?;
@@ -999,7 +999,7 @@ pub(crate) async fn send_refunds(
         return Ok(tx);
     }
     tx.commit().await?;
-    bursar_core::payments::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
+    bursar_core::settlement::settle_refunds(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
     Ok(state.db.begin().await?)
 }
 
@@ -1014,7 +1014,8 @@ pub struct BillingRun {
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",
     responses((status = 200, body = BillingRun)), security(("api_key" = [])))]
 async fn run_billing(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<BillingRun>> {
-    let processed = billing::run_due(&state.db, &state.billing_settings(), state.now_ms(), None, 500).await?;
+    let processed =
+        bursar_core::billing_run::run_due(&state.db, &state.billing_settings(), state.now_ms(), None, 500).await?;
     Ok(Json(BillingRun { object: "billing_run", processed }))
 }
 
@@ -1054,7 +1055,8 @@ async fn pay_invoice(
         billing::Retry::Pending(payment) => {
             // A provider is charged outside the transaction, then asked.
             tx.commit().await?;
-            bursar_core::payments::collect(&state.db, &settings, std::slice::from_ref(&payment), state.now_ms()).await;
+            bursar_core::settlement::collect(&state.db, &settings, std::slice::from_ref(&payment), state.now_ms())
+                .await;
             let p = bursar_store::payments::get(state.db.reader(), &payment).await?.ok_or_else(ApiError::internal)?;
             if p.status == "failed" {
                 return Err(billing::declined(&inv).into());

@@ -168,7 +168,7 @@ async fn advance_test_clock(
     tx.commit().await?;
     // Everything that fell due on this clock happens before the answer:
     // renewals, trial ends, cancellations, resumptions.
-    bursar_core::billing::run_due(&state.db, &state.billing_settings(), state.now_ms(), Some(&id), 500).await?;
+    bursar_core::billing_run::run_due(&state.db, &state.billing_settings(), state.now_ms(), Some(&id), 500).await?;
     let tx = state.db.begin().await?;
     commit_json(tx, idem.as_ref(), StatusCode::OK, &out).await
 }

@@ -562,7 +562,7 @@ async fn pay_is_refused_while_an_earlier_attempt_is_being_confirmed() {
     // The check, once due (processing payments are asked again after five minutes), settles it
     // and completes the checkout.
     let settings = app.state.billing_settings();
-    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 400_000).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms() + 400_000).await.unwrap();
     assert_eq!(app.get(&format!("/v1/checkout/sessions/{id}")).await.1["status"], "complete");
     app.verify_ledger().await;
 }

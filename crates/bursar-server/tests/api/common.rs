@@ -129,7 +129,7 @@ impl TestApp {
             id: "stf_1".into(),
             email: "ops@example.com".into(),
             name: "Ops Person".into(),
-            password_hash: bursar_server::staff::hash_password("correct horse battery").unwrap(),
+            password_hash: bursar_core::auth::hash_password("correct horse battery").unwrap(),
             created_at: 0,
         };
         bursar_store::auth::upsert_staff(&mut tx, &staff).await.unwrap();

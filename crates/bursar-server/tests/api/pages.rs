@@ -75,7 +75,7 @@ async fn the_pricing_experiment_counts_visitors_once_and_reports_clicks_and_goal
         let (vid, seen, html) = visit(&app, "/pricing?mode=test", UA, "").await;
         let vid = vid.expect("a visitor id");
         assert!(seen, "the exposure is logged once, and remembered");
-        let variant = bursar_server::pricing::variant_for(&vid).key;
+        let variant = bursar_server::pages::pricing::variant_for(&vid).key;
         let headline = if variant == "a" { "Choose your plan" } else { "Invest in your score" };
         assert!(html.contains(headline), "the page shows the visitor's variant");
         visitors.push((vid, variant));

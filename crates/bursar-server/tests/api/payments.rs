@@ -151,7 +151,7 @@ async fn an_unknown_outcome_is_recovered_without_charging_twice() {
     // answers with the stored result and charges nothing more.
     let settings = app.state.billing_settings();
     let later = app.state.now_ms() + 120_000;
-    let asked = bursar_core::payments::run_checks(&app.state.db, &settings, later).await.unwrap();
+    let asked = bursar_core::settlement::run_checks(&app.state.db, &settings, later).await.unwrap();
     assert_eq!(asked, 1);
     let p = payments_of(&app, &cus).await;
     assert_eq!(p[1]["status"], "completed");
@@ -160,7 +160,7 @@ async fn an_unknown_outcome_is_recovered_without_charging_twice() {
     assert_eq!(invs["data"][0]["status"], "paid");
     assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
     // Asking again changes nothing.
-    bursar_core::payments::run_checks(&app.state.db, &settings, later + 3_600_000).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, later + 3_600_000).await.unwrap();
     assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
     app.verify_ledger().await;
 }
@@ -180,7 +180,7 @@ async fn a_provider_outage_leaves_the_payment_to_be_collected_later() {
     let (_, m) = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.map(|t| (0, t)).unwrap();
     assert!(m.contains("bursar_provider_errors_total"), "outages are visible in metrics");
     let settings = app.state.billing_settings();
-    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
     let p = payments_of(&app, &cus).await;
     assert_eq!(p[1]["status"], "completed");
     assert_eq!(fake.objects("payment_intent").len(), 2);
@@ -205,7 +205,7 @@ async fn sandbox_processing_payments_settle_when_checked() {
     let (_, p) = app.get(&format!("/v1/payments?invoice={id}")).await;
     assert_eq!(p["data"][0]["status"], "processing");
     let settings = app.state.billing_settings();
-    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms()).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms()).await.unwrap();
     let (_, p) = app.get(&format!("/v1/payments/{}", p["data"][0]["id"].as_str().unwrap())).await;
     assert_eq!(p["status"], "completed");
     assert_eq!(app.get(&format!("/v1/invoices/{id}")).await.1["status"], "paid");
@@ -325,7 +325,7 @@ async fn a_stripe_webhook_settles_a_payment_once() {
     // The recovery check finds it settled and asks nothing.
     let before = fake.requests().len();
     let settings = app.state.billing_settings();
-    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 600_000).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms() + 600_000).await.unwrap();
     assert_eq!(fake.requests().len(), before);
     app.verify_ledger().await;
 }
@@ -502,7 +502,7 @@ async fn reconciliation_lists_every_difference_between_stripe_bursar_and_the_led
     assert!(kinds.iter().any(|k| k.0 == "unknown_provider_payment"), "{kinds:?} {evs}");
     // Once recovered, the payment's differences are gone.
     let settings = app.state.billing_settings();
-    bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
+    bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms() + 120_000).await.unwrap();
     let (_, r) = app.get("/v1/reports/reconciliation?provider=stripe&from=1").await;
     assert!(r["differences"].as_array().unwrap().iter().all(|d| d["payment"] != json!(pay)), "{r}");
     let (s, e) = app.get("/v1/reports/reconciliation?provider=cash").await;
@@ -589,7 +589,7 @@ async fn the_recovery_job_never_charges_or_fails_a_checkout_payment() {
         sqlx::query(sql).execute(app.tdb.db.writer()).await.unwrap();
         let before = fake.objects("payment_intent").len();
         let settings = app.state.billing_settings();
-        bursar_core::payments::run_checks(&app.state.db, &settings, app.state.now_ms() + 1).await.unwrap();
+        bursar_core::settlement::run_checks(&app.state.db, &settings, app.state.now_ms() + 1).await.unwrap();
         let p = payments_of(&app, &cus).await;
         assert_eq!(p.len(), 1);
         assert_eq!(p[0]["status"], "pending", "still the buyer's to pay: {p:?}");

@@ -3,15 +3,15 @@
 //! the API's own code for the same change and write the audit log in the same
 //! transaction; a refused action shows the page again with the reason.
 
+use super::customers::{
+    after_action, chrome, mode_of, money, page, staff_caller, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff,
+    StaffForm, PAGE,
+};
 use crate::api::coupons::{self as coupon_api, CouponCreate};
 use crate::api::payments::PAYMENT_STATUSES;
 use crate::api::subscriptions::{self as subs, SubscriptionCancel};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::CsrfForm;
-use crate::staff_console::{
-    after_action, chrome, mode_of, money, page, staff_caller, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff,
-    StaffForm, PAGE,
-};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};

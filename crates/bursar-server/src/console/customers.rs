@@ -4,10 +4,10 @@
 //! action form carries the session's CSRF token, runs the same code as the
 //! API, and is written to the audit log in the same transaction.
 
+use super::current_session;
 use crate::api::subscriptions::{self as subs, InvoiceRefund};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, CsrfForm};
-use crate::staff::current_session;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};

@@ -2,10 +2,13 @@
 //! (only the token's hash is stored), CSRF tokens on every form, and a home
 //! page listing what is in the database.
 
+pub mod billing;
+pub mod customers;
+
 use crate::middleware::sha256_hex;
 use crate::state::AppState;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use crate::web::{cookie, cookie_header};
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,7 +18,7 @@ use axum::{Form, Router};
 use bursar_domain::ledger::{account_kind, natural_balance};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
 use bursar_store::auth::{self, StaffSession};
-use bursar_store::{customers, ledger, DbError};
+use bursar_store::{customers as customer_store, ledger, DbError};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use sqlx::Row;
@@ -25,48 +28,18 @@ const SESSION_COOKIE: &str = "bursar_staff";
 const LOGIN_CSRF_COOKIE: &str = "bursar_login_csrf";
 const SESSION_HOURS: i64 = 12;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let _ = state;
+pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(customers::router())
+        .merge(billing::router())
         .route("/", get(|| async { Redirect::to("/staff") }))
         .route("/staff/login", get(login_page).post(login))
         .route("/staff/logout", post(logout))
         .route("/staff", get(home))
 }
 
-/// Hashes a staff password with Argon2id and a random salt.
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
-
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> String {
     cookie_header(state, name, value, max_age_secs, "Strict")
-}
-
-/// A `Set-Cookie` value: HttpOnly, `Secure` when Bursar is reached over
-/// https, with the given `SameSite`.
-pub(crate) fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: i64, same_site: &str) -> String {
-    let secure = state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-    format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{}",
-        if secure { "; Secure" } else { "" }
-    )
 }
 
 fn random_token() -> String {
@@ -132,7 +105,9 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
     let verified = match staff {
         Some(s) => {
             let hash = s.password_hash.clone();
-            let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+            let ok = tokio::task::spawn_blocking(move || bursar_core::auth::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false);
             ok.then_some(s)
         }
         None => None,
@@ -226,7 +201,7 @@ struct BalanceLine {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    chrome: crate::staff_console::Chrome,
+    chrome: self::customers::Chrome,
     customers: i64,
     api_keys: i64,
     ledger_entries: i64,
@@ -278,7 +253,7 @@ async fn count(state: &AppState, table: &'static str, livemode: bool) -> Result<
 }
 
 async fn home_page(state: &AppState, session: StaffSession, livemode: bool) -> Result<String, DbError> {
-    let rows = customers::list(state.db.reader(), livemode, &Default::default(), None, 10).await?;
+    let rows = customer_store::list(state.db.reader(), livemode, &Default::default(), None, 10).await?;
     let accounts: Vec<String> = rows.iter().map(|r| format!("customer_credit:{}", r.id)).collect();
     let credit = ledger::balances_of(&state.db, livemode, &accounts).await?;
     let recent = rows
@@ -328,8 +303,8 @@ async fn home_page(state: &AppState, session: StaffSession, livemode: bool) -> R
         })
         .collect();
     let page = HomePage {
-        chrome: crate::staff_console::chrome(&session, livemode),
-        customers: customers::count(state.db.reader(), livemode).await?,
+        chrome: self::customers::chrome(&session, livemode),
+        customers: customer_store::count(state.db.reader(), livemode).await?,
         api_keys: count(state, "api_keys", livemode).await?,
         ledger_entries: count(state, "ledger_entries", livemode).await?,
         events: count(state, "events", livemode).await?,

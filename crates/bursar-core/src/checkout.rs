@@ -1,22 +1,23 @@
-//! "Pay" and what follows it: the invoice issued once, the payment attempt,
-//! the provider's hosted page (with fallback along the route), the
+//! Hosted checkout, the buyer's flow: "Pay" and what follows it: the
+//! invoice issued once, the payment attempt, the provider's hosted page (with fallback along the route), the
 //! sandbox's test cards and 3-D Secure step, and the buyer's return. Every
 //! action the buyer takes on the page carries the session's form token.
 
-use super::fulfil::{fulfil, keep_method, save_method};
-use super::sessions::load;
 use crate::basket::{self, SessionCoupon};
 use crate::billing::{self, Settings};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::payments::{self, Answer};
+use crate::providers::Answer;
+use crate::sessions::{check_token, fulfil, keep_method, load, save_method, success_url};
+use crate::settlement;
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::Currency;
+use bursar_domain::subscription::Status;
 use bursar_providers::{CheckoutRequest, CheckoutSession, CustomerInfo, MethodDetails};
 use bursar_store::checkout::{self as store, SessionRow};
 use bursar_store::payments::{self as pay_store, PaymentRow};
-use bursar_store::{billing as billing_store, catalog, customers, Tx};
+use bursar_store::{billing as billing_store, catalog, customers, events, Tx};
 use std::collections::BTreeMap;
 
 /// Where the buyer goes next.
@@ -315,22 +316,6 @@ async fn issue(
     Ok(())
 }
 
-pub(crate) fn success_url(s: &SessionRow) -> String {
-    let sep = if s.success_url.contains('?') { '&' } else { '?' };
-    format!("{}{sep}session_id={}", s.success_url, s.id)
-}
-
-/// The buyer's actions carry the session's form token (the page's link is
-/// public; the token proves the form came from it).
-pub(crate) fn check_token(s: &SessionRow, token: &str) -> Result<()> {
-    use subtle::ConstantTimeEq;
-    if bool::from(s.form_token.as_bytes().ct_eq(token.as_bytes())) {
-        Ok(())
-    } else {
-        Err(Error::forbidden("form_token_invalid", "the form is out of date; reload the page"))
-    }
-}
-
 async fn pending_payment(state: &Ctx, s: &SessionRow) -> Result<PaymentRow> {
     let id = s.payment_id.as_deref().ok_or_else(|| Error::invalid("id", "the checkout has no payment to make"))?;
     pay_store::get(state.db.reader(), id).await?.ok_or_else(Error::internal)
@@ -426,7 +411,7 @@ async fn settle_sandbox(state: &Ctx, s: &SessionRow, answer: Answer, card: Optio
             p.method_last4 = Some(last4.to_string());
         }
     }
-    payments::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
+    settlement::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
     tx.commit().await?;
     after_payment(state, &s.id).await
 }
@@ -528,7 +513,88 @@ pub async fn provider_return(ctx: &Ctx, id: &str, params: &BTreeMap<String, Stri
     if let (Some(m), Answer::Succeeded { .. }) = (&method, &answer) {
         keep_method(&mut tx, &mut p, m, now).await?;
     }
-    payments::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
+    settlement::apply(&mut tx, &settings, &mut p, answer, now, state.now_ms()).await?;
     tx.commit().await?;
     after_payment(state, id).await
+}
+
+/// Expires open sessions past their time: the payment attempt is
+/// cancelled, the invoice voided, an incomplete subscription expires.
+pub async fn expire_due(state: &Ctx) -> Result<u32> {
+    let ids = store::expired(state.db.reader(), state.now_ms(), 200).await?;
+    let mut n = 0;
+    let settings = state.billing_settings();
+    for id in ids {
+        // Before giving up on a payment, ask its provider (outside any
+        // transaction): the buyer may have paid at the last moment.
+        let payment = match store::get(state.db.reader(), &id).await?.and_then(|s| s.payment_id) {
+            Some(pid) => pay_store::get(state.db.reader(), &pid).await?,
+            None => None,
+        };
+        if let Some(p) = payment {
+            if p.status == "processing" {
+                continue; // the checks or a webhook settle it first
+            }
+            if let (true, Some(conn)) = (p.status == "pending", state.providers.get(&p.provider)) {
+                if let Ok(bursar_providers::PaymentStatus::Succeeded { provider_payment_id, .. }) =
+                    conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await
+                {
+                    let mut tx = state.db.begin().await?;
+                    if let Some(mut p) = pay_store::get_locked(&mut tx, state.db.for_update(), &p.id).await? {
+                        let now = state.now_ms();
+                        let answer = Answer::Succeeded { provider_payment_id, fee: None };
+                        settlement::apply(&mut tx, &settings, &mut p, answer, now, now).await?;
+                    }
+                    tx.commit().await?;
+                    continue;
+                }
+            }
+        }
+        let mut tx = state.db.begin().await?;
+        let Some(mut s) = store::get_locked(&mut tx, state.db.for_update(), &id).await? else { continue };
+        if s.status != "open" {
+            continue;
+        }
+        let now = state.now_ms();
+        if let Some(pid) = &s.payment_id {
+            if let Some(mut p) = pay_store::get_locked(&mut tx, state.db.for_update(), pid).await? {
+                if p.status == "pending" {
+                    p.status = "cancelled".into();
+                    p.updated_at = now;
+                    pay_store::save(&mut tx, &p).await?;
+                }
+            }
+        }
+        if let Some(inv) = &s.invoice_id {
+            let open = billing_store::invoice(&mut *tx, s.livemode, inv).await?.is_some_and(|i| i.status == "open");
+            if open {
+                crate::invoicing::void(&mut tx, state.db.for_update(), s.livemode, inv, now).await?;
+            }
+        }
+        if let Some(sub_id) = &s.subscription_id {
+            if let Some(mut sub) = billing_store::subscription(&mut tx, s.livemode, sub_id, "").await? {
+                if sub.status == Status::Incomplete.as_str() {
+                    sub.status = Status::IncompleteExpired.as_str().into();
+                    sub.updated_at = now;
+                    billing_store::save_subscription(&mut tx, &sub).await?;
+                    billing::emit_sub(&mut tx, &sub, "subscription.incomplete_expired", now).await?;
+                }
+            }
+        }
+        s.status = "expired".into();
+        store::save(&mut tx, &s).await?;
+        // Its cart can be changed and checked out again.
+        if let Some(mut cart) = bursar_store::marketplace::cart_by_session(&mut *tx, &s.id).await? {
+            if cart.status == "checked_out" {
+                cart.status = "open".into();
+                cart.updated_at = now;
+                bursar_store::marketplace::save_cart(&mut tx, &cart).await?;
+            }
+        }
+        events::emit(&mut tx, s.livemode, "checkout.session.expired", &s.id, &serde_json::json!({"id": s.id}), now)
+            .await?;
+        tx.commit().await?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -39,7 +39,7 @@ pub(crate) fn locale_of(headers: &HeaderMap, tag: Option<&str>) -> Locale {
             headers
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|h| h.to_str().ok())
-                .and_then(crate::pricing::negotiate_locale)
+                .and_then(super::pricing::negotiate_locale)
         })
         .unwrap_or(Locale::EnUs)
 }
@@ -49,7 +49,7 @@ pub(crate) fn locale_of(headers: &HeaderMap, tag: Option<&str>) -> Locale {
 fn wanted_currency(state: &AppState, headers: &HeaderMap, asked: Option<&str>, locale: Locale) -> String {
     asked
         .map(str::to_ascii_uppercase)
-        .or_else(|| crate::pricing::visitor_currency(state, headers))
+        .or_else(|| super::pricing::visitor_currency(state, headers))
         .unwrap_or_else(|| locale.default_currency().code().to_string())
 }
 

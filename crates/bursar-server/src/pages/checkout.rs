@@ -12,7 +12,8 @@ use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bursar_core::checkout::{self, Next, SessionView};
+use bursar_core::checkout::{self, Next};
+use bursar_core::sessions::{self, SessionView};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -112,7 +113,7 @@ fn session_page(v: &SessionView, error: Option<String>) -> Response {
 }
 
 async fn show(state: &AppState, id: &str, error: Option<String>) -> ApiResult<Response> {
-    let v = checkout::view(state, id).await?;
+    let v = sessions::view(state, id).await?;
     Ok(session_page(&v, error))
 }
 
@@ -131,7 +132,7 @@ async fn apply_coupon(
     Path(id): Path<String>,
     Form(f): Form<CouponForm>,
 ) -> ApiResult<Response> {
-    match checkout::set_coupon(&state, &id, &f.form_token, &f.code).await {
+    match sessions::set_coupon(&state, &id, &f.form_token, &f.code).await {
         Ok(()) => Ok(Redirect::to(&format!("/checkout/{id}")).into_response()),
         Err(e) if matches!(e.kind, bursar_core::Kind::Invalid | bursar_core::Kind::Conflict) => {
             show(&state, &id, Some(e.message)).await
@@ -186,7 +187,7 @@ async fn next(state: &AppState, id: &str, n: Next) -> ApiResult<Response> {
             fields,
         })),
         Next::Authenticate { amount, currency } => {
-            let v = checkout::view(state, id).await?;
+            let v = sessions::view(state, id).await?;
             Ok(html(AuthenticatePage {
                 lang: "en".into(),
                 id: id.to_string(),
@@ -223,7 +224,7 @@ async fn sandbox_page(State(state): State<AppState>, Path(id): Path<String>) -> 
     let Some(t) = checkout::sandbox_target(&state, &id).await? else {
         return Ok(Redirect::to(&format!("/checkout/{id}")).into_response());
     };
-    let v = checkout::view(&state, &id).await?;
+    let v = sessions::view(&state, &id).await?;
     Ok(html(SandboxPage {
         lang: "en".into(),
         id,
@@ -299,7 +300,7 @@ async fn provider_return(
 /// Bursar's own receipt page, where a session without a `success_url`
 /// ends: the session page, which shows what was paid once it is complete.
 async fn thanks(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let v = checkout::view(&state, &id).await?;
+    let v = sessions::view(&state, &id).await?;
     if !v.complete {
         return Ok(Redirect::to(&format!("/checkout/{id}")).into_response());
     }
@@ -319,7 +320,7 @@ struct LeftPage {
 /// Bursar's own page for a buyer who left without paying (a session without
 /// a `cancel_url`): nothing was charged, and the way back while it is open.
 async fn left(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let v = checkout::view(&state, &id).await?;
+    let v = sessions::view(&state, &id).await?;
     Ok(html(LeftPage {
         lang: lang(v.locale),
         test_mode: !v.session.livemode,
@@ -331,6 +332,6 @@ async fn left(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 
 /// The buyer left the provider's page (or Bursar's) without paying.
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let v = checkout::view(&state, &id).await?;
+    let v = sessions::view(&state, &id).await?;
     Ok(Redirect::to(&v.session.cancel_url).into_response())
 }

@@ -1,9 +1,7 @@
 //! A paid session's fulfilment, and the sessions that expire unpaid.
 
 use crate::billing::{self, Settings};
-use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::payments::{self, Answer};
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::subscription::{Event, Status};
 use bursar_providers::MethodDetails;
@@ -75,7 +73,7 @@ pub async fn fulfil(
     Ok(())
 }
 
-/// Called when a checkout's payment settles (from `payments::apply`).
+/// Called when a checkout's payment settles (from `settlement::apply`).
 pub async fn payment_settled(tx: &mut Tx, settings: &Settings, p: &PaymentRow, now: i64) -> Result<()> {
     let Some(id) = &p.checkout_session_id else { return Ok(()) };
     let Some(mut s) = store::get(&mut **tx, id).await? else { return Ok(()) };
@@ -110,13 +108,7 @@ pub async fn keep_method(tx: &mut Tx, p: &mut PaymentRow, d: &MethodDetails, now
     Ok(())
 }
 
-pub(crate) async fn save_method(
-    tx: &mut Tx,
-    p: &mut PaymentRow,
-    provider: &str,
-    d: &MethodDetails,
-    now: i64,
-) -> Result<()> {
+pub async fn save_method(tx: &mut Tx, p: &mut PaymentRow, provider: &str, d: &MethodDetails, now: i64) -> Result<()> {
     let m = dunning::PaymentMethodRow {
         id: new_id(IdKind::PaymentMethod),
         livemode: p.livemode,
@@ -138,85 +130,4 @@ pub(crate) async fn save_method(
     p.method_exp_month = m.exp_month;
     p.method_exp_year = m.exp_year;
     Ok(())
-}
-
-/// Expires open sessions past their time: the payment attempt is
-/// cancelled, the invoice voided, an incomplete subscription expires.
-pub async fn expire_due(state: &Ctx) -> Result<u32> {
-    let ids = store::expired(state.db.reader(), state.now_ms(), 200).await?;
-    let mut n = 0;
-    let settings = state.billing_settings();
-    for id in ids {
-        // Before giving up on a payment, ask its provider (outside any
-        // transaction): the buyer may have paid at the last moment.
-        let payment = match store::get(state.db.reader(), &id).await?.and_then(|s| s.payment_id) {
-            Some(pid) => pay_store::get(state.db.reader(), &pid).await?,
-            None => None,
-        };
-        if let Some(p) = payment {
-            if p.status == "processing" {
-                continue; // the checks or a webhook settle it first
-            }
-            if let (true, Some(conn)) = (p.status == "pending", state.providers.get(&p.provider)) {
-                if let Ok(bursar_providers::PaymentStatus::Succeeded { provider_payment_id, .. }) =
-                    conn.retrieve(&p.id, p.provider_payment_id.as_deref()).await
-                {
-                    let mut tx = state.db.begin().await?;
-                    if let Some(mut p) = pay_store::get_locked(&mut tx, state.db.for_update(), &p.id).await? {
-                        let now = state.now_ms();
-                        let answer = Answer::Succeeded { provider_payment_id, fee: None };
-                        payments::apply(&mut tx, &settings, &mut p, answer, now, now).await?;
-                    }
-                    tx.commit().await?;
-                    continue;
-                }
-            }
-        }
-        let mut tx = state.db.begin().await?;
-        let Some(mut s) = store::get_locked(&mut tx, state.db.for_update(), &id).await? else { continue };
-        if s.status != "open" {
-            continue;
-        }
-        let now = state.now_ms();
-        if let Some(pid) = &s.payment_id {
-            if let Some(mut p) = pay_store::get_locked(&mut tx, state.db.for_update(), pid).await? {
-                if p.status == "pending" {
-                    p.status = "cancelled".into();
-                    p.updated_at = now;
-                    pay_store::save(&mut tx, &p).await?;
-                }
-            }
-        }
-        if let Some(inv) = &s.invoice_id {
-            let open = billing_store::invoice(&mut *tx, s.livemode, inv).await?.is_some_and(|i| i.status == "open");
-            if open {
-                crate::invoicing::void(&mut tx, state.db.for_update(), s.livemode, inv, now).await?;
-            }
-        }
-        if let Some(sub_id) = &s.subscription_id {
-            if let Some(mut sub) = billing_store::subscription(&mut tx, s.livemode, sub_id, "").await? {
-                if sub.status == Status::Incomplete.as_str() {
-                    sub.status = Status::IncompleteExpired.as_str().into();
-                    sub.updated_at = now;
-                    billing_store::save_subscription(&mut tx, &sub).await?;
-                    billing::emit_sub(&mut tx, &sub, "subscription.incomplete_expired", now).await?;
-                }
-            }
-        }
-        s.status = "expired".into();
-        store::save(&mut tx, &s).await?;
-        // Its cart can be changed and checked out again.
-        if let Some(mut cart) = bursar_store::marketplace::cart_by_session(&mut *tx, &s.id).await? {
-            if cart.status == "checked_out" {
-                cart.status = "open".into();
-                cart.updated_at = now;
-                bursar_store::marketplace::save_cart(&mut tx, &cart).await?;
-            }
-        }
-        events::emit(&mut tx, s.livemode, "checkout.session.expired", &s.id, &serde_json::json!({"id": s.id}), now)
-            .await?;
-        tx.commit().await?;
-        n += 1;
-    }
-    Ok(n)
 }

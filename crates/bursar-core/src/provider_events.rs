@@ -1,5 +1,4 @@
-//! Incoming provider webhooks: `POST /webhooks/stripe`, `/webhooks/paypal`,
-//! `/webhooks/razorpay`.
+//! Incoming provider events (the webhooks `POST /webhooks/{provider}`).
 //!
 //! The raw body is verified exactly as the provider documents (through its
 //! connector: Stripe's `t=`/`v1=` HMAC with a timestamp tolerance and
@@ -15,57 +14,42 @@
 //! currency differs from the payment is flagged, not applied. Unknown event
 //! types are stored and acknowledged with 200.
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use bursar_core::payments::{self, Answer};
+use crate::ctx::Ctx;
+use crate::error::{Error, Kind, Result};
+use crate::providers::Answer;
+use crate::settlement;
 use bursar_domain::id::{new_id, IdKind};
-use bursar_providers::{Headers, WebhookError, WebhookKind};
+use bursar_providers::{Headers, WebhookKind};
 use bursar_store::payments::{self as store, PaymentRow, ProviderEventRow};
 use bursar_store::{customers, events, Tx};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/{provider}", post(receive)).layer(DefaultBodyLimit::max(1 << 20))
+pub use bursar_store::payments::ProviderEventRow as ProviderEvent;
+
+/// What became of a delivered event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The same event was delivered before (and applied then).
+    pub duplicate: bool,
+    /// `applied`, `ignored` or `flagged`.
+    pub status: &'static str,
 }
 
-fn bad_signature(e: &WebhookError) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        crate::error::ErrorType::InvalidRequestError,
-        "webhook_unverified",
-        format!("the webhook was refused: {e}"),
-    )
-}
-
-async fn receive(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+/// Receives one delivery from `provider`: verified, stored once, applied.
+/// `headers` are lower-cased names.
+pub async fn receive(ctx: &Ctx, provider: &str, headers: &Headers, body: &[u8]) -> Result<Received> {
+    let state = ctx;
     let Some(conn) =
-        matches!(provider.as_str(), "stripe" | "paypal" | "razorpay").then(|| state.providers.get(&provider)).flatten()
+        matches!(provider, "stripe" | "paypal" | "razorpay").then(|| state.providers.get(provider)).flatten()
     else {
-        return Err(ApiError::not_found("provider", "configured payment provider", &provider));
+        return Err(Error::not_found("provider", "configured payment provider", provider));
     };
-    let mut hs = Headers::new();
-    for (k, v) in &headers {
-        if let Ok(v) = v.to_str() {
-            hs.insert(k.as_str().to_ascii_lowercase(), v.to_string());
-        }
-    }
     let now = state.clock.now();
-    let event = match conn.verify_webhook(&hs, &body, now).await {
+    let event = match conn.verify_webhook(headers, body, now).await {
         Ok(e) => e,
         Err(e) => {
-            metrics::counter!("bursar_webhooks_refused_total", "provider" => provider.clone()).increment(1);
+            metrics::counter!("bursar_webhooks_refused_total", "provider" => provider.to_string()).increment(1);
             tracing::warn!(provider = %provider, error = %e, "webhook refused");
-            return Err(bad_signature(&e));
+            return Err(Error::new(Kind::Invalid, "webhook_unverified", format!("the webhook was refused: {e}")));
         }
     };
     // An approval Bursar must complete (capture) is completed before the
@@ -77,10 +61,10 @@ async fn receive(
         };
         let p = match p {
             Some(p) => Some(p),
-            None => store::by_provider_id(state.db.reader(), &provider, provider_ref).await?,
+            None => store::by_provider_id(state.db.reader(), provider, provider_ref).await?,
         };
         if let Some(p) = p.filter(|p| p.status == "pending" && p.checkout_session_id.is_some()) {
-            if let Err(e) = bursar_core::checkout::complete_approved(&state, &p).await {
+            if let Err(e) = crate::checkout::complete_approved(state, &p).await {
                 tracing::warn!(payment = %p.id, error = %e, "completing an approved checkout failed");
             }
         }
@@ -88,10 +72,10 @@ async fn receive(
     let server_now = state.now_ms();
     let row = ProviderEventRow {
         id: new_id(IdKind::ProviderEvent),
-        provider: provider.clone(),
+        provider: provider.to_string(),
         event_id: event.event_id.clone(),
         event_type: event.event_type.clone(),
-        payload: String::from_utf8_lossy(&body).into_owned(),
+        payload: String::from_utf8_lossy(body).into_owned(),
         status: "received".into(),
         note: None,
         payment_id: None,
@@ -99,38 +83,38 @@ async fn receive(
         processed_at: None,
         // Stripe says which mode an event belongs to; for the others the
         // payment it concerns decides.
-        livemode: serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["livemode"].as_bool()),
+        livemode: serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v["livemode"].as_bool()),
     };
     let mut tx = state.db.begin().await?;
     if !store::insert_event(&mut tx, &row).await? {
         tx.commit().await?;
-        metrics::counter!("bursar_webhooks_total", "provider" => provider.clone(), "result" => "duplicate")
+        metrics::counter!("bursar_webhooks_total", "provider" => provider.to_string(), "result" => "duplicate")
             .increment(1);
-        return Ok(Json(serde_json::json!({"received": true, "duplicate": true})).into_response());
+        return Ok(Received { duplicate: true, status: "ignored" });
     }
     let settings = state.billing_settings();
-    let (status, note, payment) = apply(&mut tx, &state, &settings, &provider, event.kind, server_now).await?;
+    let (status, note, payment) = apply(&mut tx, state, &settings, provider, event.kind, server_now).await?;
     store::set_event_outcome(&mut tx, &row.id, status, note.as_deref(), payment.as_deref(), server_now).await?;
     tx.commit().await?;
-    metrics::counter!("bursar_webhooks_total", "provider" => provider.clone(), "result" => status).increment(1);
-    Ok((StatusCode::OK, Json(serde_json::json!({"received": true, "status": status}))).into_response())
+    metrics::counter!("bursar_webhooks_total", "provider" => provider.to_string(), "result" => status).increment(1);
+    Ok(Received { duplicate: false, status })
 }
 
 /// Applies a stored event again (staff replay): the body is mapped again by
 /// its connector without re-checking the signature, which was checked on
 /// receipt. Applying is idempotent, so a replay of an applied event
 /// changes nothing. Returns the outcome.
-pub async fn replay(state: &AppState, livemode: bool, id: &str) -> ApiResult<store::ProviderEventRow> {
-    let not_found = || ApiError::not_found("id", "provider event", id);
+pub async fn replay(state: &Ctx, livemode: bool, id: &str) -> Result<store::ProviderEventRow> {
+    let not_found = || Error::not_found("id", "provider event", id);
     let row = store::event(state.db.reader(), livemode, id).await?.ok_or_else(not_found)?;
     let conn = state
         .providers
         .get(&row.provider)
-        .ok_or_else(|| ApiError::invalid("id", format!("{} is not configured", row.provider)))?;
+        .ok_or_else(|| Error::invalid("id", format!("{} is not configured", row.provider)))?;
     let event = conn
         .parse_webhook(row.payload.as_bytes())
         .await
-        .map_err(|e| ApiError::invalid("id", format!("the stored event cannot be read: {e}")))?;
+        .map_err(|e| Error::invalid("id", format!("the stored event cannot be read: {e}")))?;
     let server_now = state.now_ms();
     let settings = state.billing_settings();
     let mut tx = state.db.begin().await?;
@@ -145,11 +129,11 @@ pub async fn replay(state: &AppState, livemode: bool, id: &str) -> ApiResult<sto
 /// it, else by the provider's id. Locked for the update.
 async fn find_payment(
     tx: &mut Tx,
-    state: &AppState,
+    state: &Ctx,
     provider: &str,
     payment_id: Option<&str>,
     provider_payment_id: &str,
-) -> ApiResult<Option<PaymentRow>> {
+) -> Result<Option<PaymentRow>> {
     let for_update = state.db.for_update();
     if let Some(id) = payment_id {
         if let Some(p) = store::get_locked(tx, for_update, id).await?.filter(|p| p.provider == provider) {
@@ -166,12 +150,12 @@ async fn find_payment(
 /// `flagged`), a note, and the payment it concerned.
 async fn apply(
     tx: &mut Tx,
-    state: &AppState,
-    settings: &bursar_core::billing::Settings,
+    state: &Ctx,
+    settings: &crate::settings::Settings,
     provider: &str,
     kind: WebhookKind,
     server_now: i64,
-) -> ApiResult<(&'static str, Option<String>, Option<String>)> {
+) -> Result<(&'static str, Option<String>, Option<String>)> {
     match kind {
         WebhookKind::PaymentSucceeded { payment_id, provider_payment_id, amount, method, provider_customer } => {
             let Some(mut p) = find_payment(tx, state, provider, payment_id.as_deref(), &provider_payment_id).await?
@@ -196,9 +180,9 @@ async fn apply(
                 // event (whichever of the provider's events carries it), so
                 // the subscription's renewals can charge it.
                 m.provider_customer = m.provider_customer.or(provider_customer);
-                bursar_core::checkout::keep_method(tx, &mut p, &m, now).await?;
+                crate::sessions::keep_method(tx, &mut p, &m, now).await?;
             }
-            payments::apply(
+            settlement::apply(
                 tx,
                 settings,
                 &mut p,
@@ -224,7 +208,7 @@ async fn apply(
             let now = customer_now(tx, &p, server_now).await?;
             let was = p.status.clone();
             let answer = Answer::Failed { provider_payment_id: Some(provider_payment_id), code, message };
-            payments::apply(tx, settings, &mut p, answer, now, server_now).await?;
+            settlement::apply(tx, settings, &mut p, answer, now, server_now).await?;
             let status = if was != p.status { "applied" } else { "ignored" };
             Ok((status, (status == "ignored").then(|| format!("the payment was already {was}")), Some(p.id)))
         }
@@ -268,7 +252,7 @@ async fn apply(
     }
 }
 
-async fn customer_now(tx: &mut Tx, p: &PaymentRow, server_now: i64) -> ApiResult<i64> {
-    let customer = customers::get(&mut **tx, p.livemode, &p.customer_id).await?.ok_or_else(ApiError::internal)?;
-    Ok(bursar_core::billing::now_for(tx, &customer, server_now).await?)
+async fn customer_now(tx: &mut Tx, p: &PaymentRow, server_now: i64) -> Result<i64> {
+    let customer = customers::get(&mut **tx, p.livemode, &p.customer_id).await?.ok_or_else(Error::internal)?;
+    crate::billing::now_for(tx, &customer, server_now).await
 }

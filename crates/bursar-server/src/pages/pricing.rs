@@ -38,7 +38,7 @@ fn is_bot(headers: &HeaderMap) -> bool {
 }
 
 fn visitor_of(headers: &HeaderMap) -> Option<String> {
-    crate::staff::cookie(headers, VISITOR_COOKIE)
+    crate::web::cookie(headers, VISITOR_COOKIE)
         .filter(|v| v.len() == 24 && v.chars().all(|c| c.is_ascii_alphanumeric()))
         .map(str::to_string)
 }
@@ -385,7 +385,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     h.insert(header::VARY, header::HeaderValue::from_static("Accept-Language, Cookie"));
     if existing.is_none() {
         // Lax, not Strict: the visitor arrives from the platform's site.
-        let cookie = crate::staff::cookie_header(state, VISITOR_COOKIE, &visitor, 31_536_000, "Lax");
+        let cookie = crate::web::cookie_header(state, VISITOR_COOKIE, &visitor, 31_536_000, "Lax");
         if let Ok(v) = header::HeaderValue::from_str(&cookie) {
             h.append(header::SET_COOKIE, v);
         }
@@ -393,7 +393,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     // The experiment's exposure: the first real view in each mode (not a
     // `?variant=` preview, not a crawler), written once.
     let mode = if livemode { "l" } else { "t" };
-    let seen = crate::staff::cookie(headers, SEEN_COOKIE).unwrap_or("").to_string();
+    let seen = crate::web::cookie(headers, SEEN_COOKIE).unwrap_or("").to_string();
     if preview.is_none() && !is_bot(headers) && !seen.contains(mode) {
         let key = crate::api::experiments::PRICING_PAGE.key;
         match bursar_store::experiments::expose(state.db.writer(), livemode, key, &visitor, variant.key, state.now_ms())
@@ -401,7 +401,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
         {
             Ok(_) => {
                 let value = format!("{}{mode}", seen.chars().filter(|c| matches!(c, 't' | 'l')).collect::<String>());
-                let cookie = crate::staff::cookie_header(state, SEEN_COOKIE, &value, 31_536_000, "Lax");
+                let cookie = crate::web::cookie_header(state, SEEN_COOKIE, &value, 31_536_000, "Lax");
                 if let Ok(v) = header::HeaderValue::from_str(&cookie) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }

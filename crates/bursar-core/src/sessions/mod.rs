@@ -1,5 +1,12 @@
-//! Checkout sessions: created by the platform, read by the platform and by
-//! the hosted page.
+//! Checkout sessions: created by the platform (or a cart), read by the
+//! platform and the hosted page, and fulfilled once paid (`fulfil`). The
+//! buyer's flow through the page (Pay, the provider, the return) is
+//! `checkout`; what a session sells and costs is `basket`.
+
+mod fulfil;
+
+pub use bursar_store::checkout::SessionRow;
+pub use fulfil::{fulfil, keep_method, payment_settled, save_method};
 
 use crate::basket;
 use crate::common::secs;
@@ -8,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::idempotency::Reply;
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_domain::money::{Currency, Locale};
-use bursar_store::checkout::{self as store, SessionRow};
+use bursar_store::checkout as store;
 use bursar_store::{billing as billing_store, catalog, customers};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -357,7 +364,7 @@ pub async fn get(ctx: &Ctx, livemode: bool, id: &str) -> Result<Session> {
 }
 
 /// A session by id, whatever its mode (the hosted page's link is the key).
-pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<SessionRow> {
+pub async fn load(ctx: &Ctx, id: &str) -> Result<SessionRow> {
     let not_found = || Error::not_found("id", "checkout session", id);
     if !is_valid(IdKind::CheckoutSession, id) {
         return Err(not_found());
@@ -400,7 +407,7 @@ pub async fn view(ctx: &Ctx, id: &str) -> Result<SessionView> {
         None => None,
     };
     Ok(SessionView {
-        success_url: super::pay::success_url(&s),
+        success_url: success_url(&s),
         session: s,
         summary,
         locale,
@@ -415,7 +422,7 @@ pub async fn view(ctx: &Ctx, id: &str) -> Result<SessionView> {
 /// that would be refused is an invalid `coupon`, with the reason.
 pub async fn set_coupon(ctx: &Ctx, id: &str, form_token: &str, code: &str) -> Result<()> {
     let s = load(ctx, id).await?;
-    super::pay::check_token(&s, form_token)?;
+    check_token(&s, form_token)?;
     if s.status != "open" || s.invoice_id.is_some() {
         return Err(Error::conflict("checkout_closed", "The order can no longer be changed."));
     }
@@ -434,4 +441,21 @@ pub async fn set_coupon(ctx: &Ctx, id: &str, form_token: &str, code: &str) -> Re
     store::save(&mut tx, &s).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Where a paid session sends the buyer.
+pub fn success_url(s: &SessionRow) -> String {
+    let sep = if s.success_url.contains('?') { '&' } else { '?' };
+    format!("{}{sep}session_id={}", s.success_url, s.id)
+}
+
+/// The buyer's actions carry the session's form token (the page's link is
+/// public; the token proves the form came from it).
+pub fn check_token(s: &SessionRow, token: &str) -> Result<()> {
+    use subtle::ConstantTimeEq;
+    if bool::from(s.form_token.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("form_token_invalid", "the form is out of date; reload the page"))
+    }
 }

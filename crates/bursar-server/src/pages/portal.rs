@@ -92,7 +92,7 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionR
 /// The learner signed in through a portal session, if any (the course
 /// pages' cart buys for them).
 pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<PortalSessionRow>> {
-    let Some(token) = crate::staff::cookie(headers, COOKIE) else { return Ok(None) };
+    let Some(token) = crate::web::cookie(headers, COOKIE) else { return Ok(None) };
     Ok(store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await?)
 }
 
@@ -162,7 +162,7 @@ async fn enter(State(state): State<AppState>, Path(token): Path<String>, Query(q
     let Ok(Some(s)) = found else { return ended() };
     let max_age = ((s.expires_at - state.now_ms()) / 1000).max(1);
     // Lax: the learner arrives from the platform's site.
-    let cookie = crate::staff::cookie_header(&state, COOKIE, &token, max_age, "Lax");
+    let cookie = crate::web::cookie_header(&state, COOKIE, &token, max_age, "Lax");
     (
         [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())],
         Redirect::to(landing(q.next.as_deref())),

@@ -11,8 +11,8 @@
 //! not this host) is refused, so the public course pages stay cacheable
 //! without per-visitor tokens.
 
+use super::courses::{locale_of, money};
 use crate::api::orders::{checkout_cart_for, create_cart_for, CartCheckout, CartCreate};
-use crate::course_pages::{locale_of, money};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
 use crate::state::AppState;
@@ -22,7 +22,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bursar_core::checkout::public_base;
+use bursar_core::sessions::public_base;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Locale};
 use bursar_store::marketplace as store;
@@ -76,12 +76,12 @@ impl CookieCart {
 }
 
 fn cart_of(headers: &HeaderMap) -> Option<CookieCart> {
-    crate::staff::cookie(headers, COOKIE).and_then(CookieCart::parse)
+    crate::web::cookie(headers, COOKIE).and_then(CookieCart::parse)
 }
 
 fn set_cart(state: &AppState, cart: &CookieCart) -> (header::HeaderName, String) {
     // Lax: it comes along when the visitor follows a link from elsewhere.
-    (header::SET_COOKIE, crate::staff::cookie_header(state, COOKIE, &cart.value(), 30 * 86_400, "Lax"))
+    (header::SET_COOKIE, crate::web::cookie_header(state, COOKIE, &cart.value(), 30 * 86_400, "Lax"))
 }
 
 /// Whether a form post comes from this site's own pages.
@@ -277,7 +277,7 @@ async fn render(
     let locale = locale_of(headers, None);
     let cart = cart_of(headers);
     let learner = match &cart {
-        Some(c) => crate::portal::signed_in(state, headers).await?.filter(|s| s.livemode == c.livemode),
+        Some(c) => super::portal::signed_in(state, headers).await?.filter(|s| s.livemode == c.livemode),
         None => None,
     };
     let (priced, currency) = match &cart {
@@ -339,7 +339,7 @@ async fn checkout(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
     let Some(cart) = cart_of(&headers) else { return to_cart("empty") };
     let result: ApiResult<Response> = async {
-        let learner = crate::portal::signed_in(&state, &headers).await?.filter(|s| s.livemode == cart.livemode);
+        let learner = super::portal::signed_in(&state, &headers).await?.filter(|s| s.livemode == cart.livemode);
         let locale = locale_of(&headers, None);
         let priced = price_cart(&state, &cart, learner.as_ref().map(|s| s.customer_id.as_str()), locale).await?;
         if priced.buyable.is_empty() {
