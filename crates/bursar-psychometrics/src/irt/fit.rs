@@ -14,6 +14,9 @@ use super::{calibratable_items, node_values, Calibration, IrtModel, Q};
 use crate::data::ResponseMatrix;
 use crate::error::{Error, Result};
 
+/// EM runs until its largest parameter change is below this, then Newton takes over.
+const SWITCH_TO_NEWTON: f64 = 0.05;
+
 /// How to fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitSettings {
@@ -120,38 +123,66 @@ pub(crate) fn fit_patterns(
     let mut prev_ll = f64::NEG_INFINITY;
     let mut newton = false;
     let mut newton_failures = 0;
-    let mut switch_tol = 1e-3;
+    let mut switch_tol = SWITCH_TO_NEWTON;
     let mut em_run = 0usize;
     let mut converged = false;
     let mut cycles = 0usize;
+    // Cholesky factor of −H, kept across Newton steps while they keep contracting fast
+    let mut factor: Option<Vec<f64>> = None;
+    let mut factor_fresh = false;
+    let mut last_newton_change = f64::INFINITY;
+    let debug = std::env::var_os("PSY_DEBUG").is_some();
     while cycles < settings.max_cycles {
         cycles += 1;
         let tabs = layout.tables(&x);
-        let extra = if newton { hess_extra } else { Extra::None };
+        let want_hessian = newton && factor.is_none();
+        let extra = if want_hessian { hess_extra } else { Extra::None };
+        let t0 = std::time::Instant::now();
         let acc = estep(&tabs, pat, extra, layout.score_layout(&x), false, threads);
+        if debug {
+            eprintln!(
+                "cycle {cycles} newton {newton} hessian {want_hessian} estep {:.3}s ll {}",
+                t0.elapsed().as_secs_f64(),
+                acc.loglik
+            );
+        }
         if !acc.loglik.is_finite() {
             break;
         }
         if newton && acc.loglik < prev_ll - 1e-10 * (1.0 + prev_ll.abs()) {
-            // the Newton step lowered the likelihood: back to EM from the previous point
+            // the last Newton step lowered the likelihood: retry from the previous point with
+            // a fresh Hessian, or, if it was fresh, go back to EM
             x = prev_x.clone();
-            newton = false;
-            newton_failures += 1;
-            switch_tol *= 0.1;
-            em_run = 0;
+            if !factor_fresh {
+                factor = None;
+            } else {
+                factor = None;
+                newton = false;
+                newton_failures += 1;
+                switch_tol *= 0.1;
+                em_run = 0;
+            }
+            last_newton_change = f64::INFINITY;
             continue;
         }
-        let mut next = None;
-        if newton {
+        if want_hessian {
             let h = layout.hessian(&x, &tabs, &acc, extra);
-            next = layout.newton_step(&x, &tabs, &acc, &h);
-            if next.is_none() {
+            let neg: Vec<f64> = h.iter().map(|v| -v).collect();
+            factor = cholesky(&neg, layout.npar());
+            factor_fresh = true;
+            if factor.is_none() {
                 newton = false;
                 newton_failures += 1;
             }
+        } else {
+            factor_fresh = false;
         }
-        let used_newton = next.is_some();
-        let next = match next {
+        let newton_next = match (&factor, newton) {
+            (Some(l), true) => layout.newton_step(&x, &tabs, &acc, l),
+            _ => None,
+        };
+        let used_newton = newton_next.is_some();
+        let next = match newton_next {
             Some(v) => v,
             None => layout.mstep(&x, &tabs, &acc),
         };
@@ -165,10 +196,18 @@ pub(crate) fn fit_patterns(
             converged = true;
             break;
         }
-        if !used_newton {
+        if used_newton {
+            // a reused Hessian that no longer contracts quickly is refreshed
+            if change > 0.1 * last_newton_change {
+                factor = None;
+            }
+            last_newton_change = change;
+        } else {
             em_run += 1;
             if newton_failures < 5 && em_run >= 3 && change < switch_tol {
                 newton = true;
+                factor = None;
+                last_newton_change = f64::INFINITY;
             }
         }
     }
@@ -508,14 +547,12 @@ impl Layout {
         }
     }
 
-    /// A Newton–Raphson step on the marginal log-likelihood, or `None` if −H is not
-    /// positive definite.
-    fn newton_step(&self, x: &[f64], tabs: &Tables, acc: &Acc, h: &[f64]) -> Option<Vec<f64>> {
+    /// A Newton–Raphson step on the marginal log-likelihood given the Cholesky factor of −H
+    /// (the latent variance is kept above half its current value).
+    fn newton_step(&self, x: &[f64], tabs: &Tables, acc: &Acc, factor: &[f64]) -> Option<Vec<f64>> {
         let np = self.npar();
-        let neg: Vec<f64> = h.iter().map(|v| -v).collect();
-        let l = cholesky(&neg, np)?;
         let g = self.gradient(x, tabs, acc);
-        let step = cholesky_solve(&l, np, &g);
+        let step = cholesky_solve(factor, np, &g);
         let mut t = 1.0;
         if let Some(i) = self.var_index() {
             while x[i] + t * step[i] <= 0.5 * x[i] {
