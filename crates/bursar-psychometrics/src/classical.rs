@@ -288,7 +288,13 @@ pub(crate) fn classical_from(c: &Columns) -> Result<Classical> {
                 }
             }
             let rbar = sum_r / (kk * (kk - 1) / 2) as f64;
-            ratio(kk as f64 * rbar, 1.0 + (kk as f64 - 1.0) * rbar)
+            let den = 1.0 + (kk as f64 - 1.0) * rbar;
+            // a vanishing denominator (rbar = −1/(k − 1)) leaves the ratio undefined
+            if den.abs() < 1e-12 {
+                None
+            } else {
+                ratio(kk as f64 * rbar, den)
+            }
         }
     };
 
@@ -517,7 +523,8 @@ pub(crate) fn pairwise_from(c: &Columns, m: &ResponseMatrix) -> Result<Classical
     let full_sum = |mat: &[Option<f64>]| -> Option<f64> { mat.iter().try_fold(0.0, |s, v| v.map(|x| s + x)) };
     let trace: f64 = (0..kk).map(|a| cov[a * kk + a].unwrap_or(0.0)).sum();
     let raw_alpha = |kk: usize, tr: f64, sum: f64| -> Option<f64> {
-        if kk < 2 {
+        // ΣC ≈ 0 (the total has no variance) leaves alpha undefined
+        if kk < 2 || sum.abs() <= 1e-12 * tr.abs() {
             return None;
         }
         finite((1.0 - tr / sum) * kk as f64 / (kk - 1) as f64)
@@ -525,7 +532,8 @@ pub(crate) fn pairwise_from(c: &Columns, m: &ResponseMatrix) -> Result<Classical
     let sum_c = full_sum(&cov);
     let cronbach_alpha = sum_c.and_then(|s| raw_alpha(kk, trace, s));
     let standardized_alpha = full_sum(&cor).and_then(|s| {
-        if kk < 2 {
+        // ΣR ≈ 0 (perfectly opposed items) leaves the ratio undefined
+        if kk < 2 || s.abs() < 1e-12 * (kk * kk) as f64 {
             None
         } else {
             finite((1.0 - kk as f64 / s) * kk as f64 / (kk - 1) as f64)
@@ -545,7 +553,8 @@ pub(crate) fn pairwise_from(c: &Columns, m: &ResponseMatrix) -> Result<Classical
         if undefined_pairs == undefined_row[a] && kk > 2 {
             alpha_if_deleted[j] = raw_alpha(kk - 1, trace - caa, sub_sum);
         }
-        if undefined_pairs == 0 && kk >= 2 && sub_sum > 0.0 {
+        // the rest score must have variance (ΣC without the item clearly above rounding)
+        if undefined_pairs == 0 && kk >= 2 && sub_sum > 1e-12 * trace.abs() {
             item_rest_r_cov[j] = finite((row_sum[a] - caa) / (caa * sub_sum).sqrt());
         }
     }
