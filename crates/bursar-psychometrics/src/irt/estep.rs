@@ -49,6 +49,11 @@ pub(crate) struct Tables {
     pub l0: Vec<f64>,
     /// Σ_items log(1 − P) + log prior weight, per node.
     pub base: [f64; Q],
+    /// exp(base_{q+1} − base_q) and its inverse, for complete patterns (see `posterior`).
+    step_up: [f64; Q],
+    step_down: [f64; Q],
+    /// Whether the step ratios are safely inside the floating-point range.
+    steps_ok: bool,
 }
 
 pub(crate) fn softplus(x: f64) -> f64 {
@@ -100,7 +105,16 @@ impl Tables {
                 base[q] += v;
             }
         }
-        Tables { k, a: a.to_vec(), d: d.to_vec(), theta, p, l0, base }
+        let mut step_up = [1.0; Q];
+        let mut step_down = [1.0; Q];
+        let mut steps_ok = true;
+        for q in 0..Q - 1 {
+            let diff = base[q + 1] - base[q];
+            steps_ok &= diff.abs() < 300.0;
+            step_up[q] = diff.exp();
+            step_down[q] = (-diff).exp();
+        }
+        Tables { k, a: a.to_vec(), d: d.to_vec(), theta, p, l0, base, step_up, step_down, steps_ok }
     }
 
     /// Normalised posterior of pattern `p` in `post`, returning the support (lo, hi) and the
@@ -117,14 +131,64 @@ impl Tables {
         for q in 0..Q {
             lg[q] = self.base[q] + self.theta[q] * sa + sd;
         }
-        for &j in pat.missing(p) {
+        let missing = pat.missing(p);
+        for &j in missing {
             let row = &self.l0[j as usize * Q..(j as usize + 1) * Q];
             for q in 0..Q {
                 lg[q] -= row[q];
             }
         }
-        posterior_from_log(&lg, post)
+        let h = self.theta[1] - self.theta[0];
+        if missing.is_empty() && self.steps_ok && (h * sa).abs() < 300.0 {
+            // complete pattern: lg_{q+1} − lg_q = (base_{q+1} − base_q) + hA, so the
+            // posterior is a running product from the mode (one exp per pattern)
+            posterior_by_steps(&lg, post, &self.step_up, &self.step_down, (h * sa).exp())
+        } else {
+            posterior_from_log(&lg, post)
+        }
     }
+}
+
+/// Like [`posterior_from_log`], with exp(lg_q − max) built by multiplying the node-to-node
+/// ratios `up[q] · r` (upwards) and `down[q] / r` (downwards) from the mode; the relative
+/// rounding grows by about one ulp per node.
+#[inline]
+fn posterior_by_steps(
+    lg: &[f64; Q],
+    post: &mut [f64; Q],
+    up: &[f64; Q],
+    down: &[f64; Q],
+    r: f64,
+) -> (usize, usize, f64) {
+    let mut top = 0;
+    for q in 1..Q {
+        if lg[q] > lg[top] {
+            top = q;
+        }
+    }
+    let m = lg[top];
+    let floor = m - CUT;
+    let lo = (0..=top).find(|&q| lg[q] > floor).unwrap_or(top);
+    let hi = (top..Q).rev().find(|&q| lg[q] > floor).unwrap_or(top);
+    post[..lo].fill(0.0);
+    post[hi + 1..].fill(0.0);
+    post[top] = 1.0;
+    let rinv = 1.0 / r;
+    for q in top + 1..=hi {
+        post[q] = post[q - 1] * (up[q - 1] * r);
+    }
+    for q in (lo..top).rev() {
+        post[q] = post[q + 1] * (down[q] * rinv);
+    }
+    let mut s = 0.0;
+    for &v in &post[lo..=hi] {
+        s += v;
+    }
+    let inv = 1.0 / s;
+    for v in &mut post[lo..=hi] {
+        *v *= inv;
+    }
+    (lo, hi, m + s.ln())
 }
 
 /// Normalises exp(lg) into `post` (with the e^−CUT floor), returning (lo, hi, log Σ exp lg).

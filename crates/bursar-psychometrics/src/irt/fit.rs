@@ -131,21 +131,12 @@ pub(crate) fn fit_patterns(
     let mut factor: Option<Vec<f64>> = None;
     let mut factor_fresh = false;
     let mut last_newton_change = f64::INFINITY;
-    let debug = std::env::var_os("PSY_DEBUG").is_some();
     while cycles < settings.max_cycles {
         cycles += 1;
         let tabs = layout.tables(&x);
         let want_hessian = newton && factor.is_none();
         let extra = if want_hessian { hess_extra } else { Extra::None };
-        let t0 = std::time::Instant::now();
         let acc = estep(&tabs, pat, extra, layout.score_layout(&x), false, threads);
-        if debug {
-            eprintln!(
-                "cycle {cycles} newton {newton} hessian {want_hessian} estep {:.3}s ll {}",
-                t0.elapsed().as_secs_f64(),
-                acc.loglik
-            );
-        }
         if !acc.loglik.is_finite() {
             break;
         }
@@ -198,7 +189,7 @@ pub(crate) fn fit_patterns(
         }
         if used_newton {
             // a reused Hessian that no longer contracts quickly is refreshed
-            if change > 0.1 * last_newton_change {
+            if !factor_fresh && change > 0.1 * last_newton_change {
                 factor = None;
             }
             last_newton_change = change;
