@@ -40,9 +40,12 @@
 //! dnorm(θ; 0, var) normalised over the nodes; missing responses skipped; items without both
 //! a 0 and a 1 among their answers are left out (`irt_items` lists those used). Estimation
 //! maximises the discretised marginal likelihood: Bock–Aitkin EM cycles (each M-step solved
-//! exactly) until the largest parameter change is below 1e−3, then Newton–Raphson steps
-//! with the exact Hessian (falling back to EM if a step lowers the likelihood), until the
-//! largest change is below the tolerance (1e−8). `em_cycles` counts both kinds of step.
+//! exactly) until the largest parameter change is below 0.05 (at least three cycles), then
+//! Newton–Raphson steps with the exact Hessian, reused while the steps shrink at least
+//! tenfold and recomputed otherwise (a step that lowers the likelihood is retried with a fresh
+//! Hessian, then handed back to EM), until the largest change is below the tolerance (1e−8).
+//! `em_cycles` counts both kinds of step. AIC = −2 loglik + 2p, BIC = −2 loglik + p ln N with
+//! N the persons who answered at least one calibrated item.
 //! `rasch` fixes slopes at 1 and estimates the latent variance (and is also re-expressed
 //! with a common slope √var); `1pl_a1_var1` fixes both. Standard errors invert the exact
 //! observed information −∇² log L (what the Oakes identity expresses); se_b by the delta

@@ -331,3 +331,40 @@ fn persons_selection_and_flags() {
         analyze(&ds, &Options { persons: PersonSelection::All, models: vec![IrtModel::OnePlA1Var1], ..opts }).unwrap();
     assert_eq!(all.model(IrtModel::OnePlA1Var1).unwrap().scores.eap.len(), 1200);
 }
+
+#[test]
+fn cohort_benchmarks_match_direct_computation() {
+    let (a, d) = random_item_parameters(5, 21);
+    let g = generate_2pl(&GenSpec { n_persons: 400, a, d, missing_rate: 0.1, seed: 22, times: None }).unwrap();
+    let m = g.responses;
+    let labels: Vec<Option<String>> =
+        (0..400).map(|i| if i % 7 == 0 { None } else { Some(["x", "y", "z"][i % 3].to_string()) }).collect();
+    let ds = Dataset::new("cohorts", m.clone()).with_cohorts(Cohorts::new(labels.clone())).unwrap();
+    let r = analyze(&ds, &Options { models: vec![IrtModel::TwoPl], ..Options::default() }).unwrap();
+    let totals: Vec<f64> = (0..400).map(|i| (0..5).map(|j| m.get(i, j).unwrap_or(0) as f64).sum()).collect();
+    let eap = bursar_psychometrics::calibrate(&m, IrtModel::TwoPl, &bursar_psychometrics::FitSettings::default())
+        .unwrap()
+        .eap;
+    let cohorts = &r.cohorts.as_ref().unwrap().cohorts.0;
+    assert_eq!(cohorts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["y", "z", "x"]);
+    for (name, c) in cohorts {
+        let members: Vec<usize> = (0..400).filter(|&i| labels[i].as_deref() == Some(name.as_str())).collect();
+        assert_eq!(c.n, members.len());
+        let mean = members.iter().map(|&i| totals[i]).sum::<f64>() / members.len() as f64;
+        assert!((c.mean_total - mean).abs() < 1e-12);
+        let var = members.iter().map(|&i| (totals[i] - mean).powi(2)).sum::<f64>() / (members.len() - 1) as f64;
+        assert!((c.sd_total_sample.unwrap() - var.sqrt()).abs() < 1e-12);
+        for j in 0..5 {
+            let p = members.iter().filter(|&&i| m.get(i, j) == Some(1)).count() as f64 / members.len() as f64;
+            assert!((c.p_value[j] - p).abs() < 1e-12);
+        }
+        let below = totals.iter().filter(|&&t| t < mean).count() as f64;
+        let equal = totals.iter().filter(|&&t| t == mean).count() as f64;
+        assert!((c.cohort_mean_pr_mid - 100.0 * (below + 0.5 * equal) / 400.0).abs() < 1e-12);
+        let mean_eap = members.iter().map(|&i| eap[i]).sum::<f64>() / members.len() as f64;
+        assert!((c.mean_eap_2pl.unwrap() - mean_eap).abs() < 1e-12);
+        let mut sorted: Vec<f64> = members.iter().map(|&i| totals[i]).collect();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(c.quantile_type7[2], bursar_psychometrics::quantile_type7_sorted(&sorted, 0.5));
+    }
+}

@@ -98,9 +98,6 @@ pub fn calibrate(m: &ResponseMatrix, model: IrtModel, settings: &FitSettings) ->
     if items.is_empty() {
         return Err(Error::invalid("no item has both correct and incorrect answers; nothing to calibrate"));
     }
-    if !(settings.tolerance > 0.0) || settings.max_cycles == 0 {
-        return Err(Error::invalid("the tolerance must be positive and the cycle cap at least 1"));
-    }
     let pat = Patterns::build(m, &items);
     fit_patterns(m, items, &pat, model, settings, None)
 }
@@ -113,7 +110,13 @@ pub(crate) fn fit_patterns(
     settings: &FitSettings,
     force_extra: Option<Extra>,
 ) -> Result<IrtFit> {
+    if !(settings.tolerance > 0.0 && settings.tolerance.is_finite()) || settings.max_cycles == 0 {
+        return Err(Error::invalid("the tolerance must be positive and finite and the cycle cap at least 1"));
+    }
     let k = items.len();
+    if k == 0 {
+        return Err(Error::invalid("no item to calibrate"));
+    }
     let layout = Layout { model, k };
     let threads = settings.worker_threads();
     let hess_extra =
