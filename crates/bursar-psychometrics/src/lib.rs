@@ -95,7 +95,7 @@ pub use report::{
     PatternEap, PersonSelection, Report, Scores, SCHEMA,
 };
 pub use stats::{quantile_type1_sorted, quantile_type7_sorted, QUANTILE_PROBS};
-pub use times::{PersonTotalTime, ResponseTimeStats};
+pub use times::{response_time_stats, PersonTotalTime, ResponseTimeStats};
 
 #[doc(hidden)]
 pub mod internals {
