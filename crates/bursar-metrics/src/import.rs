@@ -584,17 +584,24 @@ impl ImportEvent {
     /// Reads one line (`line_no` is only used in errors).
     pub fn parse_line(text: &str, line_no: usize) -> Result<ImportEvent, LineError> {
         let err = |(field, message): (Option<String>, String)| LineError { line: line_no, field, message };
+        let not_json = |e: serde_json::Error| {
+            err((None, format!("not valid JSON: {}", split_serde_error(String::new(), e.to_string()).1)))
+        };
+        if !text.trim_start().starts_with('{') {
+            // serde reads a struct from an array too: refuse anything else
+            // before reading fields.
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(not_json)?;
+            return Err(err((None, "expected a JSON object".to_string())));
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let head: Head = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            if inner.is_syntax() || inner.is_eof() {
-                err((None, format!("not valid JSON: {}", split_serde_error(String::new(), inner.to_string()).1)))
-            } else if inner.is_data() && e.path().to_string() == "." && !text.trim_start().starts_with('{') {
-                err((None, "expected a JSON object".to_string()))
+            if e.inner().is_syntax() || e.inner().is_eof() {
+                not_json(e.into_inner())
             } else {
-                err(split_serde_error(e.path().to_string(), inner.to_string()))
+                err(split_serde_error(e.path().to_string(), e.inner().to_string()))
             }
         })?;
+        de.end().map_err(not_json)?;
         let body = EventBody::parse(&head.kind, text).map_err(err)?;
         let staff = matches!(body, EventBody::MarketingSpend(_) | EventBody::Unknown(..));
         match &head.customer_id {
