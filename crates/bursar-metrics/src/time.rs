@@ -71,6 +71,26 @@ impl Month {
         Ok(Month(year * 12 + i64::from(month) - 1))
     }
 
+    /// A month from parts known to be valid (year 1..=9999, month 1..=12);
+    /// out-of-range parts are clamped into range rather than rejected.
+    pub(crate) const fn from_parts(year: i64, month: i64) -> Month {
+        let y = if year < 1 {
+            1
+        } else if year > 9999 {
+            9999
+        } else {
+            year
+        };
+        let m = if month < 1 {
+            1
+        } else if month > 12 {
+            12
+        } else {
+            month
+        };
+        Month(y * 12 + m - 1)
+    }
+
     /// The month containing a timestamp (which must be in years 1..=9999).
     pub fn of(ts: i64) -> Result<Month, MetricsError> {
         let (y, m, _) = civil_from_days(check_ts(ts)?.div_euclid(DAY_S));
