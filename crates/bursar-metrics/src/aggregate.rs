@@ -28,7 +28,7 @@ use crate::engine::{replay_facts, CustomerHistory, Filter, Flows, Levels, PerKin
 use crate::fact::{Fact, FactKind};
 use crate::funnel;
 use crate::report::*;
-use crate::sum::{additive_struct, Additive};
+use crate::sum::{add_to, additive_struct, Additive};
 use crate::time::Month;
 use crate::MetricsError;
 
@@ -184,15 +184,17 @@ impl Accumulator {
             if r.month > self.to {
                 break;
             }
-            let mut change = r.end.clone();
-            change.add_signed(prev, -1)?;
-            match self.index(r.month) {
-                None => self.opening.add_signed(&change, sign)?,
-                Some(i) => {
-                    self.level_changes[i].add_signed(&change, sign)?;
-                    self.flows[i].add_signed(&r.flows, sign)?;
-                    self.movement_customers[i].add_signed(&indicator(&r.flows.movement_counts), sign)?;
-                }
+            // The change of the customer's levels during this month.
+            let idx = self.index(r.month);
+            let target = match idx {
+                None => &mut self.opening,
+                Some(i) => &mut self.level_changes[i],
+            };
+            target.add_signed(&r.end, sign)?;
+            target.add_signed(prev, -sign)?;
+            if let Some(i) = idx {
+                self.flows[i].add_signed(&r.flows, sign)?;
+                self.movement_customers[i].add_signed(&indicator(&r.flows.movement_counts), sign)?;
             }
             prev = &r.end;
         }
@@ -451,7 +453,7 @@ pub fn spend_by_month(
                 continue;
             }
             let base = catalog.to_base(*amount_minor, *currency, f.ts)?;
-            out.add_signed(&BTreeMap::from([(*month, base)]), 1)?;
+            add_to(&mut out, *month, base)?;
         }
     }
     Ok(out)

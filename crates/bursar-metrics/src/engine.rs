@@ -43,7 +43,7 @@ use crate::decimal::Decimal;
 use crate::fact::{
     Discount, DiscountDuration, DiscountOff, Fact, FactKind, InvoiceFact, Period, StartStatus, TrialOutcome,
 };
-use crate::sum::{add_i64, additive_struct, sub_i64, Additive};
+use crate::sum::{add_i64, add_to, additive_struct, sub_i64, Additive};
 use crate::time::{check_ts, civil_from_days, days_from_civil, Month, DAY_S};
 use crate::MetricsError;
 
@@ -459,7 +459,8 @@ impl CustomerHistory {
     /// Continues the replay with later facts: every fact must be strictly
     /// after the last step already replayed (a fact at or before it changes
     /// history: replay the customer from the start instead). Facts are put
-    /// in time order, keeping the given order within a timestamp.
+    /// in time order, keeping the given order within a timestamp. After an
+    /// error the history is incomplete: discard it.
     pub fn extend(&mut self, catalog: &Catalog, facts: &[Fact]) -> Result<(), MetricsError> {
         self.extend_refs(catalog, facts.iter().collect())
     }
@@ -492,21 +493,37 @@ impl CustomerHistory {
             self.step(catalog, ts, &order[i..j])?;
             i = j;
         }
-        Ok(())
+        self.close_month(catalog)
     }
 
+    /// The record of `month`, which is the last one or about to be (steps
+    /// come in time order). Its `end` is brought up to date by
+    /// [`CustomerHistory::close_month`].
     fn record(&mut self, month: Month) -> &mut MonthRecord {
         if self.months.last().is_none_or(|r| r.month != month) {
-            let end = self.months.last().map(|r| r.end.clone()).unwrap_or_default();
-            self.months.push(MonthRecord { month, flows: Flows::default(), end });
+            self.months.push(MonthRecord { month, flows: Flows::default(), end: Levels::default() });
         }
         let last = self.months.len() - 1;
         &mut self.months[last]
     }
 
+    /// Sets the last record's month-end state from the current state.
+    fn close_month(&mut self, catalog: &Catalog) -> Result<(), MetricsError> {
+        if !self.months.is_empty() {
+            let end = self.levels(catalog)?;
+            if let Some(r) = self.months.last_mut() {
+                r.end = end;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the facts of one timestamp and classifies the net change.
     fn step(&mut self, catalog: &Catalog, ts: i64, facts: &[&Fact]) -> Result<(), MetricsError> {
         let month = Month::of(ts)?;
+        if self.months.last().is_some_and(|r| r.month != month) {
+            self.close_month(catalog)?;
+        }
         self.record(month);
         let mrr_before = self.mrr()?;
         for f in facts {
@@ -524,7 +541,7 @@ impl CustomerHistory {
             if now != sub.mrr_native {
                 let rate = catalog.rate_at(sub.currency, ts)?;
                 let delta = sub_i64(now, sub.mrr_native)?;
-                native.add_signed(&BTreeMap::from([(sub.currency, delta)]), 1)?;
+                add_to(&mut native, sub.currency, delta)?;
                 changed.push(id.clone());
                 sub.mrr_base = rate.convert(now, sub.currency, catalog.base_currency)?;
                 sub.mrr_native = now;
@@ -572,8 +589,6 @@ impl CustomerHistory {
             rec.flows.movement_counts.get_mut(kind).add_signed(&1, 1)?;
         }
         self.state.last_ts = Some(ts);
-        let end = self.levels(catalog)?;
-        self.record(month).end = end;
         Ok(())
     }
 
@@ -586,10 +601,10 @@ impl CustomerHistory {
         l.paying = i64::from(l.mrr > 0);
         for s in self.state.subscriptions.values() {
             if s.mrr_native != 0 {
-                l.mrr_by_currency_native.add_signed(&BTreeMap::from([(s.currency, s.mrr_native)]), 1)?;
+                add_to(&mut l.mrr_by_currency_native, s.currency, s.mrr_native)?;
             }
             if s.mrr_base != 0 {
-                l.mrr_by_currency_base.add_signed(&BTreeMap::from([(s.currency, s.mrr_base)]), 1)?;
+                add_to(&mut l.mrr_by_currency_base, s.currency, s.mrr_base)?;
             }
             if s.cancel_at_period_end && s.live_for(catalog, &self.filter) {
                 l.scheduled_churn_mrr = add_i64(l.scheduled_churn_mrr, s.mrr_base)?;
@@ -679,9 +694,9 @@ impl CustomerHistory {
         flows.cash.invoices_paid += 1;
         flows.cash.collected_excl_tax = add_i64(flows.cash.collected_excl_tax, excl_base)?;
         flows.cash.tax_collected = add_i64(flows.cash.tax_collected, tax_base)?;
-        flows.revenue_by_country.add_signed(&BTreeMap::from([(country.clone(), excl_base)]), 1)?;
-        flows.tax_by_country.add_signed(&BTreeMap::from([(country, tax_base)]), 1)?;
-        flows.revenue_by_currency.add_signed(&BTreeMap::from([(inv.currency, excl)]), 1)?;
+        add_to(&mut flows.revenue_by_country, country.clone(), excl_base)?;
+        add_to(&mut flows.tax_by_country, country, tax_base)?;
+        add_to(&mut flows.revenue_by_currency, inv.currency, excl)?;
         Ok(())
     }
 

@@ -26,6 +26,27 @@ impl Additive for i64 {
     }
 }
 
+/// Adds `v` to one key of a map, removing the key when its sum is zero.
+pub(crate) fn add_to<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, v: i64) -> Result<(), MetricsError> {
+    use std::collections::btree_map::Entry;
+    match map.entry(key) {
+        Entry::Vacant(e) => {
+            if v != 0 {
+                e.insert(v);
+            }
+        }
+        Entry::Occupied(mut e) => {
+            let sum = add_i64(*e.get(), v)?;
+            if sum == 0 {
+                e.remove();
+            } else {
+                *e.get_mut() = sum;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Maps add key by key; keys whose sum is zero are removed, so a map that
 /// has had a contribution added and taken back equals one that never had it.
 impl<K: Ord + Clone> Additive for BTreeMap<K, i64> {
