@@ -174,6 +174,9 @@ pub struct SubscriptionState {
     pub discounts: Vec<Discount>,
     /// A cancellation at period end is pending (scheduled churn).
     pub cancel_at_period_end: bool,
+    /// Changes waiting for the next renewal (see [`FactKind::PlanChanged`]).
+    #[serde(default)]
+    pub deferred: Vec<FactKind>,
     /// MRR in the subscription currency (0 when excluded by the filter).
     pub mrr_native: i64,
     /// The rate fixed when `mrr_native` last changed.
@@ -425,6 +428,12 @@ impl SubscriptionState {
         Ok(round_div(i128::from(net), i128::from(self.interval_months.max(1)), Rounding::HalfUp)?)
     }
 
+    /// Whether `ts` is strictly inside the current period (whose end is
+    /// known).
+    fn strictly_inside_period(&self, ts: i64) -> bool {
+        matches!(self.period, Some(Period { start, end: Some(end) }) if start < ts && ts < end)
+    }
+
     fn live_for(&self, catalog: &Catalog, filter: &Filter) -> bool {
         self.status.live() && !catalog.is_free_plan(&self.plan_id) && filter.includes_sub(self.currency, &self.plan_id)
     }
@@ -663,6 +672,7 @@ impl CustomerHistory {
         let was_trialing = sub.status == SubStatus::Trialing;
         sub.status = SubStatus::Canceled;
         sub.cancel_at_period_end = false;
+        sub.deferred.clear();
         if was_trialing && included {
             let t = &mut self.record(month).flows.trials;
             t.ended += 1;
@@ -751,6 +761,7 @@ impl CustomerHistory {
                     period,
                     discounts: ns.discount.iter().cloned().collect(),
                     cancel_at_period_end: false,
+                    deferred: Vec::new(),
                     mrr_native,
                     fx_rate,
                     mrr_base,
@@ -786,8 +797,15 @@ impl CustomerHistory {
             }
             FactKind::Renewed { subscription_id, period } => {
                 if let Some(id) = self.resolve(ts, name, Some(subscription_id)) {
-                    if let Some(s) = self.state.subscriptions.get_mut(&id) {
-                        s.period = Some(*period);
+                    let deferred = match self.state.subscriptions.get_mut(&id) {
+                        Some(s) => {
+                            s.period = Some(*period);
+                            std::mem::take(&mut s.deferred)
+                        }
+                        None => Vec::new(),
+                    };
+                    for kind in deferred {
+                        self.apply(catalog, ts, month, &Fact { ts, customer_id: fact.customer_id.clone(), kind })?;
                     }
                 }
             }
@@ -799,9 +817,18 @@ impl CustomerHistory {
                 quantity,
                 clear_discount,
                 period,
+                at_period_end,
             } => {
                 let Some(id) = self.resolve(ts, name, Some(subscription_id)) else { return Ok(()) };
                 let Some(s) = self.state.subscriptions.get_mut(&id) else { return Ok(()) };
+                if *at_period_end && period.is_none() && s.strictly_inside_period(ts) {
+                    let mut now = fact.kind.clone();
+                    if let FactKind::PlanChanged { at_period_end, .. } = &mut now {
+                        *at_period_end = false;
+                    }
+                    s.deferred.push(now);
+                    return Ok(());
+                }
                 let unit = unit_amount_minor.or_else(|| catalog.plans.get(plan_id)?.prices.get(&s.currency).copied());
                 let Some(unit) = unit else {
                     return Err(MetricsError::Invalid(format!(
@@ -828,13 +855,21 @@ impl CustomerHistory {
                     s.period = Some(*p);
                 }
             }
-            FactKind::QuantityChanged { subscription_id, quantity } => {
+            FactKind::QuantityChanged { subscription_id, quantity, at_period_end } => {
                 if *quantity < 0 {
                     return Err(MetricsError::Invalid(format!("negative quantity {quantity}")));
                 }
                 if let Some(id) = self.resolve(ts, name, subscription_id.as_deref()) {
                     if let Some(s) = self.state.subscriptions.get_mut(&id) {
-                        s.quantity = *quantity;
+                        if *at_period_end && s.strictly_inside_period(ts) {
+                            s.deferred.push(FactKind::QuantityChanged {
+                                subscription_id: Some(id),
+                                quantity: *quantity,
+                                at_period_end: false,
+                            });
+                        } else {
+                            s.quantity = *quantity;
+                        }
                     }
                 }
             }

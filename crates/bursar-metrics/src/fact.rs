@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::decimal::Decimal;
-use crate::import::{EventBody, ImportEvent, TrialOutcomeName};
+use crate::import::{Effective, EventBody, ImportEvent, TrialOutcomeName};
 use crate::time::Month;
 use crate::MetricsError;
 
@@ -165,10 +165,13 @@ pub enum FactKind {
         subscription_id: String,
         period: Period,
     },
-    /// The plan, price, interval or quantity changed (now). A missing unit
-    /// amount is the catalog price of `plan_id` in the subscription's
-    /// currency. `clear_discount` drops any discount; `period` is a new
-    /// billing anchor if there is one.
+    /// The plan, price, interval or quantity changed. A missing unit amount
+    /// is the catalog price of `plan_id` in the subscription's currency.
+    /// `clear_discount` drops any discount; `period` is a new billing anchor
+    /// if there is one. It takes effect at `ts`, except that a change marked
+    /// `at_period_end` whose `ts` falls strictly inside the current period
+    /// (and brings no new period) waits for the subscription's next
+    /// `Renewed`.
     PlanChanged {
         subscription_id: String,
         plan_id: String,
@@ -177,12 +180,14 @@ pub enum FactKind {
         quantity: Option<i64>,
         clear_discount: bool,
         period: Option<Period>,
+        at_period_end: bool,
     },
-    /// The seat count changed (now). `None` subscription: the customer's only
-    /// live one.
+    /// The seat count changed (with `at_period_end`, as for `PlanChanged`).
+    /// `None` subscription: the customer's only live one.
     QuantityChanged {
         subscription_id: Option<String>,
         quantity: i64,
+        at_period_end: bool,
     },
     /// A discount applies from its `start`, replacing any earlier one from
     /// then on.
@@ -423,10 +428,13 @@ pub fn from_import_event(ev: &ImportEvent, catalog: &Catalog) -> Result<Fact, Me
             quantity: b.quantity,
             clear_discount: b.discount_cleared,
             period: period(b.current_period_start, b.current_period_end),
+            at_period_end: b.effective == Some(Effective::PeriodEnd),
         },
-        B::QuantityChanged(b) => {
-            FactKind::QuantityChanged { subscription_id: b.subscription_id.clone(), quantity: b.to_quantity }
-        }
+        B::QuantityChanged(b) => FactKind::QuantityChanged {
+            subscription_id: b.subscription_id.clone(),
+            quantity: b.to_quantity,
+            at_period_end: b.effective == Some(Effective::PeriodEnd),
+        },
         B::DiscountApplied(b) => FactKind::DiscountApplied {
             subscription_id: b.subscription_id.clone(),
             discount: discount_from_catalog(catalog, &b.coupon_id, b.start)?,

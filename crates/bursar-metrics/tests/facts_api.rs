@@ -58,7 +58,10 @@ fn facts() -> Vec<Fact> {
                 tax_minor: 0,
             }),
         ),
-        fact("2024-04-10T00:00:00Z", FactKind::QuantityChanged { subscription_id: Some("s1".into()), quantity: 2 }),
+        fact(
+            "2024-04-10T00:00:00Z",
+            FactKind::QuantityChanged { subscription_id: Some("s1".into()), quantity: 2, at_period_end: false },
+        ),
     ]
 }
 

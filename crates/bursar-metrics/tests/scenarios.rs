@@ -446,6 +446,28 @@ fn a_once_discount_and_a_trial_discount_starting_at_the_trial_end() {
 }
 
 #[test]
+fn a_change_for_the_period_end_stamped_mid_period_waits_for_the_renewal() {
+    let events = [
+        active("2024-01-05T00:00:00Z", "c22", "s1", "pro_m", "USD", 1999, 1, "2024-02-05T00:00:00Z"),
+        plan_changed("2024-01-20T00:00:00Z", "c22", "s1", "pro_m", "basic_m", 999, "period_end"),
+        renewed("2024-02-05T00:00:00Z", "c22", "s1", "2024-03-05T00:00:00Z"),
+        active("2024-01-05T00:00:00Z", "c23", "s2", "seat_m", "USD", 500, 3, "2024-02-05T00:00:00Z"),
+        ev(
+            "2024-01-21T00:00:00Z",
+            "subscription.quantity_changed",
+            "c23",
+            json!({"subscription_id": "s2", "from_quantity": 3, "to_quantity": 1, "effective": "period_end"}),
+        ),
+        renewed("2024-02-05T00:00:00Z", "c23", "s2", "2024-03-05T00:00:00Z"),
+    ];
+    let r = run(&events, "2024-01", "2024-02");
+    assert_eq!((r.months[0].mrr_end, r.months[0].movements.contraction), (1999 + 1500, 0));
+    // At the renewal: −10.00 (pro → basic) and −10.00 (3 → 1 seats).
+    assert_eq!((r.months[1].movements.contraction, r.months[1].movement_counts.contraction), (2000, 2));
+    assert_eq!(r.months[1].mrr_end, 999 + 500);
+}
+
+#[test]
 fn free_plan_subscriptions_are_leads_and_a_downgrade_to_free_is_churn() {
     let events = [
         active("2024-01-05T00:00:00Z", "c21", "s1", "free", "USD", 0, 1, "2024-02-05T00:00:00Z"),
