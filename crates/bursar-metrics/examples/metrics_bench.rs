@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spend = bursar_metrics::spend_by_month(&catalog, &facts, &Filter::default())?;
     let to = opts.start.offset(i64::from(opts.months) - 1);
     let t = Instant::now();
-    let report = bursar_metrics::aggregate(&histories, &spend, opts.start, to, &options)?;
+    let report = bursar_metrics::aggregate(&histories, Some(&spend), opts.start, to, &options)?;
     let agg_s = t.elapsed().as_secs_f64();
     println!("aggregation over {} months: {:.3} s", opts.months, agg_s);
 
@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         acc.add(h)?;
     }
     let swap_us = t1.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let _ = acc.report(&spend)?;
+    let _ = acc.report(Some(&spend))?;
     println!(
         "accumulator: build {:.3} s; one customer taken back and re-added: {:.1} µs",
         t.elapsed().as_secs_f64(),

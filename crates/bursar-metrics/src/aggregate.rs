@@ -237,8 +237,10 @@ impl Accumulator {
     }
 
     /// The report from the sums; `spend` is marketing spend per month in
-    /// base minor units (see [`spend_by_month`]).
-    pub fn report(&self, spend: &BTreeMap<Month, i64>) -> Result<Report, MetricsError> {
+    /// base minor units (see [`spend_by_month`]), `None` when it cannot be
+    /// attributed (a report of one plan or country): then `marketing_spend`
+    /// is 0 and CAC and LTV:CAC are null.
+    pub fn report(&self, spend: Option<&BTreeMap<Month, i64>>) -> Result<Report, MetricsError> {
         let mut months = Vec::with_capacity(self.flows.len());
         let mut level = self.opening.clone();
         for (i, m) in Month::range(self.from, self.to).enumerate() {
@@ -250,7 +252,7 @@ impl Accumulator {
                 &level,
                 &self.flows[i],
                 &self.movement_customers[i],
-                spend.get(&m).copied().unwrap_or(0),
+                spend.map(|s| s.get(&m).copied().unwrap_or(0)),
             )?);
         }
         let mut cohorts = Cohorts::default();
@@ -321,7 +323,7 @@ impl Accumulator {
         end: &Levels,
         f: &Flows,
         movement_customers: &PerKind,
-        spend: i64,
+        spend: Option<i64>,
     ) -> Result<MonthReport, MetricsError> {
         let a = &f.movement_amounts;
         let c = &f.movement_counts;
@@ -346,7 +348,8 @@ impl Accumulator {
         let ltv_num = mrr * i128::from(start.active);
         let ltv_den = i128::from(end.active) * i128::from(churned);
         let ltv = if start.active > 0 { money_ratio(ltv_num, ltv_den) } else { None };
-        let cac = money_ratio(i128::from(spend), i128::from(c.new));
+        let cac = spend.and_then(|s| money_ratio(i128::from(s), i128::from(c.new)));
+        let spend = spend.unwrap_or(0);
         // LTV / CAC = ltv_num * new / (ltv_den * spend).
         let ltv_to_cac = match (ltv, cac) {
             (Some(_), Some(_)) if spend != 0 => Some((ltv_num as f64 * c.new as f64) / (ltv_den as f64 * spend as f64)),
@@ -426,7 +429,7 @@ impl Accumulator {
 /// The report of a set of customer histories over `from..=to`.
 pub fn aggregate(
     histories: &[CustomerHistory],
-    spend: &BTreeMap<Month, i64>,
+    spend: Option<&BTreeMap<Month, i64>>,
     from: Month,
     to: Month,
     options: &ReportOptions,
@@ -503,11 +506,11 @@ pub fn report_filtered(
     options.horizon = options.horizon.or(catalog.horizon_exclusive);
     options.base_currency = options.base_currency.or(Some(catalog.base_currency));
     let histories = replay_all(catalog, facts, filter)?;
+    // Spend is no plan's or country's.
     let spend = if filter.plan_id.is_some() || filter.country.is_some() {
-        // Spend is no plan's or country's.
-        BTreeMap::new()
+        None
     } else {
-        spend_by_month(catalog, facts, filter)?
+        Some(spend_by_month(catalog, facts, filter)?)
     };
-    aggregate(&histories, &spend, from, to, &options)
+    aggregate(&histories, spend.as_ref(), from, to, &options)
 }

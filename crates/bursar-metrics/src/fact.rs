@@ -315,18 +315,10 @@ fn interval_months(catalog: &Catalog, plan_id: &str, interval: Option<bursar_dom
     }
 }
 
-fn unit_amount(
-    catalog: &Catalog,
-    plan_id: &str,
-    currency: Option<Currency>,
-    given: Option<i64>,
-    what: &str,
-) -> Result<i64, MetricsError> {
-    if let Some(a) = given {
-        return Ok(a);
-    }
-    currency.and_then(|c| catalog.plans.get(plan_id)?.prices.get(&c).copied()).ok_or_else(|| {
-        MetricsError::Invalid(format!("{what}: no unit_amount_minor and no catalog price for `{plan_id}`"))
+/// The given unit amount, else the catalog price of the plan in `currency`.
+fn unit_amount(catalog: &Catalog, plan_id: &str, currency: Currency, given: Option<i64>) -> Result<i64, MetricsError> {
+    given.or_else(|| catalog.plans.get(plan_id)?.prices.get(&currency).copied()).ok_or_else(|| {
+        MetricsError::Invalid(format!("no unit_amount_minor and no {currency} catalog price for `{plan_id}`"))
     })
 }
 
@@ -359,13 +351,7 @@ pub fn from_import_event(ev: &ImportEvent, catalog: &Catalog) -> Result<Fact, Me
                 plan_id: b.plan_id.clone(),
                 currency: b.currency,
                 quantity: b.quantity,
-                unit_amount_minor: unit_amount(
-                    catalog,
-                    &b.plan_id,
-                    Some(b.currency),
-                    b.unit_amount_minor,
-                    "subscription.created",
-                )?,
+                unit_amount_minor: unit_amount(catalog, &b.plan_id, b.currency, b.unit_amount_minor)?,
                 interval_months: interval_months(catalog, &b.plan_id, b.interval),
                 status: match b.status {
                     S::Trialing => StartStatus::Trialing,

@@ -26,8 +26,6 @@
 //! Staff record marketing spend each month (USD and EUR). The whole stream
 //! is sorted by time, each customer's same-second events in causal order.
 
-use std::collections::BTreeMap;
-
 use bursar_domain::catalog::Interval;
 use bursar_domain::money::Currency;
 use serde_json::{json, Map};
@@ -788,9 +786,4 @@ pub fn customer_events(options: &GenOptions, seed: u64, index: usize) -> Vec<Imp
     events.retain(|e| e.ts < horizon);
     events.sort_by_key(|e| e.ts);
     events
-}
-
-/// Counts events by type (for a generator summary).
-pub fn summary(events: &[ImportEvent]) -> BTreeMap<String, usize> {
-    count_by_type(events)
 }

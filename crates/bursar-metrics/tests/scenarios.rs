@@ -581,6 +581,8 @@ fn filters_restrict_the_report_to_a_currency_plan_or_country() {
     let by = |f: Filter| run_with(&events, "2024-01", "2024-02", &ReportOptions::default(), &f);
     let fr = by(Filter { country: Some("FR".into()), ..Filter::default() });
     assert_eq!((fr.months[0].mrr_end, fr.months[0].signups, fr.customer_count), (971, 1, 1));
+    // Spend belongs to no country: no CAC in a country's view.
+    assert_eq!((fr.months[0].marketing_spend, fr.months[0].cac), (0, None));
     let usd = by(Filter { currency: Some("USD".parse().unwrap()), ..Filter::default() });
     assert_eq!((usd.months[0].mrr_end, usd.months[0].signups), (1999, 1));
     // On the pro plan only: x's move to basic leaves it, so it churns from
