@@ -23,6 +23,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::Catalog;
 use crate::engine::{replay_facts, CustomerHistory, Filter, Flows, Levels, PerKind};
 use crate::fact::{Fact, FactKind};
@@ -33,7 +35,7 @@ use crate::time::Month;
 use crate::MetricsError;
 
 /// The sums behind one cohort's row.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct CohortSums {
     size: i64,
     base: i64,
@@ -42,7 +44,7 @@ struct CohortSums {
 }
 additive_struct!(CohortSums { size, base, active, mrr });
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct FreeToPaidSums {
     signups: i64,
     paid_within: i64,
@@ -50,8 +52,9 @@ struct FreeToPaidSums {
 }
 additive_struct!(FreeToPaidSums { signups, paid_within, paid_by_horizon });
 
-/// Sums of per-customer contributions over the months `from..=to`.
-#[derive(Debug, Clone, PartialEq)]
+/// Sums of per-customer contributions over the months `from..=to`. It
+/// serializes, so a store may keep it as one document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accumulator {
     from: Month,
     to: Month,

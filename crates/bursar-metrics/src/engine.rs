@@ -293,6 +293,16 @@ pub struct MonthRecord {
     pub end: Levels,
 }
 
+/// One customer's contribution to the aggregates of one month (see
+/// [`CustomerHistory::month_contributions`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthContribution {
+    pub month: Month,
+    pub flows: Flows,
+    /// Month-end levels minus those of the customer's previous row.
+    pub level_change: Levels,
+}
+
 /// Restricts what counts: only subscriptions (and their invoices, refunds
 /// and trials) in `currency` and on `plan_id` (the plan at the time), and
 /// only customers of `country` (their sign-up country, applied when
@@ -451,6 +461,25 @@ impl CustomerHistory {
             state: CustomerState::default(),
             warnings: Vec::new(),
         }
+    }
+
+    /// The customer's contribution to month aggregates, one row per month
+    /// with a fact: the month's flows and the change of the customer's
+    /// month-end levels since the previous row. A month total is the sum of
+    /// the rows of that month over customers (flows) or of the rows up to
+    /// and including it (levels), so a store can keep such rows in a table
+    /// and replace one customer's rows when that customer is recomputed.
+    pub fn month_contributions(&self) -> Result<Vec<MonthContribution>, MetricsError> {
+        let empty = Levels::default();
+        let mut prev = &empty;
+        let mut out = Vec::with_capacity(self.months.len());
+        for r in &self.months {
+            let mut level_change = r.end.clone();
+            level_change.add_signed(prev, -1)?;
+            out.push(MonthContribution { month: r.month, flows: r.flows.clone(), level_change });
+            prev = &r.end;
+        }
+        Ok(out)
     }
 
     /// The cohort: the month of the first new-business movement.

@@ -51,8 +51,8 @@ pub use aggregate::{aggregate, replay_all, report, report_filtered, spend_by_mon
 pub use catalog::{Catalog, Coupon, Plan};
 pub use decimal::Decimal;
 pub use engine::{
-    replay_customer, replay_customer_with, CustomerHistory, CustomerState, Filter, Levels, MonthRecord, Movement,
-    MovementKind,
+    replay_customer, replay_customer_with, CustomerHistory, CustomerState, Filter, Levels, MonthContribution,
+    MonthRecord, Movement, MovementKind,
 };
 pub use error::{ImportError, LineError, MetricsError};
 pub use fact::{from_import_event, Fact, FactKind};

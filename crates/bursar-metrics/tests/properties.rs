@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use bursar_metrics::generate::{generate, GenOptions, Rng};
 use bursar_metrics::import::EventBody;
 use bursar_metrics::{
-    import, replay_all, replay_customer, Accumulator, CustomerHistory, Fact, Filter, ImportEvent, ImportOptions, Month,
-    Report, ReportOptions,
+    import, replay_all, replay_customer, Accumulator, Additive, CustomerHistory, Fact, Filter, ImportEvent,
+    ImportOptions, Month, Report, ReportOptions,
 };
 use proptest::prelude::*;
 
@@ -334,6 +334,30 @@ proptest! {
             &bursar_metrics::aggregate(&histories, Some(&spend), opts.start, to, &report_options).unwrap(),
             &full
         );
+        // The same sums from contribution rows, as a table-based store
+        // would keep them: flows by month, levels as running totals.
+        let mut level = bursar_metrics::Levels::default();
+        let rows: Vec<_> = histories.iter().map(|h| h.month_contributions().unwrap()).collect();
+        for (i, m) in Month::range(opts.start, to).enumerate() {
+            let mut flows = bursar_metrics::engine::Flows::default();
+            for r in rows.iter().flatten() {
+                if r.month == m {
+                    flows.add_signed(&r.flows, 1).unwrap();
+                }
+                if r.month == m || (i == 0 && r.month < m) {
+                    level.add_signed(&r.level_change, 1).unwrap();
+                }
+            }
+            let mo = &full.months[i];
+            prop_assert_eq!(level.mrr, mo.mrr_end);
+            prop_assert_eq!(level.active, mo.customers.active_end);
+            prop_assert_eq!(&level.mrr_by_currency_native, &mo.mrr_end_by_currency_native);
+            prop_assert_eq!(flows.movement_amounts.new, mo.movements.new);
+            prop_assert_eq!(flows.cash, mo.cash);
+        }
+        // A store can keep the sums as a document.
+        let doc = serde_json::to_string(&acc).unwrap();
+        prop_assert_eq!(&serde_json::from_str::<Accumulator>(&doc).unwrap(), &acc);
         // Taking every customer back leaves the empty sums.
         for h in &histories {
             acc.remove(h).unwrap();
