@@ -44,6 +44,15 @@ struct CohortSums {
 }
 additive_struct!(CohortSums { size, base, active, mrr });
 
+/// The sums of one month of the range.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct MonthSums {
+    /// The change of levels during the month.
+    level_change: Levels,
+    flows: Flows,
+    movement_customers: PerKind,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct FreeToPaidSums {
     signups: i64,
@@ -64,13 +73,16 @@ pub struct Accumulator {
     warnings: i64,
     /// Levels at the end of `from − 1`.
     opening: Levels,
-    /// Per month: the change of levels during the month.
-    level_changes: Vec<Levels>,
-    flows: Vec<Flows>,
-    movement_customers: Vec<PerKind>,
+    /// One per month of the range.
+    months: Vec<MonthSums>,
     cohorts: BTreeMap<Month, CohortSums>,
     free_to_paid: BTreeMap<Month, FreeToPaidSums>,
     funnel: BTreeMap<Month, Vec<i64>>,
+}
+
+/// An accumulator whose parts disagree (only a damaged stored document).
+fn corrupt() -> MetricsError {
+    MetricsError::Invalid("accumulator sums do not match its month range".into())
 }
 
 fn indicator(counts: &PerKind) -> PerKind {
@@ -85,7 +97,7 @@ fn indicator(counts: &PerKind) -> PerKind {
 
 /// Adds `v` (times `sign`) to a keyed row, dropping the row when it returns
 /// to empty so removal leaves no trace.
-fn add_row<T: Additive + Default + PartialEq + Shape>(
+fn add_row<T: Additive + Default>(
     map: &mut BTreeMap<Month, T>,
     key: Month,
     v: &T,
@@ -93,38 +105,11 @@ fn add_row<T: Additive + Default + PartialEq + Shape>(
     empty: impl Fn(&T) -> bool,
 ) -> Result<(), MetricsError> {
     let slot = map.entry(key).or_default();
-    if *slot == T::default() {
-        // A fresh row takes the shape of the value (vectors' lengths).
-        *slot = v.clone_shape();
-    }
     slot.add_signed(v, sign)?;
     if empty(slot) {
         map.remove(&key);
     }
     Ok(())
-}
-
-/// A zero value with the same shape (vector lengths) as `self`.
-trait Shape {
-    fn clone_shape(&self) -> Self;
-}
-
-impl Shape for CohortSums {
-    fn clone_shape(&self) -> Self {
-        CohortSums { size: 0, base: 0, active: vec![0; self.active.len()], mrr: vec![0; self.mrr.len()] }
-    }
-}
-
-impl Shape for FreeToPaidSums {
-    fn clone_shape(&self) -> Self {
-        FreeToPaidSums::default()
-    }
-}
-
-impl Shape for Vec<i64> {
-    fn clone_shape(&self) -> Self {
-        vec![0; self.len()]
-    }
 }
 
 impl Accumulator {
@@ -148,9 +133,7 @@ impl Accumulator {
             customers: 0,
             warnings: 0,
             opening: Levels::default(),
-            level_changes: vec![Levels::default(); n],
-            flows: vec![Flows::default(); n],
-            movement_customers: vec![PerKind::default(); n],
+            months: vec![MonthSums::default(); n],
             cohorts: BTreeMap::new(),
             free_to_paid: BTreeMap::new(),
             funnel: BTreeMap::new(),
@@ -188,16 +171,18 @@ impl Accumulator {
                 break;
             }
             // The change of the customer's levels during this month.
-            let idx = self.index(r.month);
-            let target = match idx {
-                None => &mut self.opening,
-                Some(i) => &mut self.level_changes[i],
-            };
-            target.add_signed(&r.end, sign)?;
-            target.add_signed(prev, -sign)?;
-            if let Some(i) = idx {
-                self.flows[i].add_signed(&r.flows, sign)?;
-                self.movement_customers[i].add_signed(&indicator(&r.flows.movement_counts), sign)?;
+            match self.index(r.month) {
+                None => {
+                    self.opening.add_signed(&r.end, sign)?;
+                    self.opening.add_signed(prev, -sign)?;
+                }
+                Some(i) => {
+                    let slot = self.months.get_mut(i).ok_or_else(corrupt)?;
+                    slot.level_change.add_signed(&r.end, sign)?;
+                    slot.level_change.add_signed(prev, -sign)?;
+                    slot.flows.add_signed(&r.flows, sign)?;
+                    slot.movement_customers.add_signed(&indicator(&r.flows.movement_counts), sign)?;
+                }
             }
             prev = &r.end;
         }
@@ -244,19 +229,16 @@ impl Accumulator {
     /// attributed (a report of one plan or country): then `marketing_spend`
     /// is 0 and CAC and LTV:CAC are null.
     pub fn report(&self, spend: Option<&BTreeMap<Month, i64>>) -> Result<Report, MetricsError> {
-        let mut months = Vec::with_capacity(self.flows.len());
+        if self.index(self.to).map(|i| i + 1) != Some(self.months.len()) {
+            return Err(corrupt());
+        }
+        let mut months = Vec::with_capacity(self.months.len());
         let mut level = self.opening.clone();
-        for (i, m) in Month::range(self.from, self.to).enumerate() {
+        for (m, sums) in Month::range(self.from, self.to).zip(&self.months) {
             let start = level.clone();
-            level.add_signed(&self.level_changes[i], 1)?;
-            months.push(self.month_report(
-                m,
-                &start,
-                &level,
-                &self.flows[i],
-                &self.movement_customers[i],
-                spend.map(|s| s.get(&m).copied().unwrap_or(0)),
-            )?);
+            level.add_signed(&sums.level_change, 1)?;
+            let spend = spend.map(|s| s.get(&m).copied().unwrap_or(0));
+            months.push(self.month_report(m, &start, &level, &sums.flows, &sums.movement_customers, spend)?);
         }
         let mut cohorts = Cohorts::default();
         for (c, s) in &self.cohorts {
@@ -296,7 +278,10 @@ impl Accumulator {
             .map(|m| {
                 let counts = self.funnel.get(&m).cloned().unwrap_or_else(|| vec![0; steps]);
                 let ratio = |a: i64, b: i64| (b != 0).then(|| a as f64 / b as f64);
-                let overall = ratio(counts[steps - 1], counts[0]);
+                let overall = match (counts.first(), counts.last()) {
+                    (Some(first), Some(last)) => ratio(*last, *first),
+                    _ => None,
+                };
                 let step_conversion = counts.windows(2).map(|w| ratio(w[1], w[0])).collect();
                 (m, FunnelMonth { counts, overall_conversion: overall, step_conversion })
             })

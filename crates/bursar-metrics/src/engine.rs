@@ -44,7 +44,7 @@ use crate::fact::{
     Discount, DiscountDuration, DiscountOff, Fact, FactKind, InvoiceFact, Period, StartStatus, TrialOutcome,
 };
 use crate::sum::{add_i64, add_to, additive_struct, sub_i64, Additive};
-use crate::time::{check_ts, civil_from_days, days_from_civil, Month, DAY_S};
+use crate::time::{add_months, check_ts, Month};
 use crate::MetricsError;
 
 /// The five MRR movements.
@@ -390,17 +390,6 @@ pub(crate) fn replay_facts(
 
 fn unknown_sub(ts: i64, what: &str, id: &str) -> String {
     format!("{}: {what} for unknown subscription `{id}`", crate::time::format_ts(ts))
-}
-
-/// `ts` plus `n` calendar months, the day clamped to the target month's
-/// length.
-pub(crate) fn add_months(ts: i64, n: u32) -> i64 {
-    let (y, m, d) = civil_from_days(ts.div_euclid(DAY_S));
-    let idx = y * 12 + (m - 1) + i64::from(n);
-    let (ty, tm) = (idx.div_euclid(12), idx.rem_euclid(12) + 1);
-    let next = if tm == 12 { days_from_civil(ty + 1, 1, 1) } else { days_from_civil(ty, tm + 1, 1) };
-    let len = next - days_from_civil(ty, tm, 1);
-    days_from_civil(ty, tm, d.min(len)) * DAY_S + ts.rem_euclid(DAY_S)
 }
 
 fn discount_applies(d: &Discount, period_start: i64) -> bool {
@@ -755,6 +744,9 @@ impl CustomerHistory {
                 }
             }
             FactKind::SubscriptionCreated(ns) => {
+                if let Some(d) = &ns.discount {
+                    check_ts(d.start)?;
+                }
                 if ns.quantity < 0 || ns.unit_amount_minor < 0 || ns.interval_months == 0 {
                     return Err(MetricsError::Invalid(format!(
                         "subscription `{}`: quantity and unit amount must not be negative, interval_months must be ≥ 1",
@@ -903,6 +895,7 @@ impl CustomerHistory {
                 }
             }
             FactKind::DiscountApplied { subscription_id, discount } => {
+                check_ts(discount.start)?;
                 if let Some(id) = self.resolve(ts, name, Some(subscription_id)) {
                     if let Some(s) = self.state.subscriptions.get_mut(&id) {
                         s.discounts.push(discount.clone());
@@ -976,23 +969,5 @@ impl CustomerHistory {
         if let Some(p) = period {
             s.period = Some(p);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ts(s: &str) -> i64 {
-        crate::time::parse_ts(s).unwrap()
-    }
-
-    #[test]
-    fn calendar_months_clamp_the_day() {
-        assert_eq!(add_months(ts("2024-01-31T10:00:00Z"), 1), ts("2024-02-29T10:00:00Z"));
-        assert_eq!(add_months(ts("2023-01-31T10:00:00Z"), 1), ts("2023-02-28T10:00:00Z"));
-        assert_eq!(add_months(ts("2024-01-15T00:00:00Z"), 3), ts("2024-04-15T00:00:00Z"));
-        assert_eq!(add_months(ts("2024-11-30T00:00:00Z"), 3), ts("2025-02-28T00:00:00Z"));
-        assert_eq!(add_months(ts("2024-05-31T23:59:59Z"), 12), ts("2025-05-31T23:59:59Z"));
     }
 }

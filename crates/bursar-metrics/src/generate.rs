@@ -32,10 +32,9 @@ use serde_json::{json, Map};
 
 use crate::catalog::{Catalog, Coupon, Plan};
 use crate::decimal::Decimal;
-use crate::engine::add_months;
 use crate::fact::{DiscountDuration, DiscountOff};
 use crate::import::*;
-use crate::time::{Month, DAY_S};
+use crate::time::{add_months, Month, DAY_S};
 
 /// SplitMix64: small, fast and good enough to drive a simulation.
 #[derive(Debug, Clone)]
@@ -68,11 +67,12 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        let span = (hi - lo) as u64;
-        lo + (self.next_u64() % span) as i64
+        let span = hi.wrapping_sub(lo) as u64;
+        lo.wrapping_add((self.next_u64() % span) as i64)
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    /// One of `items`, which must not be empty (the generator's own tables).
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.range(0, items.len() as i64) as usize]
     }
 }

@@ -62,11 +62,12 @@ impl<K: Ord + Clone> Additive for BTreeMap<K, i64> {
     }
 }
 
-impl<T: Additive> Additive for Vec<T> {
-    /// Element-wise; the lengths must match.
+impl<T: Additive + Default> Additive for Vec<T> {
+    /// Element-wise; missing elements count as zero (the shorter side is
+    /// padded).
     fn add_signed(&mut self, other: &Self, sign: i64) -> Result<(), MetricsError> {
-        if self.len() != other.len() {
-            return Err(MetricsError::Invalid("adding vectors of different lengths".into()));
+        if self.len() < other.len() {
+            self.resize_with(other.len(), T::default);
         }
         for (a, b) in self.iter_mut().zip(other) {
             a.add_signed(b, sign)?;

@@ -58,6 +58,16 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     days_from_civil(if m == 12 { y + 1 } else { y }, if m == 12 { 1 } else { m + 1 }, 1) - days_from_civil(y, m, 1)
 }
 
+/// `ts` plus `n` calendar months, the day clamped to the target month's
+/// length (31 January + 1 month = 29 February in a leap year), the time of
+/// day kept. `ts` must be in the range [`check_ts`] accepts.
+pub fn add_months(ts: i64, n: u32) -> i64 {
+    let (y, m, d) = civil_from_days(ts.div_euclid(DAY_S));
+    let idx = y * 12 + (m - 1) + i64::from(n);
+    let (ty, tm) = (idx.div_euclid(12), idx.rem_euclid(12) + 1);
+    days_from_civil(ty, tm, d.min(days_in_month(ty, tm))) * DAY_S + ts.rem_euclid(DAY_S)
+}
+
 /// A UTC calendar month, ordered in time. Serializes as `"YYYY-MM"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month(i64);
@@ -117,9 +127,10 @@ impl Month {
         self.offset(1).start()
     }
 
-    /// The month `k` months later (earlier for negative `k`).
+    /// The month `k` months later (earlier for negative `k`), kept within
+    /// years 1..=9999.
     pub fn offset(self, k: i64) -> Month {
-        Month(self.0.saturating_add(k))
+        Month(self.0.saturating_add(k).clamp(12, 9999 * 12 + 11))
     }
 
     pub fn next(self) -> Month {
@@ -355,6 +366,23 @@ mod tests {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
         }
         assert!(Month::of(MAX_TS + 1).is_err());
+    }
+
+    #[test]
+    fn calendar_months_clamp_the_day() {
+        let ts = |s: &str| parse_ts(s).unwrap();
+        assert_eq!(add_months(ts("2024-01-31T10:00:00Z"), 1), ts("2024-02-29T10:00:00Z"));
+        assert_eq!(add_months(ts("2023-01-31T10:00:00Z"), 1), ts("2023-02-28T10:00:00Z"));
+        assert_eq!(add_months(ts("2024-01-15T00:00:00Z"), 3), ts("2024-04-15T00:00:00Z"));
+        assert_eq!(add_months(ts("2024-11-30T00:00:00Z"), 3), ts("2025-02-28T00:00:00Z"));
+        assert_eq!(add_months(ts("2024-05-31T23:59:59Z"), 12), ts("2025-05-31T23:59:59Z"));
+        assert_eq!(add_months(ts("2024-05-31T23:59:59Z"), 0), ts("2024-05-31T23:59:59Z"));
+        // The largest shift from the latest accepted instant stays finite.
+        assert!(add_months(MAX_TS, u32::MAX) > MAX_TS);
+        let m: Month = "2024-05".parse().unwrap();
+        assert_eq!(m.offset(i64::MAX).to_string(), "9999-12");
+        assert_eq!(m.offset(i64::MIN).to_string(), "0001-01");
+        assert!(m.offset(i64::MAX).end() > m.start());
     }
 
     #[test]

@@ -131,6 +131,21 @@ fn bad_inputs_are_errors_not_panics() {
     // An empty or reversed report range.
     let from: Month = "2024-05".parse().unwrap();
     assert!(bursar_metrics::report(&c, &facts(), from, from.prev(), &ReportOptions::default()).is_err());
+    // A discount starting outside years 1..=9999.
+    let mut odd = facts();
+    odd.push(fact(
+        "2024-05-10T00:00:00Z",
+        FactKind::DiscountApplied {
+            subscription_id: "s1".into(),
+            discount: bursar_metrics::fact::Discount {
+                coupon_id: "x".into(),
+                off: bursar_metrics::fact::DiscountOff::Percent("10".parse().unwrap()),
+                duration: bursar_metrics::fact::DiscountDuration::Repeating { months: u32::MAX },
+                start: i64::MIN,
+            },
+        },
+    ));
+    assert!(replay_customer(&c, &odd).is_err());
     // A renewal of an unknown subscription is a warning, not a failure.
     let mut stray = facts();
     stray.push(fact(
