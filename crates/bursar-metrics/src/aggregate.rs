@@ -356,14 +356,7 @@ impl Accumulator {
             arr_end,
             mrr_end_by_currency_native: end.mrr_by_currency_native.clone(),
             mrr_end_by_currency_base: end.mrr_by_currency_base.clone(),
-            movements: MovementsReport {
-                new: a.new,
-                expansion: a.expansion,
-                contraction: a.contraction,
-                churn: a.churn,
-                reactivation: a.reactivation,
-                net_new_mrr: net,
-            },
+            movements: MovementsReport { amounts: *a, net_new_mrr: net },
             movement_counts: *c,
             movement_customers: *movement_customers,
             customers: CustomersReport {
@@ -387,15 +380,7 @@ impl Accumulator {
             cac,
             ltv_to_cac,
             signups: f.signups,
-            trials: TrialsReport {
-                started: t.started,
-                ended: t.ended,
-                converted_paid: t.converted_paid,
-                converted_past_due: t.converted_past_due,
-                expired: t.expired,
-                canceled_during_trial: t.canceled_during_trial,
-                trial_conversion_rate: Rate::new(t.converted_paid, t.ended),
-            },
+            trials: TrialsReport { counts: *t, trial_conversion_rate: Rate::new(t.converted_paid, t.ended) },
             cash,
             payment_success_rate,
             scheduled_churn: ScheduledChurn {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use bursar_domain::money::{round_div, Currency, Rounding};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{CashCounts, PerKind};
+use crate::engine::{CashCounts, PerKind, TrialCounts};
 use crate::funnel::{FunnelOptions, FunnelOrder};
 use crate::time::Month;
 
@@ -88,11 +88,9 @@ impl Default for ReportOptions {
 /// The MRR movements of a month and their net.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovementsReport {
-    pub new: i64,
-    pub expansion: i64,
-    pub contraction: i64,
-    pub churn: i64,
-    pub reactivation: i64,
+    /// `new`, `expansion`, `contraction`, `churn`, `reactivation`.
+    #[serde(flatten)]
+    pub amounts: PerKind,
     /// `new + expansion + reactivation − contraction − churn`, equal to
     /// `mrr_end − mrr_start`.
     pub net_new_mrr: i64,
@@ -111,14 +109,11 @@ pub struct CustomersReport {
     pub churned: i64,
 }
 
+/// Trials of a month: `started`, `ended` and each outcome, and the rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrialsReport {
-    pub started: i64,
-    pub ended: i64,
-    pub converted_paid: i64,
-    pub converted_past_due: i64,
-    pub expired: i64,
-    pub canceled_during_trial: i64,
+    #[serde(flatten)]
+    pub counts: TrialCounts,
     /// `converted_paid ÷ ended`.
     pub trial_conversion_rate: Rate,
 }

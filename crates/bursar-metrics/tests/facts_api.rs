@@ -77,13 +77,13 @@ fn the_rate_is_the_one_in_force_when_the_subscription_mrr_last_changed() {
     )
     .unwrap();
     // 8.99 EUR × 1.08 = 9.7092 → 9.71 USD.
-    assert_eq!(r.months[0].movements.new, 971);
+    assert_eq!(r.months[0].movements.amounts.new, 971);
     // The rate moves on 1 March; the MRR does not.
     assert_eq!((r.months[2].mrr_end, r.months[2].movement_counts.expansion), (971, 0));
     // Cash converts at the rate of its day: 8.99 × 1.20 = 10.788 → 10.79.
     assert_eq!(r.months[2].cash.collected_excl_tax, 1079);
     // Two seats: 17.98 EUR × 1.20 = 21.576 → 21.58; +21.58 − 9.71.
-    assert_eq!((r.months[3].movements.expansion, r.months[3].mrr_end), (1187, 2158));
+    assert_eq!((r.months[3].movements.amounts.expansion, r.months[3].mrr_end), (1187, 2158));
     assert_eq!(r.months[3].mrr_end_by_currency_native.get(&Currency::EUR), Some(&1798));
 }
 

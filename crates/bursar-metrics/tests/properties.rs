@@ -220,7 +220,7 @@ fn check_report_invariants(r: &Report) {
         for k in bursar_metrics::MovementKind::ALL {
             assert!(mo.movement_customers.get(k) <= mo.movement_counts.get(k));
         }
-        let t = &mo.trials;
+        let t = &mo.trials.counts;
         assert_eq!(
             t.ended,
             t.converted_paid + t.converted_past_due + t.expired + t.canceled_during_trial,
@@ -235,7 +235,7 @@ fn check_report_invariants(r: &Report) {
         assert!(ftp.paid_within_30d <= ftp.paid_by_horizon && ftp.paid_by_horizon <= ftp.signups);
     }
     let new: i64 = r.months.iter().map(|mo| mo.customers.new).sum();
-    let new_mrr: i64 = r.months.iter().map(|mo| mo.movements.new).sum();
+    let new_mrr: i64 = r.months.iter().map(|mo| mo.movements.amounts.new).sum();
     assert_eq!(r.cohorts.logo_retention.values().map(|c| c.size).sum::<i64>(), new);
     assert_eq!(r.cohorts.net_mrr_retention.values().map(|c| c.base_new_business_mrr).sum::<i64>(), new_mrr);
     for (c, row) in &r.cohorts.logo_retention {
@@ -352,7 +352,7 @@ proptest! {
             prop_assert_eq!(level.mrr, mo.mrr_end);
             prop_assert_eq!(level.active, mo.customers.active_end);
             prop_assert_eq!(&level.mrr_by_currency_native, &mo.mrr_end_by_currency_native);
-            prop_assert_eq!(flows.movement_amounts.new, mo.movements.new);
+            prop_assert_eq!(flows.movement_amounts.new, mo.movements.amounts.new);
             prop_assert_eq!(flows.cash, mo.cash);
         }
         // A store can keep the sums as a document.

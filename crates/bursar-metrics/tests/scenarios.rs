@@ -27,7 +27,7 @@ fn a_direct_subscription_is_new_business_and_a_renewal_changes_nothing() {
     let r = run(&events, "2024-01", "2024-02");
     let jan = r.month(m("2024-01")).unwrap();
     assert_eq!((jan.mrr_start, jan.mrr_end, jan.arr_end), (0, 1999, 23_988));
-    assert_eq!(jan.movements.new, 1999);
+    assert_eq!(jan.movements.amounts.new, 1999);
     assert_eq!(jan.movement_counts, PerKind { new: 1, ..PerKind::default() });
     assert_eq!(jan.movement_customers, PerKind { new: 1, ..PerKind::default() });
     assert_eq!((jan.customers.active_start, jan.customers.active_end, jan.customers.paying_end), (0, 1, 1));
@@ -61,11 +61,11 @@ fn a_trial_converts_into_new_business_at_its_end() {
     let jan = r.month(m("2024-01")).unwrap();
     // Trialing is not MRR and not yet a customer.
     assert_eq!((jan.mrr_end, jan.customers.active_end), (0, 0));
-    assert_eq!((jan.trials.started, jan.trials.ended), (1, 0));
+    assert_eq!((jan.trials.counts.started, jan.trials.counts.ended), (1, 0));
     let feb = r.month(m("2024-02")).unwrap();
-    assert_eq!(feb.movements.new, 1999);
+    assert_eq!(feb.movements.amounts.new, 1999);
     assert_eq!(feb.customers.new, 1);
-    assert_eq!((feb.trials.ended, feb.trials.converted_paid), (1, 1));
+    assert_eq!((feb.trials.counts.ended, feb.trials.counts.converted_paid), (1, 1));
     assert_eq!(feb.trials.trial_conversion_rate, rate(1, 1));
     let h = histories(&events);
     assert_eq!(h[0].movements[0].ts, bursar_metrics::time::parse_ts("2024-02-08T00:00:00Z").unwrap());
@@ -90,10 +90,13 @@ fn a_trial_into_past_due_is_new_business_and_churns_when_dunning_gives_up() {
     ];
     let r = run(&events, "2024-02", "2024-02");
     let feb = &r.months[0];
-    assert_eq!((feb.movements.new, feb.movements.churn), (1999, 1999));
+    assert_eq!((feb.movements.amounts.new, feb.movements.amounts.churn), (1999, 1999));
     assert_eq!(feb.movement_counts, PerKind { new: 1, churn: 1, ..PerKind::default() });
     assert_eq!((feb.customers.new, feb.customers.churned, feb.customers.active_end), (1, 1, 0));
-    assert_eq!((feb.trials.ended, feb.trials.converted_past_due, feb.trials.converted_paid), (1, 1, 0));
+    assert_eq!(
+        (feb.trials.counts.ended, feb.trials.counts.converted_past_due, feb.trials.counts.converted_paid),
+        (1, 1, 0)
+    );
     assert_eq!(feb.trials.trial_conversion_rate, rate(0, 1));
     assert_eq!(feb.cash.payment_failures, 2);
     assert_eq!(feb.payment_success_rate, rate(0, 2));
@@ -113,10 +116,10 @@ fn a_lead_whose_trial_expired_and_who_buys_later_is_new_business() {
     ];
     let r = run(&events, "2024-01", "2024-03");
     let jan = r.month(m("2024-01")).unwrap();
-    assert_eq!((jan.trials.ended, jan.trials.expired, jan.trials.converted_paid), (1, 1, 0));
+    assert_eq!((jan.trials.counts.ended, jan.trials.counts.expired, jan.trials.counts.converted_paid), (1, 1, 0));
     assert_eq!(jan.movement_counts, PerKind::default());
     let mar = r.month(m("2024-03")).unwrap();
-    assert_eq!((mar.movements.new, mar.movements.reactivation), (999, 0));
+    assert_eq!((mar.movements.amounts.new, mar.movements.amounts.reactivation), (999, 0));
     assert_eq!(r.cohorts.logo_retention.keys().copied().collect::<Vec<_>>(), vec![m("2024-03")]);
     let ftp = r.free_to_paid[&m("2024-01")];
     assert_eq!((ftp.signups, ftp.paid_within_30d, ftp.paid_by_horizon), (1, 0, 1));
@@ -147,15 +150,15 @@ fn upgrades_and_a_second_subscription_are_expansion_their_reverse_contraction() 
     ];
     let r = run(&events, "2024-01", "2024-04");
     let jan = r.month(m("2024-01")).unwrap();
-    assert_eq!((jan.movements.new, jan.movements.expansion, jan.mrr_end), (999, 1000, 1999));
+    assert_eq!((jan.movements.amounts.new, jan.movements.amounts.expansion, jan.mrr_end), (999, 1000, 1999));
     let feb = r.month(m("2024-02")).unwrap();
-    assert_eq!((feb.movements.expansion, feb.mrr_end), (1500 + 1000, 4499));
+    assert_eq!((feb.movements.amounts.expansion, feb.mrr_end), (1500 + 1000, 4499));
     assert_eq!((feb.movement_counts.expansion, feb.movement_customers.expansion), (2, 1));
     let mar = r.month(m("2024-03")).unwrap();
-    assert_eq!((mar.movements.contraction, mar.movements.churn, mar.mrr_end), (2500, 0, 1999));
+    assert_eq!((mar.movements.amounts.contraction, mar.movements.amounts.churn, mar.mrr_end), (2500, 0, 1999));
     assert_eq!(mar.customers.churned, 0);
     let apr = r.month(m("2024-04")).unwrap();
-    assert_eq!((apr.movements.contraction, apr.mrr_end), (1000, 999));
+    assert_eq!((apr.movements.amounts.contraction, apr.mrr_end), (1000, 999));
     // Net MRR churn of April: (0 + 1000 − 0 − 0) ÷ 1999.
     assert_eq!(apr.net_mrr_churn_rate, rate(1000, 1999));
     assert!(r.months.iter().all(|mo| mo.customers.active_end == 1));
@@ -177,10 +180,10 @@ fn churn_at_the_period_end_and_reactivation_in_the_original_cohort() {
     ];
     let r = run(&events, "2024-01", "2024-06");
     let jan = r.month(m("2024-01")).unwrap();
-    assert_eq!((jan.mrr_end, jan.movements.churn), (1999, 0));
+    assert_eq!((jan.mrr_end, jan.movements.amounts.churn), (1999, 0));
     assert_eq!((jan.scheduled_churn.mrr, jan.scheduled_churn.subscriptions), (1999, 1));
     let feb = r.month(m("2024-02")).unwrap();
-    assert_eq!((feb.movements.churn, feb.customers.churned, feb.customers.active_end), (1999, 1, 0));
+    assert_eq!((feb.movements.amounts.churn, feb.customers.churned, feb.customers.active_end), (1999, 1, 0));
     assert_eq!(feb.scheduled_churn.mrr, 0);
     assert_eq!(feb.logo_churn_rate, rate(1, 1));
     assert_eq!(feb.logo_churn_rate_stripe_style, rate(1, 1));
@@ -188,7 +191,7 @@ fn churn_at_the_period_end_and_reactivation_in_the_original_cohort() {
     // ARPA undefined with no active customer, so LTV too.
     assert_eq!((feb.arpa_end, feb.ltv), (None, None));
     let apr = r.month(m("2024-04")).unwrap();
-    assert_eq!((apr.movements.reactivation, apr.movements.new), (999, 0));
+    assert_eq!((apr.movements.amounts.reactivation, apr.movements.amounts.new), (999, 0));
     assert_eq!((apr.customers.reactivated, apr.customers.active_end), (1, 1));
     let logo = &r.cohorts.logo_retention[&m("2024-01")];
     assert_eq!(logo.size, 1);
@@ -226,14 +229,14 @@ fn a_pause_is_contraction_and_a_resume_expansion_never_churn() {
     ];
     let r = run(&events, "2024-01", "2024-04");
     let feb = r.month(m("2024-02")).unwrap();
-    assert_eq!((feb.movements.contraction, feb.movements.churn, feb.mrr_end), (1999, 0, 0));
+    assert_eq!((feb.movements.amounts.contraction, feb.movements.amounts.churn, feb.mrr_end), (1999, 0, 0));
     assert_eq!((feb.customers.churned, feb.customers.active_end, feb.customers.paying_end), (0, 1, 0));
     // ARPA counts the paused customer: 0 ÷ 1; ARPPU has no paying customer.
     assert_eq!((feb.arpa_end, feb.arppu_end), (Some(0), None));
     let mar = r.month(m("2024-03")).unwrap();
     assert_eq!((mar.customers.active_start, mar.customers.active_end, mar.movement_counts), (1, 1, PerKind::default()));
     let apr = r.month(m("2024-04")).unwrap();
-    assert_eq!((apr.movements.expansion, apr.movements.reactivation, apr.mrr_end), (1999, 0, 1999));
+    assert_eq!((apr.movements.amounts.expansion, apr.movements.amounts.reactivation, apr.mrr_end), (1999, 0, 1999));
     assert_eq!(r.cohorts.logo_retention[&m("2024-01")].active, vec![1, 1, 1, 1]);
 }
 
@@ -252,7 +255,7 @@ fn a_paused_customer_whose_last_subscription_ends_churns_with_zero() {
     let r = run(&events, "2024-03", "2024-03");
     let mar = &r.months[0];
     assert_eq!((mar.mrr_start, mar.mrr_end), (0, 0));
-    assert_eq!((mar.movements.churn, mar.movement_counts.churn), (0, 1));
+    assert_eq!((mar.movements.amounts.churn, mar.movement_counts.churn), (0, 1));
     assert_eq!((mar.customers.active_start, mar.customers.churned, mar.customers.active_end), (1, 1, 0));
     assert_eq!(mar.logo_churn_rate, rate(1, 1));
     // No MRR was lost this month.
@@ -311,7 +314,7 @@ fn refunds_never_change_mrr_but_a_refund_that_cancels_ends_the_subscription() {
     ];
     let r = run(&events, "2024-01", "2024-01");
     let jan = &r.months[0];
-    assert_eq!((jan.movements.new, jan.movements.churn, jan.mrr_end), (3998, 1999, 1999));
+    assert_eq!((jan.movements.amounts.new, jan.movements.amounts.churn, jan.mrr_end), (3998, 1999, 1999));
     assert_eq!((jan.cash.refunds, jan.cash.refunded, jan.cash.collected_excl_tax), (2, 3998, 3998));
     let h = histories(&events);
     assert_eq!(h[0].movements.len(), 1, "the plain refund made no movement");
@@ -337,12 +340,12 @@ fn a_repeating_discount_ending_at_a_renewal_is_expansion() {
     let r = run(&events, "2024-01", "2024-04");
     // 50 % of 19.99 = 9.995 → 10.00 off, so 9.99 for the periods starting
     // 1 Jan, 1 Feb and 1 Mar (inside [1 Jan, 1 Apr)).
-    assert_eq!(r.months[0].movements.new, 999);
+    assert_eq!(r.months[0].movements.amounts.new, 999);
     assert_eq!((r.months[1].mrr_end, r.months[2].mrr_end), (999, 999));
     assert_eq!(r.months[1].movement_counts, PerKind::default());
     assert_eq!(r.months[2].movement_counts, PerKind::default());
     let apr = &r.months[3];
-    assert_eq!((apr.movements.expansion, apr.mrr_end), (1000, 1999));
+    assert_eq!((apr.movements.amounts.expansion, apr.mrr_end), (1000, 1999));
 }
 
 #[test]
@@ -390,10 +393,10 @@ fn a_full_discount_keeps_the_customer_active_at_zero_then_cancelling_is_churn_at
     assert_eq!(r.months[0].movement_counts, PerKind { new: 1, ..PerKind::default() });
     assert_eq!(r.months[0].mrr_end, 1999);
     let feb = &r.months[1];
-    assert_eq!((feb.movements.contraction, feb.mrr_end), (1999, 0));
+    assert_eq!((feb.movements.amounts.contraction, feb.mrr_end), (1999, 0));
     assert_eq!((feb.customers.active_end, feb.customers.paying_end, feb.customers.churned), (1, 0, 0));
     let mar = &r.months[2];
-    assert_eq!((mar.movements.churn, mar.customers.churned, mar.customers.active_end), (0, 1, 0));
+    assert_eq!((mar.movements.amounts.churn, mar.customers.churned, mar.customers.active_end), (0, 1, 0));
 }
 
 #[test]
@@ -411,10 +414,10 @@ fn facts_at_one_timestamp_are_classified_once_on_the_net_change() {
         canceled("2024-03-05T00:00:00Z", "c18", "s3", "gone"),
     ];
     let r = run(&events, "2024-01", "2024-03");
-    assert_eq!((r.months[0].movements.new, r.months[0].movement_counts.new), (2999, 1));
-    assert_eq!(r.months[1].movements.contraction, 1000);
+    assert_eq!((r.months[0].movements.amounts.new, r.months[0].movement_counts.new), (2999, 1));
+    assert_eq!(r.months[1].movements.amounts.contraction, 1000);
     assert_eq!(r.months[1].movement_counts, PerKind { contraction: 1, ..PerKind::default() });
-    assert_eq!((r.months[2].movements.churn, r.months[2].movement_counts.churn), (1999, 1));
+    assert_eq!((r.months[2].movements.amounts.churn, r.months[2].movement_counts.churn), (1999, 1));
     let h = histories(&events);
     assert_eq!(h[0].movements.len(), 3);
     assert_eq!(h[0].movements[1].subscription_ids, vec!["s1".to_string(), "s3".to_string()]);
@@ -440,8 +443,8 @@ fn a_once_discount_and_a_trial_discount_starting_at_the_trial_end() {
         renewed("2024-02-15T00:00:00Z", "c20", "s2", "2024-03-15T00:00:00Z"),
     ];
     let r = run(&events, "2024-01", "2024-02");
-    assert_eq!(r.months[0].movements.new, 1499 + 1599);
-    assert_eq!(r.months[1].movements.expansion, 500);
+    assert_eq!(r.months[0].movements.amounts.new, 1499 + 1599);
+    assert_eq!(r.months[1].movements.amounts.expansion, 500);
     assert_eq!(r.months[1].mrr_end, 1999 + 1599);
 }
 
@@ -461,9 +464,9 @@ fn a_change_for_the_period_end_stamped_mid_period_waits_for_the_renewal() {
         renewed("2024-02-05T00:00:00Z", "c23", "s2", "2024-03-05T00:00:00Z"),
     ];
     let r = run(&events, "2024-01", "2024-02");
-    assert_eq!((r.months[0].mrr_end, r.months[0].movements.contraction), (1999 + 1500, 0));
+    assert_eq!((r.months[0].mrr_end, r.months[0].movements.amounts.contraction), (1999 + 1500, 0));
     // At the renewal: −10.00 (pro → basic) and −10.00 (3 → 1 seats).
-    assert_eq!((r.months[1].movements.contraction, r.months[1].movement_counts.contraction), (2000, 2));
+    assert_eq!((r.months[1].movements.amounts.contraction, r.months[1].movement_counts.contraction), (2000, 2));
     assert_eq!(r.months[1].mrr_end, 999 + 500);
 }
 
@@ -476,9 +479,9 @@ fn free_plan_subscriptions_are_leads_and_a_downgrade_to_free_is_churn() {
     ];
     let r = run(&events, "2024-01", "2024-03");
     assert_eq!((r.months[0].customers.active_end, r.months[0].movement_counts), (0, PerKind::default()));
-    assert_eq!((r.months[1].movements.new, r.months[1].customers.active_end), (1999, 1));
+    assert_eq!((r.months[1].movements.amounts.new, r.months[1].customers.active_end), (1999, 1));
     assert_eq!(
-        (r.months[2].movements.churn, r.months[2].customers.churned, r.months[2].customers.active_end),
+        (r.months[2].movements.amounts.churn, r.months[2].customers.churned, r.months[2].customers.active_end),
         (1999, 1, 0)
     );
 }
@@ -527,7 +530,7 @@ fn month_economics_free_to_paid_funnel_cac_and_ltv() {
     assert_eq!((jan.signups, jan.customers.new, jan.marketing_spend), (4, 2, 15_400));
     assert_eq!(jan.cac, Some(7700));
     assert_eq!(jan.new_customers_per_signup, rate(2, 4));
-    assert_eq!((jan.trials.started, jan.trials.ended, jan.trials.converted_paid), (1, 1, 1));
+    assert_eq!((jan.trials.counts.started, jan.trials.counts.ended, jan.trials.counts.converted_paid), (1, 1, 1));
     assert_eq!(jan.quick_ratio, Rate { num: 3998, den: 0, value: None });
     assert_eq!(jan.targets.conversion.met, Some(true));
 
@@ -556,7 +559,7 @@ fn month_economics_free_to_paid_funnel_cac_and_ltv() {
     assert_eq!(churns.len(), 1);
     assert_eq!((churns[0].0, churns[0].1.amount), ("a", 1999));
     let new_feb: i64 = movements_in(&h, m("2024-02"), Some(MovementKind::New)).iter().map(|(_, mv)| mv.amount).sum();
-    assert_eq!(new_feb, feb.movements.new);
+    assert_eq!(new_feb, feb.movements.amounts.new);
     let mut active = active_at_end(&h, m("2024-02"));
     active.sort();
     assert_eq!(active, vec!["b", "c"]);
@@ -589,7 +592,102 @@ fn filters_restrict_the_report_to_a_currency_plan_or_country() {
     // this view.
     let pro = by(Filter { plan_id: Some("pro_m".into()), ..Filter::default() });
     assert_eq!(pro.months[0].mrr_end, 1999);
-    assert_eq!((pro.months[1].movements.churn, pro.months[1].customers.churned), (1999, 1));
+    assert_eq!((pro.months[1].movements.amounts.churn, pro.months[1].customers.churned), (1999, 1));
     let basic = by(Filter { plan_id: Some("basic_m".into()), ..Filter::default() });
-    assert_eq!(basic.months[1].movements.new, 999);
+    assert_eq!(basic.months[1].movements.amounts.new, 999);
+}
+
+#[test]
+fn the_report_document_uses_the_spec_field_names() {
+    let events = [
+        signup("2024-01-05T10:00:00Z", "c1", "DE", "USD"),
+        active("2024-01-10T00:00:00Z", "c1", "s1", "pro_m", "USD", 1999, 1, "2024-02-10T00:00:00Z"),
+    ];
+    let doc: serde_json::Value = serde_json::from_str(&run(&events, "2024-01", "2024-02").to_json().unwrap()).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let sorted = |names: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let month = &doc["months"][0];
+    for name in [
+        "month",
+        "mrr_start",
+        "mrr_end",
+        "arr_end",
+        "mrr_end_by_currency_native",
+        "movements",
+        "movement_counts",
+        "movement_customers",
+        "customers",
+        "logo_churn_rate",
+        "logo_churn_rate_stripe_style",
+        "gross_mrr_churn_rate",
+        "net_mrr_churn_rate",
+        "quick_ratio",
+        "new_customers_per_signup",
+        "arpa_end",
+        "ltv",
+        "marketing_spend",
+        "cac",
+        "ltv_to_cac",
+        "signups",
+        "trials",
+        "cash",
+    ] {
+        assert!(month.get(name).is_some(), "months[] lacks `{name}`");
+    }
+    assert_eq!(month["month"], "2024-01");
+    let five = ["new", "expansion", "contraction", "churn", "reactivation"];
+    let mut with_net = five.to_vec();
+    with_net.push("net_new_mrr");
+    assert_eq!(keys(&month["movements"]), sorted(&with_net));
+    assert_eq!(keys(&month["movement_counts"]), sorted(&five));
+    assert_eq!(keys(&month["movement_customers"]), sorted(&five));
+    assert_eq!(
+        keys(&month["customers"]),
+        sorted(&["active_start", "active_end", "paying_end", "new", "reactivated", "churned"])
+    );
+    assert_eq!(
+        keys(&month["trials"]),
+        sorted(&[
+            "started",
+            "ended",
+            "converted_paid",
+            "converted_past_due",
+            "expired",
+            "canceled_during_trial",
+            "trial_conversion_rate"
+        ])
+    );
+    assert_eq!(
+        keys(&month["cash"]),
+        sorted(&["invoices_paid", "collected_excl_tax", "tax_collected", "payment_failures", "refunds", "refunded"])
+    );
+    assert_eq!(keys(&month["quick_ratio"]), sorted(&["num", "den", "value"]));
+    assert_eq!(month["logo_churn_rate"], json!({"num": 0, "den": 0, "value": null}));
+    assert_eq!(month["mrr_end_by_currency_native"], json!({"USD": 1999}));
+    let logo = &doc["cohorts"]["logo_retention"]["2024-01"];
+    assert_eq!(keys(logo), sorted(&["size", "active", "rate"]));
+    assert_eq!(logo["active"], json!([1, 1]));
+    assert_eq!(
+        keys(&doc["cohorts"]["net_mrr_retention"]["2024-01"]),
+        sorted(&["base_new_business_mrr", "mrr", "rate"])
+    );
+    assert_eq!(
+        keys(&doc["free_to_paid"]["2024-01"]),
+        sorted(&["signups", "paid_within_30d", "paid_by_horizon", "window_complete", "rate_30d"])
+    );
+    for name in ["steps", "conversion_window_s", "by_signup_month"] {
+        assert!(doc["funnel"].get(name).is_some(), "funnel lacks `{name}`");
+    }
+    assert_eq!(
+        keys(&doc["funnel"]["by_signup_month"]["2024-01"]),
+        sorted(&["counts", "overall_conversion", "step_conversion"])
+    );
 }

@@ -205,14 +205,14 @@ pub fn histories(events: &[Value]) -> Vec<CustomerHistory> {
 pub fn assert_identities(r: &Report) {
     let mut prev: Option<(i64, i64)> = None;
     for mo in &r.months {
-        let mv = &mo.movements;
+        let mv = &mo.movements.amounts;
         assert_eq!(
             mo.mrr_end - mo.mrr_start,
             mv.new + mv.expansion + mv.reactivation - mv.contraction - mv.churn,
             "MRR identity in {}",
             mo.month
         );
-        assert_eq!(mv.net_new_mrr, mo.mrr_end - mo.mrr_start, "net new MRR in {}", mo.month);
+        assert_eq!(mo.movements.net_new_mrr, mo.mrr_end - mo.mrr_start, "net new MRR in {}", mo.month);
         let c = &mo.customers;
         assert_eq!(
             c.active_end,
