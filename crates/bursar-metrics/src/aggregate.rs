@@ -3,7 +3,7 @@
 //! Every number of a report is a function of sums over customers:
 //!
 //! * **Flows** (movements, their counts, sign-ups, trials, cash) of month
-//!   `m`: the sum of each customer's [`MonthRecord::flows`] for `m`.
+//!   `m`: the sum of each customer's [`crate::MonthRecord`] `flows` for `m`.
 //! * **Levels** (MRR, active and paying customers, MRR by currency,
 //!   scheduled churn) at the end of `m`: each customer's state at the end of
 //!   `m` is the `end` of their last record at or before `m`, so the sum is

@@ -1,6 +1,6 @@
 //! The one stream of subscription facts the engine reads.
 //!
-//! Two sources map onto it: the history import ([`crate::import`], through
+//! Two sources map onto it: the history import ([`mod@crate::import`], through
 //! [`from_import_event`]) and Bursar's own billing. A fact says what
 //! happened, resolved enough that the engine needs no lookups beyond the
 //! catalog's exchange rates and free plan:

@@ -7,31 +7,40 @@
 //!
 //! # Pieces
 //!
-//! * [`import`]: the history import format (catalog JSON, events JSON Lines)
+//! * [`mod@import`]: the history import format (catalog JSON, events JSON Lines)
 //!   into typed values, with errors naming line and field.
 //! * [`fact`]: the one stream of facts both the import and Bursar's own
 //!   billing map onto ([`Fact`], [`from_import_event`]).
 //! * [`engine`]: [`replay_customer`] turns one customer's facts into a
 //!   [`CustomerHistory`]: movements, month-end state, cohort, sign-up,
 //!   trials, cash.
-//! * [`aggregate`]: month aggregates as sums of per-customer contributions
+//! * [`mod@aggregate`]: month aggregates as sums of per-customer contributions
 //!   ([`Accumulator`], [`aggregate()`], [`report()`]).
-//! * [`report`]: the JSON document.
+//! * [`mod@report`]: the JSON document.
 //! * [`drill`]: which customers and movements make up a number.
 //! * [`generate`]: random but well-formed histories for tests and
 //!   benchmarks.
 //!
 //! # Incremental maintenance
 //!
-//! A store keeps, per customer, the facts and the last [`CustomerHistory`],
-//! and one [`Accumulator`] (or the same sums as tables: see [`aggregate`]).
-//! When facts arrive after a customer's last replayed step,
-//! [`CustomerHistory::extend`] continues from the stored state. When a fact
-//! lands at or before it (late or corrected data), replay that customer from
-//! their facts. Either way: `acc.remove(&old)`, `acc.add(&new)`. Nothing
-//! about other customers is touched, and the new history's records before
-//! the month of the earliest changed fact are unchanged, so month rows
-//! before that month keep their values.
+//! Every report figure is a sum over customers, so a store never needs to
+//! recompute everyone:
+//!
+//! 1. Keep each customer's facts and their last [`CustomerHistory`] (it
+//!    serializes), and the sums: one [`Accumulator`] (it serializes too), or
+//!    per-customer rows in tables ([`CustomerHistory::month_contributions`]:
+//!    flows summed per month, level changes summed up to a month).
+//! 2. When facts arrive after a customer's last replayed step, continue with
+//!    [`CustomerHistory::extend`]. When a fact lands at or before it (late
+//!    or corrected data), replay that customer from their facts with
+//!    [`replay_customer`] (a customer has few facts; this is cheap).
+//! 3. Swap the contribution: `acc.remove(&old)?; acc.add(&new)?;`, or
+//!    replace the customer's rows. Replay is causal, so the customer's rows
+//!    before the month of the earliest changed fact are unchanged: only
+//!    month rows from that month on (and the customer's cohort, sign-up and
+//!    funnel rows, which [`Accumulator`] handles) change.
+//! 4. Render with [`Accumulator::report`] and the month's marketing spend
+//!    ([`spend_by_month`]).
 
 pub mod aggregate;
 pub mod catalog;
@@ -54,7 +63,7 @@ pub use engine::{
     replay_customer, replay_customer_with, CustomerHistory, CustomerState, Filter, Levels, MonthContribution,
     MonthRecord, Movement, MovementKind,
 };
-pub use error::{ImportError, LineError, MetricsError};
+pub use error::{ImportError, LineError, MetricsError, MAX_LINE_ERRORS};
 pub use fact::{from_import_event, Fact, FactKind};
 pub use funnel::{FunnelOptions, FunnelOrder};
 pub use import::{import, parse_events, Import, ImportEvent, ImportOptions};

@@ -63,13 +63,13 @@ pub struct ReportOptions {
     pub funnel: FunnelOptions,
     pub targets: Targets,
     /// The exclusive end of the data, for free-to-paid windows. Default: the
-    /// catalog's `horizon_exclusive` (in [`crate::report`]), else the end of
+    /// catalog's `horizon_exclusive` (in [`crate::report()`]), else the end of
     /// the report's last month.
     pub horizon: Option<i64>,
     /// Seconds after sign-up within which a first payment counts as
     /// free-to-paid conversion (30 days, inclusive).
     pub free_to_paid_window_s: i64,
-    /// Shown in the report; [`crate::report`] takes it from the catalog.
+    /// Shown in the report; [`crate::report()`] takes it from the catalog.
     pub base_currency: Option<Currency>,
 }
 
