@@ -235,7 +235,7 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
     parse_ts(s)
 }
 
-/// serde helpers: a timestamp as `YYYY-MM-DDTHH:MM:SSZ`.
+/// serde adapters: a timestamp as `YYYY-MM-DDTHH:MM:SSZ`.
 pub mod serde_ts {
     use super::*;
 
@@ -258,7 +258,7 @@ pub mod serde_ts {
     }
 }
 
-/// serde helpers: an optional timestamp (`null` or absent is `None`); use
+/// serde adapters: an optional timestamp (`null` or absent is `None`); use
 /// with `#[serde(default)]`.
 pub mod serde_ts_opt {
     use super::*;
@@ -291,7 +291,7 @@ pub mod serde_ts_opt {
     }
 }
 
-/// serde helpers: an optional instant in any form [`parse_instant`] reads.
+/// serde adapters: an optional instant in any form [`parse_instant`] reads.
 pub(crate) mod serde_instant_opt {
     use super::*;
 

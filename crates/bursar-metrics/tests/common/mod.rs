@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests: a catalog, builders of events in
+//! What the integration tests share: a catalog, builders of events in
 //! the import format, and the identities every report must satisfy.
 #![allow(dead_code)]
 
