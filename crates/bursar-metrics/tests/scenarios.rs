@@ -691,3 +691,41 @@ fn the_report_document_uses_the_spec_field_names() {
         sorted(&["counts", "overall_conversion", "step_conversion"])
     );
 }
+
+#[test]
+fn targets_and_the_funnel_are_options() {
+    let events = [
+        signup("2024-01-01T00:00:00Z", "a", "DE", "USD"),
+        step("2024-01-02T00:00:00Z", "a", "pricing_page.viewed"),
+        step("2024-01-20T00:00:00Z", "a", "checkout.started"),
+        active("2024-01-20T00:00:00Z", "a", "sa", "pro_m", "USD", 1999, 1, "2024-02-20T00:00:00Z"),
+        canceled("2024-02-10T00:00:00Z", "a", "sa", "price"),
+    ];
+    let default = run(&events, "2024-01", "2024-02");
+    // Checkout 19 days after sign-up is outside the default 14-day window.
+    assert_eq!(default.funnel.by_signup_month[&m("2024-01")].counts, vec![1, 1, 0, 0]);
+    assert_eq!(default.months[1].targets.churn.met, Some(false));
+    let options = ReportOptions {
+        funnel: bursar_metrics::FunnelOptions {
+            steps: vec!["user.signed_up".into(), "checkout.started".into(), "subscription.created".into()],
+            window_s: 30 * 86_400,
+            order: bursar_metrics::FunnelOrder::Strict,
+        },
+        targets: bursar_metrics::Targets { conversion_above: 2.0, churn_below: 1.5, payment_success_above: 0.5 },
+        ..ReportOptions::default()
+    };
+    let r = run_with(&events, "2024-01", "2024-02", &options, &Filter::default());
+    // Strict: the pricing page comes between sign-up and checkout.
+    assert_eq!(r.funnel.by_signup_month[&m("2024-01")].counts, vec![1, 0, 0]);
+    let loose = ReportOptions {
+        funnel: bursar_metrics::FunnelOptions { order: bursar_metrics::FunnelOrder::Ordered, ..options.funnel.clone() },
+        ..options.clone()
+    };
+    let r2 = run_with(&events, "2024-01", "2024-02", &loose, &Filter::default());
+    assert_eq!(r2.funnel.by_signup_month[&m("2024-01")].counts, vec![1, 1, 1]);
+    assert_eq!(r2.funnel.conversion_window_s, 30 * 86_400);
+    // Churn 1 ÷ 1 = 1.0 is below 1.5; conversion 1 ÷ 1 is not above 2.0.
+    assert_eq!((r.months[1].targets.churn.met, r.months[1].targets.churn.actual), (Some(true), Some(1.0)));
+    assert_eq!(r.months[0].targets.conversion.met, Some(false));
+    assert_eq!(r.months[0].targets.payment_success.met, None);
+}
