@@ -19,6 +19,15 @@ impl StatsError {
     }
 }
 
+/// `Ok(x)` when `x` is finite, else an error naming `field`.
+pub(crate) fn finite(field: &str, x: f64) -> Result<f64, StatsError> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(StatsError::new(field, format!("must be a finite number, not {x}")))
+    }
+}
+
 /// `Ok(x)` when `x` is finite and above zero.
 pub(crate) fn positive(field: &str, x: f64) -> Result<f64, StatsError> {
     if x.is_finite() && x > 0.0 {

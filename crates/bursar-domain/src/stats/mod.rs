@@ -7,13 +7,30 @@
 //!   two rates with its interval and a two-sided z-test ([`compare`]), and the
 //!   chi-square sample-ratio-mismatch check ([`srm`]). These are total
 //!   functions: they answer for every input and never panic.
-//! - Special functions with accurate tails ([`special`]).
+//! - The experiments engine, built to the definitions of GrowthBook's open
+//!   `gbstats` package: binomial, mean and ratio metrics from per-arm
+//!   sufficient statistics ([`moments`]), relative and absolute effects,
+//!   Welch's t-test and the z-test ([`frequentist`]), confidence sequences
+//!   ([`sequential`]), the Bayesian normal model with chance to win and risk
+//!   ([`bayesian`]), CUPED regression adjustment, the sample-ratio check
+//!   ([`sample_ratio`]), and the warehouse-shaped request and response of
+//!   [`analysis::analyze`]. Every public function there returns a
+//!   [`StatsError`] instead of panicking.
+//! - Special functions with accurate tails ([`special`]): Student's t, the
+//!   normal quantile, chi-square, incomplete gamma and beta.
 //!
 //! Rates and statistics are `f64`: they are not money.
 
+pub mod analysis;
+pub mod bayesian;
 mod error;
+pub mod frequentist;
+pub mod moments;
+pub mod sample_ratio;
+pub mod sequential;
 pub mod special;
 
+pub use analysis::{analyze, AnalyzeRequest, AnalyzeResponse};
 pub use error::StatsError;
 
 /// The normal quantile for a two-sided 95 % interval.

@@ -418,7 +418,7 @@ fn check_df(df: f64) -> Result<f64, StatsError> {
 /// Above this many degrees of freedom the t tail comes from Hill's
 /// normalizing transformation rather than the incomplete beta function,
 /// whose continued fraction loses digits as df grows (the two agree to about
-/// 1e-12 relative here; the transformation's error falls like 1/df³).
+/// 1e-12 relative here, and the transformation only improves with df).
 const HILL_DF: f64 = 2500.0;
 
 /// The upper tail P(T > t) for t ≥ 0 and finite df, with its complement.
