@@ -27,7 +27,8 @@
 //! - Every `settings` field, and `settings` itself, may be left out or null:
 //!   alpha 0.05, relative differences, the frequentist engine, tuning 5000,
 //!   a flat prior with mean 0 and stddev 0.3, no CUPED. The prior is on the
-//!   relative scale and only used when `proper` is true.
+//!   relative scale and only used when `proper` is true (its mean must still
+//!   be finite and its stddev above zero).
 //! - Fields the metric does not use are ignored; unknown fields are errors.
 //!
 //! Response: `srm_p` (the chi-square p-value of the arms' `n` against their
