@@ -1,7 +1,37 @@
-//! Statistics for experiments: conversion rates with Wilson intervals, the
-//! difference of two rates with its interval and a two-sided z-test, and the
-//! chi-square sample-ratio-mismatch check. Rates are `f64` (they are not
-//! money).
+//! Statistics for experiments.
+//!
+//! Two layers live here:
+//!
+//! - The pricing page's first results (kept as they were for their callers):
+//!   conversion rates with Wilson intervals ([`wilson`]), the difference of
+//!   two rates with its interval and a two-sided z-test ([`compare`]), and the
+//!   chi-square sample-ratio-mismatch check ([`srm`]). These are total
+//!   functions: they answer for every input and never panic.
+//! - The experiments engine, built to the definitions of GrowthBook's open
+//!   `gbstats` package: binomial, mean and ratio metrics from per-arm
+//!   sufficient statistics ([`moments`]), relative and absolute effects,
+//!   Welch's t-test and the z-test ([`frequentist`]), confidence sequences
+//!   ([`sequential`]), the Bayesian normal model with chance to win and risk
+//!   ([`bayesian`]), CUPED regression adjustment, the sample-ratio check
+//!   ([`sample_ratio`]), and the warehouse-shaped request and response of
+//!   [`analysis::analyze`]. Every public function there returns a
+//!   [`StatsError`] instead of panicking.
+//! - Special functions with accurate tails ([`special`]): Student's t, the
+//!   normal quantile, chi-square, incomplete gamma and beta.
+//!
+//! Rates and statistics are `f64`: they are not money.
+
+pub mod analysis;
+pub mod bayesian;
+mod error;
+pub mod frequentist;
+pub mod moments;
+pub mod sample_ratio;
+pub mod sequential;
+pub mod special;
+
+pub use analysis::{analyze, AnalyzeRequest, AnalyzeResponse};
+pub use error::StatsError;
 
 /// The normal quantile for a two-sided 95 % interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
@@ -53,39 +83,17 @@ pub fn compare(control: (u64, u64), treatment: (u64, u64)) -> Comparison {
     Comparison { difference, low: difference - Z95 * se, high: difference + Z95 * se, p_value }
 }
 
-/// P(X > x) for a chi-square variable with `df` degrees of freedom, in
-/// closed form (exact for every whole `df`).
+/// P(X > x) for a chi-square variable with `df` degrees of freedom: the
+/// regularized upper incomplete gamma function Q(df/2, x/2), accurate far into
+/// the tail (see [`special::chi_square_sf`], which also takes fractional
+/// degrees of freedom and reports bad arguments as errors). Here `df` = 0, a
+/// statistic that is zero, negative or NaN, and the (unreachable) failure to
+/// converge all answer 1: no evidence against the null hypothesis.
 pub fn chi_square_sf(x: f64, df: u32) -> f64 {
-    if df == 0 {
+    if df == 0 || x.is_nan() || x <= 0.0 {
         return 1.0;
     }
-    if x <= 0.0 {
-        return 1.0;
-    }
-    let half = x / 2.0;
-    if df.is_multiple_of(2) {
-        // e^{-x/2} Σ_{i < df/2} (x/2)^i / i!
-        let mut term = 1.0;
-        let mut sum = 1.0;
-        for i in 1..df / 2 {
-            term *= half / f64::from(i);
-            sum += term;
-        }
-        ((-half).exp() * sum).min(1.0)
-    } else {
-        // 2 Q(√x) + 2 φ(√x) Σ_{i=1}^{(df-1)/2} x^{(2i-1)/2} / (1·3···(2i-1))
-        let root = x.sqrt();
-        let density = (-half).exp() / (2.0 * std::f64::consts::PI).sqrt();
-        let mut term = root;
-        let mut sum = 0.0;
-        for i in 1..=(df - 1) / 2 {
-            if i > 1 {
-                term *= x / f64::from(2 * i - 1);
-            }
-            sum += term;
-        }
-        (2.0 * normal_sf(root) + 2.0 * density * sum).min(1.0)
-    }
+    special::chi_square_sf(x, f64::from(df)).unwrap_or(1.0)
 }
 
 /// The sample-ratio-mismatch check: how far the observed counts per variant
@@ -173,5 +181,30 @@ mod tests {
         let off = srm(&[5_300, 4_700], &[0.5, 0.5]);
         assert!(close(off.chi_square, 36.0, 1e-9) && off.mismatch, "{off:?}");
         assert!(!srm(&[0, 0], &[0.5, 0.5]).mismatch);
+    }
+
+    #[test]
+    fn chi_square_tails_stay_small_at_many_degrees_of_freedom() {
+        // The closed form this replaced multiplied e^(−x/2), which underflows,
+        // by a sum that overflows, and answered 1.0 for these. References:
+        // scipy.stats.chi2.sf (SciPy 1.17.1); below the smallest float the
+        // true values are e^−499276.5 and e^−4999285.8 (mpmath).
+        assert!((chi_square_sf(2000.0, 1000) / 4.143_678_591_453_918_4e-69 - 1.0).abs() < 1e-11);
+        assert!((chi_square_sf(300.0, 150) / 4.539_824_381_475_608e-12 - 1.0).abs() < 1e-11);
+        assert_eq!(chi_square_sf(1e6, 150), 0.0);
+        assert_eq!(chi_square_sf(1e7, 118), 0.0);
+        assert_eq!(chi_square_sf(5000.0, 150), 0.0);
+        assert_eq!(chi_square_sf(f64::NAN, 3), 1.0);
+    }
+
+    #[test]
+    fn a_huge_mismatch_over_many_arms_is_flagged() {
+        // 150 arms of 100 and one of a million, all meant to be equal:
+        // chi-square 1.48e8 on 150 degrees of freedom (the old check said p = 1).
+        let mut observed = vec![100; 150];
+        observed.push(1_000_000);
+        let shares = vec![1.0 / 151.0; 151];
+        let s = srm(&observed, &shares);
+        assert!(s.mismatch && s.p_value == 0.0 && s.chi_square > 1.4e8, "{s:?}");
     }
 }
