@@ -98,7 +98,9 @@ pub async fn post_batch(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<Vec<Str
         }
     }
     // A batch that moves one account by more than the limit can never fit.
-    let mut checked: Vec<((bool, &str, &str), (i64, i64))> = Vec::with_capacity(deltas.len());
+    // (livemode, account, currency) → (balance change, posting count).
+    type Delta<'a> = ((bool, &'a str, &'a str), (i64, i64));
+    let mut checked: Vec<Delta<'_>> = Vec::with_capacity(deltas.len());
     for ((live, account, cur), (sum, n)) in deltas {
         let limit = || DbError::BalanceLimit { account: account.to_string(), currency: cur.to_string() };
         if !balance_in_range(sum) {
