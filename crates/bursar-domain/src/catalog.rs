@@ -280,8 +280,12 @@ impl CatalogDoc {
                     if !valid_code(&m.metric) {
                         return Err(err(format!("{at}.metric"), "metric codes are 1-64 of a-z, 0-9, _ and -"));
                     }
-                    if crate::money::Currency::from_code(&m.currency).is_err() {
-                        return Err(err(format!("{at}.currency"), "an ISO 4217 currency code"));
+                    match crate::money::Currency::from_code_current(&m.currency) {
+                        Ok(_) => {}
+                        Err(crate::money::MoneyError::Withdrawn(c)) => {
+                            return Err(err(format!("{at}.currency"), format!("{c} has been withdrawn")))
+                        }
+                        Err(_) => return Err(err(format!("{at}.currency"), "an ISO 4217 currency code")),
                     }
                     m.pricing.validate().map_err(|e| err(format!("{at}.pricing"), &e))?;
                 }
@@ -295,6 +299,12 @@ impl CatalogDoc {
                         return Err(err(
                             format!("{at}.amount"),
                             format!("amounts are 0 to {MAX_AMOUNT_MINOR} minor units"),
+                        ));
+                    }
+                    if !price.currency.is_current() {
+                        return Err(err(
+                            format!("{at}.currency"),
+                            format!("{} has been withdrawn", price.currency.code()),
                         ));
                     }
                     if !seen.insert((price.currency.code(), price.interval)) {
@@ -358,6 +368,13 @@ mod tests {
             (BASE.replace("\"rank\":0", "\"rank\":0,\"trial_days\":400"), "products[0].plans[0].trial_days"),
             (BASE.replace("{\"currency\":\"usd\",\"interval\":\"month\",\"amount\":0}", "{\"currency\":\"usd\",\"interval\":\"month\",\"amount\":0},{\"currency\":\"USD\",\"interval\":\"month\",\"amount\":5}"), "products[0].plans[0].prices[1].currency"),
             (BASE.replace("\"tests_per_month\"", "\"Tests\""), "products[0].plans[0].limits.Tests"),
+            // Bulgaria adopted the euro on 2026-01-01: no new prices in lev.
+            (BASE.replace("\"usd\"", "\"BGN\""), "products[0].plans[0].prices[0].currency"),
+            (BASE.replace("\"usd\"", "\"cuc\""), "products[0].plans[0].prices[0].currency"),
+            (
+                BASE.replace("\"rank\":0", "\"rank\":0,\"metered\":[{\"metric\":\"ai\",\"currency\":\"BGN\",\"pricing\":{\"model\":\"per_unit\",\"unit_amount\":1}}]"),
+                "products[0].plans[0].metered[0].currency",
+            ),
         ];
         for (json, path) in cases {
             let e = doc(&json).validate().unwrap_err();

@@ -33,9 +33,10 @@ impl FixedClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
-    pub fn advance(&self, by: jiff::SignedDuration) {
+    pub fn advance(&self, by: jiff::SignedDuration) -> Result<(), ClockError> {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t = t.checked_add(by).expect("clock advanced out of range");
+        *t = t.checked_add(by).map_err(|_| ClockError::OutOfRange)?;
+        Ok(())
     }
 }
 
@@ -70,6 +71,9 @@ pub fn validate_advance(current: Timestamp, target: Timestamp) -> Result<(), Clo
 pub enum ClockError {
     #[error("a test clock can only move forward: it is at {current}, asked for {target}")]
     NotForward { current: Timestamp, target: Timestamp },
+    /// The clock would leave the range of timestamps (years -9999 to 9999).
+    #[error("the clock cannot move out of the supported time range")]
+    OutOfRange,
 }
 
 #[cfg(test)]
@@ -77,11 +81,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fixed_clock_refuses_to_leave_the_range() {
+        let c = FixedClock::new(Timestamp::MAX);
+        assert_eq!(c.advance(jiff::SignedDuration::from_secs(1)), Err(ClockError::OutOfRange));
+        assert_eq!(c.now(), Timestamp::MAX);
+        assert_eq!(from_millis(i64::MIN), Timestamp::MIN);
+        assert_eq!(from_millis(i64::MAX), Timestamp::MAX);
+    }
+
+    #[test]
     fn fixed_clock_moves_only_when_told() {
         let start: Timestamp = "2026-01-31T12:00:00Z".parse().unwrap();
         let c = FixedClock::new(start);
         assert_eq!(c.now(), start);
-        c.advance(jiff::SignedDuration::from_hours(24));
+        c.advance(jiff::SignedDuration::from_hours(24)).unwrap();
         assert_eq!(c.now().to_string(), "2026-02-01T12:00:00Z");
     }
 

@@ -24,6 +24,9 @@ pub enum FxError {
     Format(String),
     #[error("no rate for {0}")]
     Missing(String),
+    /// A rate in a table is zero or negative.
+    #[error("the rate for {0} is not positive")]
+    InvalidRate(String),
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -92,16 +95,59 @@ pub fn convert(amount_minor: i64, from: Currency, to: Currency, rates: &BTreeMap
     if from == to {
         return Ok(amount_minor);
     }
-    let rf = *rates.get(from.code()).ok_or_else(|| FxError::Missing(from.code().into()))?;
-    let rt = *rates.get(to.code()).ok_or_else(|| FxError::Missing(to.code().into()))?;
-    let num = i128::from(amount_minor) * i128::from(rt) * 10i128.pow(u32::from(to.exponent()));
-    let den = i128::from(rf) * 10i128.pow(u32::from(from.exponent()));
+    let rate = |c: Currency| -> Result<i128, FxError> {
+        let r = *rates.get(c.code()).ok_or_else(|| FxError::Missing(c.code().into()))?;
+        if r <= 0 {
+            return Err(FxError::InvalidRate(c.code().into()));
+        }
+        Ok(i128::from(r))
+    };
+    let (rf, rt) = (rate(from)?, rate(to)?);
+    // |amount| × rate < 2^126; the exponent factor (at most 10^4) can carry
+    // that past i128, so every product is checked.
+    let num = i128::from(amount_minor)
+        .checked_mul(rt)
+        .and_then(|n| n.checked_mul(10i128.pow(u32::from(to.exponent()))))
+        .ok_or(MoneyError::Overflow)?;
+    let den = rf.checked_mul(10i128.pow(u32::from(from.exponent()))).ok_or(MoneyError::Overflow)?;
     Ok(round_div(num, den, Rounding::HalfEven)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_conversions_are_errors() {
+        let usd = Currency::USD;
+        let clf = Currency::from_code("CLF").unwrap();
+        let rates = BTreeMap::from([("USD".to_string(), i64::MAX), ("CLF".to_string(), 1), ("JPY".to_string(), 0)]);
+        // i64::MAX × i64::MAX × 10^4 does not fit in i128.
+        assert!(convert(i64::MAX, usd, clf, &BTreeMap::from([("USD".into(), 1), ("CLF".into(), i64::MAX)])).is_err());
+        assert!(convert(i64::MIN, clf, usd, &rates).is_err());
+        // A zero or negative rate is refused, not divided by.
+        assert_eq!(convert(100, Currency::JPY, usd, &rates), Err(FxError::InvalidRate("JPY".into())));
+        let negative = BTreeMap::from([("USD".to_string(), 1_000_000), ("GBP".to_string(), -5)]);
+        assert_eq!(convert(100, usd, Currency::GBP, &negative), Err(FxError::InvalidRate("GBP".into())));
+        assert_eq!(convert(0, usd, clf, &rates).unwrap(), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn conversion_never_panics(amount in proptest::num::i64::ANY, rf in proptest::num::i64::ANY, rt in proptest::num::i64::ANY) {
+            let rates = BTreeMap::from([("USD".to_string(), rf), ("CLF".to_string(), rt)]);
+            let clf = Currency::from_code("CLF").unwrap();
+            let _ = convert(amount, Currency::USD, clf, &rates);
+            let _ = convert(amount, clf, Currency::JPY, &rates);
+        }
+
+        #[test]
+        fn documents_never_panic(doc in ".{0,200}", rate in "[0-9.]{0,30}") {
+            let _ = parse_ecb(&doc);
+            let _ = parse_rate(&rate);
+            let _ = parse_ecb(&format!("<Cube time='2026-01-01'><Cube currency='USD' rate='{rate}'/></Cube>"));
+        }
+    }
 
     const SAMPLE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">

@@ -14,8 +14,8 @@ TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
 /// Euro area members and the territories and microstates that use the euro.
 pub const EUROZONE: &[&str] = &[
-    "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT", "SI",
-    "SK", "AD", "MC", "SM", "VA", "ME", "XK", "GF", "GP", "MQ", "YT", "RE", "BL", "MF", "PM", "AX",
+    "AT", "BE", "BG", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT",
+    "SI", "SK", "AD", "MC", "SM", "VA", "ME", "XK", "GF", "GP", "MQ", "YT", "RE", "BL", "MF", "PM", "AX",
 ];
 
 /// Country codes other than the euro area whose own currency Bursar bills in
@@ -86,7 +86,7 @@ pub fn currency_for_country(country: &str) -> Currency {
     } else {
         NATIONAL.iter().find(|(c, _)| *c == country).map(|(_, cur)| *cur).unwrap_or("USD")
     };
-    Currency::from_code(code).unwrap_or_else(|_| Currency::from_code("USD").expect("USD is in the table"))
+    Currency::from_code(code).unwrap_or(Currency::USD)
 }
 
 /// The billing currency: an explicit choice wins, then the country, then the
@@ -101,12 +101,25 @@ pub fn billing_currency(preferred: Option<Currency>, country: Option<&str>, loca
     if let Some(l) = locale {
         return l.default_currency();
     }
-    Currency::from_code("USD").expect("USD is in the table")
+    Currency::USD
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulgaria_bills_in_euro() {
+        // Bulgaria adopted the euro on 2026-01-01.
+        assert!(EUROZONE.contains(&"BG"));
+        assert_eq!(currency_for_country("BG"), Currency::EUR);
+        for c in EUROZONE {
+            assert_eq!(currency_for_country(c), Currency::EUR, "{c}");
+        }
+        for c in COUNTRIES.split(' ') {
+            assert!(currency_for_country(c).is_current(), "{c} bills in a withdrawn currency");
+        }
+    }
 
     #[test]
     fn countries_parse_and_map_to_currencies() {

@@ -8,6 +8,38 @@
 
 use crate::money::{Currency, MAX_AMOUNT_MINOR};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The largest absolute balance, in minor units, that any account may hold
+/// in one currency: 10^18.
+///
+/// A single posting is capped at [`MAX_AMOUNT_MINOR`] (just under 10^15), but
+/// postings accumulate: without a bound, about 9,223 maximal postings to one
+/// account (the shared `credit_grants`, say) would carry its balance past
+/// `i64::MAX`. 10^18 leaves room for a thousand maximal postings on one
+/// account, and keeps every balance, its negation, and the sum of any nine
+/// balances inside `i64` (`i64::MAX` is about 9.22 × 10^18). A posting that
+/// would take a balance beyond it is refused ([`next_balance`]).
+pub const MAX_BALANCE_MINOR: i64 = 1_000_000_000_000_000_000;
+
+/// Whether `balance` (computed in `i128`, so any sum of `i64`s fits) is
+/// within ±[`MAX_BALANCE_MINOR`].
+pub fn balance_in_range(balance: i128) -> bool {
+    balance.unsigned_abs() <= MAX_BALANCE_MINOR.unsigned_abs().into()
+}
+
+/// The balance after adding `delta` to `current`, or
+/// [`LedgerError::BalanceOutOfRange`] when the result (or either input)
+/// lies beyond ±[`MAX_BALANCE_MINOR`]. Never overflows: the sum is taken in
+/// `i128`.
+pub fn next_balance(account: &str, current: i64, delta: i64) -> Result<i64, LedgerError> {
+    let out_of_range = || LedgerError::BalanceOutOfRange { account: account.to_string() };
+    let sum = i128::from(current) + i128::from(delta);
+    if !balance_in_range(i128::from(current)) || !balance_in_range(i128::from(delta)) || !balance_in_range(sum) {
+        return Err(out_of_range());
+    }
+    i64::try_from(sum).map_err(|_| out_of_range())
+}
 
 /// What an account is, which decides its normal balance side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +115,11 @@ impl Posting {
     pub fn debit(account: impl Into<String>, amount_minor: i64) -> Posting {
         Posting { account: account.into(), amount_minor }
     }
+    /// A credit of `amount_minor` (stored negated). `i64::MIN` has no
+    /// negation: it becomes `i64::MAX`, which [`EntryDraft::validate`]
+    /// refuses as out of range like any amount beyond [`MAX_AMOUNT_MINOR`].
     pub fn credit(account: impl Into<String>, amount_minor: i64) -> Posting {
-        Posting { account: account.into(), amount_minor: -amount_minor }
+        Posting { account: account.into(), amount_minor: amount_minor.saturating_neg() }
     }
 }
 
@@ -121,24 +156,31 @@ impl EntryDraft {
     }
 
     /// Checks the double-entry rules: at least two postings, known accounts,
-    /// no zero or out-of-range amounts, and a sum of exactly zero.
+    /// no zero or out-of-range amounts, a sum of exactly zero, and no account
+    /// moved by more than [`MAX_BALANCE_MINOR`] in one entry (the store then
+    /// checks the balance the entry leaves, see [`next_balance`]).
     pub fn validate(self) -> Result<BalancedEntry, LedgerError> {
         if self.postings.len() < 2 {
             return Err(LedgerError::TooFewPostings);
         }
         let mut sum: i128 = 0;
+        let mut per_account: BTreeMap<&str, i128> = BTreeMap::new();
         for (i, p) in self.postings.iter().enumerate() {
             account_kind(&p.account)?;
             if p.amount_minor == 0 {
                 return Err(LedgerError::ZeroPosting(i));
             }
-            if p.amount_minor.unsigned_abs() > MAX_AMOUNT_MINOR as u64 {
+            if p.amount_minor.unsigned_abs() > MAX_AMOUNT_MINOR.unsigned_abs() {
                 return Err(LedgerError::AmountOutOfRange(i));
             }
             sum += i128::from(p.amount_minor);
+            *per_account.entry(p.account.as_str()).or_default() += i128::from(p.amount_minor);
         }
         if sum != 0 {
             return Err(LedgerError::Unbalanced { difference_minor: sum });
+        }
+        if let Some((account, _)) = per_account.iter().find(|(_, s)| !balance_in_range(**s)) {
+            return Err(LedgerError::BalanceOutOfRange { account: account.to_string() });
         }
         if self.description.chars().count() > 500 {
             return Err(LedgerError::DescriptionTooLong);
@@ -148,28 +190,44 @@ impl EntryDraft {
 }
 
 impl BalancedEntry {
-    /// The entry that undoes this one: every posting negated.
-    pub fn reversal(&self, description: impl Into<String>) -> BalancedEntry {
-        BalancedEntry {
-            currency: self.currency,
-            description: description.into(),
-            postings: self
-                .postings
-                .iter()
-                .map(|p| Posting { account: p.account.clone(), amount_minor: -p.amount_minor })
-                .collect(),
-        }
+    /// The entry that undoes this one: every posting negated. Errors with
+    /// [`LedgerError::AmountOutOfRange`] for a posting of `i64::MIN`, which
+    /// has no negation (and which [`EntryDraft::validate`] never lets
+    /// through, but the fields are public and stored entries are read back).
+    pub fn reversal(&self, description: impl Into<String>) -> Result<BalancedEntry, LedgerError> {
+        let postings = self
+            .postings
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let amount_minor = p.amount_minor.checked_neg().ok_or(LedgerError::AmountOutOfRange(i))?;
+                Ok(Posting { account: p.account.clone(), amount_minor })
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        Ok(BalancedEntry { currency: self.currency, description: description.into(), postings })
     }
 }
 
 /// A balance shown with the account's natural sign: positive means the
 /// account holds what its kind says (an asset owned, a liability owed).
+///
+/// `i64::MIN` has no negation; it saturates to `i64::MAX` for a credit-normal
+/// account. Stored balances never come near it (see [`MAX_BALANCE_MINOR`]);
+/// [`checked_natural_balance`] reports it instead.
 pub fn natural_balance(kind: AccountKind, signed_debit_balance: i64) -> i64 {
     if kind.debit_normal() {
         signed_debit_balance
     } else {
-        -signed_debit_balance
+        signed_debit_balance.saturating_neg()
     }
+}
+
+/// [`natural_balance`], refusing balances beyond ±[`MAX_BALANCE_MINOR`].
+pub fn checked_natural_balance(kind: AccountKind, signed_debit_balance: i64) -> Result<i64, LedgerError> {
+    if !balance_in_range(i128::from(signed_debit_balance)) {
+        return Err(LedgerError::BalanceOutOfRange { account: String::new() });
+    }
+    Ok(natural_balance(kind, signed_debit_balance))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,6 +244,9 @@ pub enum LedgerError {
     Unbalanced { difference_minor: i128 },
     #[error("description is longer than 500 characters")]
     DescriptionTooLong,
+    /// The balance of `account` would leave ±[`MAX_BALANCE_MINOR`].
+    #[error("the balance of ledger account `{account}` would exceed the limit of {MAX_BALANCE_MINOR} minor units")]
+    BalanceOutOfRange { account: String },
 }
 
 #[cfg(test)]
@@ -214,7 +275,7 @@ mod tests {
             .credit("tax_payable:DE", 190)
             .validate()
             .unwrap();
-        let r = e.reversal("void");
+        let r = e.reversal("void").unwrap();
         let total: i64 = e.postings.iter().chain(&r.postings).map(|p| p.amount_minor).sum();
         assert_eq!(total, 0);
         assert_eq!(r.postings[0].amount_minor, -1190);
@@ -230,15 +291,167 @@ mod tests {
         assert_eq!(e.validate().unwrap_err(), LedgerError::ZeroPosting(0));
         let e = EntryDraft::new(usd(), "x").debit("cash", i64::MAX).credit("revenue", i64::MAX);
         assert_eq!(e.validate().unwrap_err(), LedgerError::AmountOutOfRange(0));
+        let e = EntryDraft::new(usd(), "x").debit("cash", 5).credit("revenue", i64::MIN);
+        assert_eq!(e.postings[1].amount_minor, i64::MAX);
+        assert_eq!(e.validate().unwrap_err(), LedgerError::AmountOutOfRange(1));
     }
 
     #[test]
     fn natural_sign_follows_kind() {
         assert_eq!(natural_balance(AccountKind::Liability, -500), 500);
         assert_eq!(natural_balance(AccountKind::Asset, 500), 500);
+        assert_eq!(natural_balance(AccountKind::Liability, i64::MIN), i64::MAX);
+        assert_eq!(checked_natural_balance(AccountKind::Liability, -MAX_BALANCE_MINOR), Ok(MAX_BALANCE_MINOR));
+        assert!(checked_natural_balance(AccountKind::Liability, i64::MIN).is_err());
+        assert!(checked_natural_balance(AccountKind::Asset, MAX_BALANCE_MINOR + 1).is_err());
+    }
+
+    #[test]
+    fn balances_stop_at_the_limit() {
+        // The cap is the documented constant, and its negation, doubling and
+        // nine-fold sum all fit in i64.
+        assert_eq!(MAX_BALANCE_MINOR, 10_i64.pow(18));
+        assert!(MAX_BALANCE_MINOR.checked_mul(9).is_some());
+        assert_eq!(next_balance("cash", MAX_BALANCE_MINOR - 1, 1), Ok(MAX_BALANCE_MINOR));
+        assert_eq!(next_balance("cash", -MAX_BALANCE_MINOR + 5, -5), Ok(-MAX_BALANCE_MINOR));
+        let e = next_balance("credit_grants", MAX_BALANCE_MINOR, 1).unwrap_err();
+        assert_eq!(e, LedgerError::BalanceOutOfRange { account: "credit_grants".into() });
+        assert!(e.to_string().contains("credit_grants"), "{e}");
+        assert!(next_balance("cash", -MAX_BALANCE_MINOR, -1).is_err());
+        // Inputs that are themselves out of range are refused, not summed
+        // (no overflow even at the i64 extremes).
+        assert!(next_balance("cash", i64::MAX, i64::MAX).is_err());
+        assert!(next_balance("cash", i64::MIN, i64::MIN).is_err());
+        assert!(next_balance("cash", i64::MAX, i64::MIN).is_err());
+        // The overflow of the audit: 9,223 maximal credit grants.
+        let mut balance = 0_i64;
+        let mut refused_at = None;
+        for i in 0..9_223 {
+            match next_balance("credit_grants", balance, MAX_AMOUNT_MINOR) {
+                Ok(b) => balance = b,
+                Err(_) => {
+                    refused_at = Some(i);
+                    break;
+                }
+            }
+        }
+        // 1,000 grants of 999,999,999,999,999 fit (10^18 − 1,000); the
+        // 1,001st (index 1,000) does not.
+        assert_eq!(refused_at, Some(1_000));
+        assert_eq!(balance, 1_000 * MAX_AMOUNT_MINOR);
+        assert_eq!(balance, MAX_BALANCE_MINOR - 1_000);
+    }
+
+    #[test]
+    fn one_entry_cannot_move_an_account_past_the_limit() {
+        let n = 1_001;
+        let mut d = EntryDraft::new(usd(), "huge");
+        for i in 0..n {
+            d = d.debit("credit_grants", MAX_AMOUNT_MINOR).credit(format!("customer_credit:c{i}"), MAX_AMOUNT_MINOR);
+        }
+        assert_eq!(d.validate().unwrap_err(), LedgerError::BalanceOutOfRange { account: "credit_grants".into() });
+        let mut d = EntryDraft::new(usd(), "large but fine");
+        for i in 0..1_000 {
+            d = d.debit("credit_grants", MAX_AMOUNT_MINOR).credit(format!("customer_credit:c{i}"), MAX_AMOUNT_MINOR);
+        }
+        assert!(d.validate().is_ok());
+    }
+
+    #[test]
+    fn a_reversal_of_an_unnegatable_posting_is_an_error() {
+        let e = BalancedEntry {
+            currency: usd(),
+            description: "stored".into(),
+            postings: vec![Posting::debit("cash", i64::MIN), Posting::debit("revenue", 1)],
+        };
+        assert_eq!(e.reversal("undo").unwrap_err(), LedgerError::AmountOutOfRange(0));
+    }
+
+    fn extreme_amount() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(0),
+            Just(MAX_AMOUNT_MINOR),
+            Just(-MAX_AMOUNT_MINOR),
+            Just(MAX_AMOUNT_MINOR + 1),
+            Just(-MAX_AMOUNT_MINOR - 1),
+            Just(MAX_BALANCE_MINOR),
+            any::<i64>(),
+            -1_000i64..1_000,
+        ]
     }
 
     proptest! {
+        /// Drafts with extreme amounts never panic; a draft that validates
+        /// has bounded postings summing to zero and moves no account beyond
+        /// the balance limit, and its reversal cancels it exactly.
+        #[test]
+        fn extreme_drafts_validate_or_are_refused(
+            postings in proptest::collection::vec((0usize..4, extreme_amount()), 0..12),
+            balance_it in any::<bool>(),
+        ) {
+            let accounts = ["cash", "revenue", "credit_grants", "customer_credit:c1"];
+            let mut d = EntryDraft::new(usd(), "p");
+            for (i, (a, amount)) in postings.iter().enumerate() {
+                d = if i % 2 == 0 { d.debit(accounts[*a], *amount) } else { d.credit(accounts[*a], *amount) };
+            }
+            // Half the time, balance the draft with one extra posting (which
+            // may itself be out of range).
+            let sum: i128 = postings.iter().map(|(_, a)| i128::from(*a)).sum();
+            if balance_it {
+                if let Ok(neg) = i64::try_from(-sum) {
+                    d = d.debit("opening_balance", neg);
+                }
+            }
+            let total: i128 = d.postings.iter().map(|p| i128::from(p.amount_minor)).sum();
+            match d.clone().validate() {
+                Ok(e) => {
+                    prop_assert_eq!(total, 0);
+                    prop_assert!(e.postings.iter().all(|p| p.amount_minor != 0 && p.amount_minor.unsigned_abs() <= MAX_AMOUNT_MINOR.unsigned_abs()));
+                    let mut per: BTreeMap<&str, i128> = BTreeMap::new();
+                    for p in &e.postings {
+                        *per.entry(&p.account).or_default() += i128::from(p.amount_minor);
+                    }
+                    prop_assert!(per.values().all(|s| balance_in_range(*s)));
+                    let r = e.reversal("undo").unwrap();
+                    let both: i128 = e.postings.iter().chain(&r.postings).map(|p| i128::from(p.amount_minor)).sum();
+                    prop_assert_eq!(both, 0);
+                }
+                Err(LedgerError::Unbalanced { difference_minor }) => prop_assert_eq!(difference_minor, total),
+                Err(LedgerError::AmountOutOfRange(i)) => {
+                    prop_assert!(d.postings[i].amount_minor.unsigned_abs() > MAX_AMOUNT_MINOR.unsigned_abs())
+                }
+                Err(LedgerError::ZeroPosting(i)) => prop_assert_eq!(d.postings[i].amount_minor, 0),
+                Err(LedgerError::TooFewPostings) => prop_assert!(d.postings.len() < 2),
+                Err(e) => prop_assert!(false, "unexpected refusal {e}"),
+            }
+        }
+
+        /// Applying postings one by one keeps every balance inside the
+        /// limit, equals the exact i128 sum while it is accepted, and is
+        /// refused exactly when that sum leaves the range.
+        #[test]
+        fn balances_follow_exact_sums(start in extreme_amount(), deltas in proptest::collection::vec(extreme_amount(), 1..40)) {
+            let mut balance = start;
+            let mut exact = i128::from(start);
+            for delta in deltas {
+                let want = exact + i128::from(delta);
+                match next_balance("cash", balance, delta) {
+                    Ok(b) => {
+                        prop_assert!(balance_in_range(i128::from(balance)) && balance_in_range(i128::from(delta)));
+                        prop_assert_eq!(i128::from(b), want);
+                        prop_assert!(b.abs() <= MAX_BALANCE_MINOR);
+                        balance = b;
+                        exact = want;
+                    }
+                    Err(_) => prop_assert!(
+                        !balance_in_range(i128::from(balance)) || !balance_in_range(i128::from(delta)) || !balance_in_range(want)
+                    ),
+                }
+            }
+        }
+
         /// Any list of debits, balanced by one credit, validates; nudging any
         /// posting by one minor unit makes it fail.
         #[test]

@@ -58,6 +58,11 @@ fn bps_of(amount: i64, bps: i64) -> Result<i64, MoneyError> {
     round_div(i128::from(amount) * i128::from(bps), i128::from(FULL_BPS), Rounding::HalfUp)
 }
 
+/// The sum of `amounts`, or [`MoneyError::Overflow`] when it leaves `i64`.
+fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, MoneyError> {
+    amounts.into_iter().try_fold(0_i64, |acc, a| acc.checked_add(a).ok_or(MoneyError::Overflow))
+}
+
 /// Divides an order: `discount` (minor units) over the discounted lines,
 /// then each line's net between instructor, affiliate (`commission_bps`,
 /// zero without one) and platform.
@@ -73,7 +78,7 @@ pub fn split_order(
         return Err(MoneyError::InvalidRatios);
     }
     let ratios: Vec<u64> = lines.iter().map(|l| if l.discounted { l.amount.unsigned_abs() } else { 0 }).collect();
-    let eligible: i64 = lines.iter().filter(|l| l.discounted).map(|l| l.amount).sum();
+    let eligible = checked_sum(lines.iter().filter(|l| l.discounted).map(|l| l.amount))?;
     if discount < 0 || discount > eligible {
         return Err(MoneyError::InvalidRatios);
     }
@@ -97,7 +102,7 @@ pub fn split_order(
 /// Allocates `refund_net` over lines in proportion to what each still has
 /// unrefunded (`net - refunded`). Errors when it exceeds that.
 pub fn allocate_refund(currency: Currency, remaining: &[i64], refund_net: i64) -> Result<Vec<i64>, MoneyError> {
-    let left: i64 = remaining.iter().sum();
+    let left = checked_sum(remaining.iter().copied())?;
     if refund_net < 0 || refund_net > left {
         return Err(MoneyError::InvalidRatios);
     }
@@ -182,6 +187,54 @@ mod tests {
         assert_eq!(refunded, net);
         assert_eq!(clawed, share);
         assert_eq!(clawed_back(share, net, 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn sums_beyond_64_bits_are_errors() {
+        let big = SaleLine { amount: i64::MAX, share_bps: 7_000, discounted: true };
+        assert_eq!(split_order(eur(), &[big, big], 1, 0), Err(MoneyError::Overflow));
+        assert_eq!(split_order(eur(), &[big, SaleLine { discounted: false, ..big }], 0, 0).map(|s| s.len()), Ok(2));
+        assert_eq!(allocate_refund(eur(), &[i64::MAX, 1], 5), Err(MoneyError::Overflow));
+        assert_eq!(allocate_refund(eur(), &[i64::MIN, -1], 0), Err(MoneyError::Overflow));
+        assert_eq!(allocate_refund(eur(), &[i64::MAX, 0], i64::MAX).unwrap(), vec![i64::MAX, 0]);
+        assert_eq!(clawed_back(i64::MAX, i64::MIN, i64::MIN).unwrap(), i64::MAX);
+    }
+
+    proptest::proptest! {
+        /// Any lines, discount and commission: an error or a split whose
+        /// parts add up, never a panic.
+        #[test]
+        fn splits_add_up_or_fail(
+            lines in proptest::collection::vec((proptest::num::i64::ANY, -1i64..=10_001, proptest::bool::ANY), 0..6),
+            discount in proptest::num::i64::ANY,
+            commission in -1i64..=10_001,
+        ) {
+            let lines: Vec<SaleLine> =
+                lines.into_iter().map(|(amount, share_bps, discounted)| SaleLine { amount, share_bps, discounted }).collect();
+            if let Ok(splits) = split_order(eur(), &lines, discount, commission) {
+                proptest::prop_assert_eq!(splits.len(), lines.len());
+                let total: i128 = splits.iter().map(|x| i128::from(x.discount)).sum();
+                proptest::prop_assert_eq!(total, i128::from(discount));
+                for (x, l) in splits.iter().zip(&lines) {
+                    proptest::prop_assert_eq!(i128::from(x.net) + i128::from(x.discount), i128::from(l.amount));
+                    proptest::prop_assert_eq!(
+                        i128::from(x.instructor) + i128::from(x.commission) + i128::from(x.platform),
+                        i128::from(x.net)
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn refund_allocation_adds_up_or_fails(
+            remaining in proptest::collection::vec(proptest::num::i64::ANY, 0..6),
+            refund in proptest::num::i64::ANY,
+        ) {
+            if let Ok(parts) = allocate_refund(eur(), &remaining, refund) {
+                proptest::prop_assert_eq!(parts.len(), remaining.len());
+                proptest::prop_assert_eq!(parts.iter().map(|p| i128::from(*p)).sum::<i128>(), i128::from(refund));
+            }
+        }
     }
 
     #[test]

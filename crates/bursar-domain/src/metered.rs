@@ -79,11 +79,13 @@ impl UsagePricing {
 
     /// The charge for `quantity` units, in minor units.
     pub fn amount(&self, quantity: u64) -> Result<i64, MoneyError> {
+        self.validate().map_err(MoneyError::InvalidPricing)?;
         let q = i64::try_from(quantity).map_err(|_| overflow())?;
         match self {
             UsagePricing::PerUnit { unit_amount } => q.checked_mul(*unit_amount).ok_or_else(overflow),
             UsagePricing::Package { size, amount } => {
-                let packages = i64::try_from(quantity.div_ceil(*size)).map_err(|_| overflow())?;
+                let size = std::num::NonZeroU64::new(*size).ok_or(MoneyError::InvalidDenominator(0))?;
+                let packages = i64::try_from(quantity.div_ceil(size.get())).map_err(|_| overflow())?;
                 packages.checked_mul(*amount).ok_or_else(overflow)
             }
             UsagePricing::Graduated { tiers } => {
@@ -94,7 +96,9 @@ impl UsagePricing {
                         break;
                     }
                     let top = t.up_to.unwrap_or(u64::MAX).min(quantity);
-                    let units = i64::try_from(top - below).map_err(|_| overflow())?;
+                    // Validated tiers grow, so `top > below` here.
+                    let units = top.checked_sub(below).ok_or_else(overflow)?;
+                    let units = i64::try_from(units).map_err(|_| overflow())?;
                     total = units
                         .checked_mul(t.unit_amount)
                         .and_then(|a| a.checked_add(t.flat_amount))
@@ -111,6 +115,50 @@ impl UsagePricing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unvalidated_pricing_is_an_error_not_a_panic() {
+        // A package of size 0 would divide by zero.
+        assert!(UsagePricing::Package { size: 0, amount: 500 }.amount(10).is_err());
+        assert!(UsagePricing::Package { size: 0, amount: 500 }.amount(0).is_err());
+        // Tiers whose bounds shrink would count a negative number of units.
+        let shrinking = UsagePricing::Graduated {
+            tiers: vec![
+                Tier { up_to: Some(10), unit_amount: 1, flat_amount: 0 },
+                Tier { up_to: Some(5), unit_amount: 1, flat_amount: 0 },
+                Tier { up_to: None, unit_amount: 1, flat_amount: 0 },
+            ],
+        };
+        assert!(shrinking.validate().is_err());
+        assert!(shrinking.amount(20).is_err());
+        assert_eq!(UsagePricing::PerUnit { unit_amount: i64::MAX }.amount(2), Err(MoneyError::Overflow));
+        assert_eq!(UsagePricing::PerUnit { unit_amount: 1 }.amount(u64::MAX), Err(MoneyError::Overflow));
+        // An empty tier list prices nothing (and does not validate).
+        assert!(UsagePricing::Graduated { tiers: vec![] }.validate().is_err());
+    }
+
+    proptest::proptest! {
+        /// Any pricing and quantity: an amount or an error. A pricing that
+        /// validates is monotone in the quantity.
+        #[test]
+        fn amounts_never_panic(
+            size in proptest::num::u64::ANY, amount in proptest::num::i64::ANY,
+            tiers in proptest::collection::vec((proptest::option::of(0u64..2_000), -5i64..1_000, -5i64..1_000), 0..5),
+            q in proptest::num::u64::ANY, small in 0u64..5_000,
+        ) {
+            let _ = UsagePricing::Package { size, amount }.amount(q);
+            let _ = UsagePricing::PerUnit { unit_amount: amount }.amount(q);
+            let g = UsagePricing::Graduated {
+                tiers: tiers.into_iter().map(|(up_to, unit_amount, flat_amount)| Tier { up_to, unit_amount, flat_amount }).collect(),
+            };
+            let _ = g.amount(q);
+            if g.validate().is_ok() {
+                let a = g.amount(small).unwrap();
+                let b = g.amount(small + 1).unwrap();
+                proptest::prop_assert!(a <= b);
+            }
+        }
+    }
 
     fn graduated() -> UsagePricing {
         UsagePricing::Graduated {

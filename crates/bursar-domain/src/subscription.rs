@@ -14,7 +14,7 @@
 
 use crate::catalog::Interval;
 use crate::money::{round_div, MoneyError, Rounding};
-use jiff::{tz::TimeZone, Timestamp, ToSpan};
+use jiff::{tz::TimeZone, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Where a subscription is in its life.
@@ -169,48 +169,81 @@ impl Period {
     }
 }
 
+/// Why a period could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    /// The date arithmetic leaves the supported range (years -9999 to 9999),
+    /// or the period offset does not fit in 32 bits of months.
+    #[error("the billing period is out of the supported date range")]
+    OutOfRange,
+    /// A period whose end is before its start.
+    #[error("a billing period cannot end ({end}) before it starts ({start})")]
+    EndsBeforeStart { start: Timestamp, end: Timestamp },
+    /// The prorated amount does not fit (only at the extremes of `i64`).
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
 /// `anchor` plus `months` calendar months in UTC, the day clamped to the
 /// month's length.
-pub fn add_months(anchor: Timestamp, months: i32) -> Result<Timestamp, MoneyError> {
-    anchor.to_zoned(TimeZone::UTC).checked_add(months.months()).map(|z| z.timestamp()).map_err(|_| MoneyError::Overflow)
+pub fn add_months(anchor: Timestamp, months: i32) -> Result<Timestamp, PeriodError> {
+    // `ToSpan::months` panics beyond jiff's span limits; `try_months` says so.
+    let span = jiff::Span::new().try_months(i64::from(months)).map_err(|_| PeriodError::OutOfRange)?;
+    anchor.to_zoned(TimeZone::UTC).checked_add(span).map(|z| z.timestamp()).map_err(|_| PeriodError::OutOfRange)
 }
 
 /// The `n`-th period (0-based) of a subscription anchored at `anchor`.
-pub fn nth_period(anchor: Timestamp, interval: Interval, n: i32) -> Result<Period, MoneyError> {
+pub fn nth_period(anchor: Timestamp, interval: Interval, n: i32) -> Result<Period, PeriodError> {
     let m = interval.months();
-    Ok(Period { start: add_months(anchor, n * m)?, end: add_months(anchor, (n + 1) * m)? })
+    let start = n.checked_mul(m).ok_or(PeriodError::OutOfRange)?;
+    let end = n.checked_add(1).and_then(|k| k.checked_mul(m)).ok_or(PeriodError::OutOfRange)?;
+    Ok(Period { start: add_months(anchor, start)?, end: add_months(anchor, end)? })
 }
 
-/// The period containing `at` (for `at` at or after the anchor).
-pub fn period_at(anchor: Timestamp, interval: Interval, at: Timestamp) -> Result<Period, MoneyError> {
+/// The period containing `at` (for `at` at or after the anchor; the first
+/// period for an earlier `at`).
+pub fn period_at(anchor: Timestamp, interval: Interval, at: Timestamp) -> Result<Period, PeriodError> {
     if at < anchor {
         return nth_period(anchor, interval, 0);
     }
-    // Estimate from the average month, then correct.
+    // Estimate from the average month, then correct. Both instants are
+    // within jiff's range, so the difference fits easily.
     let months = (at.as_second() - anchor.as_second()) / 2_629_746;
-    let mut n = i32::try_from(months / i64::from(interval.months())).map_err(|_| MoneyError::Overflow)?;
-    loop {
+    let mut n = i32::try_from(months / i64::from(interval.months())).map_err(|_| PeriodError::OutOfRange)?;
+    // The estimate is off by at most a few periods; the bound only guards
+    // against a calendar that would never settle.
+    for _ in 0..64 {
         let p = nth_period(anchor, interval, n)?;
         if at < p.start {
-            n -= 1;
+            n = n.checked_sub(1).ok_or(PeriodError::OutOfRange)?;
         } else if at >= p.end {
-            n += 1;
+            n = n.checked_add(1).ok_or(PeriodError::OutOfRange)?;
         } else {
             return Ok(p);
         }
     }
+    Err(PeriodError::OutOfRange)
+}
+
+fn check_period(period: Period) -> Result<(), PeriodError> {
+    if period.end < period.start {
+        return Err(PeriodError::EndsBeforeStart { start: period.start, end: period.end });
+    }
+    Ok(())
 }
 
 /// The unused part of `amount` for the rest of `period` from `at`: amount ×
 /// seconds left ÷ seconds in the period, rounded half to even. Zero outside
-/// the period.
-pub fn unused_amount(amount_minor: i64, period: Period, at: Timestamp) -> Result<i64, MoneyError> {
+/// the period and for an empty one; an error for a period that ends before
+/// it starts.
+pub fn unused_amount(amount_minor: i64, period: Period, at: Timestamp) -> Result<i64, PeriodError> {
+    check_period(period)?;
     let total = period.seconds();
     if total <= 0 || at >= period.end {
         return Ok(0);
     }
     let left = period.end.as_second() - at.as_second().max(period.start.as_second());
-    round_div(i128::from(amount_minor) * i128::from(left), i128::from(total), Rounding::HalfEven)
+    Ok(round_div(i128::from(amount_minor) * i128::from(left), i128::from(total), Rounding::HalfEven)?)
 }
 
 /// The two lines of a mid-period plan or quantity change: a credit for the
@@ -225,30 +258,38 @@ pub struct Proration {
 }
 
 impl Proration {
-    pub fn net(self) -> i64 {
-        self.credit_minor + self.charge_minor
+    /// Credit plus charge; [`MoneyError::Overflow`] when that leaves `i64`.
+    pub fn net(self) -> Result<i64, MoneyError> {
+        self.credit_minor.checked_add(self.charge_minor).ok_or(MoneyError::Overflow)
     }
 }
 
+/// Prorates a change from `old_amount_minor` to `new_amount_minor` at `at`
+/// within `period`. Errors for a period that ends before it starts, and
+/// with [`MoneyError::Overflow`] for an old amount of `i64::MIN` (its credit
+/// has no negation).
 pub fn prorate_change(
     old_amount_minor: i64,
     new_amount_minor: i64,
     period: Period,
     at: Timestamp,
-) -> Result<Proration, MoneyError> {
+) -> Result<Proration, PeriodError> {
+    check_period(period)?;
     let credit = unused_amount(old_amount_minor, period, at)?;
     let charge = unused_amount(new_amount_minor, period, at)?;
+    let seconds_in_period = period.seconds();
     Ok(Proration {
-        credit_minor: -credit,
+        credit_minor: credit.checked_neg().ok_or(MoneyError::Overflow)?,
         charge_minor: charge,
-        seconds_left: (period.end.as_second() - at.as_second()).clamp(0, period.seconds()),
-        seconds_in_period: period.seconds(),
+        seconds_left: (period.end.as_second() - at.as_second()).clamp(0, seconds_in_period),
+        seconds_in_period,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::ToSpan;
     use proptest::prelude::*;
 
     fn ts(s: &str) -> Timestamp {
@@ -306,7 +347,7 @@ mod tests {
         // 30-day April; upgrade from 1,900 to 4,900 with 10 days left.
         let p = Period { start: ts("2026-04-01T00:00:00Z"), end: ts("2026-05-01T00:00:00Z") };
         let r = prorate_change(1900, 4900, p, ts("2026-04-21T00:00:00Z")).unwrap();
-        assert_eq!((r.credit_minor, r.charge_minor, r.net()), (-633, 1633, 1000));
+        assert_eq!((r.credit_minor, r.charge_minor, r.net()), (-633, 1633, Ok(1000)));
         // One second left of a 31-day month: 1,900 × 1 ÷ 2,678,400 rounds to 0.
         let p = Period { start: ts("2026-03-01T00:00:00Z"), end: ts("2026-04-01T00:00:00Z") };
         assert_eq!(unused_amount(1900, p, ts("2026-03-31T23:59:59Z")).unwrap(), 0);
@@ -318,7 +359,80 @@ mod tests {
         assert_eq!(unused_amount(1900, p, ts("2026-02-01T00:00:00Z")).unwrap(), 1900);
     }
 
+    #[test]
+    fn a_period_that_ends_before_it_starts_is_an_error() {
+        let p = Period { start: ts("2026-05-01T00:00:00Z"), end: ts("2026-04-01T00:00:00Z") };
+        let e = prorate_change(1900, 4900, p, ts("2026-04-15T00:00:00Z")).unwrap_err();
+        assert!(matches!(e, PeriodError::EndsBeforeStart { .. }), "{e:?}");
+        assert!(matches!(unused_amount(1900, p, ts("2026-04-15T00:00:00Z")), Err(PeriodError::EndsBeforeStart { .. })));
+        // An empty period is no error: nothing is left of it.
+        let empty = Period { start: p.start, end: p.start };
+        assert_eq!(prorate_change(1900, 4900, empty, p.start).unwrap().net(), Ok(0));
+    }
+
+    #[test]
+    fn huge_period_offsets_are_errors() {
+        let a = ts("2026-01-31T10:00:00Z");
+        for n in [i32::MAX, i32::MAX - 1, i32::MIN, i32::MIN + 1, 1_000_000_000, -1_000_000_000] {
+            for interval in [Interval::Month, Interval::Year] {
+                assert!(nth_period(a, interval, n).is_err(), "{n} {interval:?}");
+            }
+        }
+        // The last periods jiff can represent still work, then they stop.
+        assert!(nth_period(a, Interval::Year, 7_000).is_ok());
+        assert_eq!(nth_period(a, Interval::Year, 8_000), Err(PeriodError::OutOfRange));
+        assert_eq!(add_months(a, i32::MAX), Err(PeriodError::OutOfRange));
+        assert!(period_at(Timestamp::MIN, Interval::Month, Timestamp::MAX).is_err());
+        assert!(period_at(a, Interval::Year, Timestamp::MAX).is_err());
+        let p = period_at(Timestamp::MIN, Interval::Year, ts("2026-06-01T00:00:00Z")).unwrap();
+        assert!(p.contains(ts("2026-06-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn proration_of_extreme_amounts_does_not_overflow() {
+        let p = Period { start: ts("2026-04-01T00:00:00Z"), end: ts("2026-05-01T00:00:00Z") };
+        let r = prorate_change(i64::MAX, i64::MIN, p, p.start).unwrap();
+        assert_eq!((r.credit_minor, r.charge_minor), (-i64::MAX, i64::MIN));
+        assert_eq!(r.net(), Err(MoneyError::Overflow));
+        let r = prorate_change(i64::MIN, 0, p, p.start);
+        assert_eq!(r, Err(PeriodError::Money(MoneyError::Overflow)), "the credit for i64::MIN has no negation");
+        let r = Proration { credit_minor: i64::MIN, charge_minor: i64::MIN, seconds_left: 0, seconds_in_period: 0 };
+        assert_eq!(r.net(), Err(MoneyError::Overflow));
+    }
+
+    fn any_timestamp() -> impl Strategy<Value = Timestamp> {
+        (Timestamp::MIN.as_second()..=Timestamp::MAX.as_second()).prop_map(|s| Timestamp::from_second(s).unwrap())
+    }
+
     proptest! {
+        /// No input panics; a period that is found contains its instant and
+        /// starts no later than it ends.
+        #[test]
+        fn period_arithmetic_never_panics(anchor in any_timestamp(), at in any_timestamp(), n in any::<i32>(),
+                                          months in any::<i32>(), yearly in any::<bool>(),
+                                          old in any::<i64>(), new in any::<i64>(), end in any_timestamp()) {
+            let interval = if yearly { Interval::Year } else { Interval::Month };
+            if let Ok(p) = nth_period(anchor, interval, n) {
+                prop_assert!(p.start <= p.end);
+            }
+            let _ = add_months(anchor, months);
+            if let Ok(p) = period_at(anchor, interval, at) {
+                prop_assert!(at < anchor || p.contains(at));
+            }
+            let period = Period { start: anchor, end };
+            match prorate_change(old, new, period, at) {
+                Ok(r) => {
+                    prop_assert!(end >= anchor);
+                    prop_assert!((0..=r.seconds_in_period.max(0)).contains(&r.seconds_left));
+                    prop_assert!(r.credit_minor.unsigned_abs() <= old.unsigned_abs());
+                    prop_assert!(r.charge_minor.unsigned_abs() <= new.unsigned_abs());
+                    let _ = r.net();
+                }
+                Err(PeriodError::EndsBeforeStart { .. }) => prop_assert!(end < anchor),
+                Err(e) => prop_assert_eq!(e, PeriodError::Money(MoneyError::Overflow)),
+            }
+        }
+
         /// The used and unused parts of a period, each rounded, never differ
         /// from the whole by more than one minor unit, and unused shrinks as
         /// time passes.

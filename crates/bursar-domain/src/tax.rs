@@ -132,8 +132,8 @@ impl Decision {
             jurisdiction: Some(jurisdiction.into()),
         }
     }
-    pub fn total_rate_bps(&self) -> i64 {
-        self.components.iter().map(|c| c.rate_bps).sum()
+    pub fn total_rate_bps(&self) -> Result<i64, MoneyError> {
+        self.components.iter().try_fold(0_i64, |acc, c| acc.checked_add(c.rate_bps).ok_or(MoneyError::Overflow))
     }
 }
 
@@ -215,7 +215,11 @@ pub fn apply(
     lines_minor: i64,
     currency: Currency,
 ) -> Result<Taxed, MoneyError> {
-    let rate = decision.total_rate_bps();
+    // A negative rate has no meaning (and -100 % would divide by zero).
+    if decision.components.iter().any(|c| c.rate_bps < 0) {
+        return Err(MoneyError::InvalidRatios);
+    }
+    let rate = decision.total_rate_bps()?;
     if rate == 0 {
         return Ok(Taxed { subtotal_minor: lines_minor, taxes: Vec::new(), total_minor: lines_minor });
     }
@@ -225,8 +229,9 @@ pub fn apply(
             (lines_minor, tax)
         }
         TaxBehavior::Inclusive => {
-            let net = round_div(i128::from(lines_minor) * 10_000, i128::from(10_000 + rate), Rounding::HalfUp)?;
-            (net, lines_minor - net)
+            let net = round_div(i128::from(lines_minor) * 10_000, i128::from(rate) + 10_000, Rounding::HalfUp)?;
+            // 0 <= rate, so |net| <= |lines_minor| and the difference fits.
+            (net, lines_minor.checked_sub(net).ok_or(MoneyError::Overflow)?)
         }
     };
     let ratios: Vec<u64> = decision.components.iter().map(|c| c.rate_bps.unsigned_abs()).collect();
@@ -278,6 +283,46 @@ pub fn apply_parts(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn configured_rates_at_the_extremes_are_errors() {
+        let d = |rates: &[i64]| Decision {
+            components: rates
+                .iter()
+                .map(|r| Component { name: "T".into(), jurisdiction: format!("X{r}"), rate_bps: *r })
+                .collect(),
+            reverse_charge: false,
+            note: None,
+            jurisdiction: None,
+        };
+        let usd = Currency::USD;
+        assert_eq!(d(&[i64::MAX, 1]).total_rate_bps(), Err(MoneyError::Overflow));
+        assert_eq!(apply(&d(&[i64::MAX, 1]), TaxBehavior::Exclusive, 100, usd), Err(MoneyError::Overflow));
+        let all_tax = apply(&d(&[i64::MAX]), TaxBehavior::Inclusive, 100, usd).unwrap();
+        assert_eq!((all_tax.subtotal_minor, all_tax.taxes[0].amount_minor, all_tax.total_minor), (0, 100, 100));
+        // Negative rates are refused: -100 % would divide by zero.
+        assert_eq!(apply(&d(&[-10_000]), TaxBehavior::Inclusive, 100, usd), Err(MoneyError::InvalidRatios));
+        assert_eq!(apply(&d(&[-5]), TaxBehavior::Exclusive, 100, usd), Err(MoneyError::InvalidRatios));
+        assert_eq!(apply(&d(&[2_000]), TaxBehavior::Exclusive, i64::MAX, usd), Err(MoneyError::Overflow));
+        assert_eq!(apply(&d(&[2_000]), TaxBehavior::Exclusive, 100, usd).unwrap().total_minor, 120);
+    }
+
+    proptest! {
+        #[test]
+        fn apply_never_panics(rates in proptest::collection::vec(any::<i64>(), 0..4), amount in any::<i64>(), inclusive in any::<bool>()) {
+            let decision = Decision {
+                components: rates.iter().map(|r| Component { name: "T".into(), jurisdiction: "X".into(), rate_bps: *r }).collect(),
+                reverse_charge: false,
+                note: None,
+                jurisdiction: None,
+            };
+            let behavior = if inclusive { TaxBehavior::Inclusive } else { TaxBehavior::Exclusive };
+            if let Ok(t) = apply(&decision, behavior, amount, Currency::USD) {
+                let taxes: i128 = t.taxes.iter().map(|x| i128::from(x.amount_minor)).sum();
+                prop_assert_eq!(i128::from(t.subtotal_minor) + taxes, i128::from(t.total_minor));
+            }
+        }
+    }
 
     fn buyer(country: &str, vat: Option<&str>) -> Buyer {
         Buyer {

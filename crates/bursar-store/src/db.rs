@@ -76,6 +76,13 @@ pub enum DbError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
+    /// A posting would take the balance of `account` in `currency` beyond
+    /// ±[`bursar_domain::ledger::MAX_BALANCE_MINOR`]. Nothing of the batch
+    /// is applied once the caller rolls its transaction back (as every
+    /// error from a posting requires); the request that caused it is the
+    /// client's to change (a 400, not a 500).
+    #[error("ledger balance limit: the balance of `{account}` in {currency} would exceed {limit} minor units", limit = bursar_domain::ledger::MAX_BALANCE_MINOR)]
+    BalanceLimit { account: String, currency: String },
 }
 
 /// The database handle shared by every service.

@@ -7,7 +7,7 @@
 
 use crate::db::{placeholders, Db, DbError, Tx};
 use bursar_domain::id::{new_id, IdKind};
-use bursar_domain::ledger::{BalancedEntry, Posting};
+use bursar_domain::ledger::{balance_in_range, BalancedEntry, Posting, MAX_BALANCE_MINOR};
 use bursar_domain::money::Currency;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
@@ -75,9 +75,72 @@ const CHUNK_ROWS: usize = 500;
 
 /// Writes many entries with multi-row inserts and one balance upsert per
 /// touched (account, currency); returns the new ids in order.
+///
+/// Every balance stays within ±[`MAX_BALANCE_MINOR`]: a batch that would take
+/// one beyond it fails with [`DbError::BalanceLimit`]. The limit is checked
+/// by the upsert itself (its `DO UPDATE … WHERE`), against the row it has
+/// locked, so concurrent postings cannot slip past it on PostgreSQL either.
+/// Balances are written before the entries; on any error the caller's
+/// transaction must be rolled back, which dropping it does.
 pub async fn post_batch(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<Vec<String>, DbError> {
     let ids: Vec<String> = entries.iter().map(|_| new_id(IdKind::LedgerEntry)).collect();
     let backend = crate::db::tx_backend(tx);
+
+    let mut rows: Vec<(&str, bool, &str, &str, i64, i64)> = Vec::new();
+    let mut deltas: BTreeMap<(bool, &str, &str), (i128, i64)> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        for p in &e.entry.postings {
+            let cur = e.entry.currency.code();
+            rows.push((&ids[i], e.livemode, &p.account, cur, p.amount_minor, e.effective_at));
+            let d = deltas.entry((e.livemode, &p.account, cur)).or_insert((0, 0));
+            d.0 += i128::from(p.amount_minor);
+            d.1 += 1;
+        }
+    }
+    // A batch that moves one account by more than the limit can never fit.
+    // (livemode, account, currency) → (balance change, posting count).
+    type Delta<'a> = ((bool, &'a str, &'a str), (i64, i64));
+    let mut checked: Vec<Delta<'_>> = Vec::with_capacity(deltas.len());
+    for ((live, account, cur), (sum, n)) in deltas {
+        let limit = || DbError::BalanceLimit { account: account.to_string(), currency: cur.to_string() };
+        if !balance_in_range(sum) {
+            return Err(limit());
+        }
+        let sum = i64::try_from(sum).map_err(|_| limit())?;
+        checked.push(((live, account, cur), (sum, n)));
+    }
+    for chunk in checked.chunks(CHUNK_ROWS) {
+        // The WHERE compares the stored balance with `limit - delta` instead
+        // of adding first: |delta| <= limit, so both bounds fit in 64 bits,
+        // and a stored balance already beyond the limit (or, on SQLite, one
+        // that an old overflow turned into a REAL) is refused, not summed.
+        let sql = format!(
+            "INSERT INTO ledger_balances (livemode, account, currency, balance_minor, posting_count) VALUES {} \
+             ON CONFLICT (livemode, account, currency) DO UPDATE SET \
+             balance_minor = ledger_balances.balance_minor + excluded.balance_minor, \
+             posting_count = ledger_balances.posting_count + excluded.posting_count \
+             WHERE ledger_balances.balance_minor >= -{MAX_BALANCE_MINOR} - excluded.balance_minor \
+             AND ledger_balances.balance_minor <= {MAX_BALANCE_MINOR} - excluded.balance_minor \
+             RETURNING livemode, account, currency",
+            placeholders(backend, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for ((live, account, cur), (sum, n)) in chunk {
+            q = q.bind(i64::from(*live)).bind(account.to_string()).bind(*cur).bind(*sum).bind(*n);
+        }
+        let written: std::collections::BTreeSet<(i64, String, String)> =
+            q.fetch_all(&mut **tx).await?.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        if written.len() != chunk.len() {
+            let ((_, account, cur), _) = chunk
+                .iter()
+                .find(|((live, account, cur), _)| {
+                    !written.contains(&(i64::from(*live), account.to_string(), cur.to_string()))
+                })
+                .ok_or_else(|| DbError::Other("ledger balance upsert returned unexpected rows".into()))?;
+            return Err(DbError::BalanceLimit { account: account.to_string(), currency: cur.to_string() });
+        }
+    }
+
     for (chunk_i, chunk) in entries.chunks(CHUNK_ROWS).enumerate() {
         let sql = format!(
             "INSERT INTO ledger_entries (id, livemode, currency, description, source_type, source_id, \
@@ -99,20 +162,6 @@ pub async fn post_batch(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<Vec<Str
         }
         q.execute(&mut **tx).await?;
     }
-
-    let mut rows: Vec<(&str, bool, &str, &str, i64, i64)> = Vec::new();
-    let mut deltas: BTreeMap<(bool, &str, &str), (i64, i64)> = BTreeMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        for p in &e.entry.postings {
-            let cur = e.entry.currency.code();
-            rows.push((&ids[i], e.livemode, &p.account, cur, p.amount_minor, e.effective_at));
-            let d = deltas.entry((e.livemode, &p.account, cur)).or_insert((0, 0));
-            d.0 =
-                d.0.checked_add(p.amount_minor)
-                    .ok_or_else(|| DbError::Other(format!("ledger balance overflow on {}", p.account)))?;
-            d.1 += 1;
-        }
-    }
     for chunk in rows.chunks(CHUNK_ROWS) {
         let sql = format!(
             "INSERT INTO ledger_postings (entry_id, livemode, account, currency, amount_minor, effective_at) VALUES {}",
@@ -121,21 +170,6 @@ pub async fn post_batch(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<Vec<Str
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for r in chunk {
             q = q.bind(r.0.to_string()).bind(i64::from(r.1)).bind(r.2.to_string()).bind(r.3).bind(r.4).bind(r.5);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    let deltas: Vec<_> = deltas.into_iter().collect();
-    for chunk in deltas.chunks(CHUNK_ROWS) {
-        let sql = format!(
-            "INSERT INTO ledger_balances (livemode, account, currency, balance_minor, posting_count) VALUES {} \
-             ON CONFLICT (livemode, account, currency) DO UPDATE SET \
-             balance_minor = ledger_balances.balance_minor + excluded.balance_minor, \
-             posting_count = ledger_balances.posting_count + excluded.posting_count",
-            placeholders(backend, chunk.len(), 5)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for ((live, account, cur), (sum, n)) in chunk {
-            q = q.bind(i64::from(*live)).bind(account.to_string()).bind(*cur).bind(*sum).bind(*n);
         }
         q.execute(&mut **tx).await?;
     }
@@ -207,7 +241,7 @@ pub async fn reverse(
     let currency = Currency::from_code(&stored.currency)
         .map_err(|e| DbError::Other(format!("stored entry has a bad currency: {e}")))?;
     let original = BalancedEntry { currency, description: stored.description.clone(), postings: stored.postings };
-    let rev = original.reversal(description);
+    let rev = original.reversal(description).map_err(|e| DbError::Other(format!("stored entry {entry_id}: {e}")))?;
     let res = post(
         tx,
         NewEntry {
@@ -321,10 +355,34 @@ impl VerifyReport {
     }
 }
 
+/// Splits each amount into a high and a low part, `amount = hi × 2^32 + lo`
+/// (both databases truncate integer division toward zero, and `%` takes the
+/// dividend's sign). Summing the parts separately cannot overflow 64 bits
+/// for fewer than 2^31 postings, however large the amounts, where a plain
+/// `SUM` fails on SQLite ("integer overflow") and on PostgreSQL's cast back
+/// to BIGINT. The exact sum is then `hi_sum × 2^32 + lo_sum`, in `i128`.
+const HI: &str = "amount_minor / 4294967296";
+const LO: &str = "amount_minor % 4294967296";
+
+/// SQL that is true exactly when `hi_sum × 2^32 + lo_sum` is not zero,
+/// without computing it.
+fn sum_is_not_zero(hi_sum: &str, lo_sum: &str) -> String {
+    format!("(({lo_sum}) % 4294967296 <> 0 OR ({hi_sum}) + ({lo_sum}) / 4294967296 <> 0)")
+}
+
+fn exact_sum(hi_sum: i64, lo_sum: i64) -> i128 {
+    i128::from(hi_sum) * (1_i128 << 32) + i128::from(lo_sum)
+}
+
 /// Proves the ledger: every entry has at least two postings in its own
 /// currency summing to zero, every reversal exactly negates its original,
-/// every maintained balance equals the sum of its postings, and each
-/// currency's balances sum to zero.
+/// every maintained balance equals the sum of its postings and lies within
+/// ±[`MAX_BALANCE_MINOR`], and each currency's balances sum to zero.
+///
+/// Sums are exact (taken in `i128`): a ledger whose sums leave the 64-bit
+/// range, or whose stored balance is not an integer at all (an old SQLite
+/// overflow stored a REAL), is reported account by account as "out of
+/// range", never a failure of `verify` itself.
 pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
     let pool = db.reader();
     let mut report = VerifyReport {
@@ -334,15 +392,17 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
         problems: Vec::new(),
     };
     const LIMIT: usize = 100;
-    let unbalanced = sqlx::query(
-        "SELECT e.id, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT), CAST(COUNT(p.id) AS BIGINT) \
+    let (hi, lo) = (format!("COALESCE(SUM(p.{HI}), 0)"), format!("COALESCE(SUM(p.{LO}), 0)"));
+    let unbalanced = sqlx::query(AssertSqlSafe(format!(
+        "SELECT e.id, CAST({hi} AS BIGINT), CAST({lo} AS BIGINT), CAST(COUNT(p.id) AS BIGINT) \
          FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id \
-         GROUP BY e.id HAVING COALESCE(SUM(p.amount_minor), 0) <> 0 OR COUNT(p.id) < 2 LIMIT 100",
-    )
+         GROUP BY e.id HAVING {} OR COUNT(p.id) < 2 LIMIT 100",
+        sum_is_not_zero(&hi, &lo)
+    )))
     .fetch_all(pool)
     .await?;
     for r in unbalanced {
-        let (id, sum, n): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        let (id, sum, n): (String, i128, i64) = (r.get(0), exact_sum(r.get(1), r.get(2)), r.get(3));
         report.problems.push(format!("entry {id}: {n} postings summing to {sum}"));
     }
     let orphans = sqlx::query(
@@ -357,38 +417,61 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
         report.problems.push(format!("posting {pid} does not match its entry {eid}"));
     }
     // Reversals: each account's postings of the pair must cancel out.
-    let bad_reversals = sqlx::query(
+    let bad_reversals = sqlx::query(AssertSqlSafe(format!(
         "SELECT r.id, r.reverses_entry_id FROM ledger_entries r \
          JOIN ledger_entries o ON o.id = r.reverses_entry_id \
          WHERE r.currency <> o.currency OR r.livemode <> o.livemode OR EXISTS ( \
            SELECT 1 FROM ledger_postings p WHERE p.entry_id IN (r.id, o.id) \
-           GROUP BY p.account HAVING SUM(p.amount_minor) <> 0) LIMIT 100",
-    )
+           GROUP BY p.account HAVING {}) LIMIT 100",
+        sum_is_not_zero(&format!("SUM(p.{HI})"), &format!("SUM(p.{LO})"))
+    )))
     .fetch_all(pool)
     .await?;
     for r in bad_reversals {
         let (rid, oid): (String, String) = (r.get(0), r.get(1));
         report.problems.push(format!("reversal {rid} does not exactly negate entry {oid}"));
     }
-    let summed = sqlx::query(
-        "SELECT livemode, account, currency, CAST(SUM(amount_minor) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
-         FROM ledger_postings GROUP BY livemode, account, currency",
+    let summed = sqlx::query(AssertSqlSafe(format!(
+        "SELECT livemode, account, currency, CAST(SUM({HI}) AS BIGINT), CAST(SUM({LO}) AS BIGINT), \
+         CAST(COUNT(*) AS BIGINT) FROM ledger_postings GROUP BY livemode, account, currency"
+    )))
+    .fetch_all(pool)
+    .await?;
+    let mut from_postings: BTreeMap<(i64, String, String), (i128, i64)> = BTreeMap::new();
+    for r in summed {
+        let key: (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+        let sum = exact_sum(r.get(3), r.get(4));
+        if !balance_in_range(sum) {
+            report.problems.push(format!(
+                "account {}/{}: postings sum to {sum}, out of range (balances are limited to ±{MAX_BALANCE_MINOR})",
+                key.1, key.2
+            ));
+        }
+        from_postings.insert(key, (sum, r.get(5)));
+    }
+    // Read as text: a REAL left by an old SQLite overflow cannot be decoded
+    // as an integer, and must be reported rather than fail the read.
+    let stored = sqlx::query(
+        "SELECT livemode, account, currency, CAST(balance_minor AS TEXT), posting_count FROM ledger_balances",
     )
     .fetch_all(pool)
     .await?;
-    let mut from_postings: BTreeMap<(i64, String, String), (i64, i64)> = BTreeMap::new();
-    for r in summed {
-        from_postings.insert((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4)));
-    }
-    let stored = sqlx::query("SELECT livemode, account, currency, balance_minor, posting_count FROM ledger_balances")
-        .fetch_all(pool)
-        .await?;
     let mut per_currency: BTreeMap<(i64, String), i128> = BTreeMap::new();
     for r in stored {
         let key: (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-        let (bal, n): (i64, i64) = (r.get(3), r.get(4));
-        *per_currency.entry((key.0, key.2.clone())).or_default() += i128::from(bal);
-        match from_postings.remove(&key) {
+        let (text, n): (String, i64) = (r.get(3), r.get(4));
+        let postings = from_postings.remove(&key);
+        let Some(bal) = text.parse::<i128>().ok().filter(|b| balance_in_range(*b)) else {
+            report.problems.push(format!(
+                "balance {}/{} is {text}, out of range (balances are limited to ±{MAX_BALANCE_MINOR}){}",
+                key.1,
+                key.2,
+                postings.map(|(s, c)| format!("; its {c} postings sum to {s}")).unwrap_or_default()
+            ));
+            continue;
+        };
+        *per_currency.entry((key.0, key.2.clone())).or_default() += bal;
+        match postings {
             Some((s, c)) if s == bal && c == n => {}
             Some((s, c)) => report
                 .problems

@@ -12,6 +12,10 @@ use super::{round_div, Currency, MoneyError, Rounding};
 /// makes every input negatable.
 pub const MAX_AMOUNT_MINOR: i64 = 999_999_999_999_999;
 
+/// The most parts [`Money::split_even`] makes: the result is a vector of that
+/// many amounts, so an unbounded count would be an unbounded allocation.
+pub const MAX_SPLIT_PARTS: usize = 1_000_000;
+
 /// An amount of money: `amount_minor` minor units (cents, yen, fils …) of
 /// `currency`.
 ///
@@ -194,10 +198,10 @@ impl Money {
     }
 
     /// Splits `self` into `n` parts that differ by at most one minor unit, the
-    /// larger (in absolute value) first. `n == 0` is
-    /// [`MoneyError::InvalidRatios`].
+    /// larger (in absolute value) first. `n == 0` and `n` above
+    /// [`MAX_SPLIT_PARTS`] are [`MoneyError::InvalidRatios`].
     pub fn split_even(self, n: usize) -> Result<Vec<Money>, MoneyError> {
-        if n == 0 {
+        if n == 0 || n > MAX_SPLIT_PARTS {
             return Err(MoneyError::InvalidRatios);
         }
         self.allocate(&vec![1; n])
@@ -234,6 +238,13 @@ mod tests {
         assert_eq!(Money::try_new(-MAX_AMOUNT_MINOR, Currency::USD), Ok(usd(-MAX_AMOUNT_MINOR)));
         assert_eq!(Money::try_new(MAX_AMOUNT_MINOR + 1, Currency::USD), Err(MoneyError::OutOfRange));
         assert_eq!(Money::try_new(i64::MIN, Currency::USD), Err(MoneyError::OutOfRange));
+    }
+
+    #[test]
+    fn huge_split_counts_are_errors() {
+        assert_eq!(usd(100).split_even(usize::MAX), Err(MoneyError::InvalidRatios));
+        assert_eq!(usd(100).split_even(MAX_SPLIT_PARTS + 1), Err(MoneyError::InvalidRatios));
+        assert_eq!(usd(100).split_even(3).map(|p| amounts(&p)), Ok(vec![34, 33, 33]));
     }
 
     #[test]

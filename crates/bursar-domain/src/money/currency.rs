@@ -16,21 +16,42 @@ struct CurrencyInfo {
     numeric: u16,
     exponent: u8,
     name: &'static str,
+    /// In ISO 4217 list one today; `false` for a withdrawn code kept so that
+    /// stored amounts in it can still be read.
+    current: bool,
 }
 
 const fn entry(code: &'static str, numeric: u16, exponent: u8, name: &'static str) -> CurrencyInfo {
-    CurrencyInfo { code, numeric, exponent, name }
+    CurrencyInfo { code, numeric, exponent, name, current: true }
+}
+
+/// A code that has left ISO 4217 list one (moved to list three) but that
+/// stored data may still hold.
+const fn withdrawn(code: &'static str, numeric: u16, exponent: u8, name: &'static str) -> CurrencyInfo {
+    CurrencyInfo { code, numeric, exponent, name, current: false }
 }
 
 /// The currency table, sorted by code (lookups binary-search it).
 ///
 /// Source: ISO 4217 list one (published 2024-06-25) with its English names,
-/// numeric codes and minor units, updated for amendment 176 (the Caribbean
-/// guilder XCG replaced the Netherlands Antillean guilder ANG, which was
-/// withdrawn on 2025-06-30). Entries whose minor unit is "N.A." in ISO 4217
-/// (precious metals, bond-market units, XDR, XSU, XUA, the testing code XTS and
-/// XXX) are left out: they have no exponent and cannot be billed in.
-static CURRENCIES: [CurrencyInfo; 166] = [
+/// numeric codes and minor units, updated through December 2026:
+///
+/// * amendment 176: the Caribbean guilder XCG replaced the Netherlands
+///   Antillean guilder ANG, which was withdrawn on 2025-06-30 (ANG is not in
+///   the table);
+/// * amendment 179 (May 2025): XAD, the Arab Accounting Dinar of the Arab
+///   Monetary Fund, numeric 396, two minor-unit digits;
+/// * Bulgaria adopted the euro on 2026-01-01: BGN (975) is withdrawn;
+/// * the Cuban convertible peso CUC (931) left circulation with Cuba's
+///   monetary unification of 2021 and has moved to the historic list.
+///
+/// Withdrawn codes that stored data may hold (BGN, CUC) stay in the table,
+/// marked not current: [`Currency::from_code`] still reads them, and
+/// [`Currency::from_code_current`] refuses them for anything new. Entries
+/// whose minor unit is "N.A." in ISO 4217 (precious metals, bond-market units,
+/// XDR, XSU, XUA, the testing code XTS and XXX) are left out: they have no
+/// exponent and cannot be billed in.
+static CURRENCIES: [CurrencyInfo; 167] = [
     entry("AED", 784, 2, "UAE Dirham"),
     entry("AFN", 971, 2, "Afghani"),
     entry("ALL", 8, 2, "Lek"),
@@ -43,7 +64,7 @@ static CURRENCIES: [CurrencyInfo; 166] = [
     entry("BAM", 977, 2, "Convertible Mark"),
     entry("BBD", 52, 2, "Barbados Dollar"),
     entry("BDT", 50, 2, "Taka"),
-    entry("BGN", 975, 2, "Bulgarian Lev"),
+    withdrawn("BGN", 975, 2, "Bulgarian Lev"),
     entry("BHD", 48, 3, "Bahraini Dinar"),
     entry("BIF", 108, 0, "Burundi Franc"),
     entry("BMD", 60, 2, "Bermudian Dollar"),
@@ -67,7 +88,7 @@ static CURRENCIES: [CurrencyInfo; 166] = [
     entry("COP", 170, 2, "Colombian Peso"),
     entry("COU", 970, 2, "Unidad de Valor Real"),
     entry("CRC", 188, 2, "Costa Rican Colon"),
-    entry("CUC", 931, 2, "Peso Convertible"),
+    withdrawn("CUC", 931, 2, "Peso Convertible"),
     entry("CUP", 192, 2, "Cuban Peso"),
     entry("CVE", 132, 2, "Cabo Verde Escudo"),
     entry("CZK", 203, 2, "Czech Koruna"),
@@ -188,6 +209,7 @@ static CURRENCIES: [CurrencyInfo; 166] = [
     entry("VND", 704, 0, "Dong"),
     entry("VUV", 548, 0, "Vatu"),
     entry("WST", 882, 2, "Tala"),
+    entry("XAD", 396, 2, "Arab Accounting Dinar"),
     entry("XAF", 950, 0, "CFA Franc BEAC"),
     entry("XCD", 951, 2, "East Caribbean Dollar"),
     entry("XCG", 532, 2, "Caribbean Guilder"),
@@ -252,6 +274,11 @@ impl Currency {
 
     /// Looks up an ISO 4217 alphabetic code, ignoring ASCII case (`"usd"` and
     /// `"USD"` both work). Nothing is trimmed: `" USD"` is unknown.
+    ///
+    /// Withdrawn codes still in the table (BGN, CUC) are found, so that
+    /// stored amounts stay readable; input that sets a currency for
+    /// something new (a price, a customer, a cart) goes through
+    /// [`Currency::from_code_current`] instead.
     pub fn from_code(code: &str) -> Result<Currency, MoneyError> {
         let bytes = code.as_bytes();
         if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_alphabetic) {
@@ -261,6 +288,21 @@ impl Currency {
             }
         }
         Err(MoneyError::UnknownCurrency(code.to_string()))
+    }
+
+    /// Like [`Currency::from_code`], but a withdrawn currency is
+    /// [`MoneyError::Withdrawn`]: for new prices, customers and purchases.
+    pub fn from_code_current(code: &str) -> Result<Currency, MoneyError> {
+        let c = Currency::from_code(code)?;
+        if !c.is_current() {
+            return Err(MoneyError::Withdrawn(c.code().to_string()));
+        }
+        Ok(c)
+    }
+
+    /// Whether the currency is in ISO 4217 list one today (not withdrawn).
+    pub fn is_current(self) -> bool {
+        self.0.current
     }
 
     /// Looks up an ISO 4217 numeric code (`840` is USD).
@@ -297,9 +339,16 @@ impl Currency {
         10_i64.pow(u32::from(self.0.exponent))
     }
 
-    /// Every currency in the table, in alphabetic order of code.
+    /// Every currency in the table, withdrawn ones included, in alphabetic
+    /// order of code.
     pub fn all() -> impl Iterator<Item = Currency> {
         CURRENCIES.iter().map(Currency)
+    }
+
+    /// The currencies that can be billed in today (not withdrawn), in
+    /// alphabetic order of code.
+    pub fn current() -> impl Iterator<Item = Currency> {
+        Currency::all().filter(|c| c.is_current())
     }
 }
 
@@ -487,6 +536,35 @@ mod tests {
     fn withdrawn_and_fundless_codes_are_unknown() {
         for code in ["ANG", "HRK", "SLL", "ZWL", "XXX", "XAU", "XTS", "XDR", "DEM"] {
             assert_eq!(Currency::from_code(code), Err(MoneyError::UnknownCurrency(code.into())), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_table_is_current_as_of_december_2026() {
+        // Amendment 179: the Arab Accounting Dinar.
+        let xad = c("XAD");
+        assert_eq!((xad.numeric(), xad.exponent(), xad.name()), (396, 2, "Arab Accounting Dinar"));
+        assert!(xad.is_current());
+        assert_eq!(Currency::from_numeric(396), Ok(xad));
+        assert_eq!(Currency::from_code_current("xad"), Ok(xad));
+        // Withdrawn, but still readable from stored rows.
+        for (code, numeric) in [("BGN", 975), ("CUC", 931)] {
+            let w = c(code);
+            assert_eq!(w.numeric(), numeric);
+            assert!(!w.is_current(), "{code}");
+            assert_eq!(Currency::from_code_current(code), Err(MoneyError::Withdrawn(code.into())));
+            assert_eq!(Currency::from_code_current(&code.to_lowercase()), Err(MoneyError::Withdrawn(code.into())));
+            assert_eq!(Currency::from_numeric(numeric), Ok(w));
+            assert!(!Currency::current().any(|x| x == w));
+            assert!(Currency::all().any(|x| x == w));
+            let stored: Currency = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+            assert_eq!(stored, w);
+        }
+        assert_eq!(Currency::current().count(), Currency::all().count() - 2);
+        assert!(Currency::current().all(|x| Currency::from_code_current(x.code()) == Ok(x)));
+        assert_eq!(Currency::from_code_current("ABC"), Err(MoneyError::UnknownCurrency("ABC".into())));
+        for code in ["USD", "EUR", "XCG", "ZWG", "SLE", "VED"] {
+            assert!(c(code).is_current(), "{code}");
         }
     }
 

@@ -33,6 +33,14 @@ pub enum MoneyError {
     /// positive ones are accepted).
     #[error("invalid denominator {0}: round_div needs a non-zero one, mul_ratio a positive one")]
     InvalidDenominator(i128),
+    /// A usage price that does not pass its own validation; the message
+    /// says why.
+    #[error("invalid usage pricing: {0}")]
+    InvalidPricing(String),
+    /// The code is in the table but the currency has been withdrawn: it is
+    /// read from stored data, never accepted for new prices or customers.
+    #[error("currency `{0}` has been withdrawn and is no longer accepted")]
+    Withdrawn(String),
     /// The text is not a supported locale tag.
     #[error("unknown locale `{0}`")]
     UnknownLocale(String),

@@ -21,7 +21,7 @@ mod locale;
 mod parse;
 mod rounding;
 
-pub use amount::{Money, MAX_AMOUNT_MINOR};
+pub use amount::{Money, MAX_AMOUNT_MINOR, MAX_SPLIT_PARTS};
 pub use currency::Currency;
 pub use error::MoneyError;
 pub use locale::{format_date, format_decimal, format_integer, format_money, format_money_in, Locale};
