@@ -82,6 +82,7 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -104,6 +105,8 @@ pub const API_BASE_EUROPE: &str = "https://open-de-global.alipay.com";
 pub const DEFAULT_WEBHOOK_TOLERANCE: Duration = Duration::from_secs(300);
 /// The longest `paymentRequestId` / `refundRequestId` Antom takes.
 pub const MAX_REQUEST_ID_LEN: usize = 64;
+/// The RSA key size Antom's keys have.
+pub const MIN_KEY_BITS: usize = 2048;
 /// The answer Antom requires to a notification.
 pub const NOTIFICATION_ACK: &str =
     r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#;
@@ -209,10 +212,12 @@ pub fn content_to_sign(method: &str, uri: &str, client_id: &str, time: &str, bod
     content
 }
 
-/// The base64 RSA-SHA256 (PKCS#1 v1.5) signature of `content`.
-pub fn sign(key: &RsaPrivateKey, content: &[u8]) -> String {
+/// The base64 RSA-SHA256 (PKCS#1 v1.5) signature of `content`; an error
+/// for a key too small to sign a SHA-256 digest.
+pub fn sign(key: &RsaPrivateKey, content: &[u8]) -> Result<String, String> {
     let signer = SigningKey::<Sha256>::new(key.clone());
-    base64::engine::general_purpose::STANDARD.encode(signer.sign(content).to_bytes())
+    let signature = signer.try_sign(content).map_err(|e| format!("signing failed: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()))
 }
 
 /// Whether `signature` (raw bytes) is the RSA-SHA256 signature of `content`.
@@ -379,6 +384,11 @@ impl AlipayConnector {
     pub fn new(config: AlipayConfig) -> Result<AlipayConnector, ProviderError> {
         let private_key = parse_private_key(&config.private_key_pem).map_err(invalid)?;
         let alipay_key = parse_public_key(&config.alipay_public_key_pem).map_err(invalid)?;
+        for (which, bits) in [("merchant private", private_key.size() * 8), ("Alipay public", alipay_key.size() * 8)] {
+            if bits < MIN_KEY_BITS {
+                return Err(invalid(format!("the {which} key has {bits} bits; Antom uses {MIN_KEY_BITS}")));
+            }
+        }
         let url = reqwest::Url::parse(&config.notify_url)
             .map_err(|e| invalid(format!("notify URL {:?}: {e}", config.notify_url)))?;
         let notify_path = match url.query() {
@@ -410,7 +420,8 @@ impl AlipayConnector {
         let body = body.to_string();
         let time = jiff::Timestamp::now().as_millisecond().to_string();
         let content = content_to_sign("POST", &path, &self.config.client_id, &time, body.as_bytes());
-        let signature = signature_header(&self.config.key_version, &sign(&self.private_key, &content));
+        let signature =
+            signature_header(&self.config.key_version, &sign(&self.private_key, &content).map_err(invalid)?);
         let resp = self
             .http
             .post(format!("{}{path}", self.config.api_base.trim_end_matches('/')))

@@ -597,6 +597,27 @@ mod tests {
     }
 
     #[test]
+    fn provider_kinds_round_trip_by_name() {
+        let all = [
+            ProviderKind::Sandbox,
+            ProviderKind::Stripe,
+            ProviderKind::Paypal,
+            ProviderKind::Razorpay,
+            ProviderKind::MercadoPago,
+            ProviderKind::Alipay,
+        ];
+        for kind in all {
+            assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()), "serde uses the same names");
+            assert_eq!(serde_json::from_str::<ProviderKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(ProviderKind::MercadoPago.as_str(), "mercadopago");
+        assert_eq!(ProviderKind::Alipay.as_str(), "alipay");
+        assert_eq!(ProviderKind::parse("mercado_pago"), None);
+    }
+
+    #[test]
     fn server_errors_are_indeterminate_only_for_requests_that_act() {
         let kind = |status: u16, effect: Effect| match server_error("test", status, String::new(), effect) {
             ProviderError::Unavailable { .. } => "unavailable",

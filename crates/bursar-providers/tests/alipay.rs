@@ -18,6 +18,9 @@ use bursar_providers::{
 };
 use serde_json::json;
 
+/// A 1024-bit key made with `openssl genpkey` for this test only.
+const SMALL_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAKnC+qbRlyjZJDzG\nQo4c/n/Uy+zWMSzm2cw7pabjT2ge96Df7icCj1UF8DPPZFDWOsNMxA3xxWqK5mxi\nV37UQ6Tz+RUtv2nmsPwrCqOr0b0gmlCciq+y6D2b8RQYXLUC/5MCsd0V+/n3Y0E9\nALLW4/g7nHMdUDYVekoVcCIsAicXAgMBAAECgYAqlmB9Iw1R0Q+XM4GU1089UGwM\nMTvK8OroonoPIO1VyJcEw8ih/rFoegHlbXzUDrpVLlfsy59j+A6QWCdtCOEjAsiT\nKIuj7Squ5WhFqN8NlhYjwyHMaZpL/1UYdX6na0MRWCS/w8cXpvoD5esMUH24SQ1N\nrGbzqFA8G7OT1uwo8QJBAN3nenHxBMy7XWqMbqaXqrHPZz61hZUMWWm6y+Jn4ThV\nTr+E7zP1NJoO97W+e3P9RlVsEYSHu8WqCtEqBpJyTV8CQQDD2H3VELQoUmPgkPgK\n9h0gtYz/A17JWFL5CNWFvVGS+erl65xseArDPtkforiBvxYR4xuEYCb89neKaOZy\n5klJAkAKGMxDfvn+7s+TV4x5XBFSQeOqwMuxOnyfCPbZ+GwRCiCpKj1QGeoo0GGJ\nDX/EiVO381DgvORYXCJd3hGqfDT1AkEAh933XgtakOant7GbAy+/AWQyTvBtn82Q\nsog4abHvl8Gd/qg4OuAEx3MgelwPGKQSkZI3Et0J71ClmfYweeHdUQJAH1FbiSC/\nEFDuTFfkjPZNWkDHwo7EFmaAk9L6CN85RSnJ24glrQDogWIr9aheaTPvxCZ3Ut1q\nu8p1V9Wj6r1FCg==\n-----END PRIVATE KEY-----";
+
 fn customer() -> CustomerInfo {
     CustomerInfo {
         customer_id: "cus_01".into(),
@@ -81,7 +84,7 @@ fn signatures_match_openssl() {
     );
     let expected = "D5V5WE0rrKuYPEiomH2iydxqJ8+fGVeAwDiCR6hyMURKB7TpWVTTgGo0Qg4Hn599Vmp2/DdsDBUY/TaClf3UTgBe/4MK/22DBFI5B+wMJFnJAyXgPiFdZRZE+IXRKF7qcUFYnf4ddtx61KT1aKTjzOYm+x7d65aiHeqAekwuIzyxQXADZXzePeVtRcCbkyJA9HtOLgN/pFyAOz5w01ezgfcjshkNhFtICOW3KpApxJdfBRC2krz99booVgjCqjKVmp8s3y1obH+WJhUtlOe0cbVnyKm+7KuSgtOxknw0YmmYHjkZO8pkyZVeIPzaKDvO2O7aQ5LDejKTD7jPcbuIfA==";
     let merchant = parse_private_key(MERCHANT_PRIVATE_KEY_PEM).unwrap();
-    assert_eq!(sign(&merchant, &content), expected);
+    assert_eq!(sign(&merchant, &content).unwrap(), expected);
 
     // A notification signature made by openssl with Alipay's key verifies
     // with Alipay's public key, and not once a byte changes.
@@ -150,6 +153,9 @@ fn keys_in_every_documented_form_are_read() {
         webhook_tolerance: Duration::from_secs(300),
     };
     assert!(matches!(AlipayConnector::new(config.clone()), Err(ProviderError::InvalidRequest { .. })));
+    // A 1024-bit key is refused: Antom's keys are 2048 bits.
+    let small = AlipayConfig { private_key_pem: SMALL_KEY_PEM.into(), ..config.clone() };
+    assert!(matches!(AlipayConnector::new(small), Err(ProviderError::InvalidRequest { .. })));
     let bad_url =
         AlipayConfig { private_key_pem: MERCHANT_PRIVATE_KEY_PEM.into(), notify_url: "/relative".into(), ..config };
     assert!(matches!(AlipayConnector::new(bad_url), Err(ProviderError::InvalidRequest { .. })));
@@ -526,12 +532,12 @@ async fn notifications_dated_in_iso_8601_verify_too() {
     let content = content_to_sign("POST", "/webhooks/alipay", &hook.headers["client-id"], &time, &body);
     let mut headers = hook.headers.clone();
     headers.insert("request-time".into(), time);
-    headers.insert("signature".into(), signature_header("1", &sign(&key, &content)));
+    headers.insert("signature".into(), signature_header("1", &sign(&key, &content).unwrap()));
     assert!(alipay.verify_webhook(&headers, &body, now()).await.is_ok());
     // Another path than the notify URL's is another signed content.
     let content =
         content_to_sign("POST", "/webhooks/other", &hook.headers["client-id"], &headers["request-time"], &body);
-    headers.insert("signature".into(), signature_header("1", &sign(&key, &content)));
+    headers.insert("signature".into(), signature_header("1", &sign(&key, &content).unwrap()));
     assert_eq!(alipay.verify_webhook(&headers, &body, now()).await.unwrap_err(), WebhookError::BadSignature);
 }
 

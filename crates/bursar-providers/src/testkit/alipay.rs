@@ -248,7 +248,7 @@ impl FakeAlipay {
         let body = serde_json::to_vec(&body).expect("notification JSON");
         let time = at.as_millisecond().to_string();
         let content = content_to_sign("POST", "/webhooks/alipay", &client_id, &time, &body);
-        let signature = signature_header("1", &sign(&key, &content));
+        let signature = signature_header("1", &sign(&key, &content).expect("a 2048-bit test key signs"));
         SignedNotification {
             headers: Headers::from([
                 ("content-type".to_owned(), "application/json; charset=UTF-8".to_owned()),
@@ -343,7 +343,7 @@ fn signed(s: &Inner, path: &str, status: StatusCode, body: &Value, key: &RsaPriv
     let body = body.to_string();
     let time = jiff::Timestamp::now().as_millisecond().to_string();
     let content = content_to_sign("POST", path, &s.client_id, &time, body.as_bytes());
-    let signature = signature_header("1", &sign(key, &content));
+    let signature = signature_header("1", &sign(key, &content).expect("a 2048-bit test key signs"));
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
