@@ -60,15 +60,16 @@
 //!
 //! Sources: <https://docs.antom.com/ac/ams/api_fund> (message structure,
 //! headers, domains), <https://docs.antom.com/ac/ams/digital_signature>
-//! (signing and verification), <https://docs.antom.com/ac/ams/payment_cashier>
-//! (pay), <https://docs.antom.com/ac/ams/paymentri_online> (inquiryPayment),
-//! <https://docs.antom.com/ac/ams/paymentc_online> (cancel),
-//! <https://docs.antom.com/ac/ams/refund_online> (refund),
-//! <https://docs.antom.com/ac/ams/paymentrn_online> (notifyPayment),
-//! <https://docs.antom.com/ac/ams/notify_refund> (notifyRefund), and the
-//! request, answer and signature code of Antom's own library
-//! (`alipay/global-open-sdk-python`: `tools/signature_tool.py`,
-//! `default_alipay_client.py`).
+//! (signing and verification; notifications answered without a
+//! signature), <https://docs.antom.com/ac/ams/oc> (`pay`, the idempotency of
+//! `paymentRequestId`), <https://docs.antom.com/ac/api_cn/paymentri_online_cn>
+//! (`inquiryPayment` and its `paymentStatus` values),
+//! <https://docs.antom.com/ac/ams/paymentrn_online> (`notifyPayment`), and
+//! Antom's own library `alipay/global-open-sdk-python`
+//! (`tools/signature_tool.py` and `default_alipay_client.py` for the signed
+//! content, the URL-encoding and the answer check; the request, answer and
+//! notification models for the field names of `pay`, `inquiryPayment`,
+//! `cancel`, `refund` and `notifyRefund`).
 
 use std::collections::BTreeMap;
 use std::fmt;

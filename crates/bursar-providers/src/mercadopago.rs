@@ -62,16 +62,22 @@
 //!   notification again. The event id is the notification's `id`.
 //!
 //! Sources (wire formats, field names, statuses):
-//! <https://www.mercadopago.com.br/developers/en/reference/preferences/_checkout_preferences/post>,
-//! <https://www.mercadopago.com.br/developers/en/reference/payments/_payments_id/get>,
-//! <https://www.mercadopago.com.br/developers/en/reference/payments/_payments_search/get>,
-//! <https://www.mercadopago.com.br/developers/en/reference/chargebacks/_payments_id_refunds/post>,
-//! <https://www.mercadopago.com.br/developers/en/docs/checkout-pro/payment-notifications>
-//! (section "Validate notification origin"),
+//! <https://www.mercadopago.com.co/developers/en/reference/preferences/resource>
+//! and <https://www.mercadopago.cl/developers/en/reference/preferences/_checkout_preferences/post/>
+//! (preferences), <https://www.mercadopago.com.ar/developers/es/reference/online-payments/checkout-api-payments/create-payment/post.md>
+//! (`X-Idempotency-Key`), <https://www.mercadopago.com.mx/developers/en/reference/payments/_payments_id/get>
+//! (payment statuses), <https://www.mercadopago.com.ar/developers/en/docs/checkout-api/response-handling/collection-results>
+//! (`status_detail` codes), <https://mercadopago.com.br/developers/en/docs/order/online-payments/notifications>
+//! and <https://www.mercadopago.com.mx/developers/es/news/2024/02/27/Ensure-the-validity-of-notifications-sent-by-Mercado-Pago>
+//! (`x-signature`; the manifest template `id:[data.id_url];request-id:[x-request-id_header];ts:[ts_header];`),
 //! <https://mercadopago.com.mx/developers/es/docs/checkout-api/cards-and-customers-management/receive-payments-with-saved-cards>,
-//! <https://www.mercadopago.com.mx/developers/es/docs/automatic-payments/prerequisites>,
-//! <https://www.mercadopago.com.ar/developers/es/docs/checkout-api/response-handling/collection-results>,
-//! <https://api.mercadopago.com/currencies>.
+//! <https://www.mercadopago.com.mx/developers/es/docs/automatic-payments/prerequisites>
+//! and <https://www.mercadopago.com.mx/developers/en/docs/automatic-payments/recurring-charges>
+//! (saved cards and payments without the security code), and
+//! <https://api.mercadopago.com/currencies> (decimals per currency). The
+//! payment search (`/v1/payments/search`), refund
+//! (`/v1/payments/{id}/refunds`) and customer endpoints follow Mercado
+//! Pago's API reference for those resources.
 
 use std::collections::BTreeMap;
 use std::fmt;
