@@ -3,7 +3,9 @@
 //! Bursar is the billing engine; a provider only moves money. Every
 //! connector speaks its provider's documented wire format (Stripe:
 //! form-encoded bodies with `Idempotency-Key` and `Stripe-Version`; PayPal:
-//! OAuth2 client credentials and JSON; Razorpay: basic auth and JSON) and maps
+//! OAuth2 client credentials and JSON; Razorpay: basic auth and JSON; Mercado
+//! Pago: bearer token, JSON with decimal amounts and `X-Idempotency-Key`;
+//! Alipay through Antom: RSA-signed JSON requests and answers) and maps
 //! the answers onto the same small vocabulary: a [`ChargeOutcome`], a
 //! [`RefundOutcome`], a [`CheckoutSession`] and [`WebhookEvent`]s. Stripe and
 //! PayPal also pay payees ([`payouts`]).
@@ -21,6 +23,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod alipay;
+pub mod mercadopago;
 pub mod payouts;
 pub mod paypal;
 pub mod razorpay;
@@ -37,6 +41,9 @@ pub enum ProviderKind {
     Stripe,
     Paypal,
     Razorpay,
+    #[serde(rename = "mercadopago")]
+    MercadoPago,
+    Alipay,
 }
 
 impl ProviderKind {
@@ -46,6 +53,8 @@ impl ProviderKind {
             ProviderKind::Stripe => "stripe",
             ProviderKind::Paypal => "paypal",
             ProviderKind::Razorpay => "razorpay",
+            ProviderKind::MercadoPago => "mercadopago",
+            ProviderKind::Alipay => "alipay",
         }
     }
 
@@ -55,6 +64,8 @@ impl ProviderKind {
             "stripe" => ProviderKind::Stripe,
             "paypal" => ProviderKind::Paypal,
             "razorpay" => ProviderKind::Razorpay,
+            "mercadopago" => ProviderKind::MercadoPago,
+            "alipay" => ProviderKind::Alipay,
             _ => return None,
         })
     }
@@ -422,6 +433,16 @@ pub enum WebhookError {
 /// Raw request headers, lower-cased names.
 pub type Headers = BTreeMap<String, String>;
 
+/// The body a provider requires in answer to a webhook delivery it should
+/// not send again, served with status 200. Most providers take any 2xx
+/// answer; Alipay (Antom) retries a notification until the answer is its
+/// documented `result` object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAck {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
 /// Timeouts and retry behaviour shared by the HTTP connectors.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -497,6 +518,22 @@ pub trait Connector: Send + Sync {
     fn payouts(&self) -> Option<&dyn payouts::PayoutConnector> {
         None
     }
+
+    /// Whether [`Connector::charge`] can charge a saved method without the
+    /// buyer (renewals, dunning retries). When `false`, `charge` answers
+    /// [`ProviderError::Unsupported`] without calling the provider, checkouts
+    /// never return a saved method, and the billing engine collects each
+    /// renewal with a new checkout (a payment link sent to the buyer).
+    fn off_session_charges(&self) -> bool {
+        true
+    }
+
+    /// What to answer a delivery that passed [`Connector::verify_webhook`]
+    /// (including a duplicate), when the provider requires a particular
+    /// body; `None` when any 2xx answer will do.
+    fn webhook_ack(&self) -> Option<WebhookAck> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -557,6 +594,27 @@ mod tests {
                 (false, true)
             ]
         );
+    }
+
+    #[test]
+    fn provider_kinds_round_trip_by_name() {
+        let all = [
+            ProviderKind::Sandbox,
+            ProviderKind::Stripe,
+            ProviderKind::Paypal,
+            ProviderKind::Razorpay,
+            ProviderKind::MercadoPago,
+            ProviderKind::Alipay,
+        ];
+        for kind in all {
+            assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()), "serde uses the same names");
+            assert_eq!(serde_json::from_str::<ProviderKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(ProviderKind::MercadoPago.as_str(), "mercadopago");
+        assert_eq!(ProviderKind::Alipay.as_str(), "alipay");
+        assert_eq!(ProviderKind::parse("mercado_pago"), None);
     }
 
     #[test]

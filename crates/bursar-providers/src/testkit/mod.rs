@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+pub mod alipay;
+pub mod mercadopago;
 pub mod paypal;
 pub mod razorpay;
 pub mod stripe;
