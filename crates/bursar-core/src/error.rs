@@ -127,6 +127,16 @@ impl Error {
 
 impl From<DbError> for Error {
     fn from(e: DbError) -> Self {
+        if let DbError::BalanceLimit { account, currency } = &e {
+            return Error::new(
+                Kind::Invalid,
+                "ledger_balance_limit",
+                format!(
+                    "this would take the {currency} balance of `{account}` past the ledger's limit of {} minor units",
+                    bursar_domain::ledger::MAX_BALANCE_MINOR
+                ),
+            );
+        }
         tracing::error!(error = %e, "database error");
         if let DbError::Sqlx(sqlx::Error::PoolTimedOut) = e {
             return Error::new(

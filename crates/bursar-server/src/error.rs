@@ -118,6 +118,9 @@ impl IntoResponse for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
+        if matches!(e, DbError::BalanceLimit { .. }) {
+            return ApiError::from(bursar_core::Error::from(e));
+        }
         tracing::error!(error = %e, "database error");
         if let DbError::Sqlx(sqlx::Error::PoolTimedOut) = e {
             return ApiError::new(
