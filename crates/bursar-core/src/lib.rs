@@ -26,6 +26,7 @@ pub mod error;
 pub mod fx;
 pub mod idempotency;
 pub mod invoicing;
+pub mod learning;
 pub mod marketplace;
 pub mod payments;
 pub mod payouts;

@@ -52,6 +52,10 @@ pub enum IdKind {
     Commission,
     Review,
     Referral,
+    Assessment,
+    Item,
+    Attempt,
+    Calibration,
 }
 
 impl IdKind {
@@ -102,6 +106,10 @@ impl IdKind {
             IdKind::Commission => "comm",
             IdKind::Review => "rev",
             IdKind::Referral => "rfl",
+            IdKind::Assessment => "asm",
+            IdKind::Item => "itm",
+            IdKind::Attempt => "att",
+            IdKind::Calibration => "cal",
         }
     }
 }

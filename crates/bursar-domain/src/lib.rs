@@ -9,6 +9,7 @@ pub mod coupon;
 pub mod fx;
 pub mod geo;
 pub mod id;
+pub mod learning;
 pub mod ledger;
 pub mod marketplace;
 pub mod metered;

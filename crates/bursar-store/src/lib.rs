@@ -16,6 +16,7 @@ pub mod events;
 pub mod experiments;
 pub mod fx;
 pub mod idempotency;
+pub mod learning;
 pub mod ledger;
 pub mod marketplace;
 pub mod order_refunds;

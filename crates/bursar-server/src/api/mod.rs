@@ -13,6 +13,7 @@ pub mod experiments;
 pub mod fx;
 pub mod health;
 pub mod invoices;
+pub mod learning;
 pub mod ledger;
 pub mod orders;
 pub mod payments;
@@ -67,6 +68,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "ledger", description = "The double-entry journal behind every money movement"),
         (name = "events", description = "The event outbox"),
         (name = "experiments", description = "Experiments: conversions and results per variant"),
+        (name = "learning", description = "Learning analytics: forms, items, attempts, dashboards, calibrations, item statistics, cohorts"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -112,6 +114,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(events::router())
         .merge(experiments::router())
+        .merge(learning::router())
 }
 
 /// A page of objects.

@@ -17,6 +17,7 @@ mod emails;
 mod fx;
 mod idempotency;
 mod invoices;
+mod learning;
 mod ledger;
 mod marketplace;
 mod marketplace_search;
