@@ -1,6 +1,6 @@
 //! Bar and line charts: a value axis with round ticks against a band per category.
 
-use super::{tooltip, value_scale, Builder, Frame, CENTRE_SHIFT, LABEL_SIZE, VALUE_SIZE};
+use super::{dash, tooltip, value_scale, Builder, Frame, CENTRE_SHIFT, LABEL_SIZE, VALUE_SIZE};
 use crate::colour::text_on;
 use crate::metrics::{text_width, truncate};
 use crate::model::{BarMode, Value};
@@ -12,16 +12,6 @@ const BAR_SHARE: f64 = 0.72;
 const GAP: f64 = 6.0;
 /// Above this many categories, line markers are drawn only for isolated points.
 const MARKER_LIMIT: usize = 60;
-
-/// Dash pattern of line series number `index`, so that lines differ by more than colour.
-pub(crate) fn dash(index: usize) -> Vec<f64> {
-    match index % 4 {
-        0 => Vec::new(),
-        1 => vec![7.0, 4.0],
-        2 => vec![2.0, 3.0],
-        _ => vec![9.0, 3.0, 2.0, 3.0],
-    }
-}
 
 /// Category labels along an axis: the text shown at each category (`None`: skipped to avoid overlap),
 /// their rotation, and the room they take across the axis.

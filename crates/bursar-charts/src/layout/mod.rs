@@ -118,7 +118,7 @@ impl Builder<'_> {
             let colour = chart.series_colour(index);
             let mid = y + LABEL_SIZE * 0.5;
             if line {
-                let dash = cartesian::dash(index);
+                let dash = dash(index);
                 self.polyline(vec![(x, mid), (x + swatch_w, mid)], colour, 2.0, dash, Role::LegendSwatch);
             } else {
                 self.rect(x, mid - 5.5, 11.0, 11.0, colour, Role::LegendSwatch, None);
@@ -137,6 +137,16 @@ impl Builder<'_> {
         let y = frame.top + frame.height() / 2.0;
         let x = frame.left + frame.width() / 2.0;
         self.text(x, y, text, 13.0, chart.palette.muted_text, Anchor::Middle, 0.0, Role::Message);
+    }
+}
+
+/// Dash pattern of line series number `index`, so that lines differ by more than colour.
+pub(crate) fn dash(index: usize) -> Vec<f64> {
+    match index % 4 {
+        0 => Vec::new(),
+        1 => vec![7.0, 4.0],
+        2 => vec![2.0, 3.0],
+        _ => vec![9.0, 3.0, 2.0, 3.0],
     }
 }
 
