@@ -4,8 +4,8 @@
 /// the data. Locale details (separators, affixes) are the caller's choice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberFormat {
-    /// Digits after the decimal separator. `None`: ticks get as many as their step needs, values up to
-    /// two with trailing zeros dropped.
+    /// Digits after the decimal separator of values. `None`: up to two, trailing zeros dropped. (Tick
+    /// labels always get as many as their step needs.)
     pub decimals: Option<u8>,
     /// Written after the sign, e.g. "€" gives "−€400".
     pub prefix: String,

@@ -80,7 +80,8 @@ pub type Ticks = Vec<(f64, String)>;
 pub struct ValueAxis {
     /// Axis title, e.g. "Accuracy" or "MRR (EUR)".
     pub title: Option<String>,
-    /// Formats tick labels and values that have no label of their own.
+    /// Formats values that have no label of their own, and tick labels (with as many decimals as the
+    /// tick step needs, so a money format with cents still labels round ticks "€500", "€1,000").
     pub format: NumberFormat,
     /// Fixed lower end of the axis; otherwise the data (and zero, for bars) rounded out to a tick.
     pub min: Option<f64>,
