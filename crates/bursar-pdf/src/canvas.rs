@@ -3,6 +3,7 @@
 //! Positions are given in points measured from the top-left corner of the page (y grows downwards) and
 //! converted to PDF user space, whose origin is the bottom-left corner, when the operators are written.
 
+use pdf_writer::types::{LineCapStyle, LineJoinStyle};
 use pdf_writer::{Content, Name, Str};
 
 use crate::fonts::{Fonts, Weight};
@@ -137,6 +138,73 @@ impl Canvas {
         content.set_fill_rgb(r, g, b);
         content.rect(x, PAGE_H - y - h, w, h);
         content.fill_nonzero();
+    }
+
+    /// Strokes an open polyline through `points`, dashed when `dash` holds dash and gap lengths.
+    pub(crate) fn polyline(&mut self, points: &[(f32, f32)], width: f32, colour: Rgb, dash: &[f32]) {
+        let Some((&(x0, y0), rest)) = points.split_first() else {
+            return;
+        };
+        let Rgb(r, g, b) = colour;
+        let content = self.content();
+        content.save_state();
+        content.set_stroke_rgb(r, g, b);
+        content.set_line_width(width);
+        content.set_line_join(LineJoinStyle::RoundJoin);
+        content.set_line_cap(LineCapStyle::ButtCap);
+        if !dash.is_empty() {
+            content.set_dash_pattern(dash.iter().copied(), 0.0);
+        }
+        content.move_to(x0, PAGE_H - y0);
+        for &(x, y) in rest {
+            content.line_to(x, PAGE_H - y);
+        }
+        content.stroke();
+        content.restore_state();
+    }
+
+    /// Fills a circle centred on (`cx`, `cy`), outlined in `outline` colour and width when given.
+    pub(crate) fn circle(&mut self, cx: f32, cy: f32, r: f32, fill: Rgb, outline: Option<(Rgb, f32)>) {
+        let content = self.content();
+        let Rgb(fr, fg, fb) = fill;
+        content.set_fill_rgb(fr, fg, fb);
+        if let Some((Rgb(sr, sg, sb), width)) = outline {
+            content.set_stroke_rgb(sr, sg, sb);
+            content.set_line_width(width);
+        }
+        let (x, y) = (cx, PAGE_H - cy);
+        // Four cubic Béziers, each a quarter circle.
+        let k = r * 0.552_284_8;
+        content.move_to(x + r, y);
+        content.cubic_to(x + r, y + k, x + k, y + r, x, y + r);
+        content.cubic_to(x - k, y + r, x - r, y + k, x - r, y);
+        content.cubic_to(x - r, y - k, x - k, y - r, x, y - r);
+        content.cubic_to(x + k, y - r, x + r, y - k, x + r, y);
+        content.close_path();
+        if outline.is_some() {
+            content.fill_nonzero_and_stroke();
+        } else {
+            content.fill_nonzero();
+        }
+    }
+
+    /// Draws `text` turned counter-clockwise by `degrees` about (`x`, `baseline`), starting `offset` points
+    /// along its own baseline from that point (negative to end or centre it there).
+    pub(crate) fn text_turned(&mut self, x: f32, baseline: f32, style: Style, text: &str, degrees: f32, offset: f32) {
+        if text.is_empty() {
+            return;
+        }
+        let encoded = self.fonts.encode(style.weight, text);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let Rgb(r, g, b) = style.colour;
+        let content = self.content();
+        content.set_fill_rgb(r, g, b);
+        content.begin_text();
+        content.set_font(style.weight.resource_name(), style.size);
+        let (x0, y0) = (x + offset * cos, PAGE_H - baseline + offset * sin);
+        content.set_text_matrix([cos, sin, -sin, cos, x0, y0]);
+        content.show(Str(&encoded));
+        content.end_text();
     }
 
     /// Draws the logo image into the box with top-left corner (`x`, `y`).

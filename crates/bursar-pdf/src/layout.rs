@@ -8,55 +8,55 @@ use crate::canvas::{Canvas, Rgb, Style, PAGE_H, PAGE_W};
 use crate::fonts::Weight::{Bold, Regular};
 use crate::{DocKind, Document, Line, Party, Total};
 
-const MARGIN_X: f32 = 50.0;
-const TOP: f32 = 52.0;
-const RIGHT: f32 = PAGE_W - MARGIN_X;
-const CONTENT_W: f32 = RIGHT - MARGIN_X;
+pub(crate) const MARGIN_X: f32 = 50.0;
+pub(crate) const TOP: f32 = 52.0;
+pub(crate) const RIGHT: f32 = PAGE_W - MARGIN_X;
+pub(crate) const CONTENT_W: f32 = RIGHT - MARGIN_X;
 
 /// Largest logo box: 40 mm wide, 20 mm high.
-const LOGO_MAX_W: f32 = 113.4;
-const LOGO_MAX_H: f32 = 56.7;
+pub(crate) const LOGO_MAX_W: f32 = 113.4;
+pub(crate) const LOGO_MAX_H: f32 = 56.7;
 
-const INK: Rgb = Rgb::hex(0x1C2230);
-const BODY: Rgb = Rgb::hex(0x3A4150);
-const MUTED: Rgb = Rgb::hex(0x6E7582);
-const HAIRLINE: Rgb = Rgb::hex(0xE2E5EA);
-const ACCENT: Rgb = Rgb::hex(0x1F4E8C);
+pub(crate) const INK: Rgb = Rgb::hex(0x1C2230);
+pub(crate) const BODY: Rgb = Rgb::hex(0x3A4150);
+pub(crate) const MUTED: Rgb = Rgb::hex(0x6E7582);
+pub(crate) const HAIRLINE: Rgb = Rgb::hex(0xE2E5EA);
+pub(crate) const ACCENT: Rgb = Rgb::hex(0x1F4E8C);
 const STAMP_POSITIVE: Rgb = Rgb::hex(0x1E8A4C);
 const STAMP_NEGATIVE: Rgb = Rgb::hex(0xC0392B);
 
-const TITLE: Style = Style::new(Bold, 22.0, INK);
+pub(crate) const TITLE: Style = Style::new(Bold, 22.0, INK);
 const WORDMARK: Style = Style::new(Bold, 17.0, ACCENT);
 const NUMBER: Style = Style::new(Regular, 10.0, MUTED);
-const META_LABEL: Style = Style::new(Regular, 8.5, MUTED);
-const META_VALUE: Style = Style::new(Regular, 8.5, INK);
+pub(crate) const META_LABEL: Style = Style::new(Regular, 8.5, MUTED);
+pub(crate) const META_VALUE: Style = Style::new(Regular, 8.5, INK);
 const SECTION: Style = Style::new(Bold, 7.0, MUTED).tracked(0.5);
-const COLUMN: Style = Style::new(Bold, 7.0, MUTED).tracked(0.4);
+pub(crate) const COLUMN: Style = Style::new(Bold, 7.0, MUTED).tracked(0.4);
 const PARTY_NAME: Style = Style::new(Bold, 10.0, INK);
 const PARTY_LINE: Style = Style::new(Regular, 9.0, BODY);
 const PARTY_EXTRA: Style = Style::new(Regular, 8.5, MUTED);
-const CELL: Style = Style::new(Regular, 9.5, INK);
+pub(crate) const CELL: Style = Style::new(Regular, 9.5, INK);
 const DETAIL: Style = Style::new(Regular, 8.0, MUTED);
 const TAX_CELL: Style = Style::new(Regular, 8.5, BODY);
 const TOTAL_LABEL: Style = Style::new(Regular, 9.5, BODY);
 const TOTAL_AMOUNT: Style = Style::new(Regular, 9.5, INK);
 const GRAND_TOTAL: Style = Style::new(Bold, 12.0, INK);
 const NOTE: Style = Style::new(Regular, 8.5, BODY);
-const FOOTER: Style = Style::new(Regular, 7.5, MUTED);
-const RUNNING_HEAD: Style = Style::new(Bold, 8.5, INK);
+pub(crate) const FOOTER: Style = Style::new(Regular, 7.5, MUTED);
+pub(crate) const RUNNING_HEAD: Style = Style::new(Bold, 8.5, INK);
 const RUNNING_SELLER: Style = Style::new(Regular, 8.5, MUTED);
 
 /// Height of one line of description text in the items table.
-const CELL_LH: f32 = 13.0;
+pub(crate) const CELL_LH: f32 = 13.0;
 const DETAIL_LH: f32 = 11.0;
 const ROW_PAD: f32 = 6.0;
 const COLUMN_GAP: f32 = 18.0;
 const TABLE_HEADER_H: f32 = 16.0;
 /// Where content starts below the running head of a continuation page.
-const CONTINUATION_TOP: f32 = TOP + 30.0;
+pub(crate) const CONTINUATION_TOP: f32 = TOP + 30.0;
 
 /// Baseline of a line of text of `size` points set in a line box of height `lh` starting at `top`.
-fn baseline(top: f32, lh: f32, size: f32) -> f32 {
+pub(crate) fn baseline(top: f32, lh: f32, size: f32) -> f32 {
     top + lh / 2.0 + size * 0.36
 }
 
@@ -224,7 +224,7 @@ pub(crate) fn compose(doc: &Document, canvas: Canvas, logo: Option<(u32, u32)>) 
 }
 
 /// Baseline of the first footer line; the last one sits at a fixed distance from the page edge.
-fn footer_first_baseline(lines: usize) -> f32 {
+pub(crate) fn footer_first_baseline(lines: usize) -> f32 {
     PAGE_H - 32.0 - lines.saturating_sub(1) as f32 * 10.0
 }
 

@@ -1,9 +1,13 @@
-//! A4 PDF rendering of invoices, receipts and credit notes.
+//! A4 PDF rendering of invoices, receipts, credit notes and reports.
 //!
-//! The caller supplies a [`Document`] whose strings are already formatted and translated (amounts, dates,
+//! Invoices, receipts, credit notes and statements: the caller supplies a [`Document`] whose strings are already formatted and translated (amounts, dates,
 //! labels); this crate only lays them out and writes the PDF. Text is set in DejaVu Sans (regular and bold),
 //! embedded as a subset holding just the glyphs the document uses, so Latin, Greek and Cyrillic names and the
 //! common currency signs (€ £ ₹ ₽ R$ …) print on any viewer without installed fonts.
+//!
+//! Reports (session reports, revenue summaries, certificates): the caller supplies a [`Report`], a title
+//! block followed by [`Block`]s — headings, paragraphs, key-figure tiles, tables, charts from
+//! `bursar_charts` (drawn from the same geometry as their SVG) and QR codes — and calls [`render_report`].
 //!
 //! Output is deterministic: the same document always yields the same bytes (no timestamps or random ids).
 //!
@@ -31,15 +35,21 @@
 //! ```
 
 mod canvas;
+mod chart;
 mod fonts;
 mod layout;
 mod logo;
+mod qr;
+mod report;
+mod report_layout;
 
 use pdf_writer::{Finish, Pdf, Rect, Ref, TextStr};
 
 use crate::canvas::{Canvas, LOGO_NAME, PAGE_H, PAGE_W};
 use crate::fonts::{Fonts, Weight};
 use crate::logo::PreparedLogo;
+pub use crate::report::{Align, Block, ColumnWidths, Report, ReportLabels};
+pub use crate::report_layout::render_report;
 
 /// What kind of document is rendered; recorded as the PDF's subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +190,15 @@ pub enum PdfError {
     /// The embedded font could not be read or subset.
     #[error("font: {0}")]
     Font(String),
+    /// A chart of a report is invalid.
+    #[error("chart: {0}")]
+    Chart(#[from] bursar_charts::ChartError),
+    /// A QR payload cannot be encoded (too long for the largest symbol).
+    #[error("qr code: {0}")]
+    Qr(String),
+    /// A report table is inconsistent (a row longer than the header, unusable column widths).
+    #[error("table: {0}")]
+    Table(String),
 }
 
 /// Hands out consecutive object ids.
@@ -197,6 +216,20 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let logo = doc.logo.as_ref().map(PreparedLogo::prepare).transpose()?;
     let canvas = Canvas::new(Fonts::new()?);
     let canvas = layout::compose(doc, canvas, logo.as_ref().map(|l| (l.width, l.height)));
+    let title = format!("{} {}", doc.title, doc.number);
+    let info = Info { title: title.trim(), author: Some(&doc.seller.name), subject: layout::subject(doc.kind) };
+    write_pdf(canvas, logo.as_ref(), &info)
+}
+
+/// Document information written into the file.
+pub(crate) struct Info<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) author: Option<&'a str>,
+    pub(crate) subject: &'a str,
+}
+
+/// Writes the composed pages, the subset fonts and the logo as a complete PDF file.
+pub(crate) fn write_pdf(canvas: Canvas, logo: Option<&PreparedLogo>, info: &Info) -> Result<Vec<u8>, PdfError> {
     let (fonts, pages) = canvas.into_pages();
 
     let mut pdf = Pdf::new();
@@ -206,7 +239,7 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let info_ref = refs.next();
 
     let [regular_ref, bold_ref] = fonts.write(&mut pdf, &mut refs)?;
-    let logo_ref = logo.as_ref().map(|l| l.write(&mut pdf, &mut refs));
+    let logo_ref = logo.map(|l| l.write(&mut pdf, &mut refs));
 
     let mut page_refs = Vec::with_capacity(pages.len());
     for content in &pages {
@@ -233,12 +266,12 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
 
     pdf.pages(tree_ref).kids(page_refs.iter().copied()).count(page_refs.len() as i32);
     pdf.catalog(catalog_ref).pages(tree_ref);
-    let title = format!("{} {}", doc.title, doc.number);
-    pdf.document_info(info_ref)
-        .title(TextStr(title.trim()))
-        .author(TextStr(&doc.seller.name))
-        .subject(TextStr(layout::subject(doc.kind)))
-        .creator(TextStr("Bursar"))
-        .producer(TextStr("Bursar"));
+    let mut document_info = pdf.document_info(info_ref);
+    document_info.title(TextStr(info.title));
+    if let Some(author) = info.author {
+        document_info.author(TextStr(author));
+    }
+    document_info.subject(TextStr(info.subject)).creator(TextStr("Bursar")).producer(TextStr("Bursar"));
+    document_info.finish();
     Ok(pdf.finish())
 }
