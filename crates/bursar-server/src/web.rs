@@ -1,4 +1,4 @@
-//! What every web interface shares: cookies.
+//! What every web interface shares: cookies and rendered pages.
 
 use crate::state::AppState;
 use axum::http::{header, HeaderMap};
@@ -22,4 +22,21 @@ pub fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: i6
         "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// A rendered page: never cached, never framed.
+pub fn html(status: axum::http::StatusCode, t: impl askama::Template) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match t.render() {
+        Ok(body) => (
+            status,
+            [(header::CACHE_CONTROL, "no-store"), (header::HeaderName::from_static("x-frame-options"), "DENY")],
+            axum::response::Html(body),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            crate::error::ApiError::internal().into_response()
+        }
+    }
 }

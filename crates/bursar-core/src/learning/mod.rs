@@ -9,10 +9,12 @@
 
 pub mod analyze;
 pub mod calibration;
+pub mod charts;
 pub mod content;
 pub mod dashboard;
 pub mod exports;
 pub mod ingest;
+pub mod report;
 pub mod scoring;
 pub mod sessions;
 pub mod statistics;

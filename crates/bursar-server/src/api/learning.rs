@@ -15,10 +15,10 @@ use axum::Json;
 use bursar_core::learning::calibration::{self, Calibration, CalibrationCreate};
 use bursar_core::learning::content::{self, Assessment, ContentImport, ContentImportResult, Item};
 use bursar_core::learning::dashboard::{self, Dashboard};
-use bursar_core::learning::exports;
 use bursar_core::learning::ingest::{self, AttemptBatch, AttemptBatchResult};
 use bursar_core::learning::sessions::{self, DashboardSession, DashboardSessionCreate};
 use bursar_core::learning::statistics::{self, CohortBenchmarks, ItemStatistics};
+use bursar_core::learning::{exports, report};
 use bursar_core::{Actor, Page};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -42,6 +42,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(attempts_csv))
         .routes(routes!(cohorts))
         .routes(routes!(create_dashboard_session))
+        .routes(routes!(session_report))
+        .routes(routes!(cohort_report))
 }
 
 fn actor(c: &Caller) -> Actor {
@@ -300,4 +302,41 @@ async fn create_dashboard_session(
 ) -> ApiResult<Response> {
     let out = sessions::create(&state, &actor(&caller), body, &idem.reply(StatusCode::CREATED)).await?;
     idem.respond(StatusCode::CREATED, &out)
+}
+
+fn pdf(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/v1/attempts/{id}/report.pdf", tag = "learning",
+    params(("id" = String, Path, description = "`att_…` or the platform's id of the attempt")),
+    responses((status = 200, description = "The learner's session report", content_type = "application/pdf"),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn session_report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let bytes = report::session_report(&state, caller.livemode, &id, None).await?;
+    Ok(pdf(bytes, "session-report.pdf"))
+}
+
+#[utoipa::path(get, path = "/v1/exams/{exam}/cohorts.pdf", tag = "learning",
+    params(("exam" = String, Path, description = "The exam"), CohortParams),
+    responses((status = 200, description = "The exam's cohort report", content_type = "application/pdf"),
+              (status = 400, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+async fn cohort_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam): Path<String>,
+    ApiQuery(q): ApiQuery<CohortParams>,
+) -> ApiResult<Response> {
+    let kind = q.kind.as_deref().unwrap_or("country");
+    let bytes = report::cohort_report(&state, &actor(&caller), &exam, kind).await?;
+    Ok(pdf(bytes, "cohort-report.pdf"))
 }

@@ -5,6 +5,7 @@ pub mod affiliate_links;
 pub mod cart;
 pub mod checkout;
 pub mod courses;
+pub mod dashboard;
 pub mod portal;
 pub mod pricing;
 
@@ -20,4 +21,5 @@ pub fn router() -> Router<AppState> {
         .merge(portal::router())
         .merge(courses::router())
         .merge(cart::router())
+        .merge(dashboard::router())
 }

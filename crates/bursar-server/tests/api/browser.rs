@@ -666,3 +666,52 @@ async fn a_signed_in_learner_puts_a_course_in_the_cart_and_buys_it() {
     let (_, en) = app.get(&format!("/v1/enrollments?customer={lea}")).await;
     assert_eq!(en["data"][0]["course"].as_str(), Some(rust.as_str()), "{en}");
 }
+
+#[tokio::test]
+async fn a_learner_reads_their_dashboard_on_a_phone() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let (s, b) = app
+        .post(
+            "/v1/learning/content",
+            json!({"items": [{"id": "Q1", "topic": "Algebra", "difficulty": 1}, {"id": "Q2", "topic": "Geometry", "difficulty": 3},
+                             {"id": "Q3", "topic": "Data analysis and probability", "difficulty": 5}],
+                   "assessments": [{"id": "f", "exam": "sat", "title": "SAT practice", "target_seconds_per_item": 60, "items": ["Q1", "Q2", "Q3"]}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let now = app.state.now_ms() / 1000;
+    let attempts: Vec<serde_json::Value> = (0..4)
+        .map(|i| {
+            json!({"id": format!("a{i}"), "learner": "maya", "assessment": "f", "started_at": now - 86_400 * (4 - i),
+                   "ended_at": now - 86_400 * (4 - i) + 600, "country": "US",
+                   "responses": [{"item": "Q1", "correct": true, "time_ms": 20_000},
+                                 {"item": "Q2", "correct": i % 2 == 0, "time_ms": 80_000},
+                                 {"item": "Q3", "correct": i == 3, "time_ms": 100_000}]})
+        })
+        .collect();
+    let (s, b) = app.post("/v1/attempts/batch", json!({ "attempts": attempts })).await;
+    assert_eq!(s, 200, "{b}");
+    let (_, ds) = app.post("/v1/dashboard_sessions", json!({"learner": "maya"})).await;
+    let phone = browser(390, 844).await;
+    phone.goto(ds["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(&phone, "h1").await, "Your progress in sat");
+    let figures = text(&phone, ".figures").await;
+    assert!(figures.contains("4") && figures.contains("Tests completed"), "{figures}");
+    // Charts are images with a text alternative, and fit the screen.
+    let svg = phone.find(Locator::Css(".chart svg")).await.unwrap();
+    assert_eq!(svg.attr("role").await.unwrap().as_deref(), Some("img"));
+    let widths = phone
+        .execute("return [document.documentElement.scrollWidth, window.innerWidth, document.querySelector('.chart svg').getBoundingClientRect().width];", vec![])
+        .await
+        .unwrap();
+    assert!(widths[0].as_f64() <= widths[1].as_f64(), "no sideways scrolling: {widths}");
+    assert!(widths[2].as_f64().unwrap() <= widths[1].as_f64().unwrap(), "the chart fits: {widths}");
+    // The sessions table becomes stacked rows with their labels.
+    let label = phone
+        .execute("return getComputedStyle(document.querySelector('table.stack td'), '::before').content;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(label, "\"Test\"");
+    screenshot(&phone, "learner-dashboard-phone").await;
+    phone.close().await.unwrap();
+}

@@ -463,3 +463,66 @@ async fn dashboard_sessions_open_once() {
         "the link is no session"
     );
 }
+
+#[tokio::test]
+async fn the_hosted_dashboard_opens_once_and_serves_its_reports() {
+    let app = TestApp::spawn().await;
+    content(&app).await;
+    let now = app.state.now_ms() / 1000;
+    let batch = json!({"attempts": [
+        {"id": "s1", "learner": "lena", "assessment": "form-a", "started_at": now - 3600, "ended_at": now - 3000,
+         "responses": [resp("Q1", 1.0, Some(30)), resp("Q3", 0.0, Some(70)), resp("Q5", 1.0, Some(50))]},
+        {"id": "s2", "learner": "noah", "assessment": "form-a", "started_at": now - 3600, "ended_at": now - 3000,
+         "responses": [resp("Q1", 0.0, Some(30))]}
+    ]});
+    let (s, _) = app.post("/v1/attempts/batch", batch).await;
+    assert_eq!(s, 200);
+    let (s, ds) = app
+        .post("/v1/dashboard_sessions", json!({"learner": "lena", "return_url": "https://learn.example/home"}))
+        .await;
+    assert_eq!(s, 201, "{ds}");
+    let link = ds["url"].as_str().unwrap().split_once("/dashboard/").map(|(_, t)| format!("/dashboard/{t}")).unwrap();
+    let r = app.client.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/dashboard");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(!cookie.contains(link.rsplit('/').next().unwrap()), "the cookie is not the link's secret");
+    let again = app.client.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(again.status(), 403);
+    assert!(again.text().await.unwrap().contains("open your dashboard again"));
+
+    let page = app.client.get(app.url("/dashboard")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Your progress in gmat"));
+    assert!(html.contains("role=\"img\""), "charts are images with text alternatives");
+    assert!(
+        html.contains("Accuracy by topic (gmat · weakest first): Geometry 0 %, Algebra 100 %, Data 100 %"),
+        "the text alternative states the data"
+    );
+    assert!(html.contains("<caption>"), "with the numbers as a table");
+    assert!(html.contains("66.7 %"), "two of three right");
+    assert!(html.contains("https://learn.example/home"));
+    assert!(html.contains("/dashboard/sessions/s1/report.pdf"));
+
+    let pdf =
+        app.client.get(app.url("/dashboard/sessions/s1/report.pdf")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    let text = pdf_extract::extract_text_from_mem(&bytes).unwrap();
+    assert!(text.contains("Session report") && text.contains("GMAT practice A"), "{text}");
+    assert!(text.contains("Algebra") && text.contains("Geometry") && text.contains("Data"));
+    let other =
+        app.client.get(app.url("/dashboard/sessions/s2/report.pdf")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(other.status(), 404, "another learner's session is not theirs to read");
+    let anon = app.client.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(anon.status(), 401);
+
+    let r = app.req(reqwest::Method::GET, "/v1/attempts/s2/report.pdf").send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "application/pdf"));
+    let r = app.req(reqwest::Method::GET, "/v1/exams/gmat/cohorts.pdf?kind=country").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = pdf_extract::extract_text_from_mem(&r.bytes().await.unwrap()).unwrap();
+    assert!(text.contains("Cohort report") && text.contains("global"), "{text}");
+}
