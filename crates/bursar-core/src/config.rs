@@ -163,6 +163,11 @@ pub struct Config {
     /// pages then show prices in that country's currency when they are
     /// sold in it. Unset: the currency of the browser's language.
     pub country_header: Option<String>,
+    /// Fault injection for crash tests, never set in production: the
+    /// process aborts after a successful `POST` under this path (say
+    /// `/v1/carts`) that sent an `Idempotency-Key`, once the operation has
+    /// committed and before the answer is sent.
+    pub fault_abort_after_commit: Option<String>,
 }
 
 /// One routing rule: `{ country = "IN", currency = "INR", providers = ["razorpay", "stripe"] }`.
@@ -260,6 +265,7 @@ impl Default for Config {
             embed_frame_ancestors: Vec::new(),
             client_ip_header: None,
             country_header: None,
+            fault_abort_after_commit: None,
         }
     }
 }

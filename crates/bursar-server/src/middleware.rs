@@ -221,6 +221,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             let resp = next.run(req).await;
             let status = resp.status();
             if status.is_success() {
+                if state.config.fault_abort_after_commit.as_deref().is_some_and(|p| path.starts_with(p)) {
+                    tracing::error!(%path, "fault injection: aborting after the commit, before the answer");
+                    std::process::abort();
+                }
                 if ctx.completed() {
                     return resp;
                 }
