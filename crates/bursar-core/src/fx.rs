@@ -44,3 +44,21 @@ pub async fn refresh(db: &Db, source: Option<&str>, now: i64) -> Result<RateSet,
     tx.commit().await.map_err(DbError::from)?;
     Ok(set)
 }
+
+/// The daily refresh: fetches the configured source's rates unless the
+/// rates of today (UTC) are stored already. `None`: no source is set, or
+/// nothing was due.
+pub async fn refresh_if_stale(ctx: &crate::Ctx) -> Result<Option<RateSet>, FxRefreshError> {
+    let Some(source) = ctx.config.fx_source.as_deref() else { return Ok(None) };
+    let now = ctx.now_ms();
+    let today = jiff::Timestamp::from_millisecond(now)
+        .map_err(|e| FxRefreshError::Fetch(source.into(), e.to_string()))?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let have = store::rates_as_of(ctx.db.reader(), None).await?.map(|r| r.0);
+    if have.as_deref() == Some(today.as_str()) {
+        return Ok(None);
+    }
+    refresh(&ctx.db, Some(source), now).await.map(Some)
+}

@@ -134,8 +134,11 @@ pub async fn serve(state: AppState, listener: TcpListener, handle_signals: bool)
     let (router, _) = build_router(state.clone());
     let (tx, mut rx) = watch::channel(false);
     let (draining_tx, mut draining_rx) = watch::channel(false);
-    let jobs =
-        if state.config.background_jobs { spawn_jobs(state.clone(), tx.subscribe()) } else { tokio::spawn(async {}) };
+    let jobs = if state.config.background_jobs {
+        crate::jobs::spawn(state.clone(), tx.subscribe())
+    } else {
+        tokio::spawn(async {})
+    };
     let task = tokio::spawn(async move {
         let signal = async move {
             tokio::select! {
@@ -184,68 +187,4 @@ async fn os_signal(enabled: bool) {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// Background jobs: the billing run every minute (renewals, trial ends,
-/// scheduled cancellations, pause ends, payment retries) followed by the
-/// checks of pending provider payouts, emails every five
-/// seconds, FX rates daily, and pruning expired idempotency keys.
-pub fn spawn_jobs(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        let mut billing = tokio::time::interval(Duration::from_secs(60));
-        let mut fx = tokio::time::interval(Duration::from_secs(3600));
-        let mut mail = tokio::time::interval(Duration::from_secs(5));
-        let mut hooks = tokio::time::interval(Duration::from_secs(2));
-        loop {
-            tokio::select! {
-                _ = billing.tick() => {
-                    if let Err(e) = bursar_core::checkout::expire_due(&state).await {
-                        tracing::warn!(error = %e, "checkout expiry failed");
-                    }
-                    let settings = state.billing_settings();
-                    match bursar_core::billing_run::run_due(&state.db, &settings, state.now_ms(), None, 500).await {
-                        Ok(n) if n > 0 => tracing::info!(processed = n, "billing run"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = ?e, "billing run failed"),
-                    }
-                    match bursar_core::payouts::run_checks(&state.db, &settings, state.now_ms()).await {
-                        Ok(n) if n > 0 => tracing::info!(checked = n, "provider payouts checked"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = ?e, "payout checks failed"),
-                    }
-                }
-                _ = mail.tick() => {
-                    if let Err(e) = bursar_core::emails::run(&state).await {
-                        tracing::warn!(error = %e, "email job failed");
-                    }
-                }
-                _ = hooks.tick() => {
-                    if let Err(e) = bursar_core::webhooks_out::run(&state).await {
-                        tracing::warn!(error = %e, "webhook delivery job failed");
-                    }
-                }
-                _ = fx.tick() => {
-                    // Daily reference rates: fetch when today's are not stored yet.
-                    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-                    let have = bursar_store::fx::rates_as_of(state.db.reader(), None).await.ok().flatten().map(|r| r.0);
-                    if state.config.fx_source.is_some() && have.as_deref() != Some(today.as_str()) {
-                        match bursar_core::fx::refresh(&state.db, state.config.fx_source.as_deref(), state.now_ms()).await {
-                            Ok(set) => tracing::info!(date = %set.date, currencies = set.per_eur_micro.len(), "FX rates refreshed"),
-                            Err(e) => tracing::warn!(error = %e, "FX refresh failed"),
-                        }
-                    }
-                }
-                _ = tick.tick() => {
-                    let keep_ms = i64::try_from(state.config.idempotency_retention_hours).unwrap_or(24) * 3_600_000;
-                    match bursar_store::idempotency::prune(&state.db, state.now_ms() - keep_ms).await {
-                        Ok(n) if n > 0 => tracing::info!(pruned = n, "expired idempotency keys removed"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "idempotency pruning failed"),
-                    }
-                }
-                r = stop.changed() => if r.is_err() || *stop.borrow() { break },
-            }
-        }
-    })
 }

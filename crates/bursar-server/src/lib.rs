@@ -8,6 +8,7 @@ pub mod app;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod middleware;
 pub mod pages;
 pub mod state;
