@@ -1,0 +1,319 @@
+//! A retry after a crash between the commit and the answer: a real
+//! `bursar serve` process aborts right after a keyed write has committed
+//! (the `fault_abort_after_commit` setting), before it answers; a new process
+//! is started and the client sends the same request with the same
+//! `Idempotency-Key`. The retry must get the stored answer (marked
+//! `Idempotent-Replayed`) and the write must exist once: one cart, one
+//! checkout session, one subscription, one charge at the provider, one
+//! refund.
+
+use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
+use bursar_providers::Connector;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Env {
+    root: std::path::PathBuf,
+    database_url: Option<String>,
+    schema: Option<String>,
+    port: u16,
+    stripe: String,
+}
+
+impl Env {
+    fn command(&self, args: &[&str], abort_under: Option<&str>) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
+        c.args(args)
+            .current_dir(&self.root)
+            .env_remove("DATABASE_URL")
+            .env("BURSAR_DATA_DIR", self.root.join("data"))
+            .env("BURSAR_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("BURSAR_LOG_LEVEL", "error")
+            .env("BURSAR_BACKGROUND_JOBS", "false")
+            .env("BURSAR_REQUEST_TIMEOUT_SECS", "1")
+            .env("BURSAR_IDEMPOTENCY_LEASE_SECS", "2")
+            .env("BURSAR_STRIPE_SECRET_KEY", SECRET_KEY)
+            .env("BURSAR_STRIPE_API_BASE", &self.stripe);
+        if let Some(p) = abort_under {
+            c.env("BURSAR_FAULT_ABORT_AFTER_COMMIT", p);
+        }
+        if let (Some(url), Some(schema)) = (&self.database_url, &self.schema) {
+            c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
+        }
+        c
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn serve(&self, abort_under: Option<&str>) -> Server {
+        let child = self.command(&["serve"], abort_under).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let server = Server(child);
+        let client = reqwest::Client::new();
+        for _ in 0..400 {
+            if client.get(format!("{}/readyz", self.base())).send().await.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the server did not become ready");
+    }
+
+    async fn db(&self) -> bursar_store::Db {
+        let cfg = match (&self.database_url, &self.schema) {
+            (Some(url), Some(schema)) => {
+                bursar_store::DbConfig::Postgres { url: url.clone(), max_connections: 2, schema: Some(schema.clone()) }
+            }
+            _ => bursar_store::DbConfig::Sqlite { path: self.root.join("data/bursar.db"), synchronous_full: false },
+        };
+        bursar_store::Db::connect(&cfg).await.unwrap()
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        let db = self.db().await;
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(db.reader()).await.unwrap();
+        db.close().await;
+        n
+    }
+}
+
+struct Server(Child);
+
+impl Server {
+    /// Waits until the process has ended (it aborted on its own).
+    fn wait_ended(mut self) {
+        for _ in 0..400 {
+            if self.0.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the server did not abort after the commit");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Case<'a> {
+    name: &'a str,
+    path: String,
+    body: Value,
+    /// Tables where the write adds exactly one row (none for an update:
+    /// the replay marker shows it did not run again).
+    tables: &'a [&'a str],
+    /// The answer's status.
+    status: u16,
+}
+
+/// Runs one case: the request, cut off by the crash; a new process; the
+/// retry. Returns the retried answer.
+async fn crash_then_retry(env: &Env, client: &reqwest::Client, key: &str, case: &Case<'_>) -> Value {
+    let mut before = Vec::new();
+    for t in case.tables {
+        before.push(env.count(t).await);
+    }
+    let idem = format!("replay-{}", case.name);
+    let send = || {
+        client
+            .post(format!("{}{}", env.base(), case.path))
+            .bearer_auth(key)
+            .header("Idempotency-Key", &idem)
+            .json(&case.body)
+            .send()
+    };
+    let server = env.serve(Some(&case.path)).await;
+    let first = send().await;
+    assert!(first.is_err(), "{}: the first request was answered: {:?}", case.name, first.map(|r| r.status()));
+    server.wait_ended();
+
+    let _server = env.serve(None).await;
+    let mut answer = None;
+    for _ in 0..200 {
+        let r = send().await.unwrap();
+        let status = r.status().as_u16();
+        let replayed = r.headers().get("idempotent-replayed").is_some();
+        let body: Value = r.json().await.unwrap();
+        if status == 409 && body["error"]["code"] == "idempotency_key_in_use" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(status, case.status, "{}: {body}", case.name);
+        assert!(replayed, "{}: the retry ran the operation again instead of replaying its answer: {body}", case.name);
+        answer = Some(body);
+        break;
+    }
+    let answer = answer.unwrap_or_else(|| panic!("{}: the key stayed in use", case.name));
+    for (t, n) in case.tables.iter().zip(before) {
+        assert_eq!(env.count(t).await, n + 1, "{}: one new row in {t}", case.name);
+    }
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
+    let fake = FakeStripe::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let postgres = std::env::var("BURSAR_TEST_DB").as_deref() == Ok("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        root: dir.path().to_path_buf(),
+        database_url: postgres.then(|| {
+            std::env::var("BURSAR_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        }),
+        schema: postgres.then(|| format!("t_{}", uuid::Uuid::now_v7().simple())),
+        port,
+        stripe: fake.base_url().to_string(),
+    };
+    let out = env.command(&["api-key", "create", "--name", "replay-test"], None).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+
+    // What the cases need, set up without faults.
+    let (customer, course) = {
+        let _server = env.serve(None).await;
+        let post = |path: &str, body: Value| {
+            let req = client.post(format!("{}{path}", env.base())).bearer_auth(&key).json(&body);
+            let path = path.to_string();
+            async move {
+                let r = req.send().await.unwrap();
+                let s = r.status().as_u16();
+                let v: Value = r.json().await.unwrap();
+                assert!(s == 200 || s == 201, "{path}: {s} {v}");
+                v
+            }
+        };
+        let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
+        post("/v1/catalog/import", doc).await;
+        let cus = post("/v1/customers", json!({"country": "US", "email": "lea@example.com"})).await;
+        let cus = cus["id"].as_str().unwrap().to_string();
+        let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
+        cfg.api_base = fake.base_url().to_string();
+        let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
+        let sc = stripe
+            .ensure_customer(&bursar_providers::CustomerInfo { customer_id: cus.clone(), ..Default::default() })
+            .await
+            .unwrap();
+        post(
+            &format!("/v1/customers/{cus}/payment_methods"),
+            json!({"provider": "stripe", "token": "pm_card_visa", "provider_customer": sc}),
+        )
+        .await;
+        let ins = post("/v1/instructors", json!({"external_id": "u-ana", "name": "Ana", "tier": "standard"})).await;
+        let course = post(
+            "/v1/courses",
+            json!({"instructor": ins["id"], "title": "Rust for Data", "description": "Data work in Rust.",
+                   "topics": ["data"], "level": "beginner", "language": "en", "duration_minutes": 300,
+                   "prices": {"USD": 4_900}}),
+        )
+        .await;
+        let course = course["id"].as_str().unwrap().to_string();
+        post(&format!("/v1/courses/{course}/publish"), json!({})).await;
+        (cus, course)
+    };
+    let ins: String = {
+        let db = env.db().await;
+        let id = sqlx::query_scalar("SELECT id FROM instructors").fetch_one(db.reader()).await.unwrap();
+        db.close().await;
+        id
+    };
+    let urls = json!({"success_url": "https://learn.example/ok", "cancel_url": "https://learn.example/no"});
+
+    let session = Case {
+        name: "checkout-session",
+        path: "/v1/checkout/sessions".into(),
+        body: json!({"customer": customer, "mode": "payment",
+                     "items": [{"description": "Mock test pack", "unit_amount": 900}],
+                     "success_url": urls["success_url"], "cancel_url": urls["cancel_url"]}),
+        tables: &["checkout_sessions"],
+        status: 201,
+    };
+    crash_then_retry(&env, &client, &key, &session).await;
+
+    let cart = Case {
+        name: "cart",
+        path: "/v1/carts".into(),
+        body: json!({"customer": customer, "items": [course]}),
+        tables: &["carts"],
+        status: 201,
+    };
+    let cart = crash_then_retry(&env, &client, &key, &cart).await;
+    let cart_checkout = Case {
+        name: "cart-checkout",
+        path: format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+        body: urls.clone(),
+        tables: &["checkout_sessions"],
+        status: 201,
+    };
+    crash_then_retry(&env, &client, &key, &cart_checkout).await;
+
+    let affiliate = Case {
+        name: "affiliate",
+        path: "/v1/affiliates".into(),
+        body: json!({"external_id": "u-cara", "name": "Cara", "code": "CARA-1"}),
+        tables: &["affiliates"],
+        status: 201,
+    };
+    crash_then_retry(&env, &client, &key, &affiliate).await;
+
+    let course_create = Case {
+        name: "course",
+        path: "/v1/courses".into(),
+        body: json!({"instructor": ins, "title": "SQL Mastery", "prices": {"USD": 2_900}}),
+        tables: &["courses"],
+        status: 201,
+    };
+    let second = crash_then_retry(&env, &client, &key, &course_create).await;
+    let course_update = Case {
+        name: "course-update",
+        path: format!("/v1/courses/{}", second["id"].as_str().unwrap()),
+        body: json!({"title": "SQL Mastery, second edition"}),
+        tables: &[],
+        status: 200,
+    };
+    let updated = crash_then_retry(&env, &client, &key, &course_update).await;
+    assert_eq!(updated["title"], "SQL Mastery, second edition");
+
+    // Charged off-session through Stripe after the commit: one
+    // subscription, one payment, one charge at Stripe.
+    let subscription = Case {
+        name: "subscription",
+        path: "/v1/subscriptions".into(),
+        body: json!({"customer": customer, "plan": "grow", "trial": false}),
+        tables: &["subscriptions", "payments"],
+        status: 200,
+    };
+    let sub = crash_then_retry(&env, &client, &key, &subscription).await;
+    assert_eq!(fake.objects("payment_intent").len(), 1, "one charge at Stripe");
+    let invoice: String = {
+        let db = env.db().await;
+        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
+            .bind(sub["id"].as_str().unwrap())
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        db.close().await;
+        id
+    };
+
+    // A refund sent to Stripe after the commit: one credit note, one
+    // refund at Stripe.
+    let refund = Case {
+        name: "invoice-refund",
+        path: format!("/v1/invoices/{invoice}/refund"),
+        body: json!({"amount": 500}),
+        tables: &["credit_notes", "refunds"],
+        status: 200,
+    };
+    crash_then_retry(&env, &client, &key, &refund).await;
+    assert_eq!(fake.objects("refund").len(), 1, "one refund at Stripe");
+}
