@@ -11,6 +11,7 @@ use bursar_store::{ledger, Db, DbConfig};
 use clap::Subcommand;
 use std::time::Instant;
 
+mod learning;
 mod orders;
 mod pages;
 mod search;
@@ -92,6 +93,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Learning analytics over HTTP on loopback: attempts of `--learners`
+    /// learners on a form of `--items` items ingested through the batch API
+    /// (`--batch` attempts a request, `--senders` at once) against the raw
+    /// insert rate; then learner dashboards at `--clients` concurrent
+    /// clients over the whole data set (p50/p95/p99).
+    Learning {
+        #[arg(long, default_value_t = 10_000)]
+        learners: usize,
+        #[arg(long, default_value_t = 100)]
+        items: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
@@ -109,6 +129,19 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
         }
         BenchCommand::Search { courses, requests, clients } => {
             search::search_bench(config, courses.max(1), requests.max(1), clients.max(1)).await
+        }
+        BenchCommand::Learning { learners, items, batch, senders, requests, clients } => {
+            let items = items.clamp(1, 10_000);
+            let o = learning::LearningBench {
+                learners: learners.max(1),
+                items,
+                // A batch request holds at most 10,000 responses.
+                batch: batch.clamp(1, 10_000 / items),
+                senders: senders.max(1),
+                requests: requests.max(1),
+                clients: clients.max(1),
+            };
+            learning::learning_bench(config, &o).await
         }
     }
 }
