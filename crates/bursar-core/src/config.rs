@@ -163,10 +163,11 @@ pub struct Config {
     /// pages then show prices in that country's currency when they are
     /// sold in it. Unset: the currency of the browser's language.
     pub country_header: Option<String>,
-    /// Fault injection for crash tests, never set in production: the
-    /// process aborts after a successful `POST` under this path (say
-    /// `/v1/carts`) that sent an `Idempotency-Key`, once the operation has
-    /// committed and before the answer is sent.
+    /// Fault injection for crash tests, never set in production: a path
+    /// (say `/v1/carts`) aborts the process after a successful keyed `POST`
+    /// under it, once the operation has committed and before the answer is
+    /// sent; `provider_call` aborts after a business commit, before an
+    /// external provider is charged or refunded.
     pub fault_abort_after_commit: Option<String>,
 }
 

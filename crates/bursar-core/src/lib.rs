@@ -23,6 +23,7 @@ pub mod demo_market;
 pub mod documents;
 pub mod emails;
 pub mod error;
+pub mod fault;
 pub mod fx;
 pub mod idempotency;
 pub mod invoicing;

@@ -16,6 +16,9 @@ pub struct Settings {
     pub providers: std::sync::Arc<crate::providers::Providers>,
     /// Marketplace rules: refund window, affiliate attribution.
     pub market: MarketSettings,
+    /// Crash tests only: abort after a commit, before a provider is called
+    /// (see [`crate::fault`]).
+    pub fault_before_provider_call: bool,
 }
 /// The marketplace's configured rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,7 @@ impl Settings {
                 attribution_ms: c.affiliate_attribution_days * 86_400_000,
                 payout_minimum: c.payout_minimum,
             },
+            fault_before_provider_call: c.fault_abort_after_commit.as_deref() == Some(crate::fault::PROVIDER_CALL),
         }
     }
 }

@@ -207,6 +207,9 @@ async fn check_one(db: &Db, settings: &Settings, id: &str, server_now: i64) -> R
 /// created them committed). Failures to reach the provider leave them for
 /// [`run_checks`].
 pub async fn collect(db: &Db, settings: &Settings, ids: &[String], server_now: i64) -> u32 {
+    if !ids.is_empty() {
+        crate::fault::before_provider_call(settings);
+    }
     let mut n = 0;
     for id in ids {
         match check_one(db, settings, id, server_now).await {
@@ -238,6 +241,9 @@ pub async fn run_checks(db: &Db, settings: &Settings, server_now: i64) -> Result
 /// them), under idempotency keys derived from the refund ids, and records
 /// the answers. A refund the provider refuses is reversed in the ledger.
 pub async fn settle_refunds(db: &Db, settings: &Settings, ids: &[String], server_now: i64) -> u32 {
+    if !ids.is_empty() {
+        crate::fault::before_provider_call(settings);
+    }
     let mut n = 0;
     for id in ids {
         match settle_refund(db, settings, id, server_now).await {
