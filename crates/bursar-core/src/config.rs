@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The value of `fault_abort_after_commit` that aborts after a business
+/// commit, before an external provider is called.
+pub const FAULT_PROVIDER_CALL: &str = "provider_call";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

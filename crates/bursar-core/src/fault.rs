@@ -7,8 +7,7 @@
 
 use crate::settings::Settings;
 
-/// The setting's value that aborts before a provider call.
-pub const PROVIDER_CALL: &str = "provider_call";
+pub use crate::config::FAULT_PROVIDER_CALL as PROVIDER_CALL;
 
 /// Aborts the process when the setting names [`PROVIDER_CALL`].
 pub fn before_provider_call(settings: &Settings) {
