@@ -1,5 +1,6 @@
 //! The `bursar` command.
 
+mod analyze;
 mod bench;
 
 use anyhow::{bail, Context, Result};
@@ -74,6 +75,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+    /// Psychometrics of exported forms, from files.
+    Analyze {
+        #[command(subcommand)]
+        command: analyze::AnalyzeCommand,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -167,6 +173,7 @@ async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
         Command::Version => println!("bursar {}", env!("CARGO_PKG_VERSION")),
+        Command::Analyze { command } => analyze::run(command)?,
         Command::Openapi => println!("{}", bursar_server::app::openapi().to_pretty_json()?),
         Command::Migrate => {
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
