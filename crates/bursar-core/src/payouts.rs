@@ -71,6 +71,19 @@ fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Checks the details of a `bank_transfer` payee: an IBAN of 15 to 34
+/// upper-case letters and digits, starting with two letters.
+pub fn check_iban(details: &Value) -> Result<()> {
+    let iban = details.get("iban").and_then(|v| v.as_str()).unwrap_or_default();
+    let ok = (15..=34).contains(&iban.len())
+        && iban.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && iban[..2].chars().all(|c| c.is_ascii_uppercase());
+    if !ok {
+        return Err(Error::invalid("payout_details.iban", "an IBAN of 15 to 34 upper-case letters and digits"));
+    }
+    Ok(())
+}
+
 /// Checks a provider payout method (`stripe_connect`, `paypal`) and its
 /// details for a payee of this mode: the details name a valid account, and
 /// the provider is configured with credentials of the mode.
@@ -364,7 +377,22 @@ pub async fn settle_bank_transfer(
     now: i64,
 ) -> Result<ProviderPayoutRow> {
     let mut tx = db.begin().await?;
-    let mut p = store::provider_payout_locked(&mut tx, db.for_update(), id)
+    let p = settle_bank_transfer_in(&mut tx, db.for_update(), livemode, id, failure, now).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// [`settle_bank_transfer`] inside the caller's transaction (`for_update`:
+/// the backend's row-lock fragment), which the caller commits.
+pub async fn settle_bank_transfer_in(
+    tx: &mut Tx,
+    for_update: &str,
+    livemode: bool,
+    id: &str,
+    failure: Option<String>,
+    now: i64,
+) -> Result<ProviderPayoutRow> {
+    let mut p = store::provider_payout_locked(tx, for_update, id)
         .await?
         .filter(|p| (p.livemode != 0) == livemode)
         .ok_or_else(|| Error::not_found("id", "payout", id))?;
@@ -381,8 +409,7 @@ pub async fn settle_bank_transfer(
         },
         Some(message) => Answer::Failed { provider_ref: None, message },
     };
-    apply(&mut tx, &mut p, answer, now).await?;
-    tx.commit().await?;
+    apply(tx, &mut p, answer, now).await?;
     Ok(p)
 }
 

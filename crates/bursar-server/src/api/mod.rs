@@ -15,7 +15,7 @@ pub mod health;
 pub mod invoices;
 pub mod learning;
 pub mod ledger;
-pub mod orders;
+pub mod marketplace;
 pub mod payments;
 pub mod portal;
 pub mod recommendations;
@@ -102,7 +102,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(coupons::router())
         .merge(courses::router())
         .merge(search::router())
-        .merge(orders::router())
+        .merge(marketplace::router())
         .merge(recommendations::router())
         .merge(referrals::router())
         .merge(fx::router())

@@ -8,7 +8,6 @@
 //! an affiliate not (or no longer) approved, still lands the visitor, with
 //! no click recorded.
 
-use crate::api::orders::ip_hash;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Query, State};
@@ -16,8 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use bursar_domain::id::{new_id, IdKind};
-use bursar_store::marketplace::{self as store, ClickRow};
+use bursar_core::marketplace::affiliates::{self, Visit};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -102,31 +100,15 @@ async fn visit(
     if !safe_path(&to) {
         return Err(ApiError::invalid("to", "`to` is a path on the platform's site, such as /courses/rust"));
     }
-    let code = code.to_ascii_uppercase();
-    let affiliate = if code.len() <= 64 {
-        store::affiliate(state.db.reader(), livemode, &code).await?.filter(|a| a.code == code && a.status == "approved")
-    } else {
-        None
+    let ip = client_ip(&state, peer.map(|c| (c.0).0), &headers);
+    let visit = Visit {
+        code: &code,
+        ip: ip.as_deref(),
+        user_agent: header_text(&headers, header::USER_AGENT, 1_000),
+        referer: header_text(&headers, header::REFERER, 2_048),
+        landing_url: destination(&site, &to, None),
     };
-    let mut click = None;
-    if let Some(a) = affiliate {
-        let row = ClickRow {
-            id: new_id(IdKind::AffiliateClick),
-            affiliate_id: a.id,
-            ip_hash: client_ip(&state, peer.map(|c| (c.0).0), &headers)
-                .map(|ip| ip_hash(&state, &ip))
-                .unwrap_or_default(),
-            user_agent: header_text(&headers, header::USER_AGENT, 1_000),
-            referer: header_text(&headers, header::REFERER, 2_048),
-            landing_url: destination(&site, &to, None),
-            customer_id: None,
-            created_at: state.now_ms(),
-        };
-        let mut tx = state.db.begin().await?;
-        store::insert_click(&mut tx, livemode, &row).await?;
-        tx.commit().await?;
-        click = Some(row.id);
-    }
+    let click = affiliates::record_visit(&state, livemode, visit).await?;
     let location = destination(&site, &to, click.as_deref());
     Ok((
         StatusCode::FOUND,

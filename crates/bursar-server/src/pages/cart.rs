@@ -12,9 +12,7 @@
 //! without per-visitor tokens.
 
 use super::courses::{locale_of, money};
-use crate::api::orders::{checkout_cart_for, create_cart_for, CartCheckout, CartCreate};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Caller;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -22,10 +20,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use bursar_core::marketplace::cart_checkout::{self, CartCheckout};
+use bursar_core::marketplace::cart_preview::{self, Offer};
+use bursar_core::marketplace::carts::{self, CartCreate};
 use bursar_core::sessions::public_base;
+use bursar_core::{Actor, Reply};
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Locale};
-use bursar_store::marketplace as store;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -136,22 +137,11 @@ async fn add(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<Ad
     let mut cart = cart_of(&headers)
         .filter(|c| c.livemode == livemode && !c.items.is_empty())
         .unwrap_or_else(|| CookieCart { livemode, currency: f.currency.to_uppercase(), items: Vec::new() });
-    let r = state.db.reader();
-    let found = async {
-        let course = store::course(r, livemode, &f.course).await?.filter(|c| c.status == "published");
-        let prices = store::prices_of(r, std::slice::from_ref(&f.course)).await?;
-        Ok::<_, bursar_store::DbError>((course, prices))
-    }
-    .await;
-    let (course, prices) = match found {
-        Ok(x) => x,
+    match cart_preview::offer(&state, livemode, &f.course, &cart.currency).await {
+        Ok(Offer::OnSale) => {}
+        Ok(Offer::Unavailable) => return to_cart("unavailable"),
+        Ok(Offer::OtherCurrency) => return to_cart("currency"),
         Err(e) => return ApiError::from(e).into_response(),
-    };
-    if course.is_none() {
-        return to_cart("unavailable");
-    }
-    if !prices.iter().any(|(_, cur, _)| *cur == cart.currency) {
-        return to_cart("currency");
     }
     if cart.items.contains(&f.course) {
         return ([set_cart(&state, &cart)], to_cart("already")).into_response();
@@ -206,43 +196,19 @@ struct Priced {
 }
 
 async fn price_cart(state: &AppState, cart: &CookieCart, customer: Option<&str>, locale: Locale) -> ApiResult<Priced> {
-    let r = state.db.reader();
-    let courses = store::courses_by_ids(r, cart.livemode, &cart.items).await?;
-    let prices = store::prices_of(r, &cart.items).await?;
-    let mut out = Priced { lines: Vec::new(), buyable: Vec::new(), total: 0, owned: Vec::new() };
-    // Each instructor's name once, however many of their courses are here.
-    let mut names: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    for id in &cart.items {
-        let Some(c) = courses.iter().find(|c| c.id == *id) else { continue };
-        if let Some(cus) = customer {
-            if store::is_enrolled(r, cus, id).await? {
-                out.owned.push(c.title.clone());
-                continue;
-            }
-        }
-        let price = prices.iter().find(|(pid, cur, _)| pid == id && *cur == cart.currency).map(|(_, _, a)| *a);
-        if !names.contains_key(&c.instructor_id) {
-            let name = store::instructor(r, cart.livemode, &c.instructor_id).await?.map(|i| i.name);
-            names.insert(c.instructor_id.clone(), name.unwrap_or_default());
-        }
-        let unavailable = match (c.status.as_str(), price) {
-            ("published", Some(_)) => None,
-            ("published", None) => Some(format!("not sold in {}", cart.currency)),
-            _ => Some("no longer on sale".to_string()),
-        };
-        if unavailable.is_none() {
-            out.buyable.push(id.clone());
-            out.total += price.unwrap_or(0);
-        }
-        out.lines.push(Line {
-            id: id.clone(),
-            title: c.title.clone(),
-            instructor: names.get(&c.instructor_id).cloned().unwrap_or_default(),
-            price: price.map(|a| money(a, &cart.currency, locale)).unwrap_or_default(),
-            unavailable,
-        });
-    }
-    Ok(out)
+    let p = cart_preview::preview(state, cart.livemode, &cart.currency, &cart.items, customer).await?;
+    let lines = p
+        .lines
+        .into_iter()
+        .map(|l| Line {
+            id: l.id,
+            title: l.title,
+            instructor: l.instructor,
+            price: l.amount.map(|a| money(a, &cart.currency, locale)).unwrap_or_default(),
+            unavailable: l.unavailable,
+        })
+        .collect();
+    Ok(Priced { lines, buyable: p.buyable, total: p.total, owned: p.owned })
 }
 
 #[derive(Deserialize)]
@@ -289,9 +255,8 @@ async fn render(
     };
     let buyer = match &learner {
         Some(s) => Some(
-            bursar_store::customers::get(state.db.reader(), s.livemode, &s.customer_id)
+            cart_preview::buyer_label(state, s.livemode, &s.customer_id)
                 .await?
-                .and_then(|c| c.email.or(c.name))
                 .unwrap_or_else(|| "your account".into()),
         ),
         None => None,
@@ -363,10 +328,10 @@ async fn checkout(State(state): State<AppState>, headers: HeaderMap) -> Response
                 .await?),
             };
         };
-        let caller = Caller { key_id: "cart".into(), livemode: cart.livemode };
-        let made = create_cart_for(
+        let actor = Actor::api_key(cart.livemode, "cart");
+        let made = carts::create(
             &state,
-            &caller,
+            &actor,
             CartCreate {
                 customer: learner.customer_id.clone(),
                 currency: Some(cart.currency.clone()),
@@ -375,12 +340,12 @@ async fn checkout(State(state): State<AppState>, headers: HeaderMap) -> Response
                 coupon: None,
                 affiliate_click: None,
             },
+            &Reply::none(),
         )
         .await?;
         let back = format!("{}/cart", public_base(&state));
-        let session =
-            checkout_cart_for(&state, &caller, &made.id, CartCheckout { success_url: None, cancel_url: Some(back) })
-                .await?;
+        let checkout = CartCheckout { success_url: None, cancel_url: Some(back) };
+        let session = cart_checkout::checkout(&state, &actor, &made.id, checkout, &Reply::none()).await?;
         Ok(Redirect::to(&format!("/checkout/{}", session.id)).into_response())
     }
     .await;
