@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod common;
 pub mod config;
+pub mod courses;
 pub mod ctx;
 pub mod customers;
 pub mod demo;

@@ -4,8 +4,7 @@
 //! `/sitemap.xml`. Server-rendered, no script; `?mode=test` shows the test
 //! catalog.
 
-use crate::api::search::{self as api_search, SearchParams};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,10 +12,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bursar_domain::id::{is_valid, IdKind};
+use bursar_core::courses::search::{self, SearchParams};
+use bursar_core::courses::{pages as public, rating_text};
 use bursar_domain::money::{format_money_in, Currency, Locale};
-use bursar_store::marketplace as store;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,13 +55,12 @@ fn wanted_currency(state: &AppState, headers: &HeaderMap, asked: Option<&str>, l
 
 /// The price to show: in `currency` when the course has it, else the
 /// locale's currency, else its first.
-fn price_of(prices: &[(String, i64)], wanted: &str, locale: Locale) -> Option<(String, i64)> {
+fn price_of(prices: &BTreeMap<String, i64>, wanted: &str, locale: Locale) -> Option<(String, i64)> {
     prices
-        .iter()
-        .find(|(c, _)| c == wanted)
-        .or_else(|| prices.iter().find(|(c, _)| c == locale.default_currency().code()))
-        .or_else(|| prices.first())
-        .cloned()
+        .get_key_value(wanted)
+        .or_else(|| prices.get_key_value(locale.default_currency().code()))
+        .or_else(|| prices.first_key_value())
+        .map(|(c, a)| (c.clone(), *a))
 }
 
 pub(crate) fn money(minor: i64, currency: &str, locale: Locale) -> String {
@@ -69,7 +68,7 @@ pub(crate) fn money(minor: i64, currency: &str, locale: Locale) -> String {
 }
 
 fn stars(sum: i64, count: i64) -> Option<String> {
-    crate::api::courses::rating_text(sum, count).map(|r| format!("{r} ★ ({count})"))
+    rating_text(sum, count).map(|r| format!("{r} ★ ({count})"))
 }
 
 #[derive(Deserialize)]
@@ -147,33 +146,25 @@ async fn listing(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
         include_total: None,
     };
     let wanted = wanted_currency(&state, &headers, q.currency.as_deref(), locale);
-    let result: ApiResult<(Vec<Card>, Option<String>)> = async {
-        let (hits, next) = api_search::run(&state, &params, livemode).await?;
-        let ids: Vec<String> = hits.iter().map(|c| c.id.clone()).collect();
-        let prices = store::prices_of(state.db.reader(), &ids).await?;
+    let result = search::run(&state, &params, livemode).await.map(|(hits, next)| {
         let cards = hits
             .into_iter()
-            .map(|c| {
-                let mine: Vec<(String, i64)> =
-                    prices.iter().filter(|(id, _, _)| *id == c.id).map(|(_, cur, a)| (cur.clone(), *a)).collect();
-                Card {
-                    price: price_of(&mine, &wanted, locale).map(|(cur, a)| money(a, &cur, locale)).unwrap_or_default(),
-                    rating: stars(c.rating_sum, c.rating_count),
-                    id: c.id,
-                    title: c.title,
-                    subtitle: c.subtitle,
-                    level: c.level,
-                }
+            .map(|c| Card {
+                price: price_of(&c.prices, &wanted, locale).map(|(cur, a)| money(a, &cur, locale)).unwrap_or_default(),
+                rating: stars(c.rating_sum, c.rating_count),
+                id: c.id,
+                title: c.title,
+                subtitle: c.subtitle,
+                level: c.level,
             })
-            .collect();
-        Ok((cards, next))
-    }
-    .await;
+            .collect::<Vec<Card>>();
+        (cards, next)
+    });
     let mode_q = if livemode { "" } else { "mode=test&" };
     let (status, error, cards, next) = match result {
         Ok((cards, next)) => (StatusCode::OK, None, cards, next),
-        Err(e) if e.status.is_client_error() => (StatusCode::BAD_REQUEST, Some(e.body.message), Vec::new(), None),
-        Err(e) => return e.into_response(),
+        Err(e) if e.is_caller_error() => (StatusCode::BAD_REQUEST, Some(e.message), Vec::new(), None),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let keep = |k: &str, v: &Option<String>| v.as_deref().map(|v| format!("{k}={}&", encode(v))).unwrap_or_default();
     let next = next.map(|c| {
@@ -267,20 +258,10 @@ async fn course_page(
         )
             .into_response()
     };
-    if !(is_valid(IdKind::Course, &id) || is_valid(IdKind::Bundle, &id)) {
-        return not_found();
-    }
-    let result: ApiResult<Option<Response>> = async {
-        let r = state.db.reader();
-        let Some(c) = store::course(r, livemode, &id).await?.filter(|c| c.status == "published") else {
-            return Ok(None);
-        };
-        let instructor = store::instructor(r, livemode, &c.instructor_id).await?.map(|i| i.name).unwrap_or_default();
-        let prices: Vec<(String, i64)> =
-            store::prices_of(r, std::slice::from_ref(&c.id)).await?.into_iter().map(|(_, cur, a)| (cur, a)).collect();
+    let result = public::public_course(&state, livemode, &id).await.map(|found| {
+        let public::PublicCourse { course: c, instructor, reviews } = found?;
         let wanted = wanted_currency(&state, &headers, q.currency.as_deref(), locale);
-        let price = price_of(&prices, &wanted, locale);
-        let reviews = store::reviews(r, livemode, &c.id, false).await?;
+        let price = price_of(&c.prices, &wanted, locale);
         let canonical = format!("{}/courses/{}", base_url(&state, &headers), c.id);
         let meta_description: String =
             if c.subtitle.is_empty() { &c.description } else { &c.subtitle }.chars().take(160).collect();
@@ -308,7 +289,7 @@ async fn course_page(
         if c.rating_count > 0 {
             ld["aggregateRating"] = serde_json::json!({
                 "@type": "AggregateRating",
-                "ratingValue": crate::api::courses::rating_text(c.rating_sum, c.rating_count),
+                "ratingValue": c.rating,
                 "ratingCount": c.rating_count,
                 "bestRating": 5,
                 "worstRating": 1,
@@ -316,7 +297,6 @@ async fn course_page(
         }
         // Inside <script>: no `</` may close it early.
         let json_ld = ld.to_string().replace("</", "<\\/");
-        let topics: Vec<String> = serde_json::from_str(&c.topics).unwrap_or_default();
         let page = CoursePage {
             lang: locale.tag().to_string(),
             mode_q: if livemode { "" } else { "mode=test&" },
@@ -331,7 +311,7 @@ async fn course_page(
             meta_description,
             canonical,
             instructor,
-            topics,
+            topics: c.topics,
             level: c.level,
             language: c.language,
             reviews: reviews
@@ -340,13 +320,12 @@ async fn course_page(
                 .collect(),
             json_ld,
         };
-        Ok(Some(html(&state, StatusCode::OK, page)))
-    }
-    .await;
+        Some(html(&state, StatusCode::OK, page))
+    });
     match result {
         Ok(Some(r)) => r,
         Ok(None) => not_found(),
-        Err(e) => e.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -360,15 +339,9 @@ struct SitemapQuery {
 async fn sitemap(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SitemapQuery>) -> Response {
     let livemode = q.mode.as_deref() != Some("test");
     let base = base_url(&state, &headers);
-    let rows: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(
-        "SELECT id, updated_at FROM courses WHERE livemode = $1 AND status = 'published' ORDER BY id LIMIT 49998",
-    )
-    .bind(i64::from(livemode))
-    .fetch_all(state.db.reader())
-    .await;
-    let rows = match rows {
+    let rows = match public::published(&state, livemode, 49998).await {
         Ok(r) => r,
-        Err(e) => return ApiError::from(bursar_store::DbError::from(e)).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let suffix = if livemode { "" } else { "?mode=test" };
     let mut xml = String::from(
