@@ -51,7 +51,8 @@ impl Settings {
                 attribution_ms: c.affiliate_attribution_days * 86_400_000,
                 payout_minimum: c.payout_minimum,
             },
-            fault_before_provider_call: c.fault_abort_after_commit.as_deref() == Some(crate::config::FAULT_PROVIDER_CALL),
+            fault_before_provider_call: c.fault_abort_after_commit.as_deref()
+                == Some(crate::config::FAULT_PROVIDER_CALL),
         }
     }
 }
