@@ -61,16 +61,6 @@ pub(crate) fn platform(c: &Caller) -> bursar_core::Actor {
     bursar_core::Actor::api_key(c.livemode, &c.key_id)
 }
 
-/// Checks a payout method and its details for a payee of this mode.
-pub(crate) fn check_payout(
-    providers: &bursar_core::providers::Providers,
-    method: &str,
-    details: &serde_json::Value,
-    livemode: bool,
-) -> ApiResult<()> {
-    Ok(instructors::check_payout(providers, method, details, livemode)?)
-}
-
 fn page_of(p: ListParams) -> ApiResult<Page> {
     let limit = p.limit()?;
     Ok(Page { limit, starting_after: p.starting_after })
