@@ -58,11 +58,17 @@ async fn openapi_documents_every_route() {
     assert!(ops >= 18, "only {ops} operations documented");
     // Source check: API routes are only added through `routes!` (which
     // documents them), never with a bare `.route(`.
-    let api_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
-    for entry in std::fs::read_dir(api_dir).unwrap() {
-        let path = entry.unwrap().path();
-        let src = std::fs::read_to_string(&path).unwrap();
-        assert!(!src.contains(".route("), "{} adds an undocumented route", path.display());
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let src = std::fs::read_to_string(&path).unwrap();
+            assert!(!src.contains(".route("), "{} adds an undocumented route", path.display());
+        }
     }
     let app_src = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app.rs")).unwrap();
     let v1_literals: Vec<&str> = app_src.matches("\"/v1/").collect();
