@@ -113,3 +113,21 @@ pub async fn run_billing(db: &Db, config: &Config, now: i64) -> anyhow::Result<u
 pub async fn drop_scratch_schemas(db: &Db, prefixes: &[&str]) -> Result<usize, DbError> {
     store_db::drop_scratch_schemas(db, prefixes).await
 }
+
+/// Which database the server runs on: `sqlite` or `postgres`.
+pub fn database_name(ctx: &crate::ctx::Ctx) -> &'static str {
+    ctx.db.backend().name()
+}
+
+/// Why the server is not ready to serve, if it is not: the database does
+/// not answer, or a migration is not applied.
+pub async fn not_ready(ctx: &crate::ctx::Ctx) -> Option<String> {
+    match ctx.db.ping().await {
+        Err(e) => Some(format!("database unreachable: {e}")),
+        Ok(()) => match ctx.db.migrations_current().await {
+            Ok(true) => None,
+            Ok(false) => Some("migrations pending".to_string()),
+            Err(e) => Some(format!("could not read migrations: {e}")),
+        },
+    }
+}
