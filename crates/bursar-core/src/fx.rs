@@ -1,9 +1,14 @@
 //! The FX service: fetch the day's reference rates from the configured
 //! source (the ECB daily XML, from a URL or a file), store them, and answer
-//! conversions for reporting.
+//! conversions for reporting; the stored rates as the platform reads them.
 
+use crate::ctx::Ctx;
+use crate::error::{Error, Kind, Result as OpResult};
 use bursar_domain::fx::{self, RateSet};
 use bursar_store::{fx as store, Db, DbError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FxRefreshError {
@@ -61,4 +66,37 @@ pub async fn refresh_if_stale(ctx: &crate::Ctx) -> Result<Option<RateSet>, FxRef
         return Ok(None);
     }
     refresh(&ctx.db, Some(source), now).await.map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rates {
+    /// Always `fx_rates`.
+    pub object: &'static str,
+    /// The reference date, YYYY-MM-DD.
+    pub date: String,
+    /// Always `EUR`: rates are units of each currency per euro.
+    pub base: &'static str,
+    /// Per-EUR rates times 1,000,000 (exact integers).
+    pub per_eur_micro: BTreeMap<String, i64>,
+}
+
+/// The latest rates on or before a date (YYYY-MM-DD), or the latest.
+pub async fn rates(ctx: &Ctx, date: Option<&str>) -> OpResult<Rates> {
+    if let Some(d) = date {
+        d.parse::<jiff::civil::Date>().map_err(|_| Error::invalid("date", "date must be YYYY-MM-DD"))?;
+    }
+    let (date_found, per_eur_micro) = store::rates_as_of(ctx.db.reader(), date)
+        .await?
+        .ok_or_else(|| Error::not_found("date", "rates", date.unwrap_or("latest")))?;
+    Ok(Rates { object: "fx_rates", date: date_found, base: "EUR", per_eur_micro })
+}
+
+/// Fetches and stores today's rates from the configured source.
+pub async fn refresh_rates(ctx: &Ctx) -> OpResult<Rates> {
+    let set = refresh(&ctx.db, ctx.config.fx_source.as_deref(), ctx.now_ms()).await.map_err(|e| match e {
+        FxRefreshError::NoSource => Error::invalid("fx_source", e.to_string()),
+        FxRefreshError::Db(d) => d.into(),
+        other => Error::new(Kind::Upstream, "fx_source_failed", other.to_string()),
+    })?;
+    Ok(Rates { object: "fx_rates", date: set.date.to_string(), base: "EUR", per_eur_micro: set.per_eur_micro })
 }

@@ -7,6 +7,7 @@
 //! staff console, the CLI and the background jobs) call these operations.
 
 pub mod actor;
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod basket;
@@ -24,18 +25,24 @@ pub mod demo_market;
 pub mod documents;
 pub mod emails;
 pub mod error;
+pub mod events;
+pub mod experiments;
 pub mod fault;
 pub mod fx;
 pub mod idempotency;
 pub mod invoicing;
 pub mod learning;
+pub mod ledger;
 pub mod marketplace;
+pub mod overview;
 pub mod payments;
 pub mod payouts;
 pub mod provider_events;
 pub mod providers;
+pub mod reconciliation;
 pub mod referrals;
 pub mod refunds;
+pub mod reports;
 pub mod sandbox;
 pub mod sessions;
 pub mod settings;
@@ -44,9 +51,11 @@ pub mod storage;
 pub mod time;
 pub mod usage;
 pub mod vat_check;
+pub mod webhook_endpoints;
 pub mod webhooks_out;
 
 pub use actor::Actor;
+pub use bursar_store::DbError;
 pub use common::{List, Page};
 pub use config::Config;
 pub use ctx::Ctx;

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bursar_store::DbError;
+use bursar_core::DbError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -118,25 +118,13 @@ impl IntoResponse for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        if matches!(e, DbError::BalanceLimit { .. }) {
-            return ApiError::from(bursar_core::Error::from(e));
-        }
-        tracing::error!(error = %e, "database error");
-        if let DbError::Sqlx(sqlx::Error::PoolTimedOut) = e {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorType::ApiError,
-                "database_busy",
-                "the database is busy; retry with the same Idempotency-Key",
-            );
-        }
-        ApiError::internal()
+        ApiError::from(bursar_core::Error::from(e))
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::from(DbError::from(e))
+        ApiError::from(bursar_core::Error::from(e))
     }
 }
 

@@ -16,6 +16,13 @@ pub struct Caller {
     pub livemode: bool,
 }
 
+impl Caller {
+    /// The caller as the service layer's actor: its key, in its mode.
+    pub fn actor(&self) -> bursar_core::Actor {
+        bursar_core::Actor::api_key(self.livemode, &self.key_id)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
@@ -192,6 +199,16 @@ impl ListParams {
             },
         }
     }
+
+    /// The page asked for (`starting_after` as given, even empty).
+    pub fn page(self) -> Result<bursar_core::Page, ApiError> {
+        Ok(bursar_core::Page { limit: self.limit()?, starting_after: self.starting_after })
+    }
+}
+
+/// The page a list's `limit` and `starting_after` ask for.
+pub fn page_of(limit: Option<String>, starting_after: Option<String>) -> Result<bursar_core::Page, ApiError> {
+    ListParams { limit, starting_after }.page()
 }
 
 /// Query strings parsed with the same envelope as bodies.

@@ -11,14 +11,11 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use bursar_store::{auth, idempotency};
+use bursar_core::idempotency::{self, Claim};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 
-/// Hex SHA-256, used for API keys and session tokens at rest.
-pub fn sha256_hex(s: &[u8]) -> String {
-    hex::encode(Sha256::digest(s))
-}
+pub use bursar_core::auth::sha256_hex;
 
 /// Reads the whole body (up to the configured limit) so the later layers
 /// can fingerprint and parse it; an oversized body is a 413 envelope.
@@ -43,37 +40,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    let hash = sha256_hex(key.as_bytes());
     if key.starts_with("bis_") {
-        let now = state.now_ms();
-        return match bursar_store::marketplace::instructor_session(state.db.reader(), &hash, now).await {
-            Ok(Some((instructor_id, livemode))) => {
+        return match bursar_core::auth::instructor_session(&state, &key).await {
+            Ok((instructor_id, livemode)) => {
                 req.extensions_mut().insert(crate::extract::InstructorCaller { livemode, instructor_id });
                 next.run(req).await
             }
-            Ok(None) => ApiError::unauthenticated("invalid or expired instructor session").into_response(),
             Err(e) => ApiError::from(e).into_response(),
         };
     }
-    let row = match auth::api_key_by_hash(state.db.reader(), &hash).await {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let Some(row) = row.filter(|r| r.revoked_at.is_none()) else {
-        return ApiError::unauthenticated("invalid API key provided").into_response();
-    };
-    let now = state.now_ms();
-    if row.last_used_at.is_none_or(|t| t < now - 60_000) {
-        let db = state.db.clone();
-        let id = row.id.clone();
-        tokio::spawn(async move {
-            if let Err(e) = auth::touch_api_key(db.writer(), &id, now).await {
-                tracing::warn!(error = %e, "could not record API key use");
-            }
-        });
+    match bursar_core::auth::api_key(&state, &key).await {
+        Ok(holder) => {
+            req.extensions_mut().insert(Caller { key_id: holder.key_id, livemode: holder.livemode });
+            next.run(req).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
     }
-    req.extensions_mut().insert(Caller { key_id: row.id, livemode: row.livemode });
-    next.run(req).await
 }
 
 fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
@@ -177,21 +159,19 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     h.update(&bytes);
     let fingerprint = hex::encode(h.finalize());
     let claim = idempotency::claim(
-        &state.db,
+        &state,
         &idempotency::ClaimRequest {
             livemode,
             key: &key,
             fingerprint: &fingerprint,
             method: parts.method.as_str(),
             path: &path,
-            now: state.now_ms(),
-            lease_ms: i64::try_from(state.config.idempotency_lease_secs).unwrap_or(60) * 1000,
         },
     )
     .await;
     match claim {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(idempotency::Claim::Mismatch) => ApiError::new(
+        Ok(Claim::Mismatch) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::IdempotencyError,
             "idempotency_key_reused",
@@ -199,7 +179,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         )
         .with_param("Idempotency-Key")
         .into_response(),
-        Ok(idempotency::Claim::InProgress) => ApiError::new(
+        Ok(Claim::InProgress) => ApiError::new(
             StatusCode::CONFLICT,
             ErrorType::IdempotencyError,
             "idempotency_key_in_use",
@@ -207,14 +187,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         )
         .with_param("Idempotency-Key")
         .into_response(),
-        Ok(idempotency::Claim::Replay { status, body }) => {
+        Ok(Claim::Replay { status, body }) => {
             let mut resp = Response::new(Body::from(body));
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             resp
         }
-        Ok(idempotency::Claim::Acquired) => {
+        Ok(Claim::Acquired) => {
             let ctx = IdemCtx::new(livemode, key.clone(), StatusCode::OK.as_u16());
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(ctx.clone());
@@ -233,19 +213,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 let (rparts, rbody) = resp.into_parts();
                 let rbytes = axum::body::to_bytes(rbody, usize::MAX).await.unwrap_or_default();
                 let text = String::from_utf8_lossy(&rbytes).into_owned();
-                let stored = async {
-                    let mut tx = state.db.begin().await?;
-                    idempotency::complete(&mut tx, livemode, &key, status.as_u16(), &text).await?;
-                    tx.commit().await?;
-                    Ok::<_, bursar_store::DbError>(())
-                }
-                .await;
-                if let Err(e) = stored {
-                    tracing::error!(error = %e, "could not store idempotent response");
+                match serde_json::value::RawValue::from_string(text) {
+                    Ok(raw) => {
+                        bursar_core::Reply::to(Some(ctx.with_status(status.as_u16()))).refresh(&state, &raw).await
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not store idempotent response"),
                 }
                 Response::from_parts(rparts, Body::from(rbytes))
             } else {
-                if let Err(e) = idempotency::release(&state.db, livemode, &key).await {
+                if let Err(e) = idempotency::release(&state, livemode, &key).await {
                     tracing::error!(error = %e, "could not release idempotency key");
                 }
                 resp

@@ -4,9 +4,9 @@ mod analyze;
 mod bench;
 
 use anyhow::{bail, Context, Result};
+use bursar_core::admin::{self, Db};
 use bursar_domain::clock::SystemClock;
 use bursar_server::{AppState, Config};
-use bursar_store::Db;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -164,8 +164,8 @@ fn main() -> Result<()> {
 }
 
 async fn open(config: &Config) -> Result<Db> {
-    let db = Db::connect(&config.db_config()).await.context("connecting to the database")?;
-    db.migrate().await.context("applying migrations")?;
+    let db = admin::connect(config).await.context("connecting to the database")?;
+    admin::migrate(&db).await.context("applying migrations")?;
     Ok(db)
 }
 
@@ -184,7 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
             let _lock = match config.database_url.as_deref() {
                 Some(u) if !u.starts_with("sqlite:") => None,
-                _ => Some(bursar_store::backup::lock_database(&config.sqlite_path())?),
+                _ => Some(admin::lock_database(&config.sqlite_path())?),
             };
             let db = open(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
@@ -227,7 +227,7 @@ async fn run(cli: Cli) -> Result<()> {
                 ];
             }
             bursar_server::telemetry::init_logging(&config.log_format, &config.log_level);
-            let _lock = bursar_store::backup::lock_database(&config.sqlite_path())?;
+            let _lock = admin::lock_database(&config.sqlite_path())?;
             let db = open(&config).await?;
             let state = AppState::new(db.clone(), Arc::new(SystemClock), config.clone()).context("document storage")?;
             let info = bursar_core::demo::seed(&state, "demo@bursar.local").await?;
@@ -260,7 +260,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Ledger { command: LedgerCommand::Verify } => {
             let db = open(&config).await?;
-            let report = bursar_store::ledger::verify(&db).await?;
+            let report = admin::verify_ledger(&db).await?;
             println!("checked {} entries, {} postings, {} balances", report.entries, report.postings, report.balances);
             if report.ok() {
                 println!("ledger OK: every entry balances and every balance equals its postings");
@@ -273,14 +273,14 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { dest } => {
             let db = open(&config).await?;
-            let bytes = bursar_store::backup::backup_sqlite(&db, &dest).await?;
+            let bytes = admin::backup(&db, &dest).await?;
             println!("backup written to {} ({bytes} bytes)", dest.display());
         }
         Command::Restore { source } => {
             if config.database_url.as_deref().is_some_and(|u| !u.starts_with("sqlite:")) {
                 bail!("bursar restore is for SQLite; restore PostgreSQL with pg_restore (see docs/operations.md)");
             }
-            bursar_store::backup::restore_sqlite(&source, &config.sqlite_path()).await?;
+            admin::restore(&source, &config.sqlite_path()).await?;
             println!("restored {} into {}", source.display(), config.sqlite_path().display());
         }
         Command::Catalog { command: CatalogCommand::Import { file, live } } => {
@@ -289,18 +289,14 @@ async fn run(cli: Cli) -> Result<()> {
                 serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
             doc.validate().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let db = open(&config).await?;
-            let mut tx = db.begin().await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let s = bursar_core::catalog::import(&mut tx, live, &doc, now).await?;
-            tx.commit().await?;
+            let s = admin::import_catalog(&db, live, &doc, now).await?;
             println!("{}", serde_json::to_string(&s)?);
         }
         Command::ApiKey { command: ApiKeyCommand::Create { name, live } } => {
             let db = open(&config).await?;
-            let mut tx = db.begin().await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let (row, secret) = bursar_server::api::api_keys::issue_key(&mut tx, live, &name, now).await?;
-            tx.commit().await?;
+            let (row, secret) = admin::create_api_key(&db, live, &name, now).await?;
             println!("{} {}", row.id, secret);
         }
         Command::Staff { command: StaffCommand::Create { email, name } } => {
@@ -312,40 +308,19 @@ async fn run(cli: Cli) -> Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_string()
                 }
             };
-            if password.chars().count() < 12 {
+            if password.chars().count() < admin::MIN_STAFF_PASSWORD_CHARS {
                 bail!("staff passwords must be at least 12 characters");
             }
             let db = open(&config).await?;
-            let hash = bursar_core::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-            let mut tx = db.begin().await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            bursar_store::auth::upsert_staff(
-                &mut tx,
-                &bursar_store::auth::StaffRow {
-                    id: bursar_domain::id::new_id(bursar_domain::id::IdKind::StaffUser),
-                    email: email.trim().to_lowercase(),
-                    name,
-                    password_hash: hash,
-                    created_at: now,
-                },
-            )
-            .await?;
-            tx.commit().await?;
+            admin::save_staff(&db, &email, &name, &password, now).await?;
             println!("staff account {email} saved");
         }
         Command::Bench { command } => bench::run(command, &config).await?,
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
-            let providers = bursar_core::providers::Providers::from_config(&config)
-                .map_err(|e| anyhow::anyhow!("payment providers: {e}"))?;
-            let settings = bursar_core::settings::Settings {
-                providers: Arc::new(providers),
-                ..bursar_core::settings::Settings::from_config(&config)
-            };
-            let n = bursar_core::billing_run::run_due(&db, &settings, now, None, 1_000)
-                .await
-                .map_err(|e| anyhow::anyhow!("billing run failed: {}", e.message))?;
+            let n = admin::run_billing(&db, &config, now).await?;
             println!("billing run processed {n} period boundaries");
         }
         Command::Dev { command: DevCommand::SeedDue { subscriptions } } => {
@@ -355,11 +330,8 @@ async fn run(cli: Cli) -> Result<()> {
             db.close().await;
         }
         Command::Dev { command: DevCommand::DropTestSchemas { database_url } } => {
-            let db =
-                Db::connect(&bursar_store::DbConfig::Postgres { url: database_url, max_connections: 1, schema: None })
-                    .await
-                    .context("connecting to PostgreSQL")?;
-            let n = bursar_store::db::drop_scratch_schemas(&db, &["t_", "bench_"]).await?;
+            let db = admin::connect_postgres(&database_url).await.context("connecting to PostgreSQL")?;
+            let n = admin::drop_scratch_schemas(&db, &["t_", "bench_"]).await?;
             println!("dropped {n} test schemas");
         }
     }

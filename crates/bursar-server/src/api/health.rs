@@ -27,28 +27,22 @@ pub struct Health {
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION"), database: state.db.backend().name(), reason: None })
+    let database = bursar_core::admin::database_name(&state);
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION"), database, reason: None })
 }
 
 /// The database answers and every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let reason = match state.db.ping().await {
-        Err(e) => Some(format!("database unreachable: {e}")),
-        Ok(()) => match state.db.migrations_current().await {
-            Ok(true) => None,
-            Ok(false) => Some("migrations pending".to_string()),
-            Err(e) => Some(format!("could not read migrations: {e}")),
-        },
-    };
+    let reason = bursar_core::admin::not_ready(&state).await;
     let status = if reason.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         status,
         Json(Health {
             status: if reason.is_none() { "ok" } else { "unavailable" },
             version: env!("CARGO_PKG_VERSION"),
-            database: state.db.backend().name(),
+            database: bursar_core::admin::database_name(&state),
             reason,
         }),
     )

@@ -16,11 +16,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bursar_domain::id::{is_valid, IdKind};
+use bursar_core::auth::StaffSession;
+use bursar_core::customers::account::{self, InvoiceRow};
+use bursar_core::customers::CustomerRow;
+use bursar_core::Actor;
 use bursar_domain::money::{format_money_in, Currency, Locale, Money};
-use bursar_store::auth::StaffSession;
-use bursar_store::billing as billing_store;
-use bursar_store::{catalog, customers, events};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -181,22 +181,8 @@ struct CustomersPage {
 async fn customer_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let search = q.q.clone().unwrap_or_default().trim().to_string();
-    let result: ApiResult<Vec<customers::CustomerRow>> = async {
-        let r = state.db.reader();
-        if search.is_empty() {
-            return Ok(customers::list(r, livemode, &Default::default(), q.after.as_deref(), PAGE + 1).await?);
-        }
-        if is_valid(IdKind::Customer, &search) {
-            return Ok(customers::get(r, livemode, &search).await?.into_iter().collect());
-        }
-        let filter = if search.contains('@') {
-            customers::ListFilter { email: Some(search.to_lowercase()), ..Default::default() }
-        } else {
-            customers::ListFilter { external_id: Some(search.clone()), ..Default::default() }
-        };
-        Ok(customers::list(r, livemode, &filter, q.after.as_deref(), PAGE + 1).await?)
-    }
-    .await;
+    let result: ApiResult<Vec<CustomerRow>> =
+        account::find(&state, livemode, &search, q.after.as_deref(), PAGE + 1).await.map_err(ApiError::from);
     let mut rows = match result {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -236,8 +222,8 @@ pub(crate) struct InvoiceLine {
     pub status: String,
 }
 
-impl From<billing_store::InvoiceRow> for InvoiceLine {
-    fn from(i: billing_store::InvoiceRow) -> Self {
+impl From<InvoiceRow> for InvoiceLine {
+    fn from(i: InvoiceRow) -> Self {
         InvoiceLine {
             number: i.number.clone().unwrap_or_else(|| "draft".into()),
             date: when(i.finalized_at.unwrap_or(i.created_at)),
@@ -269,24 +255,14 @@ async fn customer_page(
 ) -> Response {
     let livemode = q.livemode();
     let result: ApiResult<Response> = async {
-        let r = state.db.reader();
-        let c = customers::get(r, livemode, &id).await?.ok_or_else(|| ApiError::not_found("id", "customer", &id))?;
-        let plans = catalog::plans(r, livemode, None, true).await?;
-        let subs = billing_store::subscriptions_of(r, livemode, &c.id)
-            .await?
+        let a = account::account(&state, livemode, &id).await?;
+        let c = a.customer;
+        let subs = a
+            .subscriptions
             .into_iter()
-            .map(|x| SubLine {
-                plan: plans.iter().find(|p| p.id == x.plan_id).map_or_else(|| x.plan_id.clone(), |p| p.name.clone()),
-                status: x.status,
-                period_end: when(x.current_period_end),
-                id: x.id,
-            })
+            .map(|(x, plan)| SubLine { plan, status: x.status, period_end: when(x.current_period_end), id: x.id })
             .collect();
-        let invoices = billing_store::list_invoices(r, livemode, Some(&c.id), None, None, 100)
-            .await?
-            .into_iter()
-            .map(InvoiceLine::from)
-            .collect();
+        let invoices = a.invoices.into_iter().map(InvoiceLine::from).collect();
         Ok(page(CustomerPage {
             chrome: chrome(&s, livemode),
             id: c.id,
@@ -333,13 +309,8 @@ async fn render_invoice(
     notice: Option<String>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    let r = state.db.reader();
-    if !is_valid(IdKind::Invoice, id) {
-        return Err(ApiError::not_found("id", "invoice", id));
-    }
-    let inv = billing_store::invoice(r, livemode, id).await?.ok_or_else(|| ApiError::not_found("id", "invoice", id))?;
-    let lines = billing_store::lines_of(r, id).await?;
-    let notes = billing_store::credit_notes_of(r, livemode, id).await?;
+    let view = account::invoice(state, livemode, id).await?;
+    let (inv, lines, notes) = (view.invoice, view.lines, view.credit_notes);
     let credited: i64 = notes.iter().map(|n| n.credited()).sum();
     let m = |v: i64| money(v, &inv.currency);
     Ok(page(InvoicePage {
@@ -392,7 +363,12 @@ struct RefundForm {
 }
 
 pub(crate) fn csrf_ok(s: &StaffSession, given: &str) -> bool {
-    bool::from(subtle::ConstantTimeEq::ct_eq(s.csrf_token.as_bytes(), given.as_bytes()))
+    bursar_core::auth::csrf_ok(s, given)
+}
+
+/// The staff member as the service layer's actor, in a mode.
+pub(crate) fn staff_actor(s: &StaffSession, livemode: bool) -> Actor {
+    Actor::staff(livemode, &s.staff_id)
 }
 
 async fn refund(
@@ -402,9 +378,7 @@ async fn refund(
 ) -> Response {
     let livemode = f.mode.as_deref() == Some("live");
     let result: ApiResult<()> = async {
-        let inv = billing_store::invoice(state.db.reader(), livemode, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("id", "invoice", &id))?;
+        let inv = account::invoice(&state, livemode, &id).await?.invoice;
         let amount = match f.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
             Some(a) => {
                 let c = Currency::from_code(&inv.currency).map_err(|_| ApiError::internal())?;
@@ -422,10 +396,9 @@ async fn refund(
         };
         let (mut tx, out) = subs::refund_for(&state, &staff_caller(&s, livemode), &id, &body).await?;
         let note = out.credit_notes.last().map(|n| n.id.clone());
-        events::audit(
+        bursar_core::events::audit_in(
             &mut tx,
-            "staff",
-            &s.staff_id,
+            &staff_actor(&s, livemode),
             "invoice.refunded",
             Some(&id),
             &serde_json::json!({"credit_note": note, "amount": amount, "refund_to": f.refund_to, "reason": f.reason}),
@@ -472,18 +445,8 @@ async fn void(
     StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
     let livemode = f.mode.as_deref() == Some("live");
-    let result: ApiResult<()> = async {
-        if !is_valid(IdKind::Invoice, &id) {
-            return Err(ApiError::not_found("id", "invoice", &id));
-        }
-        let mut tx = state.db.begin().await?;
-        let now = state.now_ms();
-        bursar_core::invoicing::void(&mut tx, state.db.for_update(), livemode, &id, now).await?;
-        events::audit(&mut tx, "staff", &s.staff_id, "invoice.voided", Some(&id), &serde_json::json!({}), now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-    .await;
+    let result: ApiResult<()> =
+        account::void_invoice(&state, &staff_actor(&s, livemode), &id).await.map_err(ApiError::from);
     let mode = mode_of(livemode);
     let done = format!("/staff/invoices/{id}?mode={mode}&done=voided");
     after_action(result, done, |msg| render_invoice(&state, &s, livemode, &id, None, Some(msg))).await
@@ -506,7 +469,7 @@ struct AuditPage {
 }
 
 async fn audit_page(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
-    let mut rows = match events::audit_page(state.db.reader(), q.after.as_deref(), PAGE + 1).await {
+    let mut rows = match bursar_core::events::audit_log(&state, q.after.as_deref(), PAGE + 1).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -544,7 +507,7 @@ struct WebhooksPage {
 
 async fn webhook_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
-    let rows = match bursar_store::webhooks::list_endpoints(state.db.reader(), livemode, None, 200).await {
+    let rows = match bursar_core::webhook_endpoints::endpoint_rows(&state, livemode).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -595,11 +558,9 @@ async fn webhook_page(
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| ["pending", "succeeded", "failed"].contains(&f.as_str()));
     let result: ApiResult<Response> = async {
-        let r = state.db.reader();
-        let ep = bursar_store::webhooks::endpoint_by_id(r, livemode, &id, "")
-            .await?
-            .ok_or_else(|| ApiError::not_found("id", "webhook endpoint", &id))?;
-        let rows = bursar_store::webhooks::list_deliveries(r, &ep.id, filter.as_deref(), None, PAGE).await?;
+        let (ep, rows) =
+            bursar_core::webhook_endpoints::endpoint_with_deliveries(&state, livemode, &id, filter.as_deref(), PAGE)
+                .await?;
         Ok(page(WebhookPage {
             chrome: chrome(&s, livemode),
             notice: (q.done.as_deref() == Some("replayed")).then(|| "Sent again: its answer is below.".to_string()),
@@ -635,27 +596,8 @@ async fn replay(
     StaffForm(s, f): StaffForm<ActionForm>,
 ) -> Response {
     let livemode = f.mode.as_deref() == Some("live");
-    let result: ApiResult<String> = async {
-        let d = bursar_store::webhooks::delivery_by_id(state.db.reader(), livemode, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("id", "webhook delivery", &id))?;
-        let sent = bursar_core::webhooks_out::send_now(&state, &d.id).await?.ok_or_else(ApiError::internal)?;
-        let mut tx = state.db.begin().await?;
-        events::audit(
-            &mut tx,
-            "staff",
-            &s.staff_id,
-            "webhook.replayed",
-            Some(&d.id),
-            &serde_json::json!({"event": d.event_id, "endpoint": d.endpoint_id, "status": sent.status,
-                "status_code": sent.last_status_code}),
-            state.now_ms(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(d.endpoint_id)
-    }
-    .await;
+    let result: ApiResult<String> =
+        bursar_core::webhook_endpoints::replay(&state, &staff_actor(&s, livemode), &id).await.map_err(ApiError::from);
     let mode = mode_of(livemode);
     match result {
         Ok(endpoint) => Redirect::to(&format!("/staff/webhooks/{endpoint}?mode={mode}&done=replayed")).into_response(),

@@ -5,7 +5,6 @@
 pub mod billing;
 pub mod customers;
 
-use crate::middleware::sha256_hex;
 use crate::state::AppState;
 use crate::web::{cookie, cookie_header};
 
@@ -15,18 +14,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bursar_domain::ledger::{account_kind, natural_balance};
+use bursar_core::auth::{self, random_token, StaffSession, STAFF_SESSION_HOURS as SESSION_HOURS};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
-use bursar_store::auth::{self, StaffSession};
-use bursar_store::{customers as customer_store, ledger, DbError};
-use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
-use sqlx::Row;
-use std::collections::BTreeMap;
 
 const SESSION_COOKIE: &str = "bursar_staff";
 const LOGIN_CSRF_COOKIE: &str = "bursar_login_csrf";
-const SESSION_HOURS: i64 = 12;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,13 +35,12 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> S
     cookie_header(state, name, value, max_age_secs, "Strict")
 }
 
-fn random_token() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 40)
-}
-
-pub(crate) async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<StaffSession>, DbError> {
+pub(crate) async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> bursar_core::Result<Option<StaffSession>> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    auth::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await
+    auth::staff_session(state, token).await
 }
 
 #[derive(Template)]
@@ -94,50 +86,16 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
         );
     }
     let email = f.email.trim().to_lowercase();
-    let staff = match auth::staff_by_email(state.db.reader(), &email).await {
-        Ok(s) => s,
+    let token = match auth::staff_sign_in(&state, &email, &f.password).await {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return render_login(&state, StatusCode::UNAUTHORIZED, &email, Some("Wrong email or password."));
+        }
         Err(e) => {
-            tracing::error!(error = %e, "staff lookup failed");
+            tracing::error!(error = %e, "could not sign staff in");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let password = f.password;
-    let verified = match staff {
-        Some(s) => {
-            let hash = s.password_hash.clone();
-            let ok = tokio::task::spawn_blocking(move || bursar_core::auth::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false);
-            ok.then_some(s)
-        }
-        None => None,
-    };
-    let Some(staff) = verified else {
-        return render_login(&state, StatusCode::UNAUTHORIZED, &email, Some("Wrong email or password."));
-    };
-    let token = random_token();
-    let now = state.now_ms();
-    let res = async {
-        let mut tx = state.db.begin().await?;
-        auth::insert_session(
-            &mut tx,
-            &sha256_hex(token.as_bytes()),
-            &staff.id,
-            &random_token(),
-            now,
-            now + SESSION_HOURS * 3_600_000,
-        )
-        .await?;
-        bursar_store::events::audit(&mut tx, "staff", &staff.id, "staff.sign_in", None, &serde_json::json!({}), now)
-            .await?;
-        tx.commit().await?;
-        Ok::<_, DbError>(())
-    }
-    .await;
-    if let Err(e) = res {
-        tracing::error!(error = %e, "could not create staff session");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
     let mut resp = Redirect::to("/staff").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
@@ -159,19 +117,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form
         Ok(None) => return Redirect::to("/staff/login").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(session.csrf_token.as_bytes(), f.csrf.as_bytes())) {
+    if !auth::csrf_ok(&session, &f.csrf) {
         return (StatusCode::FORBIDDEN, "invalid CSRF token").into_response();
     }
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        let hash = sha256_hex(token.as_bytes());
-        let res = async {
-            let mut tx = state.db.begin().await?;
-            auth::delete_session(&mut tx, &hash).await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(())
-        }
-        .await;
-        if res.is_err() {
+        if auth::staff_sign_out(&state, token).await.is_err() {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     }
@@ -242,75 +192,40 @@ async fn home(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
     }
 }
 
-async fn count(state: &AppState, table: &'static str, livemode: bool) -> Result<i64, DbError> {
-    let sql = match table {
-        "api_keys" => "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys WHERE livemode = $1 AND revoked_at IS NULL",
-        "ledger_entries" => "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries WHERE livemode = $1",
-        "events" => "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE livemode = $1",
-        _ => "SELECT CAST(COUNT(*) AS BIGINT) FROM test_clocks WHERE deleted_at IS NULL AND $1 = 0",
-    };
-    Ok(sqlx::query(sql).bind(i64::from(livemode)).fetch_one(state.db.reader()).await?.get(0))
-}
-
-async fn home_page(state: &AppState, session: StaffSession, livemode: bool) -> Result<String, DbError> {
-    let rows = customer_store::list(state.db.reader(), livemode, &Default::default(), None, 10).await?;
-    let accounts: Vec<String> = rows.iter().map(|r| format!("customer_credit:{}", r.id)).collect();
-    let credit = ledger::balances_of(&state.db, livemode, &accounts).await?;
-    let recent = rows
+async fn home_page(state: &AppState, session: StaffSession, livemode: bool) -> Result<String, String> {
+    let o = bursar_core::overview::overview(state, livemode).await.map_err(|e| e.to_string())?;
+    let recent = o
+        .recent
         .into_iter()
-        .map(|r| {
-            let acct = format!("customer_credit:{}", r.id);
-            let cur = r.preferred_currency.clone().unwrap_or_else(|| {
-                r.country
-                    .as_deref()
-                    .map(|c| bursar_domain::geo::currency_for_country(c).code().to_string())
-                    .unwrap_or_else(|| "USD".into())
-            });
-            let credit = credit
-                .iter()
-                .filter(|b| b.account == acct)
-                .map(|b| fmt(-b.balance_minor, &b.currency))
-                .collect::<Vec<_>>()
-                .join(", ");
-            RecentCustomer {
-                id: r.id,
-                name: r.name.unwrap_or_default(),
-                email: r.email.unwrap_or_default(),
-                country: r.country.unwrap_or_default(),
-                currency: cur,
-                credit,
-            }
+        .map(|c| RecentCustomer {
+            credit: c.credit.iter().map(|(amount, currency)| fmt(*amount, currency)).collect::<Vec<_>>().join(", "),
+            currency: c.currency,
+            id: c.row.id,
+            name: c.row.name.unwrap_or_default(),
+            email: c.row.email.unwrap_or_default(),
+            country: c.row.country.unwrap_or_default(),
         })
         .collect();
-    let mut by_root: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-    for b in ledger::balances(&state.db, livemode, None, None, None).await? {
-        let root = b.account.split(':').next().unwrap_or("").to_string();
-        let e = by_root.entry((root, b.currency)).or_default();
-        e.0 += b.balance_minor;
-        e.1 += b.posting_count;
-    }
-    let balances = by_root
+    let balances = o
+        .balances
         .into_iter()
-        .map(|((account, currency), (bal, n))| {
-            let kind = account_kind(&account).ok();
-            BalanceLine {
-                kind: kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
-                formatted: fmt(kind.map(|k| natural_balance(k, bal)).unwrap_or(bal), &currency),
-                account,
-                currency,
-                postings: n,
-            }
+        .map(|b| BalanceLine {
+            kind: b.kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default(),
+            formatted: fmt(b.balance, &b.currency),
+            account: b.account,
+            currency: b.currency,
+            postings: b.postings,
         })
         .collect();
     let page = HomePage {
         chrome: self::customers::chrome(&session, livemode),
-        customers: customer_store::count(state.db.reader(), livemode).await?,
-        api_keys: count(state, "api_keys", livemode).await?,
-        ledger_entries: count(state, "ledger_entries", livemode).await?,
-        events: count(state, "events", livemode).await?,
-        test_clocks: count(state, "test_clocks", livemode).await?,
+        customers: o.customers,
+        api_keys: o.api_keys,
+        ledger_entries: o.ledger_entries,
+        events: o.events,
+        test_clocks: o.test_clocks,
         recent,
         balances,
     };
-    page.render().map_err(|e| DbError::Other(e.to_string()))
+    page.render().map_err(|e| e.to_string())
 }
