@@ -97,6 +97,19 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// Forgets the stored answer after a step after the business commit
+    /// failed in a way the caller is told about (a provider declined the
+    /// charge): a retry with the key runs the operation again, as after
+    /// any refused request. Best effort.
+    pub async fn forget(&self, ctx: &Ctx) {
+        let Some(c) = &self.claim else { return };
+        if let Err(e) = store::forget(&ctx.db, c.livemode, &c.key).await {
+            tracing::warn!(error = %e, "could not forget an idempotent answer");
+        }
+    }
+}
+
 /// What a request asks to claim.
 pub struct ClaimRequest<'a> {
     pub livemode: bool,

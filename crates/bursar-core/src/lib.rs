@@ -48,6 +48,7 @@ pub mod sessions;
 pub mod settings;
 pub mod settlement;
 pub mod storage;
+pub mod subscriptions;
 pub mod time;
 pub mod usage;
 pub mod vat_check;

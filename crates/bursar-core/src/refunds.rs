@@ -3,7 +3,9 @@
 //! transaction; the provider is asked after the commit (`settlement`).
 
 use crate::billing::{credited_so_far, tax_share, RefundTo};
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::idempotency::Reply;
 use bursar_domain::clock::from_millis;
 use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::ledger::EntryDraft;
@@ -159,4 +161,42 @@ pub async fn refund(
     events::emit(tx, invoice.livemode, "credit_note.issued", &row.id, &data, now).await?;
     events::emit(tx, invoice.livemode, "invoice.refunded", &invoice.id, &data, now).await?;
     Ok(row)
+}
+
+/// The refunds of a credit note that a provider still has to make: they
+/// are sent after the transaction that created them commits
+/// ([`send_after_commit`]).
+pub async fn pending_of(tx: &mut Tx, credit_note_id: &str) -> Result<Vec<String>> {
+    Ok(bursar_store::payments::pending_refunds_of_credit_note(&mut **tx, credit_note_id).await?)
+}
+
+/// Sends refunds to their providers once the transaction that created them
+/// has committed, under idempotency keys derived from the refund ids, and
+/// records the answers (a refund the provider refuses is reversed). A
+/// refund that could not be sent stays pending and is sent again by the
+/// recovery checks, never twice. Returns how many were settled.
+pub async fn send_after_commit(ctx: &Ctx, refund_ids: &[String]) -> u32 {
+    if refund_ids.is_empty() {
+        return 0;
+    }
+    crate::settlement::settle_refunds(&ctx.db, &ctx.billing_settings(), refund_ids, ctx.now_ms()).await
+}
+
+/// Stores `out` (the state as committed, refunds still pending) for the
+/// request's key in the business transaction and commits it, then sends the
+/// credit note's provider refunds. Returns whether any was sent: the caller
+/// then reads the state again and refreshes the stored answer
+/// ([`Reply::refresh`]). A retry after a crash in between replays the stored
+/// answer and never refunds twice.
+pub async fn commit_and_send<T: serde::Serialize>(
+    ctx: &Ctx,
+    mut tx: Tx,
+    reply: &Reply,
+    out: &T,
+    credit_note_id: &str,
+) -> Result<bool> {
+    let pending = pending_of(&mut tx, credit_note_id).await?;
+    reply.commit(tx, out).await?;
+    send_after_commit(ctx, &pending).await;
+    Ok(!pending.is_empty())
 }

@@ -4,7 +4,9 @@
 //! outcomes (asking again under the same idempotency key) and the
 //! settlement of refunds with their providers.
 
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::idempotency::Reply;
 use crate::payments::{ask, payment_entry};
 use crate::providers::Answer;
 use crate::settings::Settings;
@@ -226,6 +228,35 @@ pub async fn collect(db: &Db, settings: &Settings, ids: &[String], server_now: i
 /// collection (what a request just issued).
 pub async fn pending_of(db: &Db, customer_id: &str, since: i64) -> Result<Vec<String>> {
     Ok(store::pending_since(db.reader(), customer_id, since).await?)
+}
+
+/// The customer's payments created at or after `since` that wait for
+/// collection, as the transaction sees them (what the request issued).
+pub async fn pending_in(tx: &mut Tx, customer_id: &str, since: i64) -> Result<Vec<String>> {
+    Ok(store::pending_since(&mut **tx, customer_id, since).await?)
+}
+
+/// Stores `out` (the state as committed, with the pending payments) for the
+/// request's key in the business transaction and commits it, then charges
+/// the pending payments at their providers (a provider is charged only
+/// outside a transaction). Returns whether any was charged: the caller then
+/// reads the state again and refreshes the stored answer
+/// ([`Reply::refresh`]). A retry after a crash in between replays the stored
+/// answer; a charge that was not made is made by the recovery checks, under
+/// the same provider idempotency key, never twice.
+pub async fn commit_and_collect<T: serde::Serialize>(
+    ctx: &Ctx,
+    tx: Tx,
+    reply: &Reply,
+    out: &T,
+    pending: &[String],
+) -> Result<bool> {
+    reply.commit(tx, out).await?;
+    if pending.is_empty() {
+        return Ok(false);
+    }
+    collect(&ctx.db, &ctx.billing_settings(), pending, ctx.now_ms()).await;
+    Ok(true)
 }
 
 /// Asks about every unsettled payment and refund whose check is due (the

@@ -345,6 +345,15 @@ async fn hot_consume_inner(
     Err("the Redis counter could not be seeded".into())
 }
 
+/// A metric by code; `param` names the field that gave it.
+pub async fn load_metric(ctx: &crate::ctx::Ctx, livemode: bool, code: &str, param: &str) -> Result<MetricRow> {
+    bursar_store::usage::metrics(ctx.db.reader(), livemode)
+        .await?
+        .into_iter()
+        .find(|m| m.code == code)
+        .ok_or_else(|| Error::invalid(param, format!("no metric `{code}`")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::crossed;
@@ -359,3 +368,4 @@ mod tests {
         assert_eq!(crossed(0, 10, 0), Vec::<i64>::new(), "no limit, no thresholds");
     }
 }
+

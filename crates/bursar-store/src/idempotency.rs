@@ -122,6 +122,17 @@ pub async fn release(db: &Db, livemode: bool, key: &str) -> Result<(), DbError> 
     Ok(())
 }
 
+/// Forgets a key whatever its state (an answer stored before a step after
+/// the commit failed): a retry with it runs again.
+pub async fn forget(db: &Db, livemode: bool, key: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE livemode = $1 AND idem_key = $2")
+        .bind(i64::from(livemode))
+        .bind(key)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
+
 /// Deletes keys older than the retention window (24 hours by default).
 pub async fn prune(db: &Db, older_than: i64) -> Result<u64, DbError> {
     Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")

@@ -515,6 +515,17 @@ pub async fn refunds_of_payment<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query(sql).bind(payment_id).fetch_all(ex).await?.iter().map(refund_row).collect())
 }
 
+/// The pending refunds of a credit note (to be sent to their providers).
+pub async fn pending_refunds_of_credit_note<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    credit_note_id: &str,
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar("SELECT id FROM refunds WHERE credit_note_id = $1 AND status = 'pending' ORDER BY id")
+        .bind(credit_note_id)
+        .fetch_all(ex)
+        .await?)
+}
+
 /// Pending refunds whose provider call is due.
 pub async fn refunds_due<'e, E: Executor<'e, Database = Any>>(
     ex: E,

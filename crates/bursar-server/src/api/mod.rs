@@ -157,28 +157,6 @@ pub async fn commit_json<T: Serialize>(
     Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
-/// When the request created provider payments (an external provider is
-/// charged only outside a transaction): commits, charges them, and returns
-/// a new transaction to read the result in and store the response with.
-/// Otherwise returns the transaction unchanged.
-pub async fn commit_and_collect(state: &AppState, tx: Tx, customer_id: &str, since: i64) -> Result<Tx, ApiError> {
-    let mut tx = tx;
-    let pending: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM payments WHERE customer_id = $1 AND status = 'pending' AND created_at >= $2 ORDER BY id",
-    )
-    .bind(customer_id)
-    .bind(since)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(bursar_store::DbError::from)?;
-    if pending.is_empty() {
-        return Ok(tx);
-    }
-    tx.commit().await?;
-    bursar_core::settlement::collect(&state.db, &state.billing_settings(), &pending, state.now_ms()).await;
-    Ok(state.db.begin().await?)
-}
-
 /// Unix seconds, as the API shows instants.
 pub fn secs(ms: i64) -> i64 {
     ms.div_euclid(1000)

@@ -4,12 +4,10 @@
 //! transaction; a refused action shows the page again with the reason.
 
 use super::customers::{
-    after_action, chrome, mode_of, money, page, staff_caller, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff,
-    StaffForm, PAGE,
+    after_action, chrome, mode_of, money, page, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff, StaffForm,
+    PAGE,
 };
-use crate::api::coupons::{self as coupon_api, CouponCreate};
 use crate::api::payments::PAYMENT_STATUSES;
-use crate::api::subscriptions::{self as subs, SubscriptionCancel};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::CsrfForm;
 use crate::state::AppState;
@@ -19,12 +17,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use bursar_core::subscriptions::coupons::{self, CouponCreate};
+use bursar_core::subscriptions::{self as subs, SubscriptionCancel};
+use bursar_core::{Actor, Reply};
 use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Money};
 use bursar_store::auth::StaffSession;
 use bursar_store::billing as billing_store;
-use bursar_store::{catalog, events, payments as payment_store};
+use bursar_store::{catalog, payments as payment_store};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -223,11 +224,8 @@ async fn cancel(
             would_return: None,
             decline_offer: Some(true),
         };
-        let (mut tx, out) = subs::cancel_for(&state, &staff_caller(&s, livemode), &id, &body).await?;
-        let action = if now { "subscription.canceled" } else { "subscription.cancel_scheduled" };
-        let details = serde_json::json!({"status": out.subscription.status, "outcome": out.outcome});
-        events::audit(&mut tx, "staff", &s.staff_id, action, Some(&id), &details, state.now_ms()).await?;
-        tx.commit().await?;
+        // The operation writes the staff member's action to the audit log.
+        subs::cancel(&state, &Actor::staff(livemode, &s.staff_id), &id, &body, &Reply::none()).await?;
         Ok(())
     }
     .await;
@@ -249,11 +247,7 @@ async fn reactivate(
         if !is_valid(IdKind::Subscription, &id) {
             return Err(ApiError::not_found("id", "subscription", &id));
         }
-        let (mut tx, out) = subs::reactivate_for(&state, &staff_caller(&s, livemode), &id).await?;
-        let details = serde_json::json!({"status": out.status});
-        events::audit(&mut tx, "staff", &s.staff_id, "subscription.reactivated", Some(&id), &details, state.now_ms())
-            .await?;
-        tx.commit().await?;
+        subs::reactivate(&state, &Actor::staff(livemode, &s.staff_id), &id, &Reply::none()).await?;
         Ok(())
     }
     .await;
@@ -550,10 +544,7 @@ async fn create_coupon(State(state): State<AppState>, StaffForm(s, f): StaffForm
         Err(err) => return coupon_form_again(&state, &s, livemode, err, f).await,
     };
     let outcome: ApiResult<()> = async {
-        let (mut tx, c) = coupon_api::create_for(&state, &staff_caller(&s, livemode), req).await?;
-        let details = serde_json::json!({"code": c.code, "rules": c.rules});
-        events::audit(&mut tx, "staff", &s.staff_id, "coupon.created", Some(&c.id), &details, state.now_ms()).await?;
-        tx.commit().await?;
+        coupons::create(&state, &Actor::staff(livemode, &s.staff_id), req, &Reply::none()).await?;
         Ok(())
     }
     .await;
@@ -591,11 +582,7 @@ async fn deactivate_coupon(
         if !is_valid(IdKind::Coupon, &id) {
             return Err(ApiError::not_found("id", "coupon", &id));
         }
-        let (mut tx, c) = coupon_api::deactivate_for(&state, &staff_caller(&s, livemode), &id).await?;
-        let details = serde_json::json!({"code": c.code});
-        events::audit(&mut tx, "staff", &s.staff_id, "coupon.deactivated", Some(&c.id), &details, state.now_ms())
-            .await?;
-        tx.commit().await?;
+        coupons::deactivate(&state, &Actor::staff(livemode, &s.staff_id), &id, &Reply::none()).await?;
         Ok(())
     }
     .await;

@@ -6,9 +6,8 @@
 //! credit balance. The same rules as the API run behind every form; each
 //! form carries the session's secret.
 
-use crate::api::subscriptions::{self as subs, SubscriptionCancel, SubscriptionChange};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, CsrfForm};
+use crate::extract::CsrfForm;
 use crate::middleware::sha256_hex;
 use crate::state::AppState;
 use askama::Template;
@@ -18,6 +17,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use bursar_core::payments::methods;
+use bursar_core::subscriptions::invoices;
+use bursar_core::subscriptions::{self as subs, SubscriptionCancel, SubscriptionChange};
+use bursar_core::{Actor, Reply};
 use bursar_domain::catalog::Limit;
 use bursar_domain::money::{format_date, format_integer, format_money_in, Locale};
 use bursar_domain::subscription::Status;
@@ -128,8 +131,8 @@ impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for LearnerFor
     }
 }
 
-fn caller(s: &PortalSessionRow) -> Caller {
-    Caller { key_id: "portal".into(), livemode: s.livemode }
+fn learner(s: &PortalSessionRow) -> Actor {
+    Actor { livemode: s.livemode, kind: "learner", id: s.customer_id.clone() }
 }
 
 fn csrf_ok(s: &PortalSessionRow, given: &str) -> bool {
@@ -449,7 +452,7 @@ async fn change_page(State(state): State<AppState>, Learner(s): Learner, Query(q
             at_period_end: Some(later),
             coupon: None,
         };
-        let p = subs::preview_for(&state, &caller(&s), &sub.id, &body).await?;
+        let p = subs::preview_change(&state, &learner(&s), &sub.id, &body).await?;
         let m = |v: i64| money_in(v, &p.currency, locale);
         Ok(html(
             StatusCode::OK,
@@ -505,8 +508,7 @@ async fn change(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<Ch
         let from = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await?;
         let later = is_downgrade(from.as_ref(), &to);
         let body = SubscriptionChange { plan: Some(to.code), quantity: None, at_period_end: Some(later), coupon: None };
-        let (tx, _) = subs::change_for(&state, &caller(&s), &sub.id, &body).await?;
-        tx.commit().await?;
+        subs::change(&state, &learner(&s), &sub.id, &body, &Reply::none()).await?;
         Ok(if later { "scheduled" } else { "changed" })
     }
     .await;
@@ -609,12 +611,8 @@ async fn cancel(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<Ca
         would_return: None,
         decline_offer: Some(f.decline_offer.is_some()),
     };
-    let result = async {
-        let (tx, out) = subs::cancel_for(&state, &caller(&s), &sub.id, &body).await?;
-        tx.commit().await?;
-        ApiResult::Ok(out)
-    }
-    .await;
+    let result =
+        async { ApiResult::Ok(subs::cancel(&state, &learner(&s), &sub.id, &body, &Reply::none()).await?) }.await;
     match result {
         Ok(out) if out.outcome == "offer" => {
             let customer = customers::get(state.db.reader(), s.livemode, &s.customer_id).await.ok().flatten();
@@ -657,8 +655,7 @@ async fn pause(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<Pau
         Err(r) => return r,
     };
     let result = async {
-        let (tx, _) = subs::pause_for(&state, &caller(&s), &sub.id, f.months).await?;
-        tx.commit().await?;
+        subs::pause(&state, &learner(&s), &sub.id, f.months, &Reply::none()).await?;
         ApiResult::Ok(())
     }
     .await;
@@ -689,8 +686,7 @@ async fn method_default(
     LearnerForm(s, _): LearnerForm<MethodForm>,
 ) -> Response {
     let result = async {
-        let (tx, _) = crate::api::payments::make_default_for(&state, &s.customer_id, &id).await?;
-        tx.commit().await?;
+        methods::make_default(&state, &learner(&s), &s.customer_id, &id, &Reply::none()).await?;
         ApiResult::Ok(())
     }
     .await;
@@ -704,25 +700,9 @@ async fn method_remove(
     Path(id): Path<String>,
     LearnerForm(s, _): LearnerForm<MethodForm>,
 ) -> Response {
+    // A learner's only card stays while a subscription renews on it.
     let result = async {
-        let r = state.db.reader();
-        let methods = dunning::methods_of(r, &s.customer_id).await?;
-        if methods.len() == 1 && methods[0].id == id {
-            let renewing =
-                billing_store::subscriptions_of(r, s.livemode, &s.customer_id).await?.into_iter().find(|x| {
-                    !x.cancel_at_period_end
-                        && matches!(Status::parse(&x.status), Some(Status::Active | Status::Trialing | Status::PastDue))
-                });
-            if renewing.is_some() {
-                return Err(ApiError::invalid(
-                    "method",
-                    "This card pays for your subscription's renewals, so it stays until another card is saved \
-                     or the subscription is canceled.",
-                ));
-            }
-        }
-        let (tx, _) = crate::api::payments::detach_for(&state, s.livemode, &s.customer_id, &id).await?;
-        tx.commit().await?;
+        methods::detach(&state, &learner(&s), &s.customer_id, &id, &Reply::none()).await?;
         ApiResult::Ok(())
     }
     .await;
@@ -744,7 +724,18 @@ async fn invoice_pdf(State(state): State<AppState>, Learner(s): Learner, Path(id
     if inv.is_none_or(|i| i.customer_id != s.customer_id) {
         return message(StatusCode::NOT_FOUND, "Not found", "There is no such invoice here.", None);
     }
-    crate::api::invoices::pdf_of(&state, &caller(&s), &id, false).await.unwrap_or_else(|e| e.into_response())
+    match invoices::pdf(&state, &learner(&s), &id, false).await {
+        Ok(pdf) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (header::CONTENT_DISPOSITION, format!("inline; filename=\"{}.pdf\"", pdf.name)),
+                (header::CACHE_CONTROL, "private, max-age=300".to_string()),
+            ],
+            pdf.bytes,
+        )
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 #[derive(Deserialize)]

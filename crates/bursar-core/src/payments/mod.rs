@@ -10,6 +10,8 @@
 //! same key, so the provider answers with the first attempt's result and a
 //! payment is never taken twice. What follows an answer is `settlement`.
 
+pub mod methods;
+
 use crate::error::{Error, Result};
 use crate::providers::Answer;
 use crate::settings::Settings;
