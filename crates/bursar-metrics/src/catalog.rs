@@ -10,7 +10,6 @@ use bursar_domain::money::Currency;
 use serde::{Deserialize, Serialize};
 
 use crate::decimal::Decimal;
-use crate::fact::{DiscountDuration, DiscountOff};
 use crate::time::serde_instant_opt;
 use crate::{ImportError, MetricsError};
 
@@ -103,7 +102,7 @@ impl Catalog {
     pub fn from_json(text: &str) -> Result<Catalog, ImportError> {
         let mut de = serde_json::Deserializer::from_str(text);
         let raw: RawCatalog = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let (field, message) = crate::import::split_serde_error(e.path().to_string(), e.inner().to_string());
+            let (field, message) = crate::error::split_serde_error(e.path().to_string(), e.inner().to_string());
             ImportError::Catalog { field, message }
         })?;
         raw.into_catalog()
@@ -299,6 +298,28 @@ impl RawCatalog {
             tax_rates_bps: self.tax_rates_bps,
         })
     }
+}
+
+/// What a discount takes off one period's gross amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountOff {
+    /// `round(gross × percent ÷ 100)`, half away from zero.
+    Percent(Decimal),
+    /// `min(amount_off[currency], gross)`; nothing in a currency it lacks.
+    Fixed(BTreeMap<Currency, i64>),
+}
+
+/// Which service periods a discount applies to, counted from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountDuration {
+    /// The period starting exactly at `start`.
+    Once,
+    /// Periods starting in `[start, start + months calendar months)`.
+    Repeating { months: u32 },
+    /// Every period starting at or after `start`.
+    Forever,
 }
 
 #[cfg(test)]

@@ -63,3 +63,24 @@ pub enum ImportError {
     #[error("{total} bad line(s) in the events file; first: {}", errors.first().map(ToString::to_string).unwrap_or_default())]
     Lines { errors: Vec<LineError>, total: usize },
 }
+
+/// Splits a serde message into the field at fault and the reason: the path
+/// when it is not the root, the name in "missing field `x`", and without
+/// serde_json's " at line 1 column 9" suffix.
+pub(crate) fn split_serde_error(path: String, message: String) -> (Option<String>, String) {
+    let message = match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
+        _ => message,
+    };
+    let prefix = if path == "." || path.is_empty() { None } else { Some(path) };
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some(name) = rest.strip_suffix('`') {
+            let field = match prefix {
+                Some(p) => format!("{p}.{name}"),
+                None => name.to_string(),
+            };
+            return (Some(field), "missing".to_string());
+        }
+    }
+    (prefix, message)
+}

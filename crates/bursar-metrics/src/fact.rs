@@ -28,14 +28,13 @@
 //! spend each become one fact.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use bursar_domain::money::Currency;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::decimal::Decimal;
-use crate::import::{Effective, EventBody, ImportEvent, TrialOutcomeName};
+pub use crate::catalog::{DiscountDuration, DiscountOff};
+use crate::event::{Effective, EventBody, ImportEvent, TrialOutcomeName};
 use crate::time::Month;
 use crate::MetricsError;
 
@@ -76,28 +75,6 @@ pub enum TrialOutcome {
     PastDue,
     /// Ended without converting.
     Expired,
-}
-
-/// What a discount takes off one period's gross amount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscountOff {
-    /// `round(gross × percent ÷ 100)`, half away from zero.
-    Percent(Decimal),
-    /// `min(amount_off[currency], gross)`; nothing in a currency it lacks.
-    Fixed(BTreeMap<Currency, i64>),
-}
-
-/// Which service periods a discount applies to, counted from its start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscountDuration {
-    /// The period starting exactly at `start`.
-    Once,
-    /// Periods starting in `[start, start + months calendar months)`.
-    Repeating { months: u32 },
-    /// Every period starting at or after `start`.
-    Forever,
 }
 
 /// A coupon as applied to one subscription.
@@ -345,7 +322,7 @@ pub fn from_import_event(ev: &ImportEvent, catalog: &Catalog) -> Result<Fact, Me
         B::PricingPageViewed(_) => FactKind::Step { name: "pricing_page.viewed".into() },
         B::CheckoutStarted(_) => FactKind::Step { name: "checkout.started".into() },
         B::SubscriptionCreated(b) => {
-            use crate::import::CreatedStatus as S;
+            use crate::event::CreatedStatus as S;
             FactKind::SubscriptionCreated(NewSubscription {
                 subscription_id: b.subscription_id.clone(),
                 plan_id: b.plan_id.clone(),

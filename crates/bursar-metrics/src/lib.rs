@@ -48,6 +48,7 @@ pub mod decimal;
 pub mod drill;
 pub mod engine;
 mod error;
+mod event;
 pub mod fact;
 pub mod funnel;
 pub mod generate;
