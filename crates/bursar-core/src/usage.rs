@@ -368,4 +368,3 @@ mod tests {
         assert_eq!(crossed(0, 10, 0), Vec::<i64>::new(), "no limit, no thresholds");
     }
 }
-

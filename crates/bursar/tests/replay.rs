@@ -113,9 +113,15 @@ struct Case<'a> {
     status: u16,
 }
 
-/// Runs one case: the request, cut off by the crash; a new process; the
-/// retry. Returns the retried answer.
+/// Runs one case: the request, cut off by the crash just before it answers;
+/// a new process; the retry. Returns the retried answer.
 async fn crash_then_retry(env: &Env, client: &reqwest::Client, key: &str, case: &Case<'_>) -> Value {
+    crash_at_then_retry(env, client, key, case, &case.path).await
+}
+
+/// The same, with the crash at `fault` (a path, or `provider_call`: after
+/// the business commit, before the provider is called).
+async fn crash_at_then_retry(env: &Env, client: &reqwest::Client, key: &str, case: &Case<'_>, fault: &str) -> Value {
     let mut before = Vec::new();
     for t in case.tables {
         before.push(env.count(t).await);
@@ -129,7 +135,7 @@ async fn crash_then_retry(env: &Env, client: &reqwest::Client, key: &str, case: 
             .json(&case.body)
             .send()
     };
-    let server = env.serve(Some(&case.path)).await;
+    let server = env.serve(Some(fault)).await;
     let first = send().await;
     assert!(first.is_err(), "{}: the first request was answered: {:?}", case.name, first.map(|r| r.status()));
     server.wait_ended();
@@ -179,7 +185,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     // What the cases need, set up without faults.
-    let (customer, course) = {
+    let (customer, customer2, course) = {
         let _server = env.serve(None).await;
         let post = |path: &str, body: Value| {
             let req = client.post(format!("{}{path}", env.base())).bearer_auth(&key).json(&body);
@@ -194,20 +200,25 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         };
         let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
         post("/v1/catalog/import", doc).await;
-        let cus = post("/v1/customers", json!({"country": "US", "email": "lea@example.com"})).await;
-        let cus = cus["id"].as_str().unwrap().to_string();
         let mut cfg = bursar_providers::stripe::StripeConfig::new(SECRET_KEY, vec![]);
         cfg.api_base = fake.base_url().to_string();
         let stripe = bursar_providers::stripe::StripeConnector::new(cfg).unwrap();
-        let sc = stripe
-            .ensure_customer(&bursar_providers::CustomerInfo { customer_id: cus.clone(), ..Default::default() })
-            .await
-            .unwrap();
-        post(
-            &format!("/v1/customers/{cus}/payment_methods"),
-            json!({"provider": "stripe", "token": "pm_card_visa", "provider_customer": sc}),
-        )
-        .await;
+        let mut learners = Vec::new();
+        for email in ["lea@example.com", "max@example.com"] {
+            let cus = post("/v1/customers", json!({"country": "US", "email": email})).await;
+            let cus = cus["id"].as_str().unwrap().to_string();
+            let sc = stripe
+                .ensure_customer(&bursar_providers::CustomerInfo { customer_id: cus.clone(), ..Default::default() })
+                .await
+                .unwrap();
+            post(
+                &format!("/v1/customers/{cus}/payment_methods"),
+                json!({"provider": "stripe", "token": "pm_card_visa", "provider_customer": sc}),
+            )
+            .await;
+            learners.push(cus);
+        }
+        let cus = learners[0].clone();
         let ins = post("/v1/instructors", json!({"external_id": "u-ana", "name": "Ana", "tier": "standard"})).await;
         let course = post(
             "/v1/courses",
@@ -218,7 +229,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         .await;
         let course = course["id"].as_str().unwrap().to_string();
         post(&format!("/v1/courses/{course}/publish"), json!({})).await;
-        (cus, course)
+        (cus, learners[1].clone(), course)
     };
     let ins: String = {
         let db = env.db().await;
@@ -316,4 +327,50 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     };
     crash_then_retry(&env, &client, &key, &refund).await;
     assert_eq!(fake.objects("refund").len(), 1, "one refund at Stripe");
+
+    // The crash comes after the business commit and before Stripe is
+    // called: the retry replays the answer stored with the commit (the
+    // payment still pending), and the recovery charges once.
+    let (subs, refunds) = (fake.objects("payment_intent").len(), fake.objects("refund").len());
+    let subscription = Case {
+        name: "subscription-before-charge",
+        path: "/v1/subscriptions".into(),
+        body: json!({"customer": customer2, "plan": "grow", "trial": false}),
+        tables: &["subscriptions", "payments"],
+        status: 200,
+    };
+    let sub = crash_at_then_retry(&env, &client, &key, &subscription, "provider_call").await;
+    let invoice: String = {
+        let db = env.db().await;
+        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
+            .bind(sub["id"].as_str().unwrap())
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        db.close().await;
+        id
+    };
+    let recover = || {
+        let out = env.command(&["billing", "run"], None).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    recover();
+    assert_eq!(fake.objects("payment_intent").len(), subs + 1, "one charge at Stripe after the recovery");
+    let refund = Case {
+        name: "invoice-refund-before-provider",
+        path: format!("/v1/invoices/{invoice}/refund"),
+        body: json!({"amount": 500}),
+        tables: &["credit_notes", "refunds"],
+        status: 200,
+    };
+    crash_at_then_retry(&env, &client, &key, &refund, "provider_call").await;
+    recover();
+    assert_eq!(fake.objects("refund").len(), refunds + 1, "one refund at Stripe after the recovery");
+    let db = env.db().await;
+    let open: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM payments WHERE status <> 'completed'")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "no payment left open");
+    db.close().await;
 }

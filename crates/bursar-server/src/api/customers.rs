@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use bursar_core::customers::{
-    self, balance, BalanceTransaction, BalanceTransactionCreate, Customer, CustomerCreate, CustomerRow, CustomerUpdate,
+    self, balance, BalanceTransaction, BalanceTransactionCreate, Customer, CustomerCreate, CustomerUpdate,
     DeletedCustomer, ListFilter,
 };
 use serde::Deserialize;
@@ -26,12 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_customer, list_customers))
         .routes(routes!(get_customer, update_customer, delete_customer))
         .routes(routes!(create_balance_transaction, list_balance_transactions))
-}
-
-/// A customer of the caller's mode that is not deleted (404 on `id`
-/// otherwise).
-pub(crate) async fn load_live(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CustomerRow> {
-    Ok(customers::live(state, caller.livemode, id).await?)
 }
 
 #[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreate,

@@ -249,21 +249,6 @@ pub(crate) async fn refund_for(
     Ok(invoices::refund_in_tx(state, &actor(caller), id, body).await?)
 }
 
-/// After a credit note: refunds that go through a provider are sent once
-/// it is committed (a sandbox refund is already done). Returns the
-/// transaction to answer in: the same one when nothing was sent, else a
-/// new one.
-pub(crate) async fn send_refunds(state: &AppState, tx: Tx, credit_note: &str) -> ApiResult<Tx> {
-    let mut tx = tx;
-    let pending = bursar_core::refunds::pending_of(&mut tx, credit_note).await?;
-    if pending.is_empty() {
-        return Ok(tx);
-    }
-    tx.commit().await?;
-    bursar_core::refunds::send_after_commit(state, &pending).await;
-    Ok(state.db.begin().await?)
-}
-
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",
     responses((status = 200, body = BillingRun)), security(("api_key" = [])))]
 async fn run_billing(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<BillingRun>> {
