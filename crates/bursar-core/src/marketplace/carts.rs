@@ -7,7 +7,7 @@ use crate::common::secs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::idempotency::Reply;
-use crate::sessions::PlanFields;
+use crate::plan_choice::PlanFields;
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_domain::money::Currency;
 use bursar_store::catalog::{PlanRow, PriceRow};
@@ -128,7 +128,7 @@ pub(super) type CartPlan = (PlanRow, PriceRow);
 
 /// A session as the cart would open it now (not stored): a subscription
 /// session when the cart starts one, with its items beside the plan.
-pub(super) fn session_of(
+pub(crate) fn session_of(
     cart: &CartRow,
     livemode: bool,
     items: &[Item],
@@ -170,7 +170,7 @@ pub(super) fn session_of(
 /// transaction itself, so a request never holds one connection while it
 /// waits for a second (on PostgreSQL both come from one pool, and under
 /// load every connection could be held that way).
-pub(super) async fn priced_items(
+pub(crate) async fn priced_items(
     conn: &mut sqlx::AnyConnection,
     livemode: bool,
     cart: &CartRow,
@@ -226,7 +226,7 @@ const CART_PLAN: PlanFields = PlanFields {
 /// The cart's subscription with the plan's current price. `strict`: a plan
 /// that can no longer be sold is an error (checkout); else it is shown as
 /// unavailable and left out.
-pub(super) async fn cart_plan(
+pub(crate) async fn cart_plan(
     conn: &mut sqlx::AnyConnection,
     livemode: bool,
     cart: &CartRow,
@@ -234,7 +234,7 @@ pub(super) async fn cart_plan(
 ) -> Result<(Option<CartPlan>, Option<CartSubscription>)> {
     let Some(plan_id) = &cart.plan_id else { return Ok((None, None)) };
     let interval = cart.billing_interval.clone().unwrap_or_else(|| "month".into());
-    let chosen = crate::sessions::choose_plan(
+    let chosen = crate::plan_choice::choose_plan(
         &mut *conn,
         livemode,
         plan_id,
@@ -376,7 +376,7 @@ async fn add_item(tx: &mut Tx, livemode: bool, cart: &CartRow, course_id: &str, 
 }
 
 /// The courses an item stands for: a bundle's, or the course itself.
-pub(super) async fn covered(tx: &mut Tx, id: &str) -> Result<Vec<String>> {
+pub(crate) async fn covered(tx: &mut Tx, id: &str) -> Result<Vec<String>> {
     let members = store::bundle_items(&mut **tx, id).await?;
     Ok(if members.is_empty() { vec![id.to_string()] } else { members })
 }
@@ -515,9 +515,16 @@ async fn choose_cart_plan(
     b: &CartSubscriptionSet,
     fields: &PlanFields,
 ) -> Result<()> {
-    let (plan, price, quantity) =
-        crate::sessions::choose_plan(tx, livemode, &b.plan, b.interval.as_deref(), b.quantity, &cart.currency, fields)
-            .await?;
+    let (plan, price, quantity) = crate::plan_choice::choose_plan(
+        tx,
+        livemode,
+        &b.plan,
+        b.interval.as_deref(),
+        b.quantity,
+        &cart.currency,
+        fields,
+    )
+    .await?;
     cart.plan_id = Some(plan.id);
     cart.billing_interval = Some(price.interval);
     cart.quantity = quantity;

@@ -1,14 +1,15 @@
 //! The marketplace's money: a paid cart becomes an order with enrollments,
 //! every sale is split between instructor, affiliate and platform in the
 //! ledger, refunds claw the split back, and monthly payout runs pay what
-//! is due. The split rule itself is `bursar_domain::marketplace`.
+//! is due. The split rule itself is `bursar_domain::marketplace`. What
+//! reaches into checkout and refunds (a cart's checkout, an order's refund)
+//! is `crate::purchases`, above this module.
 //!
-//! Dependencies point one way: `cart_checkout` → `carts`; `payouts` →
+//! Dependencies point one way: `payouts` →
 //! `payout_run`, `earnings`, `csv`; `affiliates` → `carts`; every module →
 //! `shared`.
 
 pub mod affiliates;
-pub mod cart_checkout;
 pub mod cart_preview;
 pub mod carts;
 mod clawback;

@@ -49,16 +49,6 @@ pub struct ResultsParams {
     pub goal: Option<String>,
 }
 
-/// The results of an experiment for one goal.
-pub(crate) async fn results_for(
-    state: &AppState,
-    livemode: bool,
-    key: &str,
-    goal: Option<&str>,
-) -> ApiResult<ExperimentResults> {
-    Ok(experiments::results_for(state, livemode, key, goal).await?)
-}
-
 #[utoipa::path(get, path = "/v1/experiments/{key}/results", tag = "experiments", params(
         ("key" = String, Path, description = "Experiment key (`pricing_page`)"), ResultsParams),
     responses((status = 200, body = ExperimentResults), (status = 400, body = crate::error::ErrorEnvelope),

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use bursar_core::subscriptions::invoices::{self, Invoice, InvoiceFilter, Tx};
+use bursar_core::subscriptions::invoices::{self, Invoice, InvoiceFilter};
 use bursar_core::subscriptions::{
     self as subs, BillingRun, CancelResult, ChangePreview, ChangeResult, Subscription, SubscriptionFilter,
 };
@@ -236,17 +236,6 @@ async fn refund_invoice(
 ) -> ApiResult<Response> {
     let out = invoices::refund(&state, &actor(&caller), &id, &body, &idem.reply(StatusCode::OK)).await?;
     idem.respond(StatusCode::OK, &out)
-}
-
-/// Refunds an invoice and returns the transaction to commit in, with the
-/// invoice as it now stands (provider refunds already sent).
-pub(crate) async fn refund_for(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    body: &InvoiceRefund,
-) -> ApiResult<(Tx, Invoice)> {
-    Ok(invoices::refund_in_tx(state, &actor(caller), id, body).await?)
 }
 
 #[utoipa::path(post, path = "/v1/billing/run", tag = "subscriptions",

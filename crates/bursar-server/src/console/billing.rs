@@ -7,7 +7,6 @@ use super::customers::{
     after_action, chrome, mode_of, money, page, when, ActionForm, Chrome, InvoiceLine, ModeQuery, Staff, StaffForm,
     PAGE,
 };
-use crate::api::payments::PAYMENT_STATUSES;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::CsrfForm;
 use crate::state::AppState;
@@ -17,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use bursar_core::payments::methods::PAYMENT_STATUSES;
 use bursar_core::subscriptions::coupons::{self, CouponCreate};
 use bursar_core::subscriptions::{self as subs, SubscriptionCancel};
 use bursar_core::{Actor, Reply};
@@ -705,14 +705,14 @@ fn pct(x: f64) -> String {
 /// p-value, and the sample-ratio check (`?goal=`, default `cta_click`).
 async fn experiment_page(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
-    let key = crate::api::experiments::PRICING_PAGE.key;
-    let r = match crate::api::experiments::results_for(&state, livemode, key, q.q.as_deref()).await {
+    let key = bursar_core::experiments::PRICING_PAGE.key;
+    let r = match bursar_core::experiments::results_for(&state, livemode, key, q.q.as_deref()).await {
         Ok(r) => r,
-        Err(e) => return e.into_response(),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let mut goals = r.goals.clone();
-    if !goals.iter().any(|g| g == crate::api::experiments::CTA_CLICK) {
-        goals.insert(0, crate::api::experiments::CTA_CLICK.to_string());
+    if !goals.iter().any(|g| g == bursar_core::experiments::CTA_CLICK) {
+        goals.insert(0, bursar_core::experiments::CTA_CLICK.to_string());
     }
     page(ExperimentsPage {
         chrome: chrome(&s, livemode),

@@ -5,7 +5,6 @@
 //! API, and is written to the audit log in the same transaction.
 
 use super::current_session;
-use crate::api::subscriptions::{self as subs, InvoiceRefund};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, CsrfForm};
 use crate::state::AppState;
@@ -19,6 +18,7 @@ use axum::{Form, Router};
 use bursar_core::auth::StaffSession;
 use bursar_core::customers::account::{self, InvoiceRow};
 use bursar_core::customers::CustomerRow;
+use bursar_core::subscriptions::invoices::{self as invoices, InvoiceRefund};
 use bursar_core::Actor;
 use bursar_domain::money::{format_money_in, Currency, Locale, Money};
 use serde::de::DeserializeOwned;
@@ -394,7 +394,9 @@ async fn refund(
             refund_to: f.refund_to.clone(),
             reason: f.reason.clone().filter(|r| !r.trim().is_empty()),
         };
-        let (mut tx, out) = subs::refund_for(&state, &staff_caller(&s, livemode), &id, &body).await?;
+        let caller = staff_caller(&s, livemode);
+        let actor = bursar_core::Actor::api_key(caller.livemode, &caller.key_id);
+        let (mut tx, out) = invoices::refund_in_tx(&state, &actor, &id, &body).await?;
         let note = out.credit_notes.last().map(|n| n.id.clone());
         bursar_core::events::audit_in(
             &mut tx,

@@ -265,7 +265,7 @@ async fn render_home(
     let locale = locale_of(&customer);
     let mut tx = state.db.begin().await?;
     let now = bursar_core::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let currency = crate::api::customers::billing_currency_of(&customer);
+    let currency = bursar_core::customers::billing_currency_of(&customer);
     let credit = bursar_core::billing::credit_balance(&mut tx, s.livemode, &customer.id, currency.code()).await?;
     drop(tx);
 
@@ -769,7 +769,7 @@ async fn upgrade_prompt(
         let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
         let (headline, detail, target) = match (&q.metric, &q.feature) {
             (Some(m), _) => {
-                let metric = crate::api::usage::load_metric(&state, s.livemode, m, "metric").await?;
+                let metric = bursar_core::usage::load_metric(&state, s.livemode, m, "metric").await?;
                 let (e, _, _) = crate::api::usage::metric_state(&state, s.livemode, &customer, &metric, 1).await?;
                 let used = format_integer(e.used.unwrap_or(0), locale);
                 let limit = match e.limit {

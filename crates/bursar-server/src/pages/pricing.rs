@@ -395,7 +395,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     let mode = if livemode { "l" } else { "t" };
     let seen = crate::web::cookie(headers, SEEN_COOKIE).unwrap_or("").to_string();
     if preview.is_none() && !is_bot(headers) && !seen.contains(mode) {
-        let key = crate::api::experiments::PRICING_PAGE.key;
+        let key = bursar_core::experiments::PRICING_PAGE.key;
         match bursar_store::experiments::expose(state.db.writer(), livemode, key, &visitor, variant.key, state.now_ms())
             .await
         {
@@ -435,8 +435,8 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
     let livemode = q.mode.as_deref() != Some("test");
     let visitor = visitor_of(&headers);
     if let Some(v) = &visitor {
-        let key = crate::api::experiments::PRICING_PAGE.key;
-        let goal = crate::api::experiments::CTA_CLICK;
+        let key = bursar_core::experiments::PRICING_PAGE.key;
+        let goal = bursar_core::experiments::CTA_CLICK;
         if let Err(e) =
             bursar_store::experiments::convert(state.db.writer(), livemode, key, v, goal, state.now_ms()).await
         {

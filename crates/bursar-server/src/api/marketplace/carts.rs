@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use bursar_core::marketplace::cart_checkout::{self, CartCheckout};
 use bursar_core::marketplace::carts::{self, Cart, CartCoupon, CartCreate, CartItemAdd, CartSubscriptionSet};
+use bursar_core::purchases::cart_checkout::{self, CartCheckout};
 
 #[utoipa::path(post, path = "/v1/carts", tag = "marketplace", request_body = CartCreate,
     responses((status = 201, body = Cart), (status = 400, body = crate::error::ErrorEnvelope),

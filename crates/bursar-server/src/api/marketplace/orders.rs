@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use bursar_core::marketplace::enrollments::{self, Enrollment};
-use bursar_core::marketplace::orders::{self, Order, OrderRefund};
+use bursar_core::marketplace::orders::{self, Order};
+use bursar_core::purchases::order_refunds::{self, OrderRefund};
 use bursar_core::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -70,7 +71,7 @@ pub(super) async fn refund_order(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<OrderRefund>,
 ) -> ApiResult<Response> {
-    let out = orders::refund(&state, &actor(&caller), &id, b, &idem.reply(StatusCode::OK)).await?;
+    let out = order_refunds::refund(&state, &actor(&caller), &id, b, &idem.reply(StatusCode::OK)).await?;
     idem.respond(StatusCode::OK, &out)
 }
 

@@ -1,11 +1,11 @@
 //! A cart's checkout: the session that sells what the cart holds.
 
-use super::carts::{cart_plan, covered, priced_items, session_of};
 use crate::actor::Actor;
 use crate::basket;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::idempotency::Reply;
+use crate::marketplace::carts::{cart_plan, covered, priced_items, session_of};
 use crate::sessions::{self, Session};
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_store::marketplace as store;
