@@ -24,6 +24,7 @@ pub mod demo;
 pub mod demo_market;
 pub mod documents;
 pub mod emails;
+pub mod entitlements;
 pub mod error;
 pub mod events;
 pub mod experiments;

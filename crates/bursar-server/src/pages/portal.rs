@@ -31,6 +31,8 @@ use bursar_store::{customers, dunning};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+mod prompt;
+
 const COOKIE: &str = "bursar_portal";
 
 pub fn router() -> Router<AppState> {
@@ -43,7 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/methods/{id}/default", post(method_default))
         .route("/portal/methods/{id}/remove", post(method_remove))
         .route("/portal/invoices/{id}/pdf", get(invoice_pdf))
-        .route("/embed/upgrade/{token}", get(upgrade_prompt))
+        .route("/embed/upgrade/{token}", get(prompt::upgrade_prompt))
 }
 
 fn html(status: StatusCode, t: impl Template) -> Response {
@@ -736,118 +738,4 @@ async fn invoice_pdf(State(state): State<AppState>, Learner(s): Learner, Path(id
             .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
-}
-
-#[derive(Deserialize)]
-struct PromptQuery {
-    metric: Option<String>,
-    feature: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "portal/prompt.html")]
-struct PromptPage {
-    lang: String,
-    headline: String,
-    detail: String,
-    button: Option<(String, String)>,
-}
-
-/// The upgrade prompt a platform frames: what was reached and the plan
-/// that lifts it, with a button to the portal's change preview.
-async fn upgrade_prompt(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    Query(q): Query<PromptQuery>,
-) -> Response {
-    let found = store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await;
-    let Ok(Some(s)) = found else { return ended() };
-    let result: ApiResult<Response> = async {
-        let customer =
-            customers::get(state.db.reader(), s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
-        let locale = locale_of(&customer);
-        let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
-        let (headline, detail, target) = match (&q.metric, &q.feature) {
-            (Some(m), _) => {
-                let metric = bursar_core::usage::load_metric(&state, s.livemode, m, "metric").await?;
-                let (e, _, _) = crate::api::usage::metric_state(&state, s.livemode, &customer, &metric, 1).await?;
-                let used = format_integer(e.used.unwrap_or(0), locale);
-                let limit = match e.limit {
-                    Some(Limit::Limited(n)) => format_integer(i64::try_from(n).unwrap_or(i64::MAX), locale),
-                    _ => "unlimited".into(),
-                };
-                let headline = if e.allowed {
-                    format!(
-                        "{} left this period",
-                        e.remaining.map_or_else(|| "Plenty".into(), |r| format_integer(r, locale))
-                    )
-                } else {
-                    "You've reached your plan's limit".to_string()
-                };
-                let detail = match &e.upgrade {
-                    Some(u) => {
-                        let more = match &u.limit {
-                            Some(Limit::Limited(n)) => format_integer(i64::try_from(*n).unwrap_or(i64::MAX), locale),
-                            _ => "unlimited".into(),
-                        };
-                        format!("{}: {used} of {limit} used. {} gives you {more}.", metric.name, u.name)
-                    }
-                    None => format!("{}: {used} of {limit} used.", metric.name),
-                };
-                (headline, detail, e.upgrade.map(|u| (u.plan, u.name)))
-            }
-            (None, Some(f)) => {
-                let plan = current.as_ref().map(|c| &c.1);
-                let up = if bursar_core::usage::has_flag(plan, f) {
-                    None
-                } else {
-                    bursar_core::usage::upgrade_for_flag(&state.db, s.livemode, f, plan).await?
-                };
-                let label = f.replace('_', " ");
-                match up {
-                    Some(p) => {
-                        (format!("Unlock {label}"), format!("{} includes {label}.", p.name), Some((p.code, p.name)))
-                    }
-                    None => (format!("{label} is included"), "Your plan already has it.".into(), None),
-                }
-            }
-            _ => return Err(ApiError::invalid("metric", "give metric or feature")),
-        };
-        // The button opens the portal (the whole window, not the frame) on
-        // the change preview, or on the portal when there is no plan yet.
-        let button = target.map(|(code, name)| {
-            let next = match &current {
-                Some((sub, _)) => format!("/portal/change?subscription={}&plan={code}", sub.id),
-                None => "/portal".to_string(),
-            };
-            let href = format!("/portal/enter/{token}?next={}", percent_encode(&next));
-            (href, format!("Upgrade to {name}"))
-        });
-        let page = PromptPage { lang: locale.tag().to_string(), headline, detail, button };
-        let body = page.render().map_err(|_| ApiError::internal())?;
-        let ancestors = if state.config.embed_frame_ancestors.is_empty() {
-            "'self'".to_string()
-        } else {
-            state.config.embed_frame_ancestors.join(" ")
-        };
-        Ok((
-            [
-                (header::CACHE_CONTROL, "no-store".to_string()),
-                (header::CONTENT_SECURITY_POLICY, format!("frame-ancestors {ancestors}")),
-            ],
-            Html(body),
-        )
-            .into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| e.into_response())
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
