@@ -20,6 +20,7 @@ mod invoices;
 mod learning;
 mod ledger;
 mod marketplace;
+mod marketplace_refunds;
 mod marketplace_search;
 mod operations;
 mod pages;
