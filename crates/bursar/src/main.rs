@@ -1,7 +1,6 @@
 //! The `bursar` command.
 
 mod analyze;
-mod bench;
 
 use anyhow::{bail, Context, Result};
 use bursar_core::admin::{self, Db};
@@ -74,7 +73,7 @@ enum Command {
     /// Benchmarks whose results go into BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
-        command: bench::BenchCommand,
+        command: bursar_bench::BenchCommand,
     },
     /// Psychometrics of exported forms, from files.
     Analyze {
@@ -316,7 +315,7 @@ async fn run(cli: Cli) -> Result<()> {
             admin::save_staff(&db, &email, &name, &password, now).await?;
             println!("staff account {email} saved");
         }
-        Command::Bench { command } => bench::run(command, &config).await?,
+        Command::Bench { command } => bursar_bench::run(command, &config).await?,
         Command::Billing { command: BillingCommand::Run } => {
             let db = open(&config).await?;
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
@@ -325,7 +324,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Dev { command: DevCommand::SeedDue { subscriptions } } => {
             let db = open(&config).await?;
-            bench::seed_due(&db, subscriptions, bursar_domain::clock::to_millis(jiff::Timestamp::now())).await?;
+            bursar_bench::seed_due(&db, subscriptions, bursar_domain::clock::to_millis(jiff::Timestamp::now())).await?;
             println!("seeded {subscriptions} due subscriptions");
             db.close().await;
         }
