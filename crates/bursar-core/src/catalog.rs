@@ -11,7 +11,8 @@ use crate::idempotency::Reply;
 use bursar_domain::catalog::{CatalogDoc, Interval, Limit, PriceSpec, TaxBehavior};
 use bursar_domain::id::{is_valid, new_id, IdKind};
 use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};
-use bursar_store::catalog::{self, PlanRow, PriceRow, ProductRow};
+use bursar_store::catalog::{self, ProductRow};
+pub use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::{events, DbError, Tx};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -286,6 +287,13 @@ pub fn flag(param: &str, v: Option<&str>) -> OpResult<bool> {
         Some("true") => Ok(true),
         Some(_) => Err(Error::invalid(param, format!("`{param}` must be true or false"))),
     }
+}
+
+/// What is on sale in a mode: the active plans and their active prices, as
+/// rows (the pricing page lays them out itself).
+pub async fn offered(ctx: &Ctx, livemode: bool) -> OpResult<(Vec<PlanRow>, Vec<PriceRow>)> {
+    let r = ctx.db.reader();
+    Ok((catalog::plans(r, livemode, None, false).await?, catalog::prices_of(r, livemode, None, false).await?))
 }
 
 /// Plans of the actor's mode with their prices, optionally of one product;

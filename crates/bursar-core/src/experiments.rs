@@ -189,3 +189,10 @@ pub async fn expose(ctx: &Ctx, livemode: bool, key: &str, visitor: &str, variant
     store::expose(ctx.db.writer(), livemode, key, visitor, variant, ctx.now_ms()).await?;
     Ok(())
 }
+
+/// Logs that a visitor reached a goal (once per goal, and only for a
+/// visitor who was shown the experiment); the pages' own clicks.
+pub async fn convert(ctx: &Ctx, livemode: bool, key: &str, visitor: &str, goal: &str) -> Result<()> {
+    store::convert(ctx.db.writer(), livemode, key, visitor, goal, ctx.now_ms()).await?;
+    Ok(())
+}

@@ -16,8 +16,8 @@ use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bursar_core::catalog::{PlanRow, PriceRow};
 use bursar_domain::money::{format_integer, format_money, Currency, Locale, Money};
-use bursar_store::catalog::{self, PlanRow, PriceRow};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -225,9 +225,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
         _ => "month",
     };
 
-    let r = state.db.reader();
-    let plans: Vec<PlanRow> = catalog::plans(r, livemode, None, false).await?;
-    let prices: Vec<PriceRow> = catalog::prices_of(r, livemode, None, false).await?;
+    let (plans, prices): (Vec<PlanRow>, Vec<PriceRow>) = bursar_core::catalog::offered(state, livemode).await?;
     let offered: BTreeSet<String> = prices.iter().map(|p| p.currency.clone()).collect();
     let currency = q
         .currency
@@ -396,9 +394,7 @@ async fn render(state: &AppState, headers: &HeaderMap, q: PricingQuery) -> crate
     let seen = crate::web::cookie(headers, SEEN_COOKIE).unwrap_or("").to_string();
     if preview.is_none() && !is_bot(headers) && !seen.contains(mode) {
         let key = bursar_core::experiments::PRICING_PAGE.key;
-        match bursar_store::experiments::expose(state.db.writer(), livemode, key, &visitor, variant.key, state.now_ms())
-            .await
-        {
+        match bursar_core::experiments::expose(state, livemode, key, &visitor, variant.key).await {
             Ok(_) => {
                 let value = format!("{}{mode}", seen.chars().filter(|c| matches!(c, 't' | 'l')).collect::<String>());
                 let cookie = crate::web::cookie_header(state, SEEN_COOKIE, &value, 31_536_000, "Lax");
@@ -437,9 +433,7 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
     if let Some(v) = &visitor {
         let key = bursar_core::experiments::PRICING_PAGE.key;
         let goal = bursar_core::experiments::CTA_CLICK;
-        if let Err(e) =
-            bursar_store::experiments::convert(state.db.writer(), livemode, key, v, goal, state.now_ms()).await
-        {
+        if let Err(e) = bursar_core::experiments::convert(&state, livemode, key, v, goal).await {
             tracing::warn!(error = %e, "pricing click not logged");
         }
     }
