@@ -10,7 +10,7 @@
 //! N(0, 1), discriminations in [0.6, 2.0], difficulties in [−2, 2]), so
 //! every run sends the same data.
 
-use super::{bench_server, drop_bench_schema, load, report};
+use super::{bench_server, drop_bench_schema, load, percentile_ms, report};
 use anyhow::Result;
 use bursar_server::Config;
 use rand::{Rng, SeedableRng};
@@ -153,8 +153,8 @@ pub async fn learning_bench(config: &Config, o: &LearningBench) -> Result<()> {
         "ingestion (HTTP):       {n_responses} responses in {secs:.2}s = {rate:.0} responses/s ({:.2} of raw); \
          per batch request p50 {:.0} ms p99 {:.0} ms",
         rate / raw,
-        percentile(&lat, 50.0) as f64 / 1_000.0,
-        percentile(&lat, 99.0) as f64 / 1_000.0,
+        percentile_ms(&lat, 0.50),
+        percentile_ms(&lat, 0.99),
     );
 
     // Dashboards of random learners over the whole data set.
@@ -178,21 +178,12 @@ pub async fn learning_bench(config: &Config, o: &LearningBench) -> Result<()> {
     report("learner dashboard", o.requests, secs, &lat);
     println!(
         "dashboard latency:      p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
-        percentile(&lat, 50.0) as f64 / 1_000.0,
-        percentile(&lat, 95.0) as f64 / 1_000.0,
-        percentile(&lat, 99.0) as f64 / 1_000.0
+        percentile_ms(&lat, 0.50),
+        percentile_ms(&lat, 0.95),
+        percentile_ms(&lat, 0.99)
     );
     b.server.shutdown().await?;
     b.db.close().await;
     drop_bench_schema(config).await?;
     Ok(())
-}
-
-/// The `p`th percentile of sorted latencies in microseconds (nearest rank).
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -182,8 +182,18 @@ where
     Ok((secs, all))
 }
 
+/// The percentile `p` (a fraction: 0.95) of latencies sorted in µs, by
+/// nearest rank, in ms.
+pub(crate) fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (sorted.len() as f64 * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+}
+
 pub(crate) fn report(what: &str, n: usize, secs: f64, lat: &[u64]) {
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0;
+    let pct = |p: f64| percentile_ms(lat, p);
     println!(
         "{what:<26} {n} in {secs:.2}s = {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
         n as f64 / secs,

@@ -71,6 +71,18 @@ impl Env {
         bursar_store::Db::connect(&cfg).await.unwrap()
     }
 
+    /// The first invoice of a subscription.
+    async fn invoice_of(&self, subscription: &str) -> String {
+        let db = self.db().await;
+        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
+            .bind(subscription)
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        db.close().await;
+        id
+    }
+
     async fn count(&self, table: &str) -> i64 {
         let db = self.db().await;
         let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
@@ -305,16 +317,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     };
     let sub = crash_then_retry(&env, &client, &key, &subscription).await;
     assert_eq!(fake.objects("payment_intent").len(), 1, "one charge at Stripe");
-    let invoice: String = {
-        let db = env.db().await;
-        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
-            .bind(sub["id"].as_str().unwrap())
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
-        db.close().await;
-        id
-    };
+    let invoice = env.invoice_of(sub["id"].as_str().unwrap()).await;
 
     // A refund sent to Stripe after the commit: one credit note, one
     // refund at Stripe.
@@ -340,16 +343,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         status: 200,
     };
     let sub = crash_at_then_retry(&env, &client, &key, &subscription, "provider_call").await;
-    let invoice: String = {
-        let db = env.db().await;
-        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
-            .bind(sub["id"].as_str().unwrap())
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
-        db.close().await;
-        id
-    };
+    let invoice = env.invoice_of(sub["id"].as_str().unwrap()).await;
     let recover = || {
         let out = env.command(&["billing", "run"], None).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
