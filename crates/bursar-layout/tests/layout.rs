@@ -22,27 +22,15 @@ fn no_module_cycles_in_any_crate() {
     assert!(report.is_empty(), "{report}");
 }
 
-/// Interface files that still read the store directly, until their reads
-/// move into the service layer. The list only shrinks: a file that no
-/// longer names the store must leave it, and no other file may join it.
-const STILL_USING_THE_STORE: &[&str] =
-    &["api/mod.rs", "api/usage.rs", "console/billing.rs", "pages/portal.rs", "pages/portal/prompt.rs"];
-
 #[test]
 fn interfaces_reach_the_store_only_through_the_service_layer() {
     let src = root().join("crates/bursar-server/src");
     let mut using = Vec::new();
     rust_files(&src, &mut using);
-    let using: Vec<String> = using
-        .into_iter()
-        .filter(|p| std::fs::read_to_string(p).unwrap().contains("bursar_store"))
-        .map(|p| p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/"))
-        .collect();
-    for f in &using {
-        assert!(STILL_USING_THE_STORE.contains(&f.as_str()), "{f} uses bursar_store: call a bursar_core operation");
-    }
-    for f in STILL_USING_THE_STORE {
-        assert!(using.iter().any(|u| u == f), "{f} no longer uses the store: take it off the list");
+    for p in using {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(!text.contains("bursar_store"), "{} uses bursar_store: call a bursar_core operation", p.display());
+        assert!(!text.contains("sqlx"), "{} uses sqlx: SQL lives in bursar-store", p.display());
     }
     for f in ["main.rs", "analyze.rs"] {
         let text = std::fs::read_to_string(root().join("crates/bursar/src").join(f)).unwrap();
@@ -84,11 +72,7 @@ fn crates_depend_only_downward() {
                 "bursar-charts",
             ],
         ),
-        // The store only while interface files remain on the list above.
-        (
-            "bursar-server",
-            &["bursar-domain", "bursar-core", "bursar-pdf", "bursar-charts", "bursar-providers", "bursar-store"],
-        ),
+        ("bursar-server", &["bursar-domain", "bursar-core", "bursar-pdf", "bursar-charts", "bursar-providers"]),
         ("bursar-bench", &["bursar-domain", "bursar-store", "bursar-core", "bursar-server", "bursar-providers"]),
         ("bursar", &["bursar-domain", "bursar-core", "bursar-server", "bursar-bench", "bursar-psychometrics"]),
         ("bursar-layout", &[]),
@@ -102,9 +86,6 @@ fn crates_depend_only_downward() {
             .unwrap_or_else(|| panic!("crate {name} has no entry in the layer table of this test"));
         for dep in crate_dependencies(&manifest) {
             assert!(ok.contains(&dep.as_str()), "{name} must not depend on {dep}");
-            if name == "bursar-server" && dep == "bursar-store" {
-                assert!(!STILL_USING_THE_STORE.is_empty(), "no server file uses the store: drop the dependency");
-            }
         }
     }
 }

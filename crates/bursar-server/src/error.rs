@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bursar_core::DbError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -113,18 +112,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response()
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        ApiError::from(bursar_core::Error::from(e))
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::from(bursar_core::Error::from(e))
     }
 }
 

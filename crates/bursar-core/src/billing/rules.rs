@@ -14,7 +14,7 @@ use bursar_store::payments::PaymentRow;
 
 use bursar_store::billing::SubscriptionRow;
 use bursar_store::customers::CustomerRow;
-use bursar_store::{clocks, ledger, Tx};
+use bursar_store::{ledger, Tx};
 
 /// One invoice line before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -72,12 +72,7 @@ pub async fn credit_balance(tx: &mut Tx, livemode: bool, customer_id: &str, curr
 
 /// The instant a customer lives at, by id.
 pub async fn now_for(tx: &mut Tx, customer: &CustomerRow, server_now: i64) -> Result<i64> {
-    if let Some(c) = &customer.test_clock_id {
-        if let Some(clock) = clocks::get(&mut **tx, c).await? {
-            return Ok(clock.frozen_time);
-        }
-    }
-    Ok(server_now)
+    crate::time::instant_of(&mut **tx, customer, server_now).await
 }
 
 /// The buyer as tax sees them: billing country, state, and a VAT id that

@@ -293,21 +293,20 @@ pub async fn refund(ctx: &Ctx, actor: &Actor, id: &str, input: &InvoiceRefund, r
     Ok(out)
 }
 
-/// Refunds an invoice and returns the transaction the caller commits in
-/// (after adding its own records), with the invoice as it stands. Provider
-/// refunds are sent first, after a commit of their own.
-pub async fn refund_in_tx(ctx: &Ctx, actor: &Actor, id: &str, input: &InvoiceRefund) -> Result<(Tx, Invoice)> {
+/// Refunds an invoice on behalf of `by` (a staff member): the credit note
+/// and the audit entry naming them commit together; provider refunds are
+/// sent after that commit. Returns the invoice as it then stands.
+pub async fn refund_audited(ctx: &Ctx, actor: &Actor, by: &Actor, id: &str, input: &InvoiceRefund) -> Result<Invoice> {
     let mut tx = ctx.db.begin().await?;
     let plain = Actor { kind: "api_key", ..actor.clone() };
     let cn = credit(ctx, &mut tx, &plain, id, input).await?;
+    let detail = serde_json::json!({"credit_note": cn.id, "amount": input.amount, "refund_to": input.refund_to,
+        "reason": input.reason});
+    crate::events::audit_in(&mut tx, by, "invoice.refunded", Some(id), &detail, ctx.now_ms()).await?;
     let pending = crate::refunds::pending_of(&mut tx, &cn.id).await?;
-    if !pending.is_empty() {
-        tx.commit().await?;
-        crate::refunds::send_after_commit(ctx, &pending).await;
-        tx = ctx.db.begin().await?;
-    }
-    let out = shown_by_id(&mut tx, actor.livemode, id).await?;
-    Ok((tx, out))
+    tx.commit().await?;
+    crate::refunds::send_after_commit(ctx, &pending).await;
+    read_by_id(ctx, actor.livemode, id).await
 }
 
 /// Pays an open invoice with the customer's default payment method. A

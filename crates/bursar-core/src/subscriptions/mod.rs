@@ -8,6 +8,7 @@
 pub mod coupons;
 pub mod invoices;
 pub mod portal;
+pub mod portal_view;
 pub mod test_clocks;
 
 use self::invoices::Invoice;

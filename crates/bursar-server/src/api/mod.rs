@@ -29,11 +29,7 @@ pub mod usage;
 pub mod webhook_endpoints;
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::middleware::IdemCtx;
 use crate::state::AppState;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use bursar_store::Tx;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -135,26 +131,6 @@ impl<T> ListResponse<T> {
         rows.truncate(limit as usize);
         ListResponse { object: "list", data: rows, has_more, url: url.to_string() }
     }
-}
-
-/// Serializes the response, stores it for the idempotency key inside the
-/// transaction, and commits: the change, its ledger entries, its events and
-/// its stored response land together or not at all.
-pub async fn commit_json<T: Serialize>(
-    mut tx: Tx,
-    idem: Option<&IdemCtx>,
-    status: StatusCode,
-    body: &T,
-) -> Result<Response, ApiError> {
-    let text = serde_json::to_string(body).map_err(|e| {
-        tracing::error!(error = %e, "response serialization failed");
-        ApiError::internal()
-    })?;
-    if let Some(ctx) = idem {
-        bursar_core::Reply::to(Some(ctx.with_status(status.as_u16()))).record(&mut tx, body).await?;
-    }
-    tx.commit().await?;
-    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
 /// Unix seconds, as the API shows instants.

@@ -16,6 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use bursar_core::auth::StaffSession;
+use bursar_core::browse;
 use bursar_core::payments::methods::PAYMENT_STATUSES;
 use bursar_core::subscriptions::coupons::{self, CouponCreate};
 use bursar_core::subscriptions::{self as subs, SubscriptionCancel};
@@ -23,9 +25,6 @@ use bursar_core::{Actor, Reply};
 use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::money::{Currency, Money};
-use bursar_store::auth::StaffSession;
-use bursar_store::billing as billing_store;
-use bursar_store::{catalog, payments as payment_store};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -78,12 +77,9 @@ async fn subscription_list(State(state): State<AppState>, Staff(s): Staff, Query
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| SUB_STATUSES.contains(&f.as_str()));
     let result: ApiResult<Response> = async {
-        let r = state.db.reader();
-        let mut rows =
-            billing_store::list_subscriptions(r, livemode, None, filter.as_deref(), q.after.as_deref(), PAGE + 1)
-                .await?;
+        let mut rows = browse::subscriptions(&state, livemode, filter.as_deref(), q.after.as_deref(), PAGE + 1).await?;
         let next = next_cursor(&mut rows, |x| x.id.clone());
-        let plans = catalog::plans(r, livemode, None, true).await?;
+        let (plans, _) = browse::catalog(&state, livemode).await?;
         Ok(page(SubscriptionsPage {
             chrome: chrome(&s, livemode),
             statuses: &SUB_STATUSES,
@@ -142,17 +138,9 @@ async fn render_subscription(
     notice: Option<String>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    if !is_valid(IdKind::Subscription, id) {
-        return Err(ApiError::not_found("id", "subscription", id));
-    }
-    let mut conn = state.db.reader().acquire().await?;
-    let sub = billing_store::subscription(&mut conn, livemode, id, "")
-        .await?
-        .ok_or_else(|| ApiError::not_found("id", "subscription", id))?;
-    let plans = catalog::plans(&mut *conn, livemode, None, true).await?;
+    let (sub, price, invoices) = browse::subscription(state, livemode, id).await?;
+    let (plans, _) = browse::catalog(state, livemode).await?;
     let plan_name = |pid: &str| plans.iter().find(|p| p.id == pid).map_or_else(|| pid.to_string(), |p| p.name.clone());
-    let price = catalog::price_by_id(&mut *conn, livemode, &sub.price_id).await?;
-    let invoices = billing_store::list_invoices(&mut *conn, livemode, None, Some(&sub.id), None, 100).await?;
     let can_cancel = !sub.cancel_at_period_end && matches!(sub.status.as_str(), "trialing" | "active" | "past_due");
     Ok(page(SubscriptionPage {
         chrome: chrome(s, livemode),
@@ -283,9 +271,7 @@ struct PaymentsPage {
 async fn payment_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let filter = q.q.clone().filter(|f| PAYMENT_STATUSES.contains(&f.as_str()));
-    let rows =
-        payment_store::list(state.db.reader(), livemode, None, None, filter.as_deref(), q.after.as_deref(), PAGE + 1)
-            .await;
+    let rows = browse::payments(&state, livemode, filter.as_deref(), q.after.as_deref(), PAGE + 1).await;
     let mut rows = match rows {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
@@ -420,7 +406,7 @@ async fn render_coupons(
     error: Option<(String, String)>,
     form: CouponForm,
 ) -> ApiResult<Response> {
-    let rows = billing_store::list_coupons(state.db.reader(), livemode).await?;
+    let rows = browse::coupons(state, livemode).await?;
     let (error, error_field) = error.map_or((None, String::new()), |(m, f)| (Some(m), f));
     Ok(page(CouponsPage {
         chrome: chrome(s, livemode),
@@ -623,9 +609,7 @@ struct PlansPage {
 async fn plan_list(State(state): State<AppState>, Staff(s): Staff, Query(q): Query<ModeQuery>) -> Response {
     let livemode = q.livemode();
     let result: ApiResult<Response> = async {
-        let r = state.db.reader();
-        let plans = catalog::plans(r, livemode, None, true).await?;
-        let prices = catalog::prices_of(r, livemode, None, false).await?;
+        let (plans, prices) = browse::catalog(&state, livemode).await?;
         Ok(page(PlansPage {
             chrome: chrome(&s, livemode),
             plans: plans

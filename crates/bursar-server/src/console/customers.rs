@@ -396,18 +396,7 @@ async fn refund(
         };
         let caller = staff_caller(&s, livemode);
         let actor = bursar_core::Actor::api_key(caller.livemode, &caller.key_id);
-        let (mut tx, out) = invoices::refund_in_tx(&state, &actor, &id, &body).await?;
-        let note = out.credit_notes.last().map(|n| n.id.clone());
-        bursar_core::events::audit_in(
-            &mut tx,
-            &staff_actor(&s, livemode),
-            "invoice.refunded",
-            Some(&id),
-            &serde_json::json!({"credit_note": note, "amount": amount, "refund_to": f.refund_to, "reason": f.reason}),
-            state.now_ms(),
-        )
-        .await?;
-        tx.commit().await?;
+        invoices::refund_audited(&state, &actor, &staff_actor(&s, livemode), &id, &body).await?;
         Ok(())
     }
     .await;

@@ -8,7 +8,6 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::CsrfForm;
-use crate::middleware::sha256_hex;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -19,15 +18,12 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use bursar_core::payments::methods;
 use bursar_core::subscriptions::invoices;
+use bursar_core::subscriptions::portal_view::{self as view, PortalSessionRow, SubscriptionRow};
 use bursar_core::subscriptions::{self as subs, SubscriptionCancel, SubscriptionChange};
-use bursar_core::{Actor, Reply};
+use bursar_core::{customers::CustomerRow, Actor, Reply};
 use bursar_domain::catalog::Limit;
 use bursar_domain::money::{format_date, format_integer, format_money_in, Locale};
 use bursar_domain::subscription::Status;
-use bursar_store::billing as billing_store;
-use bursar_store::catalog::{self, PlanRow};
-use bursar_store::portal::{self as store, PortalSessionRow};
-use bursar_store::{customers, dunning};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -98,7 +94,7 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<PortalSessionR
 /// pages' cart buys for them).
 pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<PortalSessionRow>> {
     let Some(token) = crate::web::cookie(headers, COOKIE) else { return Ok(None) };
-    Ok(store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await?)
+    Ok(view::signed_in(state, token).await?)
 }
 
 /// The learner signed in to the portal, as a handler's argument; without
@@ -163,8 +159,7 @@ fn landing(next: Option<&str>) -> &str {
 /// The platform's link: signs the learner in and drops the token from the
 /// address bar.
 async fn enter(State(state): State<AppState>, Path(token): Path<String>, Query(q): Query<EnterQuery>) -> Response {
-    let found = store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await;
-    let Ok(Some(s)) = found else { return ended() };
+    let Ok(Some(s)) = view::signed_in(&state, &token).await else { return ended() };
     let max_age = ((s.expires_at - state.now_ms()) / 1000).max(1);
     // Lax: the learner arrives from the platform's site.
     let cookie = crate::web::cookie_header(&state, COOKIE, &token, max_age, "Lax");
@@ -223,7 +218,7 @@ struct HomePage {
     back: Option<String>,
 }
 
-fn locale_of(c: &customers::CustomerRow) -> Locale {
+fn locale_of(c: &CustomerRow) -> Locale {
     c.locale.as_deref().and_then(|l| Locale::from_tag(l).ok()).unwrap_or(Locale::EnUs)
 }
 
@@ -262,28 +257,13 @@ async fn render_home(
     notice: Option<String>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    let r = state.db.reader();
-    let customer = customers::get(r, s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
-    let locale = locale_of(&customer);
-    let mut tx = state.db.begin().await?;
-    let now = bursar_core::billing::now_for(&mut tx, &customer, state.now_ms()).await?;
-    let currency = bursar_core::customers::billing_currency_of(&customer);
-    let credit = bursar_core::billing::credit_balance(&mut tx, s.livemode, &customer.id, currency.code()).await?;
-    drop(tx);
-
-    let plans = catalog::plans(r, s.livemode, None, false).await?;
-    let prices = catalog::prices_of(r, s.livemode, None, false).await?;
+    let home = view::home(state, s).await?;
+    let customer = &home.customer;
+    let locale = locale_of(customer);
     let mut sub_views = Vec::new();
-    let all = billing_store::subscriptions_of(r, s.livemode, &customer.id).await?;
-    let live: Vec<_> = all
-        .into_iter()
-        .filter(|x| Status::parse(&x.status).is_some_and(|st| st.grants_access() || st == Status::Paused))
-        .collect();
-    for sub in &live {
-        let plan = plans.iter().find(|p| p.id == sub.plan_id);
-        let price = catalog::price_by_id(r, s.livemode, &sub.price_id).await?;
+    for h in &home.held {
+        let sub = &h.sub;
         let per = if sub.interval == "year" { "year" } else { "month" };
-        let amount = price.as_ref().map_or(0, |p| p.amount.saturating_mul(sub.quantity));
         let renews = if sub.cancel_at_period_end {
             format!("Ends on {}", date(sub.current_period_end, locale))
         } else if let Some(until) = sub.pause_resumes_at {
@@ -293,73 +273,63 @@ async fn render_home(
         } else {
             format!("Renews on {}", date(sub.current_period_end, locale))
         };
-        let changes = plans
+        let changes = h
+            .options
             .iter()
-            .filter(|p| p.id != sub.plan_id && plan.is_none_or(|c| c.product_id == p.product_id))
-            .filter_map(|p| {
-                let pr = prices
-                    .iter()
-                    .find(|x| x.plan_id == p.id && x.currency == sub.currency && x.interval == sub.interval)?;
-                Some((
-                    p.code.clone(),
-                    p.name.clone(),
-                    format!("{} per {per}", money_in(pr.amount.saturating_mul(sub.quantity), &sub.currency, locale)),
-                ))
+            .map(|o| {
+                (o.code.clone(), o.name.clone(), format!("{} per {per}", money_in(o.amount, &sub.currency, locale)))
             })
             .collect();
         let active = matches!(Status::parse(&sub.status), Some(Status::Active | Status::Trialing));
         sub_views.push(SubView {
             id: sub.id.clone(),
-            plan: plan.map_or_else(|| sub.plan_id.clone(), |p| p.name.clone()),
+            plan: h.plan.as_ref().map_or_else(|| sub.plan_id.clone(), |p| p.name.clone()),
             status: sub.status.replace('_', " "),
-            price: format!("{} per {per}", money_in(amount, &sub.currency, locale)),
+            price: format!("{} per {per}", money_in(h.amount, &sub.currency, locale)),
             renews,
             can_change: active && !sub.cancel_at_period_end,
             can_cancel: active && !sub.cancel_at_period_end,
             changes,
         });
     }
-
-    // Usage against the current plan's limits, this period.
-    let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
-    let mut usage = Vec::new();
-    for m in bursar_store::usage::metrics(r, s.livemode).await?.iter().filter(|m| m.limit_key.is_some()) {
-        let limit = bursar_core::usage::limit_for(m, current.as_ref().map(|c| &c.1));
-        let (start, _) = bursar_core::usage::period_of(m, current.as_ref().map(|c| &c.0), now)?;
-        let used = bursar_core::usage::used(r, m, &customer.id, start).await?;
-        let (limit_text, percent) = match limit {
-            Limit::Unlimited => ("Unlimited".to_string(), None),
-            Limit::Limited(0) => ("Not included".to_string(), None),
-            Limit::Limited(n) => {
-                let n = i64::try_from(n).unwrap_or(i64::MAX);
-                (format_integer(n, locale), Some((used.saturating_mul(100) / n).clamp(0, 100)))
-            }
-        };
-        usage.push(UsageView { label: m.name.clone(), used: format_integer(used, locale), limit: limit_text, percent });
-    }
-
-    let invoices = billing_store::list_invoices(r, s.livemode, Some(&customer.id), None, None, 24)
-        .await?
-        .into_iter()
-        .filter(|i| i.number.is_some())
+    let usage = home
+        .usage
+        .iter()
+        .map(|u| {
+            let (limit, percent) = match u.limit {
+                Limit::Unlimited => ("Unlimited".to_string(), None),
+                Limit::Limited(0) => ("Not included".to_string(), None),
+                Limit::Limited(n) => {
+                    let n = i64::try_from(n).unwrap_or(i64::MAX);
+                    (format_integer(n, locale), Some((u.used.saturating_mul(100) / n).clamp(0, 100)))
+                }
+            };
+            UsageView { label: u.name.clone(), used: format_integer(u.used, locale), limit, percent }
+        })
+        .collect();
+    let invoices = home
+        .invoices
+        .iter()
         .map(|i| InvoiceView {
             number: i.number.clone().unwrap_or_default(),
             date: date(i.finalized_at.unwrap_or(i.created_at), locale),
             total: money_in(i.total, &i.currency, locale),
             status: i.status.clone(),
-            id: i.id,
+            id: i.id.clone(),
         })
         .collect();
-    let methods = dunning::methods_of(r, &customer.id)
-        .await?
-        .into_iter()
+    let methods = home
+        .methods
+        .iter()
         .map(|m| {
             let exp = match (m.exp_month, m.exp_year) {
                 (Some(mo), Some(y)) => format!(", expires {mo:02}/{y}"),
                 _ => String::new(),
             };
             MethodView {
-                label: format!("{} •••• {}{exp}", m.brand, m.last4), is_default: m.is_default, id: m.id
+                label: format!("{} •••• {}{exp}", m.brand, m.last4),
+                is_default: m.is_default,
+                id: m.id.clone(),
             }
         })
         .collect();
@@ -375,33 +345,19 @@ async fn render_home(
             invoices,
             methods,
             csrf: s.csrf.clone(),
-            credit: (credit != 0).then(|| money_in(credit, currency.code(), locale)),
+            credit: (home.credit != 0).then(|| money_in(home.credit, &home.currency, locale)),
             back: s.return_url.clone(),
         },
     ))
 }
 
 /// The learner's own subscription, or a 404 page.
-async fn own_sub(state: &AppState, s: &PortalSessionRow, id: &str) -> Result<billing_store::SubscriptionRow, Response> {
-    let not_found = || message(StatusCode::NOT_FOUND, "Not found", "There is no such subscription here.", None);
-    if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::Subscription, id) {
-        return Err(not_found());
-    }
-    let mut conn = state
-        .db
-        .reader()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::from(bursar_store::DbError::from(e)).into_response())?;
-    match billing_store::subscription(&mut conn, s.livemode, id, "").await {
-        Ok(Some(sub)) if sub.customer_id == s.customer_id => Ok(sub),
-        Ok(_) => Err(not_found()),
+async fn own_sub(state: &AppState, s: &PortalSessionRow, id: &str) -> Result<SubscriptionRow, Response> {
+    match view::own_subscription(state, s, id).await {
+        Ok(Some(sub)) => Ok(sub),
+        Ok(None) => Err(message(StatusCode::NOT_FOUND, "Not found", "There is no such subscription here.", None)),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
-}
-
-async fn plan_by_code(state: &AppState, livemode: bool, code: &str) -> ApiResult<Option<PlanRow>> {
-    Ok(catalog::plan_by_code(state.db.reader(), livemode, code).await?)
 }
 
 #[derive(Deserialize)]
@@ -428,26 +384,14 @@ struct ChangePage {
     amount_due: String,
 }
 
-/// A move to a lower-ranked plan waits for the period's end; anything else
-/// applies now with a proration invoice.
-fn is_downgrade(from: Option<&PlanRow>, to: &PlanRow) -> bool {
-    from.is_some_and(|f| to.rank < f.rank)
-}
-
 async fn change_page(State(state): State<AppState>, Learner(s): Learner, Query(q): Query<ChangeQuery>) -> Response {
     let sub = match own_sub(&state, &s, &q.subscription).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let result: ApiResult<Response> = async {
-        let customer =
-            customers::get(state.db.reader(), s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
-        let locale = locale_of(&customer);
-        let to = plan_by_code(&state, s.livemode, &q.plan)
-            .await?
-            .ok_or_else(|| ApiError::not_found("plan", "plan", &q.plan))?;
-        let from = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await?;
-        let later = is_downgrade(from.as_ref(), &to);
+        let locale = locale_of(&view::learner(&state, &s).await?);
+        let view::PlanMove { from, to, at_period_end: later } = view::plan_move(&state, &sub, &q.plan).await?;
         let body = SubscriptionChange {
             plan: Some(to.code.clone()),
             quantity: None,
@@ -504,11 +448,7 @@ async fn change(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<Ch
         Err(r) => return r,
     };
     let result: ApiResult<&'static str> = async {
-        let to = plan_by_code(&state, s.livemode, &f.plan)
-            .await?
-            .ok_or_else(|| ApiError::not_found("plan", "plan", &f.plan))?;
-        let from = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await?;
-        let later = is_downgrade(from.as_ref(), &to);
+        let view::PlanMove { to, at_period_end: later, .. } = view::plan_move(&state, &sub, &f.plan).await?;
         let body = SubscriptionChange { plan: Some(to.code), quantity: None, at_period_end: Some(later), coupon: None };
         subs::change(&state, &learner(&s), &sub.id, &body, &Reply::none()).await?;
         Ok(if later { "scheduled" } else { "changed" })
@@ -554,12 +494,12 @@ async fn cancel_page(State(state): State<AppState>, Learner(s): Learner, Query(q
         Ok(x) => x,
         Err(r) => return r,
     };
-    let customer = match customers::get(state.db.reader(), s.livemode, &s.customer_id).await {
-        Ok(Some(c)) => c,
-        _ => return ApiError::internal().into_response(),
+    let customer = match view::learner(&state, &s).await {
+        Ok(c) => c,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let locale = locale_of(&customer);
-    let plan = catalog::plan_by_id(state.db.reader(), s.livemode, &sub.plan_id).await.ok().flatten();
+    let plan = view::plan_of(&state, &sub).await.ok().flatten();
     html(
         StatusCode::OK,
         CancelPage {
@@ -617,7 +557,7 @@ async fn cancel(State(state): State<AppState>, LearnerForm(s, f): LearnerForm<Ca
         async { ApiResult::Ok(subs::cancel(&state, &learner(&s), &sub.id, &body, &Reply::none()).await?) }.await;
     match result {
         Ok(out) if out.outcome == "offer" => {
-            let customer = customers::get(state.db.reader(), s.livemode, &s.customer_id).await.ok().flatten();
+            let customer = view::learner(&state, &s).await.ok();
             html(
                 StatusCode::OK,
                 OfferPage {
@@ -722,8 +662,7 @@ async fn method_done(state: &AppState, s: &PortalSessionRow, result: ApiResult<(
 }
 
 async fn invoice_pdf(State(state): State<AppState>, Learner(s): Learner, Path(id): Path<String>) -> Response {
-    let inv = billing_store::invoice(state.db.reader(), s.livemode, &id).await.ok().flatten();
-    if inv.is_none_or(|i| i.customer_id != s.customer_id) {
+    if !view::owns_invoice(&state, &s, &id).await.unwrap_or(false) {
         return message(StatusCode::NOT_FOUND, "Not found", "There is no such invoice here.", None);
     }
     match invoices::pdf(&state, &learner(&s), &id, false).await {

@@ -3,16 +3,14 @@
 
 use super::{ended, locale_of};
 use crate::error::{ApiError, ApiResult};
-use crate::middleware::sha256_hex;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use bursar_core::subscriptions::portal_view::{self as view, Reached};
 use bursar_domain::catalog::Limit;
 use bursar_domain::money::format_integer;
-use bursar_store::customers;
-use bursar_store::portal as store;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -37,18 +35,12 @@ pub(super) async fn upgrade_prompt(
     Path(token): Path<String>,
     Query(q): Query<PromptQuery>,
 ) -> Response {
-    let found = store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await;
-    let Ok(Some(s)) = found else { return ended() };
+    let Ok(Some(s)) = view::signed_in(&state, &token).await else { return ended() };
     let result: ApiResult<Response> = async {
-        let customer =
-            customers::get(state.db.reader(), s.livemode, &s.customer_id).await?.ok_or_else(ApiError::internal)?;
-        let locale = locale_of(&customer);
-        let current = bursar_core::usage::current_plan(&state.db, s.livemode, &customer.id).await?;
-        let (headline, detail, target) = match (&q.metric, &q.feature) {
-            (Some(m), _) => {
-                let metric = bursar_core::usage::load_metric(&state, s.livemode, m, "metric").await?;
-                let (e, _, _) =
-                    bursar_core::entitlements::metric_state(&state, s.livemode, &customer, &metric, 1).await?;
+        let p = view::prompt(&state, &s, q.metric.as_deref(), q.feature.as_deref()).await?;
+        let locale = locale_of(&p.customer);
+        let (headline, detail, target) = match p.reached {
+            Reached::Metric { name, entitlement: e } => {
                 let used = format_integer(e.used.unwrap_or(0), locale);
                 let limit = match e.limit {
                     Some(Limit::Limited(n)) => format_integer(i64::try_from(n).unwrap_or(i64::MAX), locale),
@@ -68,34 +60,27 @@ pub(super) async fn upgrade_prompt(
                             Some(Limit::Limited(n)) => format_integer(i64::try_from(*n).unwrap_or(i64::MAX), locale),
                             _ => "unlimited".into(),
                         };
-                        format!("{}: {used} of {limit} used. {} gives you {more}.", metric.name, u.name)
+                        format!("{name}: {used} of {limit} used. {} gives you {more}.", u.name)
                     }
-                    None => format!("{}: {used} of {limit} used.", metric.name),
+                    None => format!("{name}: {used} of {limit} used."),
                 };
                 (headline, detail, e.upgrade.map(|u| (u.plan, u.name)))
             }
-            (None, Some(f)) => {
-                let plan = current.as_ref().map(|c| &c.1);
-                let up = if bursar_core::usage::has_flag(plan, f) {
-                    None
-                } else {
-                    bursar_core::usage::upgrade_for_flag(&state.db, s.livemode, f, plan).await?
-                };
-                let label = f.replace('_', " ");
-                match up {
+            Reached::Feature { flag, upgrade } => {
+                let label = flag.replace('_', " ");
+                match upgrade {
                     Some(p) => {
                         (format!("Unlock {label}"), format!("{} includes {label}.", p.name), Some((p.code, p.name)))
                     }
                     None => (format!("{label} is included"), "Your plan already has it.".into(), None),
                 }
             }
-            _ => return Err(ApiError::invalid("metric", "give metric or feature")),
         };
         // The button opens the portal (the whole window, not the frame) on
         // the change preview, or on the portal when there is no plan yet.
         let button = target.map(|(code, name)| {
-            let next = match &current {
-                Some((sub, _)) => format!("/portal/change?subscription={}&plan={code}", sub.id),
+            let next = match &p.subscription {
+                Some(sub) => format!("/portal/change?subscription={sub}&plan={code}"),
                 None => "/portal".to_string(),
             };
             let href = format!("/portal/enter/{token}?next={}", percent_encode(&next));

@@ -2,6 +2,7 @@
 //! allowance in the period, what was used, credits on top) and the lowest
 //! plan that would allow more.
 
+use crate::actor::Actor;
 use crate::common::secs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
@@ -9,7 +10,7 @@ use crate::usage;
 use bursar_domain::catalog::Limit;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_store::usage::{self as usage_store, MetricRow};
-use bursar_store::{catalog::PlanRow, customers};
+use bursar_store::{catalog::PlanRow, customers, marketplace};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -122,10 +123,100 @@ pub async fn metric_state(
 
 /// The instant the customer lives at (their test clock's, or now).
 pub async fn billing_now(state: &Ctx, customer: &customers::CustomerRow) -> Result<i64> {
-    if let Some(c) = &customer.test_clock_id {
-        if let Some(clock) = bursar_store::clocks::get(state.db.reader(), c).await? {
-            return Ok(clock.frozen_time);
-        }
+    crate::time::instant_of(state.db.reader(), customer, state.now_ms()).await
+}
+
+/// What an entitlement check asks about: exactly one of a metric (how much
+/// is left), a plan flag, or a course or bundle (is the learner enrolled?).
+#[derive(Debug, Default)]
+pub struct Question {
+    pub customer: String,
+    pub metric: Option<String>,
+    pub feature: Option<String>,
+    pub course: Option<String>,
+    /// Units the customer wants to use, as text (default 1).
+    pub quantity: Option<String>,
+}
+
+fn parse_quantity(q: Option<&str>) -> Result<i64> {
+    match q {
+        None => Ok(1),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1_000_000_000).contains(n))
+            .ok_or_else(|| Error::invalid("quantity", "quantity is a whole number from 1 to 10^9")),
     }
-    Ok(state.now_ms())
+}
+
+fn answer(customer: String) -> Entitlement {
+    Entitlement {
+        object: "entitlement",
+        customer,
+        metric: None,
+        feature: None,
+        course: None,
+        allowed: false,
+        plan: None,
+        limit: None,
+        used: None,
+        remaining: None,
+        credits: None,
+        period_start: None,
+        period_end: None,
+        upgrade: None,
+    }
+}
+
+/// Whether a customer may use a metric, a feature or a course now, and why.
+pub async fn check(ctx: &Ctx, actor: &Actor, q: Question) -> Result<Entitlement> {
+    let livemode = actor.livemode;
+    let quantity = parse_quantity(q.quantity.as_deref())?;
+    let customer = load_customer(ctx, livemode, &q.customer).await?;
+    if let Some(course) = &q.course {
+        if q.metric.is_some() || q.feature.is_some() {
+            return Err(Error::invalid("course", "give one of metric, feature or course"));
+        }
+        let c = marketplace::course(ctx.db.reader(), livemode, course)
+            .await?
+            .ok_or_else(|| Error::not_found("course", "course", course))?;
+        // A bundle is held when every one of its courses is.
+        let members = if c.kind == "bundle" {
+            marketplace::bundle_items(ctx.db.reader(), &c.id).await?
+        } else {
+            vec![c.id.clone()]
+        };
+        let mut allowed = !members.is_empty();
+        for m in &members {
+            allowed &= marketplace::is_enrolled(ctx.db.reader(), &customer.id, m).await?;
+        }
+        return Ok(Entitlement { course: Some(c.id), allowed, ..answer(customer.id) });
+    }
+    match (&q.metric, &q.feature) {
+        (Some(m), None) => {
+            let metric = usage::load_metric(ctx, livemode, m, "metric").await?;
+            Ok(metric_state(ctx, livemode, &customer, &metric, quantity).await?.0)
+        }
+        (None, Some(f)) => {
+            if !usage::valid_code(f) {
+                return Err(Error::invalid("feature", "feature is 1 to 64 of a-z, 0-9 and _"));
+            }
+            let current = usage::current_plan(&ctx.db, livemode, &customer.id).await?;
+            let plan = current.as_ref().map(|c| &c.1);
+            let allowed = usage::has_flag(plan, f);
+            let upgrade = if allowed {
+                None
+            } else {
+                usage::upgrade_for_flag(&ctx.db, livemode, f, plan).await?.map(|p| tier(p, None))
+            };
+            Ok(Entitlement {
+                feature: Some(f.clone()),
+                allowed,
+                plan: plan.map(|p| p.code.clone()),
+                upgrade,
+                ..answer(customer.id)
+            })
+        }
+        _ => Err(Error::invalid("metric", "give either metric or feature")),
+    }
 }

@@ -11,6 +11,12 @@
 //! alike exactly `limit` units are ever admitted. Events that arrive late
 //! are counted in the period of their timestamp.
 
+pub mod consume;
+pub mod entitlements;
+pub mod grants;
+pub mod ingest;
+pub mod metrics;
+
 use crate::error::{Error, Result};
 use bursar_domain::catalog::{Interval, Limit};
 use bursar_domain::clock::{from_millis, to_millis};
