@@ -365,11 +365,7 @@ pub async fn seed(tx: &mut Tx, settings: &Settings, people: &[CustomerRow], now:
                     }
                 }
                 if (p + j) % 3 == 0 {
-                    sqlx::query("UPDATE enrollments SET completed_at = $3 WHERE customer_id = $1 AND course_id = $2")
-                        .bind(&person.id)
-                        .bind(&c.id)
-                        .bind(at + 20 * 86_400_000)
-                        .execute(&mut **tx)
+                    bursar_store::marketplace::set_enrollment_completed_at(tx, &person.id, &c.id, at + 20 * 86_400_000)
                         .await?;
                 }
             }

@@ -10,7 +10,6 @@ use bursar_domain::id::{new_id, IdKind};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
 use bursar_store::emails::{self, EmailRow};
 use bursar_store::{customers, DbError};
-use sqlx::Row;
 
 const CONSUMER: &str = "emails";
 /// Events younger than this (by their id's timestamp) are read again on the
@@ -136,18 +135,7 @@ pub async fn collect(state: &Ctx) -> Result<u32, DbError> {
         emails::set_cursor(&mut tx, CONSUMER, &new_cursor).await?;
     }
     // Trial reminders: trials ending within three days by the customer's clock.
-    let rows = sqlx::query(
-        "SELECT s.id, s.livemode, s.customer_id, s.trial_end FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
-         LEFT JOIN test_clocks t ON t.id = c.test_clock_id WHERE s.status = 'trialing' \
-         AND s.trial_end - $2 <= COALESCE(t.frozen_time, $1) LIMIT 500",
-    )
-    .bind(state.now_ms())
-    .bind(TRIAL_NOTICE_MS)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in rows {
-        let (sid, live, cid, end): (String, bool, String, i64) =
-            (r.get(0), r.get::<i64, _>(1) != 0, r.get(2), r.get(3));
+    for (sid, live, cid, end) in bursar_store::billing::trials_ending(&mut tx, state.now_ms(), TRIAL_NOTICE_MS).await? {
         let Some(c) = customers::get(&mut *tx, live, &cid).await? else { continue };
         let Some(to) = c.email.clone() else { continue };
         let date = from_millis(end).to_zoned(jiff::tz::TimeZone::UTC).date();

@@ -6,9 +6,9 @@
 use crate::ctx::Ctx;
 use crate::error::Result;
 use bursar_domain::ledger::{account_kind, natural_balance, AccountKind};
+use bursar_store::counts::{self, Counted};
 use bursar_store::customers::{self, CustomerRow};
 use bursar_store::ledger;
-use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// A recent customer and their credit.
@@ -41,14 +41,8 @@ pub struct Overview {
     pub balances: Vec<RootBalance>,
 }
 
-async fn count(ctx: &Ctx, table: &'static str, livemode: bool) -> Result<i64> {
-    let sql = match table {
-        "api_keys" => "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys WHERE livemode = $1 AND revoked_at IS NULL",
-        "ledger_entries" => "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries WHERE livemode = $1",
-        "events" => "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE livemode = $1",
-        _ => "SELECT CAST(COUNT(*) AS BIGINT) FROM test_clocks WHERE deleted_at IS NULL AND $1 = 0",
-    };
-    Ok(sqlx::query(sql).bind(i64::from(livemode)).fetch_one(ctx.db.reader()).await?.get(0))
+async fn count(ctx: &Ctx, what: Counted, livemode: bool) -> Result<i64> {
+    Ok(counts::count(ctx.db.reader(), what, livemode).await?)
 }
 
 /// The home page's figures for one mode.
@@ -93,10 +87,10 @@ pub async fn overview(ctx: &Ctx, livemode: bool) -> Result<Overview> {
         .collect();
     Ok(Overview {
         customers: customers::count(ctx.db.reader(), livemode).await?,
-        api_keys: count(ctx, "api_keys", livemode).await?,
-        ledger_entries: count(ctx, "ledger_entries", livemode).await?,
-        events: count(ctx, "events", livemode).await?,
-        test_clocks: count(ctx, "test_clocks", livemode).await?,
+        api_keys: count(ctx, Counted::ApiKeys, livemode).await?,
+        ledger_entries: count(ctx, Counted::LedgerEntries, livemode).await?,
+        events: count(ctx, Counted::Events, livemode).await?,
+        test_clocks: count(ctx, Counted::TestClocks, livemode).await?,
         recent,
         balances,
     })

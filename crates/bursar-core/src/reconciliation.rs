@@ -89,15 +89,8 @@ pub async fn report(
         }
         // The ledger: a completed payment has exactly its amount in the
         // provider's clearing account.
-        let entries: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT e.id, CAST(COALESCE(SUM(CASE WHEN p.account = $2 THEN p.amount_minor ELSE 0 END), 0) AS BIGINT) \
-             FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id \
-             WHERE e.source_type = 'payment' AND e.source_id = $1 GROUP BY e.id",
-        )
-        .bind(&p.id)
-        .bind(format!("provider_clearing:{}", p.provider))
-        .fetch_all(ctx.db.reader())
-        .await?;
+        let account = format!("provider_clearing:{}", p.provider);
+        let entries = bursar_store::ledger::payment_entries_on(ctx.db.reader(), &p.id, &account).await?;
         let in_ledger: i64 = entries.iter().map(|e| e.1).sum();
         match (settled_ok, entries.is_empty()) {
             (true, true) => {

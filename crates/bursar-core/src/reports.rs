@@ -11,7 +11,6 @@ use bursar_domain::money::Currency;
 use bursar_domain::tax::TaxAmount;
 use bursar_store::{fx as fx_store, ledger};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -139,22 +138,12 @@ pub async fn tax_summary(
         return Err(Error::invalid("to", "`to` must be after `from`"));
     }
     let form = format(format_asked)?;
-    let rows = sqlx::query(
-        "SELECT currency, subtotal, tax_details FROM invoices WHERE livemode = $1 AND finalized_at >= $2 \
-         AND finalized_at < $3 AND status IN ('open', 'paid')",
-    )
-    .bind(i64::from(actor.livemode))
-    .bind(from * 1000)
-    .bind(to * 1000)
-    .fetch_all(ctx.db.reader())
-    .await?;
+    let rows = bursar_store::billing::taxed_between(ctx.db.reader(), actor.livemode, from * 1000, to * 1000).await?;
     // (jurisdiction, tax, rate, currency) → (invoices, taxable, tax)
     type Key = (String, String, i64, String);
     let mut agg: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
-    for r in rows {
-        let currency: String = r.get(0);
-        let subtotal: i64 = r.get(1);
-        let details: serde_json::Value = serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+    for (currency, subtotal, details) in rows {
+        let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
         let taxes: Vec<TaxAmount> = serde_json::from_value(details["taxes"].clone()).unwrap_or_default();
         if details["reverse_charge"] == true {
             let j = details["jurisdiction"].as_str().unwrap_or("").to_string();

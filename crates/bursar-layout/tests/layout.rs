@@ -38,6 +38,24 @@ fn interfaces_reach_the_store_only_through_the_service_layer() {
     }
 }
 
+#[test]
+fn sql_lives_in_the_store() {
+    // The service layer composes store functions; it writes no SQL itself.
+    let src = root().join("crates/bursar-core/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for p in files {
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if ["sqlx::query", "sqlx::AssertSqlSafe"].iter().any(|w| line.contains(w)) {
+                found.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "queries in the service layer (move them to bursar-store):\n{}", found.join("\n"));
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();

@@ -581,3 +581,21 @@ pub async fn balances_in_tx(tx: &mut Tx, accounts: &[String]) -> Result<Vec<(boo
     }
     Ok(out)
 }
+
+/// The entries recorded for a payment, each with what it posted to
+/// `account` (a provider's clearing account).
+pub async fn payment_entries_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    payment_id: &str,
+    account: &str,
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT e.id, CAST(COALESCE(SUM(CASE WHEN p.account = $2 THEN p.amount_minor ELSE 0 END), 0) AS BIGINT) \
+         FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id \
+         WHERE e.source_type = 'payment' AND e.source_id = $1 GROUP BY e.id",
+    )
+    .bind(payment_id)
+    .bind(account)
+    .fetch_all(ex)
+    .await?)
+}

@@ -8,6 +8,7 @@ pub mod billing;
 pub mod catalog;
 pub mod checkout;
 pub mod clocks;
+pub mod counts;
 pub mod customers;
 pub mod db;
 pub mod dunning;

@@ -10,7 +10,7 @@ use bursar_domain::subscription::{Event, Status};
 use crate::payments::{self, Collect};
 use crate::settings::Settings;
 use bursar_store::billing::{self, InvoiceRow};
-use bursar_store::{customers, dunning, events, ledger, DbError, Tx};
+use bursar_store::{customers, dunning, events, ledger, Tx};
 
 /// Puts an invoice whose charge failed on the retry schedule.
 pub(crate) async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> Result<()> {
@@ -269,11 +269,7 @@ pub async fn run_dunning(
             // The invoice first, as a payment by hand (`/pay`) takes it: the
             // same lock order everywhere, and an invoice another node (or a
             // `/pay`) is working on is skipped.
-            let sql =
-                sqlx::AssertSqlSafe(format!("SELECT id FROM invoices WHERE id = $1{}", db.for_update_skip_locked()));
-            let locked: Option<String> =
-                sqlx::query_scalar(sql).bind(&id).fetch_optional(&mut *tx).await.map_err(DbError::from)?;
-            if locked.is_none() {
+            if !bursar_store::billing::try_lock(&mut tx, &id, db.for_update_skip_locked()).await? {
                 continue;
             }
             let Some(d) = dunning::get(&mut tx, &id, db.for_update()).await? else { continue };

@@ -34,11 +34,5 @@ pub async fn public_course(ctx: &Ctx, livemode: bool, id: &str) -> Result<Option
 /// The ids of published courses with their last change (epoch ms), by id,
 /// at most `limit`.
 pub async fn published(ctx: &Ctx, livemode: bool, limit: i64) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, updated_at FROM courses WHERE livemode = $1 AND status = 'published' ORDER BY id LIMIT $2",
-    )
-    .bind(i64::from(livemode))
-    .bind(limit)
-    .fetch_all(ctx.db.reader())
-    .await?)
+    Ok(bursar_store::marketplace::published_courses(ctx.db.reader(), livemode, limit).await?)
 }

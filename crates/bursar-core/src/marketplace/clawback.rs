@@ -212,11 +212,7 @@ pub async fn on_refund(
 pub async fn on_refund_failed(tx: &mut Tx, livemode: bool, credit_note_id: &str, now: i64) -> Result<()> {
     let parts = order_refunds::take_parts(tx, credit_note_id).await?;
     let Some(first) = parts.first() else { return Ok(()) };
-    let order_id: String = sqlx::query_scalar("SELECT order_id FROM order_items WHERE id = $1")
-        .bind(&first.order_item_id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(bursar_store::DbError::from)?;
+    let order_id = store::order_of_item(tx, &first.order_item_id).await?;
     let Some(mut order) = store::order(&mut **tx, livemode, &order_id).await? else { return Ok(()) };
     let mut items = store::order_items(&mut **tx, &order.id).await?;
     let mut commission_back = 0;

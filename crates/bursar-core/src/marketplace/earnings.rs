@@ -168,11 +168,7 @@ pub async fn statement(ctx: &Ctx, actor: &Actor, id: &str, period: &str, format:
         if !(from..to).contains(&e.created_at) {
             continue;
         }
-        let title: Option<String> = sqlx::query_scalar("SELECT title FROM order_items WHERE id = $1")
-            .bind(&e.order_item_id)
-            .fetch_optional(ctx.db.reader())
-            .await
-            .map_err(bursar_store::DbError::from)?;
+        let title = store::item_title(ctx.db.reader(), &e.order_item_id).await?;
         let title = title.unwrap_or_default();
         let _ = writeln!(
             out,
@@ -238,24 +234,8 @@ pub async fn analytics(ctx: &Ctx, actor: &Actor, id: &str) -> Result<InstructorA
     let ins = reach_instructor(ctx, actor, id).await?;
     let r = ctx.db.reader();
     let courses = store::courses(r, actor.livemode, Some(&ins.id), None, None, 10_000).await?;
-    let enrolled: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT e.course_id, CAST(COUNT(*) AS BIGINT), CAST(COUNT(e.completed_at) AS BIGINT) FROM enrollments e \
-         JOIN courses c ON c.id = e.course_id WHERE c.instructor_id = $1 AND e.status = 'active' \
-         GROUP BY e.course_id",
-    )
-    .bind(&ins.id)
-    .fetch_all(r)
-    .await
-    .map_err(bursar_store::DbError::from)?;
-    let sales: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT i.course_id, o.currency, CAST(SUM(i.net - i.refunded_net) AS BIGINT), \
-         CAST(SUM(i.instructor_share - i.clawed_back) AS BIGINT) FROM order_items i JOIN orders o ON o.id = i.order_id \
-         WHERE i.instructor_id = $1 GROUP BY i.course_id, o.currency",
-    )
-    .bind(&ins.id)
-    .fetch_all(r)
-    .await
-    .map_err(bursar_store::DbError::from)?;
+    let enrolled = store::enrollment_counts(r, &ins.id).await?;
+    let sales = store::sales_by_course(r, &ins.id).await?;
     let rate = |done: i64, all: i64| if all == 0 { 0 } else { done * 10_000 / all };
     let (mut students, mut done) = (0, 0);
     let stats = courses

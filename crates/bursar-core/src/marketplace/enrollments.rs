@@ -61,17 +61,7 @@ pub async fn list(
 pub async fn complete(ctx: &Ctx, actor: &Actor, id: &str, reply: &Reply) -> Result<Enrollment> {
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let n = sqlx::query(
-        "UPDATE enrollments SET completed_at = $3 WHERE livemode = $1 AND id = $2 AND completed_at IS NULL \
-         AND status = 'active'",
-    )
-    .bind(i64::from(actor.livemode))
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(bursar_store::DbError::from)?
-    .rows_affected();
+    let n = bursar_store::marketplace::complete_enrollment(&mut tx, actor.livemode, id, now).await?;
     let row = bursar_store::order_refunds::enrollment_by_id(&mut tx, actor.livemode, id)
         .await?
         .ok_or_else(|| Error::not_found("id", "enrollment", id))?;

@@ -339,3 +339,31 @@ pub async fn lock_invoice(tx: &mut Tx, for_update: &'static str, id: &str) -> Re
     sqlx::query(sql).bind(id).fetch_optional(&mut **tx).await?;
     Ok(())
 }
+
+/// (currency, subtotal, tax details) of the open and paid invoices
+/// finalized in `[from_ms, to_ms)`: what a tax summary adds up.
+pub async fn taxed_between<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(String, i64, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT currency, subtotal, tax_details FROM invoices WHERE livemode = $1 AND finalized_at >= $2 \
+         AND finalized_at < $3 AND status IN ('open', 'paid')",
+    )
+    .bind(i64::from(livemode))
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// Locks an invoice for this transaction unless another holds it
+/// (`skip_locked` is the database's ` FOR UPDATE SKIP LOCKED`, or empty):
+/// whether this transaction got it.
+pub async fn try_lock(tx: &mut Tx, id: &str, skip_locked: &str) -> Result<bool, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT id FROM invoices WHERE id = $1{skip_locked}"));
+    let locked: Option<String> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(locked.is_some())
+}

@@ -233,3 +233,19 @@ pub async fn due_subscription_ids<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1) != 0)).collect())
 }
+
+/// Trials whose end is within `notice_ms` of their customer's clock (a test
+/// clock's frozen time, else `now`), at most 500: (subscription, livemode,
+/// customer, trial end).
+pub async fn trials_ending(tx: &mut Tx, now: i64, notice_ms: i64) -> Result<Vec<(String, bool, String, i64)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.livemode, s.customer_id, s.trial_end FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
+         LEFT JOIN test_clocks t ON t.id = c.test_clock_id WHERE s.status = 'trialing' \
+         AND s.trial_end - $2 <= COALESCE(t.frozen_time, $1) LIMIT 500",
+    )
+    .bind(now)
+    .bind(notice_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1) != 0, r.get(2), r.get(3))).collect())
+}

@@ -196,3 +196,18 @@ pub async fn bundle_items<'e, E: Executor<'e, Database = Any>>(ex: E, bundle_id:
         .fetch_all(ex)
         .await?)
 }
+
+/// Published courses of a mode as (id, updated at), by id, at most `limit`.
+pub async fn published_courses<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    livemode: bool,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, updated_at FROM courses WHERE livemode = $1 AND status = 'published' ORDER BY id LIMIT $2",
+    )
+    .bind(i64::from(livemode))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?)
+}

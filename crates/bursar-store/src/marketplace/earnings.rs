@@ -154,3 +154,42 @@ pub async fn payouts<'e, E: Executor<'e, Database = Any>>(
         .fetch_all(ex)
         .await?)
 }
+
+/// The title an order item was sold under.
+pub async fn item_title<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    order_item_id: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query_scalar("SELECT title FROM order_items WHERE id = $1").bind(order_item_id).fetch_optional(ex).await?)
+}
+
+/// Per course of an instructor: (course, active enrollments, completed ones).
+pub async fn enrollment_counts<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    instructor_id: &str,
+) -> Result<Vec<(String, i64, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT e.course_id, CAST(COUNT(*) AS BIGINT), CAST(COUNT(e.completed_at) AS BIGINT) FROM enrollments e \
+         JOIN courses c ON c.id = e.course_id WHERE c.instructor_id = $1 AND e.status = 'active' \
+         GROUP BY e.course_id",
+    )
+    .bind(instructor_id)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// Per course and currency of an instructor: (course, currency, revenue net
+/// of refunds, the instructor's share net of claw-backs).
+pub async fn sales_by_course<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    instructor_id: &str,
+) -> Result<Vec<(String, String, i64, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT i.course_id, o.currency, CAST(SUM(i.net - i.refunded_net) AS BIGINT), \
+         CAST(SUM(i.instructor_share - i.clawed_back) AS BIGINT) FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE i.instructor_id = $1 GROUP BY i.course_id, o.currency",
+    )
+    .bind(instructor_id)
+    .fetch_all(ex)
+    .await?)
+}

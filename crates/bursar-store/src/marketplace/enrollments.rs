@@ -118,3 +118,34 @@ pub async fn is_enrolled<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(n > 0)
 }
+
+/// Marks an active enrollment completed, once: the number of rows changed
+/// (0 when it was already completed, revoked or is not there).
+pub async fn complete_enrollment(tx: &mut Tx, livemode: bool, id: &str, at: i64) -> Result<u64, DbError> {
+    Ok(sqlx::query(
+        "UPDATE enrollments SET completed_at = $3 WHERE livemode = $1 AND id = $2 AND completed_at IS NULL \
+         AND status = 'active'",
+    )
+    .bind(i64::from(livemode))
+    .bind(id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Sets when a learner completed a course (demo data).
+pub async fn set_enrollment_completed_at(
+    tx: &mut Tx,
+    customer_id: &str,
+    course_id: &str,
+    at: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE enrollments SET completed_at = $3 WHERE customer_id = $1 AND course_id = $2")
+        .bind(customer_id)
+        .bind(course_id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

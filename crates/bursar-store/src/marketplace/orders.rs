@@ -181,3 +181,11 @@ pub async fn bump_sales(tx: &mut Tx, course_id: &str) -> Result<(), DbError> {
         .await?;
     Ok(())
 }
+
+/// The order an order item belongs to.
+pub async fn order_of_item(tx: &mut Tx, order_item_id: &str) -> Result<String, DbError> {
+    Ok(sqlx::query_scalar("SELECT order_id FROM order_items WHERE id = $1")
+        .bind(order_item_id)
+        .fetch_one(&mut **tx)
+        .await?)
+}
