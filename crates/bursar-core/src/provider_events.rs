@@ -104,7 +104,7 @@ pub async fn receive(ctx: &Ctx, provider: &str, headers: &Headers, body: &[u8]) 
 /// its connector without re-checking the signature, which was checked on
 /// receipt. Applying is idempotent, so a replay of an applied event
 /// changes nothing. Returns the outcome.
-pub async fn replay(state: &Ctx, livemode: bool, id: &str) -> Result<store::ProviderEventRow> {
+pub async fn replay(state: &Ctx, livemode: bool, id: &str) -> Result<(Tx, store::ProviderEventRow)> {
     let not_found = || Error::not_found("id", "provider event", id);
     let row = store::event(state.db.reader(), livemode, id).await?.ok_or_else(not_found)?;
     let conn = state
@@ -121,8 +121,8 @@ pub async fn replay(state: &Ctx, livemode: bool, id: &str) -> Result<store::Prov
     let (status, note, payment) = apply(&mut tx, state, &settings, &row.provider, event.kind, server_now).await?;
     let note = Some(format!("replayed: {}", note.unwrap_or_else(|| status.to_string())));
     store::set_event_outcome(&mut tx, &row.id, status, note.as_deref(), payment.as_deref(), server_now).await?;
-    tx.commit().await?;
-    store::event(state.db.reader(), livemode, id).await?.ok_or_else(not_found)
+    let after = store::event(&mut *tx, livemode, id).await?.ok_or_else(not_found)?;
+    Ok((tx, after))
 }
 
 /// The payment an event is about: by Bursar's id when the provider echoed

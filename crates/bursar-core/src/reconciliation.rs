@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::common::{secs, List, Page};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::idempotency::Reply;
 use bursar_providers::PaymentStatus;
 use bursar_store::payments::{self as store};
 use serde::Serialize;
@@ -232,9 +233,12 @@ pub async fn events(ctx: &Ctx, actor: &Actor, provider: Option<&str>, page: &Pag
 }
 
 /// Applies a stored provider event again.
-pub async fn replay_event(ctx: &Ctx, actor: &Actor, id: &str) -> Result<ProviderEvent> {
+pub async fn replay_event(ctx: &Ctx, actor: &Actor, id: &str, reply: &Reply) -> Result<ProviderEvent> {
     if !bursar_domain::id::is_valid(bursar_domain::id::IdKind::ProviderEvent, id) {
         return Err(Error::not_found("id", "provider event", id));
     }
-    Ok(render_event(crate::provider_events::replay(ctx, actor.livemode, id).await?))
+    let (tx, row) = crate::provider_events::replay(ctx, actor.livemode, id).await?;
+    let out = render_event(row);
+    reply.commit(tx, &out).await?;
+    Ok(out)
 }

@@ -8,8 +8,11 @@
 
 use crate::error::ApiResult;
 use crate::extract::{page_of, ApiQuery, Caller};
+use crate::middleware::Idem;
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use bursar_core::reconciliation::{self, ProviderEvent, Reconciliation};
 use serde::Deserialize;
@@ -73,14 +76,17 @@ async fn list_provider_events(
 }
 
 #[utoipa::path(post, path = "/v1/provider_events/{id}/replay", tag = "payments",
-    params(("id" = String, Path, description = "Stored provider event id")),
+    params(("id" = String, Path, description = "Stored provider event id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     responses((status = 200, body = ProviderEvent), (status = 400, body = crate::error::ErrorEnvelope),
               (status = 404, body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 async fn replay_provider_event(
     State(state): State<AppState>,
     caller: Caller,
+    idem: Idem,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> ApiResult<Json<ProviderEvent>> {
-    Ok(Json(reconciliation::replay_event(&state, &caller.actor(), &id).await?))
+) -> ApiResult<Response> {
+    let out = reconciliation::replay_event(&state, &caller.actor(), &id, &idem.reply(StatusCode::OK)).await?;
+    idem.respond(StatusCode::OK, &out)
 }

@@ -312,6 +312,19 @@ async fn a_stripe_webhook_settles_a_payment_once() {
     assert_eq!(rep["status"], "ignored");
     assert!(rep["note"].as_str().unwrap().starts_with("replayed"));
     assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
+    // With a key, the replay's answer is stored with its outcome and sent
+    // again for a retry, which applies nothing more.
+    let path = format!("/v1/provider_events/{}/replay", evs["data"][0]["id"].as_str().unwrap());
+    let keyed = || app.req(reqwest::Method::POST, &path).header("Idempotency-Key", "replay-1").json(&json!({})).send();
+    let first = keyed().await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (s1, b1) = json(first).await;
+    let again = keyed().await.unwrap();
+    assert!(again.headers().get("idempotent-replayed").is_some(), "the retry gets the stored answer");
+    let (s2, b2) = json(again).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(b1, b2);
+    assert_eq!(balance(&app, "provider_clearing:stripe").await, Some(3800));
     let (s, e) = app.post("/v1/provider_events/pevt_nothere/replay", json!({})).await;
     assert_error(s, &e, 404, Some("id"));
     // A live key does not see test-mode events.
