@@ -5,11 +5,13 @@
 //! nothing was charged twice, no payment is left open, and the ledger
 //! verifies.
 
+mod common;
+
 use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
 use bursar_providers::Connector;
+use common::{Env, Process};
 use rand::Rng;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,79 +21,6 @@ const CUSTOMERS: usize = 200;
 /// (Stripe's hosted page) while the server is being killed.
 const CHECKOUTS: usize = 60;
 const JAN_1: i64 = 1_767_225_600;
-
-#[derive(Clone)]
-struct Env {
-    root: std::path::PathBuf,
-    database_url: Option<String>,
-    schema: Option<String>,
-    port: u16,
-    stripe: String,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
-        c.args(args)
-            .current_dir(&self.root)
-            .env_remove("DATABASE_URL")
-            .env("BURSAR_DATA_DIR", self.root.join("data"))
-            .env("BURSAR_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("BURSAR_LOG_LEVEL", "error")
-            .env("BURSAR_BACKGROUND_JOBS", "false")
-            .env("BURSAR_REQUEST_TIMEOUT_SECS", "5")
-            .env("BURSAR_IDEMPOTENCY_LEASE_SECS", "6")
-            .env("BURSAR_STRIPE_SECRET_KEY", SECRET_KEY)
-            .env("BURSAR_STRIPE_API_BASE", &self.stripe);
-        if let (Some(url), Some(schema)) = (&self.database_url, &self.schema) {
-            c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-struct Server {
-    child: Option<Child>,
-}
-
-impl Server {
-    async fn start(env: &Env) -> Server {
-        let child = env.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        // Dropped (and so killed) if it never becomes ready.
-        let server = Server { child: Some(child) };
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client.get(format!("{}/readyz", env.base())).send().await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the server did not become ready");
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// One buyer through the hosted checkout, retrying every step the way a
 /// browser (and a patient buyer) would until the platform's success page.
@@ -171,22 +100,11 @@ async fn until_answered(req: impl Fn() -> reqwest::RequestBuilder) -> (u16, Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_server_never_loses_or_doubles_a_payment() {
     let fake = FakeStripe::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let postgres = std::env::var("BURSAR_TEST_DB").as_deref() == Ok("postgres");
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        root: dir.path().to_path_buf(),
-        database_url: postgres.then(|| {
-            std::env::var("BURSAR_TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-        }),
-        schema: postgres.then(|| format!("t_{}", uuid::Uuid::now_v7().simple())),
-        port,
-        stripe: fake.base_url().to_string(),
-    };
-    let key = env.run(&["api-key", "create", "--name", "kill-test"]).split_whitespace().nth(1).unwrap().to_string();
+    let env = Env::new(dir.path(), fake.base_url(), 5, 6);
+    let key = env.api_key("kill-test");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let server = Arc::new(Mutex::new(Server::start(&env).await));
+    let server: Arc<Mutex<Process>> = Arc::new(Mutex::new(env.serve(&[]).await));
     let api =
         |method: reqwest::Method, path: &str| client.request(method, format!("{}{path}", env.base())).bearer_auth(&key);
 
@@ -238,8 +156,8 @@ async fn killing_the_server_never_loses_or_doubles_a_payment() {
                 }
                 server.lock().unwrap().kill();
                 kills.fetch_add(1, Ordering::SeqCst);
-                let child = env.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-                server.lock().unwrap().child = Some(child);
+                let child = env.spawn(&[]);
+                server.lock().unwrap().0 = Some(child);
             }
         })
     };
@@ -317,13 +235,7 @@ async fn killing_the_server_never_loses_or_doubles_a_payment() {
     }
     let taken: i64 =
         intents.iter().filter(|pi| pi["status"] == "succeeded").map(|pi| pi["amount"].as_i64().unwrap()).sum();
-    let cfg = match (&env.database_url, &env.schema) {
-        (Some(url), Some(schema)) => {
-            bursar_store::DbConfig::Postgres { url: url.clone(), max_connections: 2, schema: Some(schema.clone()) }
-        }
-        _ => bursar_store::DbConfig::Sqlite { path: env.root.join("data/bursar.db"), synchronous_full: false },
-    };
-    let db = bursar_store::Db::connect(&cfg).await.unwrap();
+    let db = env.db().await;
     let rows: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT id, status, amount FROM payments ORDER BY id").fetch_all(db.reader()).await.unwrap();
     let completed: Vec<&(String, String, i64)> = rows.iter().filter(|r| r.1 == "completed").collect();

@@ -7,111 +7,24 @@
 //! checkout session, one subscription, one charge at the provider, one
 //! refund.
 
+mod common;
+
 use bursar_providers::testkit::stripe::{FakeStripe, SECRET_KEY};
 use bursar_providers::Connector;
+use common::Env;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Env {
-    root: std::path::PathBuf,
-    database_url: Option<String>,
-    schema: Option<String>,
-    port: u16,
-    stripe: String,
-}
-
-impl Env {
-    fn command(&self, args: &[&str], abort_under: Option<&str>) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
-        c.args(args)
-            .current_dir(&self.root)
-            .env_remove("DATABASE_URL")
-            .env("BURSAR_DATA_DIR", self.root.join("data"))
-            .env("BURSAR_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("BURSAR_LOG_LEVEL", "error")
-            .env("BURSAR_BACKGROUND_JOBS", "false")
-            .env("BURSAR_REQUEST_TIMEOUT_SECS", "1")
-            .env("BURSAR_IDEMPOTENCY_LEASE_SECS", "2")
-            .env("BURSAR_STRIPE_SECRET_KEY", SECRET_KEY)
-            .env("BURSAR_STRIPE_API_BASE", &self.stripe);
-        if let Some(p) = abort_under {
-            c.env("BURSAR_FAULT_ABORT_AFTER_COMMIT", p);
-        }
-        if let (Some(url), Some(schema)) = (&self.database_url, &self.schema) {
-            c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
-        }
-        c
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    async fn serve(&self, abort_under: Option<&str>) -> Server {
-        let child = self.command(&["serve"], abort_under).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let server = Server(child);
-        let client = reqwest::Client::new();
-        for _ in 0..400 {
-            if client.get(format!("{}/readyz", self.base())).send().await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the server did not become ready");
-    }
-
-    async fn db(&self) -> bursar_store::Db {
-        let cfg = match (&self.database_url, &self.schema) {
-            (Some(url), Some(schema)) => {
-                bursar_store::DbConfig::Postgres { url: url.clone(), max_connections: 2, schema: Some(schema.clone()) }
-            }
-            _ => bursar_store::DbConfig::Sqlite { path: self.root.join("data/bursar.db"), synchronous_full: false },
-        };
-        bursar_store::Db::connect(&cfg).await.unwrap()
-    }
-
-    /// The first invoice of a subscription.
-    async fn invoice_of(&self, subscription: &str) -> String {
-        let db = self.db().await;
-        let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
-            .bind(subscription)
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
-        db.close().await;
-        id
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        let db = self.db().await;
-        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(db.reader()).await.unwrap();
-        db.close().await;
-        n
-    }
-}
-
-struct Server(Child);
-
-impl Server {
-    /// Waits until the process has ended (it aborted on its own).
-    fn wait_ended(mut self) {
-        for _ in 0..400 {
-            if self.0.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("the server did not abort after the commit");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The first invoice of a subscription.
+async fn invoice_of(env: &Env, subscription: &str) -> String {
+    let db = env.db().await;
+    let id = sqlx::query_scalar("SELECT id FROM invoices WHERE subscription_id = $1")
+        .bind(subscription)
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    db.close().await;
+    id
 }
 
 struct Case<'a> {
@@ -147,12 +60,12 @@ async fn crash_at_then_retry(env: &Env, client: &reqwest::Client, key: &str, cas
             .json(&case.body)
             .send()
     };
-    let server = env.serve(Some(fault)).await;
+    let server = env.serve(&[("BURSAR_FAULT_ABORT_AFTER_COMMIT", fault)]).await;
     let first = send().await;
     assert!(first.is_err(), "{}: the first request was answered: {:?}", case.name, first.map(|r| r.status()));
     server.wait_ended();
 
-    let _server = env.serve(None).await;
+    let _server = env.serve(&[]).await;
     let mut answer = None;
     for _ in 0..200 {
         let r = send().await.unwrap();
@@ -178,27 +91,14 @@ async fn crash_at_then_retry(env: &Env, client: &reqwest::Client, key: &str, cas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     let fake = FakeStripe::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let postgres = std::env::var("BURSAR_TEST_DB").as_deref() == Ok("postgres");
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        root: dir.path().to_path_buf(),
-        database_url: postgres.then(|| {
-            std::env::var("BURSAR_TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-        }),
-        schema: postgres.then(|| format!("t_{}", uuid::Uuid::now_v7().simple())),
-        port,
-        stripe: fake.base_url().to_string(),
-    };
-    let out = env.command(&["api-key", "create", "--name", "replay-test"], None).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let env = Env::new(dir.path(), fake.base_url(), 1, 2);
+    let key = env.api_key("replay-test");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     // What the cases need, set up without faults.
     let (customer, customer2, course) = {
-        let _server = env.serve(None).await;
+        let _server = env.serve(&[]).await;
         let post = |path: &str, body: Value| {
             let req = client.post(format!("{}{path}", env.base())).bearer_auth(&key).json(&body);
             let path = path.to_string();
@@ -317,7 +217,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     };
     let sub = crash_then_retry(&env, &client, &key, &subscription).await;
     assert_eq!(fake.objects("payment_intent").len(), 1, "one charge at Stripe");
-    let invoice = env.invoice_of(sub["id"].as_str().unwrap()).await;
+    let invoice = invoice_of(&env, sub["id"].as_str().unwrap()).await;
 
     // A refund sent to Stripe after the commit: one credit note, one
     // refund at Stripe.
@@ -343,9 +243,9 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         status: 200,
     };
     let sub = crash_at_then_retry(&env, &client, &key, &subscription, "provider_call").await;
-    let invoice = env.invoice_of(sub["id"].as_str().unwrap()).await;
+    let invoice = invoice_of(&env, sub["id"].as_str().unwrap()).await;
     let recover = || {
-        let out = env.command(&["billing", "run"], None).output().unwrap();
+        let out = env.command(&["billing", "run"], &[]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     recover();
