@@ -31,6 +31,7 @@ use bursar_store::{customers, dunning};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+mod landing;
 mod prompt;
 
 const COOKIE: &str = "bursar_portal";
@@ -152,27 +153,27 @@ struct EnterQuery {
     next: Option<String>,
 }
 
-/// A portal path to land on after signing in; anything else is `/portal`.
-fn landing(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with("/portal") && !n.contains("//") && !n.contains('\\') => n,
-        _ => "/portal",
-    }
-}
-
 /// The platform's link: signs the learner in and drops the token from the
 /// address bar.
 async fn enter(State(state): State<AppState>, Path(token): Path<String>, Query(q): Query<EnterQuery>) -> Response {
+    let to = match landing::landing(q.next.as_deref()) {
+        Ok(to) => to,
+        Err(why) => {
+            tracing::warn!(next = ?q.next, reason = why, "portal sign-in link refused: `next` is no portal page");
+            return message(
+                StatusCode::BAD_REQUEST,
+                "This link is not valid",
+                "The page it names is not part of billing.",
+                None,
+            );
+        }
+    };
     let found = store::session(state.db.reader(), &sha256_hex(token.as_bytes()), state.now_ms()).await;
     let Ok(Some(s)) = found else { return ended() };
     let max_age = ((s.expires_at - state.now_ms()) / 1000).max(1);
     // Lax: the learner arrives from the platform's site.
     let cookie = crate::web::cookie_header(&state, COOKIE, &token, max_age, "Lax");
-    (
-        [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())],
-        Redirect::to(landing(q.next.as_deref())),
-    )
-        .into_response()
+    ([(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())], Redirect::to(&to)).into_response()
 }
 
 struct SubView {
