@@ -10,7 +10,7 @@ use crate::error::{Error, Result as OpResult};
 use crate::idempotency::Reply;
 use bursar_domain::catalog::{CatalogDoc, Interval, Limit, PriceSpec, TaxBehavior};
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};
+use bursar_domain::money::MAX_AMOUNT_MINOR;
 use bursar_store::catalog::{self, ProductRow};
 pub use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::{events, DbError, Tx};
@@ -352,8 +352,7 @@ pub struct PriceCreate {
 /// Sets a plan's price for a currency and interval: a new version when it
 /// differs from the active one. Emits `price.created`.
 pub async fn create_price(ctx: &Ctx, actor: &Actor, id: &str, body: PriceCreate, reply: &Reply) -> OpResult<Price> {
-    let currency = Currency::from_code(&body.currency)
-        .map_err(|_| Error::invalid("currency", format!("unknown currency `{}`", body.currency)))?;
+    let currency = crate::common::new_currency("currency", &body.currency)?;
     let interval = Interval::parse(&body.interval)
         .ok_or_else(|| Error::invalid("interval", "interval must be `month` or `year`"))?;
     if !(0..=MAX_AMOUNT_MINOR).contains(&body.amount) {

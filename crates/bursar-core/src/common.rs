@@ -86,3 +86,20 @@ pub fn check_len(param: &str, v: &Option<String>, max: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A currency given for something new: a price, a coupon's amounts, a
+/// cart, a checkout session, a subscription, an invoice, a credit, a
+/// customer's preferred currency, a conversion target. Unknown codes and
+/// codes withdrawn from ISO 4217 (BGN, CUC) are refused naming `param`;
+/// rows already stored in a withdrawn currency are still read, with
+/// [`bursar_domain::money::Currency::from_code`].
+pub fn new_currency(param: &str, code: &str) -> Result<bursar_domain::money::Currency> {
+    use bursar_domain::money::{Currency, MoneyError};
+    Currency::from_code_current(code).map_err(|e| match e {
+        MoneyError::Withdrawn(c) => Error::invalid(
+            param,
+            format!("`{c}` has been withdrawn from ISO 4217 and cannot be used for new prices or purchases"),
+        ),
+        _ => Error::invalid(param, format!("unknown currency `{code}`")),
+    })
+}

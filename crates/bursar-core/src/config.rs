@@ -275,6 +275,11 @@ impl Default for Config {
     }
 }
 
+/// `BURSAR_*` variables that are no settings: `BURSAR_CONFIG` names the
+/// file, `BURSAR_STAFF_PASSWORD` is read by `bursar staff create`. Any other
+/// `BURSAR_*` variable must be a setting, or loading fails.
+pub const NOT_SETTINGS: &[&str] = &["CONFIG", "STAFF_PASSWORD"];
+
 impl Config {
     /// Loads defaults, the file (if given, or `bursar.toml` when present),
     /// then the environment.
@@ -293,8 +298,9 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("bursar.toml")),
         }
-        // `BURSAR_CONFIG` names the file; `BURSAR_TEST_*` belongs to the test suite.
-        fig = fig.merge(env.ignore(&["CONFIG"]).filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")));
+        // `BURSAR_TEST_*` belongs to the test suite; the others read by the
+        // command line itself are no settings.
+        fig = fig.merge(env.ignore(NOT_SETTINGS).filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")));
         if let Some(url) = database_url {
             fig = fig.merge(Serialized::default("database_url", url));
         }
@@ -499,6 +505,18 @@ mod tests {
     }
 
     #[test]
+    fn variables_read_by_the_command_line_are_no_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BURSAR_STAFF_PASSWORD", "a long passphrase");
+            jail.set_env("BURSAR_CONFIG", "elsewhere.toml");
+            jail.set_env("BURSAR_LOG_LEVEL", "warn");
+            let c = Config::load_from(None, Env::prefixed("BURSAR_"), None).unwrap();
+            assert_eq!(c.log_level, "warn");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("BURSAR_SQLITE_SYNCHRONOUS", "sometimes");
@@ -507,6 +525,13 @@ mod tests {
         });
         figment::Jail::expect_with(|jail| {
             jail.set_env("BURSAR_NO_SUCH_SETTING", "1");
+            assert!(Config::load_from(None, Env::prefixed("BURSAR_"), None).is_err());
+            Ok(())
+        });
+        // A misspelt setting next to the staff password is still refused.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BURSAR_STAFF_PASSWORD", "a long passphrase");
+            jail.set_env("BURSAR_STAFF_PASSWORDS", "a long passphrase");
             assert!(Config::load_from(None, Env::prefixed("BURSAR_"), None).is_err());
             Ok(())
         });

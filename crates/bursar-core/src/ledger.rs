@@ -98,8 +98,7 @@ fn ledger_error(e: LedgerError) -> Error {
 /// Posts a balanced manual entry (source `manual`, the actor's id) and
 /// emits `ledger_entry.created`.
 pub async fn create(ctx: &Ctx, actor: &Actor, body: EntryCreate, reply: &Reply) -> Result<LedgerEntry> {
-    let currency = Currency::from_code(&body.currency)
-        .map_err(|_| Error::invalid("currency", format!("unknown currency `{}`", body.currency)))?;
+    let currency = crate::common::new_currency("currency", &body.currency)?;
     if body.description.trim().is_empty() {
         return Err(Error::missing("description"));
     }

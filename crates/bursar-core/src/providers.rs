@@ -57,7 +57,6 @@ impl Providers {
                 webhook_secret: c.razorpay_webhook_secret.clone().unwrap_or_default(),
                 api_base: c.razorpay_api_base.trim_end_matches('/').to_string(),
                 http: Default::default(),
-                webhook_tolerance: razorpay::DEFAULT_WEBHOOK_TOLERANCE,
             };
             let conn = razorpay::RazorpayConnector::new(cfg).map_err(|e| format!("razorpay: {e}"))?;
             connectors.insert("razorpay", Arc::new(conn));

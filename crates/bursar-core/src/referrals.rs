@@ -71,7 +71,7 @@ pub struct ReferralCreate {
 fn check_amounts(param: &str, m: &BTreeMap<String, i64>) -> Result<BTreeMap<String, i64>> {
     let mut out = BTreeMap::new();
     for (c, a) in m {
-        let cur = Currency::from_code(c).map_err(|_| Error::invalid(&format!("{param}.{c}"), "unknown currency"))?;
+        let cur = crate::common::new_currency(&format!("{param}.{c}"), c)?;
         if !(0..=100_000_000).contains(a) {
             return Err(Error::invalid(&format!("{param}.{c}"), "an amount is 0 to 100000000 minor units"));
         }

@@ -38,8 +38,7 @@ pub struct RevenueReport {
 /// (default EUR) with the latest rates.
 pub async fn revenue(ctx: &Ctx, actor: &Actor, base: Option<String>) -> Result<RevenueReport> {
     let base_s = base.unwrap_or_else(|| "EUR".into());
-    let base =
-        Currency::from_code(&base_s).map_err(|_| Error::invalid("base", format!("unknown currency `{base_s}`")))?;
+    let base = crate::common::new_currency("base", &base_s)?;
     let (date, rates) = fx_store::rates_as_of(ctx.db.reader(), None)
         .await?
         .ok_or_else(|| Error::not_found("base", "FX rates", "latest"))?;

@@ -44,14 +44,15 @@
 //!   [`ProviderError::Indeterminate`]: recover with [`Connector::retrieve`].
 //! * Webhooks: `X-Razorpay-Signature` is the hex HMAC-SHA256 of the raw body
 //!   with the webhook secret; `X-Razorpay-Event-Id` is the event id (the
-//!   deduplication key); events whose `created_at` is further than the
-//!   tolerance from Bursar's clock are refused as stale.
+//!   deduplication key). The signature covers no timestamp and Razorpay
+//!   redelivers a failed event with its original body for up to 24 hours,
+//!   so an authentic event is accepted whatever its `created_at`: replays
+//!   are caught by the event id, which Bursar stores unique on receipt.
 //!   [`Connector::parse_webhook`] maps a stored body the same way without
 //!   these checks; as the body carries no event id, its event id is
 //!   `sha256:` and the hex SHA-256 of the body.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bursar_domain::money::Currency;
@@ -72,8 +73,6 @@ mod connector;
 
 /// Production (and test-mode) API host: test and live differ by key only.
 pub const API_BASE: &str = "https://api.razorpay.com";
-/// Default accepted distance between an event's `created_at` and now.
-pub const DEFAULT_WEBHOOK_TOLERANCE: Duration = Duration::from_secs(600);
 /// The longest `receipt` Razorpay accepts on an order.
 pub const MAX_RECEIPT_LEN: usize = 40;
 /// The `token.max_amount` asked for when a checkout saves a card for
@@ -95,9 +94,6 @@ pub struct RazorpayConfig {
     /// [`API_BASE`] (or a local double), without a trailing slash.
     pub api_base: String,
     pub http: HttpSettings,
-    /// Events whose `created_at` is further than this from Bursar's clock
-    /// are refused as stale (replay protection).
-    pub webhook_tolerance: Duration,
 }
 
 /// Minor units as Razorpay takes them: the ISO 4217 subunit, with

@@ -55,6 +55,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(crate::webhooks::router())
         .merge(crate::pages::router())
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), mw::refuse_nul))
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))

@@ -138,9 +138,58 @@ pub fn too_large() -> ApiError {
     .with_param("body")
 }
 
+/// 400 for a NUL character (U+0000) in a field: no field has a use for it,
+/// and PostgreSQL cannot store it in text.
+pub fn nul_refused(param: &str) -> ApiError {
+    ApiError::invalid(param, format!("`{param}` must not contain the NUL character (U+0000)"))
+}
+
+/// Where a JSON value holds a NUL character, in a string or an object's key:
+/// the field's path as other errors name it (`items[0].description`), or
+/// `body` for a bare string.
+pub fn nul_in_json(v: &serde_json::Value) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(fields) => fields.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\u0000"));
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(v, &mut path).then(|| if path.is_empty() { "body".to_string() } else { path })
+}
+
 /// Parses JSON into `T`, turning serde's error into an envelope that names
-/// the field.
+/// the field. A NUL character in any string or key is refused with the
+/// field's path: JSON can only carry one as the escape `\u0000`, so only a
+/// body holding that escape is walked.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Some(param) = serde_json::from_slice(bytes).ok().as_ref().and_then(nul_in_json) {
+            return Err(nul_refused(&param));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -278,6 +327,24 @@ mod tests {
         assert_eq!(e.body.param.as_deref(), Some("count"));
         let e = parse_json::<Outer>(br#"{"email":"a","#).unwrap_err();
         assert_eq!(e.body.code, "json_invalid");
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_its_field() {
+        for (body, param) in [
+            (r#"{"email":"a\u0000b"}"#, "email"),
+            (r#"{"email":"a","address":{"city":"\u0000"}}"#, "address.city"),
+            (r#"{"email":"a","tags":["x",{"k":"v\u0000"}]}"#, "tags[1].k"),
+            (r#"{"email":"a","meta":{"k\u0000":"v"}}"#, "meta.k\\u0000"),
+            (r#""\u0000""#, "body"),
+        ] {
+            let e = parse_json::<serde_json::Value>(body.as_bytes()).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.body.param.as_deref()), (400, Some(param)), "{body}");
+            assert!(e.body.message.contains("NUL"), "{}", e.body.message);
+        }
+        // An escaped backslash followed by `u0000` is no NUL character.
+        let v = parse_json::<Outer>(br#"{"email":"a\\u0000"}"#).unwrap();
+        assert_eq!(v.email, "a\\u0000");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the metrics recorded for every route.
 
 use crate::error::{ApiError, ErrorType};
-use crate::extract::{too_large, Caller};
+use crate::extract::{nul_refused, too_large, Caller};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -31,6 +31,62 @@ pub async fn buffer_body(State(state): State<AppState>, req: Request, next: Next
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Err(_) => too_large().into_response(),
     }
+}
+
+/// Refuses a NUL character (U+0000) where a field can carry one outside a
+/// JSON body (JSON bodies are checked where they are parsed): in the path,
+/// the query string and form bodies, for every route, pages and console
+/// included. A 400 that names the field (the path parameter by its name in
+/// the route). Form bodies are read whole (up to the configured limit) to
+/// be checked.
+pub async fn refuse_nul(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(param) = nul_in_uri(&req) {
+        return nul_refused(&param).into_response();
+    }
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+        return too_large().into_response();
+    };
+    if let Some(field) = nul_in_form(&bytes) {
+        return nul_refused(&field).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// The field of a URL-encoded form or query string whose name or value
+/// decodes to a NUL character.
+fn nul_in_form(bytes: &[u8]) -> Option<String> {
+    if !bytes.contains(&0) && !bytes.windows(3).any(|w| w == b"%00") {
+        return None;
+    }
+    form_urlencoded::parse(bytes)
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', "\\u0000"))
+}
+
+fn nul_in_uri(req: &Request) -> Option<String> {
+    let uri = req.uri();
+    if let Some(field) = uri.query().and_then(|q| nul_in_form(q.as_bytes())) {
+        return Some(field);
+    }
+    if !uri.path().contains("%00") {
+        return None;
+    }
+    // The route's parameter at the segment that holds it, else `path`.
+    let template = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let name = template.as_deref().and_then(|t| {
+        let (segment, _) = t.split('/').zip(uri.path().split('/')).find(|(_, s)| s.contains("%00"))?;
+        Some(segment.strip_prefix('{')?.strip_suffix('}')?.trim_start_matches('*').to_string())
+    });
+    Some(name.unwrap_or_else(|| "path".to_string()))
 }
 
 /// Authenticates `Authorization: Bearer bsk_…` (or HTTP Basic with the key
@@ -230,19 +286,36 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-/// Counts and times every request by route template.
+/// Counts and times every request by route template. Every label has a
+/// bounded set of values, whatever strangers send: the method is one of the
+/// standard ones or `other`, the route is a route template or `unmatched`,
+/// and the status is the one the application answered.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status)];
     metrics::counter!("bursar_http_requests_total", &labels).increment(1);
     metrics::histogram!("bursar_http_request_duration_seconds", &labels[..2]).record(start.elapsed().as_secs_f64());
     resp
+}
+
+/// The `method` label: a method of RFC 9110, or `other` for any extension
+/// method a client makes up.
+pub fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }

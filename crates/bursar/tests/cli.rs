@@ -64,6 +64,36 @@ fn migrate_create_key_verify() {
     assert!(out.contains("ledger OK"), "{out}");
 }
 
+/// The documented form: `BURSAR_STAFF_PASSWORD=… bursar staff create`. The
+/// password variable is no setting; a misspelt setting beside it still is
+/// refused.
+#[test]
+fn staff_create_takes_the_password_from_the_environment() {
+    let e = env();
+    ok(&bursar(&e, &["migrate"]));
+    let staff = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bursar"));
+        c.args(["staff", "create", "--email", "ops@example.com", "--name", "Ops"])
+            .current_dir(e.dir.path())
+            .env_remove("DATABASE_URL")
+            .env("BURSAR_DATA_DIR", e.dir.path().join("data"))
+            .env("BURSAR_LOG_LEVEL", "warn")
+            .stdin(std::process::Stdio::null());
+        if let (Some(url), Some(schema)) = (&e.database_url, &e.schema) {
+            c.env("DATABASE_URL", url).env("BURSAR_DATABASE_SCHEMA", schema);
+        }
+        c.envs(vars.iter().copied()).output().unwrap()
+    };
+    let out = ok(&staff(&[("BURSAR_STAFF_PASSWORD", "a long passphrase")]));
+    assert!(out.contains("staff account ops@example.com saved"), "{out}");
+    let short = staff(&[("BURSAR_STAFF_PASSWORD", "short")]);
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let misspelt = staff(&[("BURSAR_STAFF_PASSWORD", "a long passphrase"), ("BURSAR_LOG_LEVL", "debug")]);
+    assert!(!misspelt.status.success());
+    assert!(String::from_utf8_lossy(&misspelt.stderr).contains("log_levl"), "{:?}", misspelt);
+}
+
 #[test]
 fn bad_configuration_is_refused() {
     let e = env();

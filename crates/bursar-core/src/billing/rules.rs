@@ -75,8 +75,12 @@ pub async fn now_for(tx: &mut Tx, customer: &CustomerRow, server_now: i64) -> Re
     crate::time::instant_of(&mut **tx, customer, server_now).await
 }
 
-/// The buyer as tax sees them: billing country, state, and a VAT id that
-/// passes offline validation.
+/// The buyer as tax sees them: billing country, state, and their first VAT
+/// id that is verified: its check digits match offline, or the registry
+/// (VIES) confirmed it. An id that only matches its country's format (a
+/// Latvian personal code starting with 32, a UK government-department
+/// number) is not evidence of a business, so it does not make a sale
+/// reverse-charged on its own.
 pub fn buyer_of(customer: &CustomerRow) -> tax::Buyer {
     let address: Option<serde_json::Value> = customer.address.as_deref().and_then(|a| serde_json::from_str(a).ok());
     let addr = |k: &str| address.as_ref().and_then(|a| a.get(k)).and_then(|v| v.as_str()).map(str::to_string);
@@ -87,7 +91,9 @@ pub fn buyer_of(customer: &CustomerRow) -> tax::Buyer {
         if kind != "eu_vat" && kind != "gb_vat" {
             return None;
         }
-        bursar_domain::vat_id::VatId::parse(t.get("value")?.as_str()?).ok()
+        let id = bursar_domain::vat_id::VatId::parse(t.get("value")?.as_str()?).ok()?;
+        let registered = t.pointer("/verification/status").and_then(|s| s.as_str()) == Some("verified");
+        (id.check_digits_verified() || registered).then_some(id)
     });
     tax::Buyer {
         country,

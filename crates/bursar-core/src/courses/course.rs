@@ -8,7 +8,6 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::{Actor, List, Page, Reply};
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::Currency;
 use bursar_store::marketplace::{self as store, CourseRow};
 use bursar_store::Tx;
 use serde::{Deserialize, Serialize};
@@ -170,7 +169,7 @@ fn check_prices(prices: &BTreeMap<String, i64>) -> Result<Vec<(String, i64)>> {
     }
     let mut out = Vec::new();
     for (c, a) in prices {
-        let cur = Currency::from_code(c).map_err(|_| Error::invalid(&format!("prices.{c}"), "unknown currency"))?;
+        let cur = crate::common::new_currency(&format!("prices.{c}"), c)?;
         if !(0..=100_000_000_000).contains(a) {
             return Err(Error::invalid(&format!("prices.{c}"), "a price is 0 to 100000000000 minor units"));
         }

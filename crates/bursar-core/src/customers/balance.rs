@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::idempotency::Reply;
 use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::ledger::{natural_balance, AccountKind, EntryDraft};
-use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};
+use bursar_domain::money::MAX_AMOUNT_MINOR;
 use bursar_store::{customers, events, ledger};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,8 +49,7 @@ pub async fn create(
     body: BalanceTransactionCreate,
     reply: &Reply,
 ) -> Result<BalanceTransaction> {
-    let currency = Currency::from_code(&body.currency)
-        .map_err(|_| Error::invalid("currency", format!("unknown currency `{}`", body.currency)))?;
+    let currency = crate::common::new_currency("currency", &body.currency)?;
     if body.amount == 0 || body.amount.unsigned_abs() > MAX_AMOUNT_MINOR as u64 {
         return Err(Error::invalid(
             "amount",

@@ -5,7 +5,7 @@ use crate::common::check_len;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use bursar_domain::geo;
-use bursar_domain::money::{Currency, Locale};
+use bursar_domain::money::Locale;
 use bursar_store::DbError;
 
 const TAX_ID_TYPES: &[&str] =
@@ -68,12 +68,7 @@ pub fn check_fields(
     };
     let preferred_currency = match norm(preferred_currency) {
         None => None,
-        Some(c) => Some(
-            Currency::from_code(&c)
-                .map_err(|_| Error::invalid("preferred_currency", format!("unknown currency `{c}`")))?
-                .code()
-                .to_string(),
-        ),
+        Some(c) => Some(crate::common::new_currency("preferred_currency", &c)?.code().to_string()),
     };
     Ok(Fields { country, locale, preferred_currency })
 }

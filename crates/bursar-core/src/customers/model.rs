@@ -19,7 +19,8 @@ pub fn credit_account(customer_id: &str) -> String {
 /// The currency a customer is billed in: their choice, else their
 /// country's, else their locale's, else USD.
 pub fn billing_currency_of(row: &CustomerRow) -> Currency {
-    let preferred = row.preferred_currency.as_deref().and_then(|c| Currency::from_code(c).ok());
+    // A preferred currency since withdrawn (stored before) is passed over.
+    let preferred = row.preferred_currency.as_deref().and_then(|c| Currency::from_code_current(c).ok());
     let locale = row.locale.as_deref().and_then(|l| Locale::from_tag(l).ok());
     geo::billing_currency(preferred, row.country.as_deref(), locale)
 }

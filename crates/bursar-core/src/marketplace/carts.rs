@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::idempotency::Reply;
 use crate::plan_choice::PlanFields;
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::Currency;
 use bursar_store::catalog::{PlanRow, PriceRow};
 use bursar_store::checkout::SessionRow;
 use bursar_store::customers::CustomerRow;
@@ -407,7 +406,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, b: CartCreate, reply: &Reply) -> R
     let livemode = actor.livemode;
     let customer = live_customer(ctx, livemode, &b.customer, "customer").await?;
     let currency = match &b.currency {
-        Some(c) => Currency::from_code(c).map_err(|_| Error::invalid("currency", format!("unknown currency `{c}`")))?,
+        Some(c) => crate::common::new_currency("currency", c)?,
         None => crate::customers::billing_currency_of(&customer),
     };
     let now = ctx.now_ms();

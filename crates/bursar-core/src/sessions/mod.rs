@@ -14,7 +14,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::idempotency::Reply;
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::{Currency, Locale};
+use bursar_domain::money::Locale;
 use bursar_store::checkout as store;
 use bursar_store::{billing as billing_store, customers};
 use serde::{Deserialize, Serialize};
@@ -157,9 +157,7 @@ pub async fn create(ctx: &Ctx, livemode: bool, body: SessionCreate, reply: &Repl
     let id = new_id(IdKind::CheckoutSession);
     let (success_url, cancel_url) = return_urls(state, &id, body.success_url.clone(), body.cancel_url.clone())?;
     let currency = match &body.currency {
-        Some(c) => {
-            Some(Currency::from_code(c).map_err(|_| Error::invalid("currency", format!("unknown currency `{c}`")))?)
-        }
+        Some(c) => Some(crate::common::new_currency("currency", c)?),
         None => None,
     };
     if !is_valid(IdKind::Customer, &body.customer) {

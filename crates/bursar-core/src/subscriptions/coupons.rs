@@ -9,7 +9,7 @@ use crate::idempotency::Reply;
 use bursar_domain::catalog::valid_code;
 use bursar_domain::coupon::{AppliesTo, Discount, Duration, Rules};
 use bursar_domain::id::{new_id, IdKind};
-use bursar_domain::money::{Currency, MAX_AMOUNT_MINOR};
+use bursar_domain::money::MAX_AMOUNT_MINOR;
 use bursar_store::billing::{self, CouponRow};
 use bursar_store::events;
 use serde::{Deserialize, Serialize};
@@ -78,8 +78,7 @@ pub fn render(c: CouponRow) -> Coupon {
 fn money_map(param: &str, m: BTreeMap<String, i64>, min: i64) -> Result<BTreeMap<String, i64>> {
     let mut out = BTreeMap::new();
     for (k, v) in m {
-        let c = Currency::from_code(&k)
-            .map_err(|_| Error::invalid(&format!("{param}.{k}"), format!("unknown currency `{k}`")))?;
+        let c = crate::common::new_currency(&format!("{param}.{k}"), &k)?;
         if !(min..=MAX_AMOUNT_MINOR).contains(&v) {
             return Err(Error::invalid(
                 &format!("{param}.{k}"),

@@ -13,7 +13,6 @@ use crate::idempotency::Reply;
 use crate::invoicing::{self, DraftInput, NewLine};
 use bursar_domain::catalog::TaxBehavior;
 use bursar_domain::id::{is_valid, IdKind};
-use bursar_domain::money::Currency;
 use bursar_store::billing::{self as store, CreditNoteRow, InvoiceRow, LineRow};
 use bursar_store::{customers, events};
 use serde::{Deserialize, Serialize};
@@ -389,9 +388,7 @@ pub struct InvoiceCreate {
 /// Creates a draft invoice.
 pub async fn create_draft(ctx: &Ctx, actor: &Actor, input: InvoiceCreate, reply: &Reply) -> Result<Invoice> {
     let currency = match &input.currency {
-        Some(c) => {
-            Some(Currency::from_code(c).map_err(|_| Error::invalid("currency", format!("unknown currency `{c}`")))?)
-        }
+        Some(c) => Some(crate::common::new_currency("currency", c)?),
         None => None,
     };
     let behavior = TaxBehavior::parse(input.tax_behavior.as_deref().unwrap_or("exclusive"))

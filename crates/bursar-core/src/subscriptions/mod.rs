@@ -20,7 +20,6 @@ use crate::idempotency::Reply;
 use crate::settlement;
 use bursar_domain::catalog::Interval;
 use bursar_domain::id::{is_valid, new_id, IdKind};
-use bursar_domain::money::Currency;
 use bursar_domain::subscription::Status;
 use bursar_store::billing::{self as store, SubscriptionRow};
 use bursar_store::catalog::{self, PlanRow, PriceRow};
@@ -181,12 +180,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: SubscriptionCreate, reply: 
         .ok_or_else(|| Error::invalid("interval", "interval must be `month` or `year`"))?;
     let quantity = check_quantity(input.quantity)?;
     let currency = match &input.currency {
-        Some(c) => Some(
-            Currency::from_code(c)
-                .map_err(|_| Error::invalid("currency", format!("unknown currency `{c}`")))?
-                .code()
-                .to_string(),
-        ),
+        Some(c) => Some(crate::common::new_currency("currency", c)?.code().to_string()),
         None => None,
     };
     let livemode = actor.livemode;

@@ -35,7 +35,7 @@ use rand::Rng as _;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use crate::razorpay::{RazorpayConfig, DEFAULT_WEBHOOK_TOLERANCE};
+use crate::razorpay::RazorpayConfig;
 use crate::{Headers, HttpSettings};
 
 mod http;
@@ -163,7 +163,6 @@ impl FakeRazorpay {
             webhook_secret: WEBHOOK_SECRET.into(),
             api_base: self.base_url.clone(),
             http: HttpSettings { timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1) },
-            webhook_tolerance: DEFAULT_WEBHOOK_TOLERANCE,
         }
     }
 

@@ -478,7 +478,7 @@ fn coupon_request(f: &CouponForm) -> Result<CouponCreate, (String, String)> {
             req.percent_off_bps = Some(bps);
         }
         "amount" => {
-            let c = Currency::from_code(f.currency.trim())
+            let c = Currency::from_code_current(f.currency.trim())
                 .map_err(|_| bad("currency", "choose the currency of the amount off"))?;
             let m = Money::parse(f.value.trim(), c)
                 .map_err(|_| bad("value", &format!("the amount off is a number in {}, like 5.00", c.code())))?;

@@ -27,6 +27,7 @@ use bursar_domain::subscription::Status;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+mod landing;
 mod prompt;
 
 const COOKIE: &str = "bursar_portal";
@@ -148,26 +149,26 @@ struct EnterQuery {
     next: Option<String>,
 }
 
-/// A portal path to land on after signing in; anything else is `/portal`.
-fn landing(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with("/portal") && !n.contains("//") && !n.contains('\\') => n,
-        _ => "/portal",
-    }
-}
-
 /// The platform's link: signs the learner in and drops the token from the
 /// address bar.
 async fn enter(State(state): State<AppState>, Path(token): Path<String>, Query(q): Query<EnterQuery>) -> Response {
+    let to = match landing::landing(q.next.as_deref()) {
+        Ok(to) => to,
+        Err(why) => {
+            tracing::warn!(next = ?q.next, reason = why, "portal sign-in link refused: `next` is no portal page");
+            return message(
+                StatusCode::BAD_REQUEST,
+                "This link is not valid",
+                "The page it names is not part of billing.",
+                None,
+            );
+        }
+    };
     let Ok(Some(s)) = view::signed_in(&state, &token).await else { return ended() };
     let max_age = ((s.expires_at - state.now_ms()) / 1000).max(1);
     // Lax: the learner arrives from the platform's site.
     let cookie = crate::web::cookie_header(&state, COOKIE, &token, max_age, "Lax");
-    (
-        [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())],
-        Redirect::to(landing(q.next.as_deref())),
-    )
-        .into_response()
+    ([(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".into())], Redirect::to(&to)).into_response()
 }
 
 struct SubView {

@@ -447,10 +447,34 @@ async fn an_upgrade_prompt_names_the_limit_and_the_plan_and_opens_the_portal_on_
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("Switch from Starter to Grow") && page.contains("Due now"), "{page}");
-    // A landing outside the portal is never followed.
+    // A landing outside the portal is refused, never followed, and signs
+    // no one in; a portal page is written out in one canonical form.
     let token = path.split('/').nth(3).unwrap().split('?').next().unwrap();
-    let r = no_redirects.get(app.url(&format!("/portal/enter/{token}?next=//evil.example/"))).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/portal");
+    let enter = |next: &str| no_redirects.get(app.url(&format!("/portal/enter/{token}?next={next}"))).send();
+    for next in [
+        "//evil.example/",
+        "https://evil.example/portal",
+        "/portalx",
+        "/portal/../x",
+        "/portal/%2e%2e/x",
+        "/portal/%252e%252e/x",
+        "/portal/.%252E/x",
+        "/portal//evil.example",
+        "/portal%5Cevil",
+        "/portal/%255c%255cevil",
+        "/portal%0D%0ASet-Cookie:%20a=b",
+        "/portal/change%09",
+        "/portal/change%23top",
+        "/portal/%25zz",
+    ] {
+        let r = enter(next).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{next}");
+        assert!(r.headers().get("location").is_none() && r.headers().get("set-cookie").is_none(), "{next}");
+    }
+    for (next, want) in [("", "/portal"), ("/portal/", "/portal"), ("/portal/caf%C3%A9", "/portal/caf%C3%A9")] {
+        let r = enter(next).await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, want), "{next}");
+    }
 }
 
 #[tokio::test]

@@ -182,3 +182,74 @@ async fn catalogs_are_per_mode() {
     assert_eq!(s, 200);
     assert_eq!(live["data"].as_array().unwrap().len(), 0);
 }
+
+/// Currencies withdrawn from ISO 4217 (BGN since Bulgaria's euro, CUC) are
+/// refused for anything new, naming the field, while what was stored in
+/// them still reads.
+#[tokio::test]
+async fn withdrawn_currencies_are_refused_for_new_money_and_still_read() {
+    let app = TestApp::spawn().await;
+    let (s, _) = app.post("/v1/catalog/import", catalog_file("demo.json")).await;
+    assert_eq!(s, 200);
+    let (s, c) = app.post("/v1/customers", json!({"country": "BG", "email": "b@example.bg"})).await;
+    assert_eq!(s, 200, "{c}");
+    let cus = c["id"].as_str().unwrap().to_string();
+    let urls = json!({"success_url": "https://p.example/ok", "cancel_url": "https://p.example/no"});
+    let mut session = json!({"customer": cus, "mode": "payment", "currency": "BGN",
+        "items": [{"description": "Essay review", "unit_amount": 2500}]});
+    session.as_object_mut().unwrap().extend(urls.as_object().unwrap().clone());
+    for code in ["BGN", "cuc"] {
+        let withdrawn: [(&str, Value, String); 7] = [
+            (
+                "/v1/plans/grow/prices",
+                json!({"currency": code, "interval": "month", "amount": 1900}),
+                "currency".into(),
+            ),
+            (
+                "/v1/coupons",
+                json!({"code": "OFF", "amount_off": {code: 500}, "duration": "once"}),
+                format!("amount_off.{code}"),
+            ),
+            ("/v1/customers", json!({"preferred_currency": code}), "preferred_currency".into()),
+            (&format!("/v1/customers/{cus}"), json!({"preferred_currency": code}), "preferred_currency".into()),
+            ("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "currency": code}), "currency".into()),
+            ("/v1/invoices", json!({"customer": cus, "currency": code}), "currency".into()),
+            (
+                "/v1/ledger/entries",
+                json!({"currency": code, "description": "x",
+                "postings": [{"account": "cash", "amount": 100}, {"account": "revenue", "amount": -100}]}),
+                "currency".into(),
+            ),
+        ];
+        for (path, body, param) in withdrawn {
+            let (s, e) = app.post(path, body).await;
+            assert_error(s, &e, 400, Some(&param));
+            assert!(e["error"]["message"].as_str().unwrap().contains("withdrawn"), "{path}: {e}");
+        }
+        let mut body = session.clone();
+        body["currency"] = json!(code);
+        let (s, e) = app.post("/v1/checkout/sessions", body).await;
+        assert_error(s, &e, 400, Some("currency"));
+        let (s, e) = app.get(&format!("/v1/reports/revenue?base={code}")).await;
+        assert_error(s, &e, 400, Some("base"));
+    }
+    // XAD, added to ISO 4217 in 2025, is a currency like any other.
+    let (s, p) =
+        app.post("/v1/plans/grow/prices", json!({"currency": "XAD", "interval": "month", "amount": 900})).await;
+    assert_eq!((s, p["currency"].as_str()), (200, Some("XAD")), "{p}");
+    assert_eq!(app.count("prices").await, 37);
+
+    // A customer who chose BGN before it was withdrawn still reads as
+    // stored, and is billed in the currency of their country.
+    sqlx::query("UPDATE customers SET preferred_currency = 'BGN' WHERE id = $1")
+        .bind(&cus)
+        .execute(app.tdb.db.writer())
+        .await
+        .unwrap();
+    let (s, c) = app.get(&format!("/v1/customers/{cus}")).await;
+    assert_eq!((s, c["preferred_currency"].as_str()), (200, Some("BGN")), "{c}");
+    let (s, sub) = app.post("/v1/subscriptions", json!({"customer": cus, "plan": "grow", "trial": false})).await;
+    assert_eq!((s, sub["currency"].as_str()), (200, Some("EUR")), "{sub}");
+    let (s, b) = app.get("/v1/ledger/balances?currency=BGN").await;
+    assert_eq!(s, 200, "{b}");
+}

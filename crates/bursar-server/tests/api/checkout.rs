@@ -466,18 +466,29 @@ async fn a_razorpay_webhook_completes_a_checkout_whose_buyer_never_came_back() {
     let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
     let (_, p) = app.get(&format!("/v1/payments/{}", cs["payment"].as_str().unwrap())).await;
     let order = p["provider_payment_id"].as_str().unwrap().to_string();
-    // The buyer pays at Razorpay and closes the tab; Razorpay's webhook arrives.
+    // The buyer pays at Razorpay and closes the tab. Razorpay's webhook
+    // could not be delivered during an outage; it redelivers the original
+    // event (body and event id) an hour later.
     let back = rz.pay_order(&order, razorpay::TestCard::VISA);
     let rp = rz.payment(&back["razorpay_payment_id"]).unwrap();
-    let hook = rz.webhook("payment.captured", razorpay::payment_payload(rp), jiff::Timestamp::now());
-    let mut req = app.client.post(app.url("/webhooks/razorpay")).body(hook.body.clone());
-    for (k, v) in &hook.headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    assert_eq!(req.send().await.unwrap().status().as_u16(), 200);
+    let sent = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let hook = rz.webhook("payment.captured", razorpay::payment_payload(rp), sent);
+    let deliver = || {
+        let mut req = app.client.post(app.url("/webhooks/razorpay")).body(hook.body.clone());
+        for (k, v) in &hook.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req.send()
+    };
+    let (s, r) = json(deliver().await.unwrap()).await;
+    assert_eq!((s, r["duplicate"].as_bool()), (200, None), "{r}");
     let (_, cs) = app.get(&format!("/v1/checkout/sessions/{id}")).await;
     assert_eq!(cs["status"], "complete");
     assert_eq!(app.get(&format!("/v1/invoices/{}", cs["invoice"].as_str().unwrap())).await.1["status"], "paid");
+    // The same event delivered again is recognised by its id and changes nothing.
+    let (s, r) = json(deliver().await.unwrap()).await;
+    assert_eq!((s, r["duplicate"].as_bool()), (200, Some(true)), "{r}");
+    assert_eq!(app.count("provider_events").await, 1);
     // A forged delivery is refused.
     let mut req = app.client.post(app.url("/webhooks/razorpay")).body(hook.body.clone());
     for (k, v) in &hook.headers {

@@ -22,6 +22,7 @@ mod ledger;
 mod marketplace;
 mod marketplace_refunds;
 mod marketplace_search;
+mod nul;
 mod operations;
 mod pages;
 mod payments;

@@ -25,6 +25,45 @@ async fn metrics_count_requests_by_route() {
     assert!(text.contains("bursar_http_request_duration_seconds_bucket"));
 }
 
+/// Strangers cannot grow `/metrics`: made-up methods collapse into
+/// `other` and paths that match no route into `unmatched`.
+#[tokio::test]
+async fn metrics_labels_stay_bounded_whatever_strangers_send() {
+    let app = TestApp::spawn().await;
+    let size = || async { app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap().len() };
+    let before = size().await;
+    let paths = ["/v1/customers", "/v1/customers/cus_x", "/portal/nope", "/webhooks/stripe"];
+    for i in 0..600 {
+        let method = reqwest::Method::from_bytes(format!("ODD{i}").as_bytes()).unwrap();
+        let r = app.client.request(method, app.url(paths[i % paths.len()])).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+        let path = format!("/stray{i}/x%20{i}");
+        let method = if i % 2 == 0 { reqwest::Method::GET } else { reqwest::Method::from_bytes(b"PROPFIND").unwrap() };
+        let r = app.client.request(method, app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+    }
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        !text.contains("ODD") && !text.contains("PROPFIND") && !text.contains("stray"),
+        "a request's own words became labels"
+    );
+    let standard = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other"];
+    for line in text.lines().filter(|l| l.starts_with("bursar_http_")) {
+        let method = line.split("method=\"").nth(1).and_then(|m| m.split('"').next());
+        assert!(method.is_none_or(|m| standard.contains(&m)), "{line}");
+    }
+    let series = |route: &str| {
+        text.lines().any(|l| {
+            l.starts_with("bursar_http_requests_total{") && l.contains("method=\"other\"") && l.contains(route)
+        })
+    };
+    assert!(series("route=\"/v1/customers\"") && series("route=\"unmatched\""), "{text}");
+    // 1,200 requests with made-up methods and paths added a few series, not
+    // one per request (which would be well over a megabyte).
+    let grown = text.len().saturating_sub(before);
+    assert!(grown < 256 * 1024, "/metrics grew by {grown} bytes");
+}
+
 /// Every documented operation is served (never "no such route" or "method
 /// not allowed"), and no `/v1` route is added outside the documented
 /// routers.

@@ -136,6 +136,59 @@ async fn invalid_vat_ids_are_refused() {
     assert_eq!(app.count("customers").await, 0);
 }
 
+/// Reverse charge needs a VAT id that is verified: its check digits match,
+/// or the registry confirmed it. One that only matches its country's format
+/// (a Latvian personal code starting with 32, whose check digit is not
+/// published; a UK government department's number) is taxed as a consumer.
+#[tokio::test]
+async fn a_vat_id_that_only_matches_its_format_is_not_reverse_charged() {
+    let app = app_in("DE", None).await;
+    let format_only = first_invoice(
+        &app,
+        json!({"country": "LV", "tax_ids": [{"type": "eu_vat", "value": "LV32000000008"}]}),
+        "grow",
+    )
+    .await;
+    assert_eq!(format_only["tax_details"]["reverse_charge"], false, "{format_only}");
+    assert_eq!(format_only["tax_details"]["taxes"][0]["jurisdiction"], "LV");
+    assert!(format_only["tax"].as_i64().unwrap() > 0, "{format_only}");
+    let checked = first_invoice(
+        &app,
+        json!({"country": "LV", "tax_ids": [{"type": "eu_vat", "value": "LV40003521600"}]}),
+        "grow",
+    )
+    .await;
+    assert_eq!((checked["tax_details"]["reverse_charge"].as_bool(), checked["tax"].as_i64()), (Some(true), Some(0)));
+    let department =
+        first_invoice(&app, json!({"country": "GB", "tax_ids": [{"type": "gb_vat", "value": "GBGD100"}]}), "grow")
+            .await;
+    assert_eq!(department["tax_details"]["reverse_charge"], false, "{department}");
+    assert_eq!(department["tax_details"]["taxes"][0]["rate_bps"], 2000);
+    app.verify_ledger().await;
+
+    // Confirmed by the registry, the same Latvian id is reverse-charged.
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = fake_vies(asked.clone()).await;
+    let app = TestApp::spawn_with(move |c| {
+        c.vat_check = "vies".into();
+        c.vies_url = url;
+        c.tax_origin_country = Some("DE".into());
+    })
+    .await;
+    let doc: Value = serde_json::from_str(bursar_core::demo::DEMO_CATALOG).unwrap();
+    app.post("/v1/catalog/import", doc).await;
+    let registered = first_invoice(
+        &app,
+        json!({"country": "LV", "tax_ids": [{"type": "eu_vat", "value": "LV32000000008"}]}),
+        "grow",
+    )
+    .await;
+    assert_eq!(
+        (registered["tax_details"]["reverse_charge"].as_bool(), registered["tax"].as_i64()),
+        (Some(true), Some(0))
+    );
+}
+
 /// A local VIES: answers `check-vat-number` as the Commission's REST
 /// service does, and records what it was asked.
 async fn fake_vies(asked: std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> String {
@@ -156,6 +209,7 @@ async fn fake_vies(asked: std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> Strin
                         a["address"] = json!("Hauptstr. 1\n10115 Berlin");
                         a["requestIdentifier"] = json!("WAPIAAAAY2qS");
                     }
+                    (Some("LV"), "32000000008") => a["valid"] = json!(true),
                     (Some("EL"), _) => {
                         a["valid"] = json!(true);
                         a["name"] = json!("---");
