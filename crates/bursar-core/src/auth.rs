@@ -78,21 +78,94 @@ pub async fn staff_session(ctx: &Ctx, token: &str) -> Result<Option<StaffSession
     Ok(store::session(ctx.db.reader(), &sha256_hex(token.as_bytes()), ctx.now_ms()).await?)
 }
 
-/// Signs a staff member in: checks the password (Argon2, off the async
-/// threads) and opens a session, written to the audit log. Returns the
-/// session's token, or `None` for a wrong email or password.
-pub async fn staff_sign_in(ctx: &Ctx, email: &str, password: &str) -> Result<Option<String>> {
+/// What a sign-in attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// Signed in: the new session's token.
+    Opened(String),
+    /// Wrong email or password (which of the two is not said).
+    Refused,
+    /// Too many failures for this account or address: try again after
+    /// this many seconds. No password was checked.
+    Locked { retry_after_secs: i64 },
+}
+
+/// A hash of no one's password, verified when the email is unknown so that
+/// an unknown email takes as long to refuse as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+/// Signs a staff member in from a network `address`: refused at once while
+/// the account or the address is locked by earlier failures
+/// ([`bursar_domain::throttle`]); otherwise the password is checked (Argon2,
+/// off the async threads; against a decoy hash for an unknown email). A
+/// failure is counted for both and audited (`staff.sign_in_failed`); a
+/// success clears the account's count and opens a session, audited too.
+pub async fn staff_sign_in(ctx: &Ctx, email: &str, password: &str, address: &str) -> Result<SignIn> {
+    use bursar_domain::throttle::{State, ACCOUNT, ADDRESS};
     let email = email.trim().to_lowercase();
-    let Some(staff) = store::staff_by_email(ctx.db.reader(), &email).await? else { return Ok(None) };
-    let hash = staff.password_hash.clone();
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
-    if !ok {
-        return Ok(None);
-    }
-    let token = random_token();
+    let subjects = [(format!("account:{email}"), ACCOUNT), (format!("address:{address}"), ADDRESS)];
     let now = ctx.now_ms();
+    let load = |row: Option<(i64, i64, i64)>| {
+        row.map_or_else(State::default, |(f, w, l)| State {
+            failures: u32::try_from(f).unwrap_or(u32::MAX),
+            window_start: w,
+            locked_until: l,
+        })
+    };
     let mut tx = ctx.db.begin().await?;
+    let mut wait = None;
+    for (subject, _) in &subjects {
+        if let Some(ms) = load(store::throttle(&mut tx, subject, "").await?).retry_after(now) {
+            wait = wait.max(Some(ms));
+        }
+    }
+    drop(tx);
+    let audit_failure =
+        |reason: &'static str| serde_json::json!({"email": email, "address": address, "reason": reason});
+    if let Some(ms) = wait {
+        let mut tx = ctx.db.begin().await?;
+        bursar_store::events::audit(
+            &mut tx,
+            "address",
+            address,
+            "staff.sign_in_failed",
+            None,
+            &audit_failure("locked"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(SignIn::Locked { retry_after_secs: (ms + 999) / 1000 });
+    }
+    let staff = store::staff_by_email(ctx.db.reader(), &email).await?;
+    let hash = staff.as_ref().map_or_else(|| decoy_hash().to_string(), |s| s.password_hash.clone());
+    let given = password.to_string();
+    let matched = tokio::task::spawn_blocking(move || verify_password(&given, &hash)).await.unwrap_or(false);
+    let mut tx = ctx.db.begin().await?;
+    let Some(staff) = staff.filter(|_| matched) else {
+        for (subject, policy) in &subjects {
+            let state = load(store::throttle(&mut tx, subject, ctx.db.for_update()).await?).after_failure(now, policy);
+            let failures = i64::from(state.failures);
+            store::set_throttle(&mut tx, subject, failures, state.window_start, state.locked_until).await?;
+        }
+        bursar_store::events::audit(
+            &mut tx,
+            "address",
+            address,
+            "staff.sign_in_failed",
+            None,
+            &audit_failure("wrong"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(SignIn::Refused);
+    };
+    store::clear_throttle(&mut tx, &subjects[0].0).await?;
+    let token = random_token();
     store::insert_session(
         &mut tx,
         &sha256_hex(token.as_bytes()),
@@ -102,10 +175,18 @@ pub async fn staff_sign_in(ctx: &Ctx, email: &str, password: &str) -> Result<Opt
         now + STAFF_SESSION_HOURS * 3_600_000,
     )
     .await?;
-    bursar_store::events::audit(&mut tx, "staff", &staff.id, "staff.sign_in", None, &serde_json::json!({}), now)
-        .await?;
+    bursar_store::events::audit(
+        &mut tx,
+        "staff",
+        &staff.id,
+        "staff.sign_in",
+        None,
+        &serde_json::json!({"address": address}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Some(token))
+    Ok(SignIn::Opened(token))
 }
 
 /// Ends the staff session a token opened.

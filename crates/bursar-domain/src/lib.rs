@@ -17,4 +17,5 @@ pub mod money;
 pub mod stats;
 pub mod subscription;
 pub mod tax;
+pub mod throttle;
 pub mod vat_id;

@@ -205,3 +205,40 @@ pub async fn delete_session(tx: &mut Tx, token_hash: &str) -> Result<(), DbError
     sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1").bind(token_hash).execute(&mut **tx).await?;
     Ok(())
 }
+
+/// A subject's failed sign-ins: (failures, window start, locked until),
+/// locked for update (`for_update` is the database's ` FOR UPDATE`, or empty).
+pub async fn throttle(tx: &mut Tx, subject: &str, for_update: &str) -> Result<Option<(i64, i64, i64)>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT failures, window_start, locked_until FROM sign_in_throttle WHERE subject = $1{for_update}"
+    ));
+    Ok(sqlx::query_as(sql).bind(subject).fetch_optional(&mut **tx).await?)
+}
+
+/// Records a subject's failed sign-ins.
+pub async fn set_throttle(
+    tx: &mut Tx,
+    subject: &str,
+    failures: i64,
+    window_start: i64,
+    locked_until: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO sign_in_throttle (subject, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
+         locked_until = excluded.locked_until",
+    )
+    .bind(subject)
+    .bind(failures)
+    .bind(window_start)
+    .bind(locked_until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a subject's failed sign-ins (after a success).
+pub async fn clear_throttle(tx: &mut Tx, subject: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sign_in_throttle WHERE subject = $1").bind(subject).execute(&mut **tx).await?;
+    Ok(())
+}

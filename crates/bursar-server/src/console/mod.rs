@@ -9,14 +9,15 @@ use crate::state::AppState;
 use crate::web::{cookie, cookie_header};
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
-use bursar_core::auth::{self, random_token, StaffSession, STAFF_SESSION_HOURS as SESSION_HOURS};
+use axum::{Extension, Form, Router};
+use bursar_core::auth::{self, random_token, SignIn, StaffSession, STAFF_SESSION_HOURS as SESSION_HOURS};
 use bursar_domain::money::{format_money, Currency, Locale, Money};
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 const SESSION_COOKIE: &str = "bursar_staff";
 const LOGIN_CSRF_COOKIE: &str = "bursar_login_csrf";
@@ -75,7 +76,12 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), f.csrf.as_bytes())) {
         return render_login(
@@ -86,10 +92,21 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
         );
     }
     let email = f.email.trim().to_lowercase();
-    let token = match auth::staff_sign_in(&state, &email, &f.password).await {
-        Ok(Some(token)) => token,
-        Ok(None) => {
+    let address = peer.map_or_else(|| "unknown".to_string(), |Extension(ConnectInfo(a))| a.ip().to_string());
+    let token = match auth::staff_sign_in(&state, &email, &f.password, &address).await {
+        Ok(SignIn::Opened(token)) => token,
+        Ok(SignIn::Refused) => {
             return render_login(&state, StatusCode::UNAUTHORIZED, &email, Some("Wrong email or password."));
+        }
+        Ok(SignIn::Locked { retry_after_secs }) => {
+            let minutes = (retry_after_secs + 59) / 60;
+            let text = format!(
+                "Too many failed sign-ins. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut resp = render_login(&state, StatusCode::TOO_MANY_REQUESTS, &email, Some(&text));
+            resp.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+            return resp;
         }
         Err(e) => {
             tracing::error!(error = %e, "could not sign staff in");
