@@ -155,6 +155,11 @@ pub async fn overview(ctx: &Ctx, actor: &Actor, id: &str) -> Result<InstructorLe
 /// the platform's id). A form of another instructor's course, or of no
 /// course, is not found.
 pub async fn form_statistics(ctx: &Ctx, actor: &Actor, id: &str, form: &str) -> Result<ItemStatistics> {
+    Ok(form_analysis(ctx, actor, id, form).await?.1)
+}
+
+/// The title of one of an instructor's forms and its item analysis.
+pub async fn form_analysis(ctx: &Ctx, actor: &Actor, id: &str, form: &str) -> Result<(String, ItemStatistics)> {
     let r = ctx.db.reader();
     let ins = market_store::instructor(r, actor.livemode, id).await?;
     let ins = ins
@@ -169,7 +174,7 @@ pub async fn form_statistics(ctx: &Ctx, actor: &Actor, id: &str, form: &str) -> 
     if course.is_none_or(|c| c.instructor_id != ins.id) {
         return Err(missing());
     }
-    statistics::item_statistics(ctx, actor, &f.id).await
+    Ok((f.title, statistics::item_statistics(ctx, actor, &f.id).await?))
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ async fn an_instructor_sees_their_courses_and_their_forms_item_analysis_and_noth
 
     let (s, html) = get_html(&app, &cookie, &format!("/dashboard/forms/{form_id}")).await;
     assert_eq!(s, 200);
-    assert!(html.contains("Item analysis of ana-form") && html.contains("role=\"img\""));
+    assert!(html.contains("Item analysis of Logic test of Ana") && html.contains("role=\"img\""));
     assert!(html.contains("Share answering right, by item"));
     for item in stats["items"].as_array().unwrap() {
         let code = item["item"].as_str().unwrap();

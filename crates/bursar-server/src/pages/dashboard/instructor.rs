@@ -169,7 +169,7 @@ pub(super) async fn form_page(
         return Ok(message(StatusCode::NOT_FOUND, "Nothing here", "This page is for instructors."));
     }
     let me = instructor_actor(v.livemode, &v.subject);
-    let stats = match instructor::form_statistics(&state, &me, &v.subject, &form).await {
+    let (title, stats) = match instructor::form_analysis(&state, &me, &v.subject, &form).await {
         Ok(s) => s,
         Err(e) if e.kind == bursar_core::Kind::NotFound => {
             return Ok(message(StatusCode::NOT_FOUND, "Nothing here", "This form is not one of your courses'."))
@@ -194,7 +194,7 @@ pub(super) async fn form_page(
     Ok(html(
         StatusCode::OK,
         FormPage {
-            title: stats.assessment.clone(),
+            title,
             reliability,
             headers: ITEM_COLUMNS.to_vec(),
             items: stats.items.iter().cloned().map(item_line).collect(),
