@@ -75,6 +75,7 @@ mod error;
 mod flags;
 mod generate;
 mod irt;
+mod progress;
 mod report;
 mod stats;
 mod times;
@@ -90,6 +91,7 @@ pub use irt::{
     calibratable_items, calibrate, node_values, Calibration, FitSettings, IrtFit, IrtModel, MlStatus, PersonScore,
     N_NODES,
 };
+pub use progress::{Phase, Progress, Snapshot};
 pub use report::{
     analyze, CohortMap, CohortStats, CohortsReport, CommonSlope, EapSummary, IrtReport, ModelReport, Options,
     PatternEap, PersonSelection, Report, Scores, SCHEMA,

@@ -9,6 +9,7 @@ use crate::classical::{classical_from, pairwise_from, Classical, ClassicalPairwi
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::irt::{calibratable_items, FitSettings, IrtFit, IrtModel, MlStatus, Patterns};
+use crate::progress::{report, Phase};
 use crate::stats::{finite, mean, quantiles7, sd_sample};
 use crate::times::{response_time_stats, ResponseTimeStats};
 
@@ -280,6 +281,8 @@ pub fn analyze(ds: &Dataset, opts: &Options) -> Result<Report> {
             rows.clone()
         }
     };
+    let progress = opts.fit.progress.as_ref();
+    report(progress, |p| p.phase(Phase::Classical));
     let cols = Columns::new(m);
     let classical = classical_from(&cols)?;
     let classical_pairwise = if cols.any_missing { Some(pairwise_from(&cols, m)?) } else { None };
@@ -307,6 +310,7 @@ pub fn analyze(ds: &Dataset, opts: &Options) -> Result<Report> {
         }
     }
 
+    report(progress, |p| p.phase(Phase::Finishing));
     let response_time = ds.times().map(response_time_stats);
     let cohorts = ds.cohorts().map(|c| cohort_stats(c.labels(), &cols, eap_2pl.as_deref()));
     Ok(Report {

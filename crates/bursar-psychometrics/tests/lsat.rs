@@ -3,7 +3,7 @@
 //! R mirt's own test suite for LSAT7, each with the tolerance its source supports.
 
 use bursar_psychometrics::{
-    analyze, calibrate, Dataset, FitSettings, IrtModel, MlStatus, Options, Report, ResponseMatrix,
+    analyze, calibrate, Dataset, FitSettings, IrtModel, MlStatus, Options, Phase, Progress, Report, ResponseMatrix,
 };
 
 fn lsat(name: &str) -> ResponseMatrix {
@@ -174,4 +174,23 @@ fn lsat7_with_missing_responses_matches_mirt() {
     let pw = r.classical_pairwise.as_ref().expect("pairwise block with missing data");
     assert_eq!(pw.n_valid, [999, 999, 1000, 1000, 1000]);
     assert!(fit.se_a.as_ref().unwrap().iter().all(Option::is_some));
+}
+
+/// A fit reports where it is: the cycles it took and, at the end, the last
+/// phase, without changing any estimate.
+#[test]
+fn a_watched_fit_reports_its_cycles_and_ends_finishing() {
+    let m = lsat("lsat7");
+    let progress = Progress::new();
+    let mut opts = Options { models: vec![IrtModel::TwoPl], ..Options::default() };
+    opts.fit.progress = Some(progress.clone());
+    let watched = analyze(&Dataset::new("lsat7", m.clone()), &opts).expect("analyze");
+    let plain = analyze(&Dataset::new("lsat7", m), &Options { models: vec![IrtModel::TwoPl], ..Options::default() })
+        .expect("analyze");
+    let s = progress.read();
+    assert_eq!(s.phase, Phase::Finishing);
+    let fit = watched.model(IrtModel::TwoPl).expect("2pl");
+    assert_eq!(s.cycle as usize, fit.em_cycles);
+    assert!(s.change < 1e-8 && s.convergence() == 1.0, "{s:?}");
+    assert_eq!(fit.a, plain.model(IrtModel::TwoPl).expect("2pl").a);
 }

@@ -1,6 +1,7 @@
 //! The `bursar` command.
 
 mod analyze;
+mod learning;
 
 use anyhow::{bail, Context, Result};
 use bursar_core::admin::{self, Db};
@@ -79,6 +80,11 @@ enum Command {
     Analyze {
         #[command(subcommand)]
         command: analyze::AnalyzeCommand,
+    },
+    /// Learning content: forms and items from files.
+    Learning {
+        #[command(subcommand)]
+        command: learning::LearningCommand,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -314,6 +320,13 @@ async fn run(cli: Cli) -> Result<()> {
             let now = bursar_domain::clock::to_millis(jiff::Timestamp::now());
             admin::save_staff(&db, &email, &name, &password, now).await?;
             println!("staff account {email} saved");
+        }
+        Command::Learning { command } => {
+            let db = open(&config).await?;
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), config).context("document storage")?;
+            let result = learning::run(&state, command).await;
+            db.close().await;
+            result?;
         }
         Command::Bench { command } => bursar_bench::run(command, &config).await?,
         Command::Billing { command: BillingCommand::Run } => {

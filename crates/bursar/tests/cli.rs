@@ -221,3 +221,61 @@ fn benchmarks_run_and_verify_their_results() {
         assert!(out.contains(&format!("{page:<26} 12 in")), "{page}: {out}");
     }
 }
+
+fn refused(out: &Output) -> String {
+    assert!(!out.status.success(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn learning_content_is_imported_from_csv_and_json_files_and_bad_lines_are_named() {
+    let e = env();
+    let write = |name: &str, text: &str| std::fs::write(e.dir.path().join(name), text).unwrap();
+    write("bad.csv", "id,topic,difficulty\nQ1,Algebra,1\nQ2,Algebra,9\n");
+    let err = refused(&bursar(&e, &["learning", "import", "--file", "bad.csv"]));
+    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("difficulty"), "{err}");
+    write(
+        "items.csv",
+        "id,topic,skill,difficulty\nQ1,Algebra,linear,1\nQ2,Algebra,,2\n\"Q3\",\"Geometry, plane\",,4\n",
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&bursar(&e, &["learning", "import", "--file", "items.csv"]))).unwrap();
+    assert_eq!(
+        (out["items_created"].as_i64(), out["items_unchanged"].as_i64()),
+        (Some(3), Some(0)),
+        "nothing of bad.csv was written"
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&bursar(&e, &["learning", "import", "--file", "items.csv"]))).unwrap();
+    assert_eq!((out["items_created"].as_i64(), out["items_unchanged"].as_i64()), (Some(0), Some(3)));
+
+    let form = |items: &str| {
+        format!(
+            "{{\"assessments\": [{{\"id\": \"form-a\", \"exam\": \"gmat\", \"title\": \"Practice A\",\n  \"items\": [{items}]}}]}}\n"
+        )
+    };
+    write("unknown.json", &form("\"Q1\", \"Q2\", \"Q3\", \"Q9\""));
+    let err = refused(&bursar(&e, &["learning", "import", "--file", "unknown.json"]));
+    assert!(err.contains("assessments[0].items[3]") && err.contains("Q9"), "{err}");
+    write("syntax.json", "{\"items\": [\n  {\"id\": \"Q4\", \"topic\": \"Data\", \"difficulty\": 3,}\n]}\n");
+    let err = refused(&bursar(&e, &["learning", "import", "--file", "syntax.json"]));
+    assert!(err.contains("syntax.json:2:"), "the line of the error: {err}");
+    write("field.json", "{\"items\": [{\"id\": \"Q4\", \"topik\": \"Data\", \"difficulty\": 3}]}");
+    let err = refused(&bursar(&e, &["learning", "import", "--file", "field.json"]));
+    assert!(err.contains("unknown field `topik`"), "{err}");
+    write("notes.txt", "Q1");
+    let err = refused(&bursar(&e, &["learning", "import", "--file", "notes.txt"]));
+    assert!(err.contains(".json or .csv"), "{err}");
+
+    write("form.json", &form("\"Q1\", \"Q2\", \"Q3\""));
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&bursar(&e, &["learning", "import", "--file", "form.json"]))).unwrap();
+    assert_eq!(out["assessments_created"], 1, "{out}");
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&bursar(&e, &["learning", "import", "--file", "form.json"]))).unwrap();
+    assert_eq!(out["assessments_updated"], 1, "the form was stored: {out}");
+    // Live mode is another set of content.
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&bursar(&e, &["learning", "import", "--file", "items.csv", "--live"]))).unwrap();
+    assert_eq!(out["items_created"], 3, "{out}");
+}

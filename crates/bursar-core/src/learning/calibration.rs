@@ -4,6 +4,7 @@
 //! when asked, becomes the one learners are scored against.
 
 use super::content;
+use super::progress::{self, report_progress, LEASE_MS};
 use crate::actor::Actor;
 use crate::common::secs;
 use crate::ctx::Ctx;
@@ -18,9 +19,6 @@ use bursar_store::learning::content as content_store;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
-
-/// How long a node holds a calibration before another may take it over.
-const LEASE_MS: i64 = 10 * 60_000;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +42,13 @@ pub struct Calibration {
     pub status: String,
     /// 0 to 100.
     pub progress: i64,
+    /// What it is doing or last did: `loading`, `classical`, `em`, `newton`,
+    /// `scoring`, `finishing`, `saving`, then `done` (absent while queued).
+    pub phase: Option<String>,
+    /// The EM or Newton cycle of the fit while it runs; when done, the cycles it took.
+    pub iteration: Option<i64>,
+    /// Unix seconds: when the runner last reported.
+    pub progress_at: Option<i64>,
     /// Whether learners are scored against it.
     pub active: bool,
     /// Persons (learners' first completed attempts) and items calibrated.
@@ -65,6 +70,9 @@ pub(crate) fn view(c: &CalibrationRow) -> Calibration {
         model: c.model.clone(),
         status: c.status.clone(),
         progress: c.progress,
+        phase: c.phase.clone(),
+        iteration: c.iteration,
+        progress_at: c.progress_at.map(secs),
         active: c.active,
         persons: c.persons,
         items: c.items,
@@ -115,6 +123,9 @@ pub async fn request(
         created_at: now,
         started_at: None,
         finished_at: None,
+        phase: None,
+        iteration: None,
+        progress_at: None,
     };
     store::insert(&mut tx, &row).await.map_err(|e| match &e {
         bursar_store::DbError::Sqlx(s) if bursar_store::db::is_unique_violation(s) => {
@@ -189,7 +200,8 @@ pub async fn run_pending(ctx: &Ctx) -> Result<u32> {
         n += 1;
         if let Err(e) = run(ctx, c.clone()).await {
             tracing::warn!(calibration = %c.id, error = %e, "calibration failed");
-            let mut failed = c.clone();
+            // As far as it got (its last reported phase stays).
+            let mut failed = store::get(ctx.db.writer(), c.livemode, &c.id).await?.unwrap_or_else(|| c.clone());
             failed.status = "failed".into();
             failed.active = false;
             failed.error = Some(e.message.clone());
@@ -251,10 +263,10 @@ async fn load_source(ctx: &Ctx, form_id: &str, codes: &[String]) -> Result<Sourc
 
 async fn run(ctx: &Ctx, mut c: CalibrationRow) -> Result<()> {
     let model = model_of(&c.model).ok_or_else(|| Error::invalid("model", "unknown model"))?;
+    report_progress(ctx, &c.id, 2, "loading", None).await?;
     let codes = content_store::assessment_item_codes(ctx.db.reader(), &c.assessment_id).await?;
     let src = load_source(ctx, &c.assessment_id, &codes).await?;
-    let lease = ctx.now_ms() + LEASE_MS;
-    store::progress(ctx.db.writer(), &c.id, 30, lease).await?;
+    report_progress(ctx, &c.id, 20, "loading", None).await?;
     if src.learners.len() < 2 {
         return Err(Error::invalid("assessment", "a calibration needs completed attempts of at least two learners"));
     }
@@ -266,7 +278,9 @@ async fn run(ctx: &Ctx, mut c: CalibrationRow) -> Result<()> {
     }
     let n = src.learners.len();
     let name = c.assessment_id.clone();
-    let (report, flags) = tokio::task::spawn_blocking(move || -> Result<(psy::Report, Vec<psy::ItemFlags>), String> {
+    let watch = psy::Progress::new();
+    let watched = watch.clone();
+    let task = tokio::task::spawn_blocking(move || -> Result<(psy::Report, Vec<psy::ItemFlags>), String> {
         let m = psy::ResponseMatrix::from_flat(codes.clone(), n, src.scores).map_err(|e| e.to_string())?;
         let mut ds = psy::Dataset::new(name, m);
         if src.any_time {
@@ -274,15 +288,16 @@ async fn run(ctx: &Ctx, mut c: CalibrationRow) -> Result<()> {
             ds = ds.with_times(t).map_err(|e| e.to_string())?;
         }
         ds = ds.with_cohorts(psy::Cohorts::new(countries)).map_err(|e| e.to_string())?;
-        let opts = psy::Options { models: vec![model], ..psy::Options::default() };
+        let mut opts = psy::Options { models: vec![model], ..psy::Options::default() };
+        opts.fit.progress = Some(watched);
         let report = psy::analyze(&ds, &opts).map_err(|e| e.to_string())?;
         let flags = psy::item_flags(&report, &psy::FlagThresholds::default()).map_err(|e| e.to_string())?;
         Ok((report, flags))
-    })
-    .await
-    .map_err(|e| Error::internal_from("calibration task", e))?
-    .map_err(|e| Error::invalid("assessment", format!("the responses cannot be calibrated: {e}")))?;
-    store::progress(ctx.db.writer(), &c.id, 90, ctx.now_ms() + LEASE_MS).await?;
+    });
+    let (report, flags) = progress::watch(ctx, &c.id, task, &watch)
+        .await?
+        .map_err(|e| Error::invalid("assessment", format!("the responses cannot be calibrated: {e}")))?;
+    report_progress(ctx, &c.id, 95, "saving", Some(watch.read().cycle as i64)).await?;
     let fitted = report.model(model).ok_or_else(|| {
         Error::invalid("assessment", "no item can be calibrated: every item was answered by all or by none")
     })?;
@@ -294,6 +309,9 @@ async fn run(ctx: &Ctx, mut c: CalibrationRow) -> Result<()> {
     };
     c.status = "succeeded".into();
     c.progress = 100;
+    c.phase = Some("done".into());
+    c.iteration = Some(fitted.em_cycles as i64);
+    c.progress_at = Some(ctx.now_ms());
     c.active = c.activate;
     c.persons = Some(n as i64);
     c.items = Some(params.item_ids.len() as i64);

@@ -41,3 +41,31 @@ pub fn progress(d: &Dashboard) -> Chart {
     c.category_title = Some("Period".into());
     c
 }
+
+/// An instructor's courses: completion rate and average score, side by side.
+pub fn courses(l: &super::instructor::InstructorLearning) -> Chart {
+    let completion: Vec<f64> = l.courses.iter().map(|c| c.completion_rate_bps as f64 / 100.0).collect();
+    let labels =
+        |v: &[Option<f64>]| v.iter().map(|x| x.map_or_else(|| "–".into(), |x| format!("{x:.0} %"))).collect::<Vec<_>>();
+    let scores: Vec<Option<f64>> = l.courses.iter().map(|c| c.average_score).collect();
+    let completion_labels = labels(&completion.iter().copied().map(Some).collect::<Vec<_>>());
+    Chart::new(ChartKind::HorizontalBars(BarMode::Grouped), "Completion and average score by course")
+        .subtitle("Completion: enrolled learners who finished · score: completed tests")
+        .categories(l.courses.iter().map(|c| c.title.clone()))
+        .series(Series::new("Completion rate", completion).labels(completion_labels))
+        .series(Series::with_gaps("Average score", scores.clone()).labels(labels(&scores)))
+        .value_axis(percent_axis("Percent"))
+        .size(640.0, (110 + 56 * l.courses.len()).max(200) as f64)
+}
+
+/// A form's items: the share of persons who answered each right.
+pub fn items(s: &super::statistics::ItemStatistics) -> Chart {
+    let right: Vec<Option<f64>> = s.items.iter().map(|i| i.p_value.map(|p| p * 100.0)).collect();
+    let labels: Vec<String> = right.iter().map(|p| p.map_or_else(|| "–".into(), |p| format!("{p:.0} %"))).collect();
+    Chart::new(ChartKind::HorizontalBars(BarMode::Grouped), "Share answering right, by item")
+        .subtitle(format!("{} persons · calibration {}", s.persons, s.calibration))
+        .categories(s.items.iter().map(|i| i.item.clone()))
+        .series(Series::with_gaps("Right", right).labels(labels))
+        .value_axis(percent_axis("Share right"))
+        .size(640.0, (90 + 30 * s.items.len()).max(200) as f64)
+}

@@ -14,6 +14,8 @@ pub mod content;
 pub mod dashboard;
 pub mod exports;
 pub mod ingest;
+pub mod instructor;
+pub mod progress;
 pub mod report;
 pub mod scoring;
 pub mod sessions;

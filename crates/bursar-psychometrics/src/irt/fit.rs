@@ -13,6 +13,7 @@ use super::patterns::Patterns;
 use super::{calibratable_items, node_values, Calibration, IrtModel, Q};
 use crate::data::ResponseMatrix;
 use crate::error::{Error, Result};
+use crate::progress::{report, Phase, Progress};
 
 /// EM runs until its largest parameter change is below this, then Newton takes over.
 const SWITCH_TO_NEWTON: f64 = 0.05;
@@ -28,11 +29,13 @@ pub struct FitSettings {
     pub threads: usize,
     /// Compute standard errors (the Hessian at the solution).
     pub standard_errors: bool,
+    /// Where to report the phase and cycle while fitting (none by default).
+    pub progress: Option<Progress>,
 }
 
 impl Default for FitSettings {
     fn default() -> Self {
-        FitSettings { max_cycles: 2000, tolerance: 1e-8, threads: 0, standard_errors: true }
+        FitSettings { max_cycles: 2000, tolerance: 1e-8, threads: 0, standard_errors: true, progress: None }
     }
 }
 
@@ -134,6 +137,8 @@ pub(crate) fn fit_patterns(
     let mut factor: Option<Vec<f64>> = None;
     let mut factor_fresh = false;
     let mut last_newton_change = f64::INFINITY;
+    let progress = settings.progress.as_ref();
+    report(progress, |p| p.start_fit(settings.tolerance));
     while cycles < settings.max_cycles {
         cycles += 1;
         let tabs = layout.tables(&x);
@@ -186,6 +191,7 @@ pub(crate) fn fit_patterns(
         let change = x.iter().zip(&next).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         prev_x = std::mem::replace(&mut x, next);
         prev_ll = acc.loglik;
+        report(progress, |p| p.cycle(cycles, change, used_newton));
         if change < settings.tolerance {
             converged = true;
             break;
@@ -206,6 +212,7 @@ pub(crate) fn fit_patterns(
         }
     }
     // final pass at the estimate: loglik, EAPs and (on request) the Hessian
+    report(progress, |p| p.phase(Phase::Scoring));
     let tabs = layout.tables(&x);
     let extra = if settings.standard_errors { hess_extra } else { Extra::None };
     let acc = estep(&tabs, pat, extra, layout.score_layout(&x), true, threads);

@@ -12,6 +12,7 @@ pub mod events;
 pub mod experiments;
 pub mod fx;
 pub mod health;
+pub mod instructor_learning;
 pub mod invoices;
 pub mod learning;
 pub mod ledger;
@@ -111,6 +112,7 @@ pub fn v1_router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(experiments::router())
         .merge(learning::router())
+        .merge(instructor_learning::router())
 }
 
 /// A page of objects.

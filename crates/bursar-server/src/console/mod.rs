@@ -4,6 +4,7 @@
 
 pub mod billing;
 pub mod customers;
+pub mod learning;
 
 use crate::state::AppState;
 use crate::web::{cookie, cookie_header};
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(customers::router())
         .merge(billing::router())
+        .merge(learning::router())
         .route("/", get(|| async { Redirect::to("/staff") }))
         .route("/staff/login", get(login_page).post(login))
         .route("/staff/logout", post(logout))

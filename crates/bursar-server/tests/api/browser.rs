@@ -739,3 +739,39 @@ async fn a_learner_reads_their_dashboard_on_a_phone() {
     screenshot(&phone, "learner-dashboard-phone").await;
     phone.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_instructor_reads_their_dashboard_and_a_forms_item_analysis_on_a_phone() {
+    let app = TestApp::spawn_with(|c| c.background_jobs = false).await;
+    let ana = crate::marketplace::instructor(&app, "u-ana", "standard").await;
+    let logic = crate::marketplace::course(&app, &ana, "Logical reasoning for the LSAT", 4_000).await;
+    crate::learning_staff::lsat7_form(&app, "lsat7", "LSAT section 7", Some(&logic)).await;
+    let (s, c) = app.post("/v1/assessments/lsat7/calibrations", json!({})).await;
+    assert_eq!(s, 201, "{c}");
+    bursar_core::learning::calibration::run_pending(&app.state).await.unwrap();
+    let (_, ds) = app.post("/v1/dashboard_sessions", json!({"instructor": ana})).await;
+    let phone = browser(390, 844).await;
+    phone.goto(ds["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(&phone, "h1").await, "Your courses");
+    let svg = phone.find(Locator::Css(".chart svg")).await.unwrap();
+    assert_eq!(svg.attr("role").await.unwrap().as_deref(), Some("img"));
+    let fits = "return [document.documentElement.scrollWidth, window.innerWidth, \
+                document.querySelector('.chart svg').getBoundingClientRect().width];";
+    let widths = phone.execute(fits, vec![]).await.unwrap();
+    assert!(widths[0].as_f64() <= widths[1].as_f64(), "no sideways scrolling: {widths}");
+    assert!(widths[2].as_f64().unwrap() <= widths[1].as_f64().unwrap(), "the chart fits: {widths}");
+    let label = phone
+        .execute("return getComputedStyle(document.querySelector('table.stack td'), '::before').content;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(label, "\"Course\"", "the courses table becomes labelled rows");
+    screenshot(&phone, "instructor-dashboard-phone").await;
+    click_to_next_page(&phone, "a[href^='/dashboard/forms/']").await;
+    assert_eq!(text(&phone, "h1").await, "Item analysis of LSAT section 7");
+    let widths = phone.execute(fits, vec![]).await.unwrap();
+    assert!(widths[0].as_f64() <= widths[1].as_f64(), "no sideways scrolling: {widths}");
+    let rows = phone.execute("return document.querySelectorAll('table.stack tbody tr').length;", vec![]).await.unwrap();
+    assert_eq!(rows, 5, "one row per item");
+    screenshot(&phone, "instructor-form-phone").await;
+    phone.close().await.unwrap();
+}

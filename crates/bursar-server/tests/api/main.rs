@@ -18,6 +18,8 @@ mod fx;
 mod idempotency;
 mod invoices;
 mod learning;
+mod learning_instructors;
+mod learning_staff;
 mod ledger;
 mod marketplace;
 mod marketplace_refunds;

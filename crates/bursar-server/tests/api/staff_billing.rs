@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// A signed-in staff member's cookie header and CSRF token, through the
 /// sign-in page.
-async fn sign_in(app: &TestApp) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp) -> (String, String) {
     app.add_staff().await;
     let login = app.client.get(app.url("/staff/login")).send().await.unwrap();
     let cookie = |r: &reqwest::Response, name: &str| {
@@ -37,13 +37,13 @@ async fn sign_in(app: &TestApp) -> (String, String) {
     (session, csrf)
 }
 
-async fn page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
     let r = app.client.get(app.url(path)).header("cookie", session).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// Posts a console form; the status and where it leads (or the page).
-async fn submit(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn submit(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let r = app.client.post(app.url(path)).header("cookie", session).form(form).send().await.unwrap();
     let status = r.status().as_u16();
     match r.headers().get("location") {
@@ -52,7 +52,7 @@ async fn submit(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)])
     }
 }
 
-async fn audited(app: &TestApp, action: &str) -> i64 {
+pub(crate) async fn audited(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = $1 AND actor_id = 'stf_1'")
         .bind(action)
         .fetch_one(app.tdb.db.reader())

@@ -442,3 +442,49 @@ pub async fn export_rows<'e, E: Executor<'e, Database = Any>>(
         })
         .collect())
 }
+
+/// Completed attempts of the forms of some courses, per course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseScoreRow {
+    pub course_id: String,
+    pub attempts_completed: i64,
+    /// Distinct learners with a completed attempt.
+    pub learners: i64,
+    pub score_milli: i64,
+    pub max_score_milli: i64,
+}
+
+/// Per course: the completed attempts of its forms, their learners and
+/// their summed scores and maxima (from the attempts' own totals).
+pub async fn course_scores<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    livemode: bool,
+    course_ids: &[String],
+) -> Result<Vec<CourseScoreRow>, DbError> {
+    if course_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..course_ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT a.course_id, CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT t.learner) AS BIGINT), \
+         CAST(COALESCE(SUM(t.score_milli), 0) AS BIGINT), CAST(COALESCE(SUM(t.max_score_milli), 0) AS BIGINT) \
+         FROM assessments a JOIN attempts t ON t.assessment_id = a.id AND t.status = 'completed' \
+         WHERE a.livemode = $1 AND a.course_id IN ({}) GROUP BY a.course_id",
+        list.join(",")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(livemode));
+    for id in course_ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(e)
+        .await?
+        .into_iter()
+        .map(|r| CourseScoreRow {
+            course_id: r.get(0),
+            attempts_completed: r.get(1),
+            learners: r.get(2),
+            score_milli: r.get(3),
+            max_score_milli: r.get(4),
+        })
+        .collect())
+}

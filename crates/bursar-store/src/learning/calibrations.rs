@@ -29,13 +29,21 @@ pub struct CalibrationRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// While it runs: what it is doing (`loading`, `classical`, `em`,
+    /// `newton`, `scoring`, `finishing`, `saving`), the fit's cycle, and
+    /// when the runner last reported.
+    pub phase: Option<String>,
+    pub iteration: Option<i64>,
+    pub progress_at: Option<i64>,
 }
 
 const COLS: &str = "id, livemode, assessment_id, version, model, status, progress, active, activate, persons, items, \
-     params, report, flags, error, requested_by, lease_until, created_at, started_at, finished_at";
+     params, report, flags, error, requested_by, lease_until, created_at, started_at, finished_at, phase, iteration, \
+     progress_at";
 /// Everything but the large documents (lists).
 const SHORT_COLS: &str = "id, livemode, assessment_id, version, model, status, progress, active, activate, persons, \
-     items, NULL, NULL, NULL, error, requested_by, lease_until, created_at, started_at, finished_at";
+     items, NULL, NULL, NULL, error, requested_by, lease_until, created_at, started_at, finished_at, phase, iteration, \
+     progress_at";
 
 fn from_row(r: AnyRow) -> CalibrationRow {
     CalibrationRow {
@@ -59,6 +67,9 @@ fn from_row(r: AnyRow) -> CalibrationRow {
         created_at: r.get(17),
         started_at: r.get(18),
         finished_at: r.get(19),
+        phase: r.get(20),
+        iteration: r.get(21),
+        progress_at: r.get(22),
     }
 }
 
@@ -73,7 +84,7 @@ pub async fn next_version(tx: &mut Tx, assessment_id: &str) -> Result<i64, DbErr
 
 pub async fn insert(tx: &mut Tx, c: &CalibrationRow) -> Result<(), DbError> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO calibrations ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+        "INSERT INTO calibrations ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)"
     )))
     .bind(&c.id)
     .bind(flag(c.livemode))
@@ -95,6 +106,9 @@ pub async fn insert(tx: &mut Tx, c: &CalibrationRow) -> Result<(), DbError> {
     .bind(c.created_at)
     .bind(c.started_at)
     .bind(c.finished_at)
+    .bind(&c.phase)
+    .bind(c.iteration)
+    .bind(c.progress_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -183,19 +197,36 @@ pub async fn claim(tx: &mut Tx, skip_locked: &str, now: i64, lease_ms: i64) -> R
     Ok(Some(c))
 }
 
+/// What a running calibration reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressReport<'a> {
+    /// 0 to 100.
+    pub progress: i64,
+    pub phase: &'a str,
+    pub iteration: Option<i64>,
+    pub at: i64,
+    /// The lease is extended to this.
+    pub lease_until: i64,
+}
+
 /// Records progress (and extends the lease) while a calibration runs.
 pub async fn progress<'e, E: Executor<'e, Database = Any>>(
     e: E,
     id: &str,
-    progress: i64,
-    lease_until: i64,
+    p: &ProgressReport<'_>,
 ) -> Result<(), DbError> {
-    sqlx::query("UPDATE calibrations SET progress = $2, lease_until = $3 WHERE id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(progress)
-        .bind(lease_until)
-        .execute(e)
-        .await?;
+    sqlx::query(
+        "UPDATE calibrations SET progress = $2, lease_until = $3, phase = $4, iteration = $5, progress_at = $6 \
+         WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(p.progress)
+    .bind(p.lease_until)
+    .bind(p.phase)
+    .bind(p.iteration)
+    .bind(p.at)
+    .execute(e)
+    .await?;
     Ok(())
 }
 
@@ -210,7 +241,8 @@ pub async fn finish(tx: &mut Tx, c: &CalibrationRow) -> Result<(), DbError> {
     }
     sqlx::query(
         "UPDATE calibrations SET status = $2, progress = $3, active = $4, persons = $5, items = $6, params = $7, \
-         report = $8, flags = $9, error = $10, lease_until = NULL, finished_at = $11 WHERE id = $1",
+         report = $8, flags = $9, error = $10, lease_until = NULL, finished_at = $11, phase = $12, iteration = $13, \
+         progress_at = $14 WHERE id = $1",
     )
     .bind(&c.id)
     .bind(&c.status)
@@ -223,6 +255,9 @@ pub async fn finish(tx: &mut Tx, c: &CalibrationRow) -> Result<(), DbError> {
     .bind(&c.flags)
     .bind(&c.error)
     .bind(c.finished_at)
+    .bind(&c.phase)
+    .bind(c.iteration)
+    .bind(c.progress_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -239,4 +274,28 @@ pub async fn set_active(tx: &mut Tx, assessment_id: &str, id: &str) -> Result<()
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The newest succeeded calibration of each of some forms, with its flags
+/// but without its report and parameters (lists of forms).
+pub async fn latest_succeeded_flags<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    assessment_ids: &[String],
+) -> Result<Vec<CalibrationRow>, DbError> {
+    if assessment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..assessment_ids.len()).map(|i| format!("${}", i + 1)).collect();
+    let cols = SHORT_COLS.replace("NULL, NULL, NULL", "NULL, NULL, flags");
+    let sql = format!(
+        "SELECT {cols} FROM calibrations c WHERE status = 'succeeded' AND assessment_id IN ({}) \
+         AND version = (SELECT MAX(version) FROM calibrations x WHERE x.assessment_id = c.assessment_id \
+         AND x.status = 'succeeded')",
+        list.join(",")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in assessment_ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(e).await?.into_iter().map(from_row).collect())
 }
