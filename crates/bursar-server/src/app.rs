@@ -24,6 +24,7 @@ use utoipa::openapi::OpenApi;
 pub fn openapi() -> OpenApi {
     let (_, mut doc) = api::v1_router().split_for_parts();
     doc.merge(api::health::router().split_for_parts().1);
+    api::document_refusals(&mut doc);
     doc
 }
 
@@ -38,6 +39,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .layer(from_fn_with_state(state.clone(), mw::buffer_body));
     let (health, health_doc) = api::health::router().split_for_parts();
     doc.merge(health_doc);
+    api::document_refusals(&mut doc);
     let doc_json: Arc<String> = Arc::new(doc.to_json().expect("the OpenAPI document serializes"));
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let router = Router::new()

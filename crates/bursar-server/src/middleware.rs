@@ -119,9 +119,11 @@ fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
         return Err(ApiError::unauthenticated("no API key provided: send `Authorization: Bearer bsk_test_…`"));
     };
     let v = v.to_str().map_err(|_| ApiError::unauthenticated("malformed Authorization header"))?;
-    let key = if let Some(k) = v.strip_prefix("Bearer ") {
-        k.trim().to_string()
-    } else if let Some(b) = v.strip_prefix("Basic ") {
+    // The scheme's name is case-insensitive (RFC 7235 §2.1).
+    let (scheme, credentials) = v.trim_start().split_once(' ').unwrap_or((v, ""));
+    let key = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials.trim().to_string()
+    } else if let Some(b) = scheme.eq_ignore_ascii_case("basic").then_some(credentials) {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b.trim())
             .map_err(|_| ApiError::unauthenticated("malformed Basic credentials"))?;
@@ -134,6 +136,17 @@ fn presented_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
         return Err(ApiError::unauthenticated("invalid API key provided"));
     }
     Ok(key)
+}
+
+/// The body as the idempotency fingerprint sees it: a JSON body in one
+/// canonical form (keys sorted, no insignificant whitespace), so the same
+/// request sent with other spacing or key order is the same request; any
+/// other body as its bytes.
+fn canonical_body(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => serde_json::to_vec(&v).map_or(std::borrow::Cow::Borrowed(bytes), std::borrow::Cow::Owned),
+        Err(_) => std::borrow::Cow::Borrowed(bytes),
+    }
 }
 
 /// An idempotency claim owned by the current request.
@@ -212,7 +225,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     h.update(b"\n");
     h.update(parts.uri.query().unwrap_or("").as_bytes());
     h.update(b"\n");
-    h.update(&bytes);
+    h.update(canonical_body(&bytes));
     let fingerprint = hex::encode(h.finalize());
     let claim = idempotency::claim(
         &state,

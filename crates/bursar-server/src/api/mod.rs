@@ -85,6 +85,51 @@ impl Modify for SecurityAddon {
     }
 }
 
+/// Documents the refusals every operation can give that its own annotation
+/// may leave out: 401 wherever a key is required, 400 wherever a body or a
+/// parameter is read (the envelope names the field).
+pub fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let envelope = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let reads_input = op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut op.responses.responses;
+            if secured {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| envelope("No key, or an unknown, revoked or malformed one"));
+            }
+            if reads_input {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| envelope("A field is missing or invalid: `param` names it"));
+            }
+        }
+    }
+}
+
 /// The authenticated `/v1` routes with their documentation.
 pub fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())

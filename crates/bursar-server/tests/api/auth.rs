@@ -1,4 +1,5 @@
 use crate::common::*;
+use base64::Engine as _;
 use reqwest::Method;
 use serde_json::json;
 
@@ -29,6 +30,26 @@ async fn basic_auth_with_the_key_as_user_name_works() {
     let app = TestApp::spawn().await;
     let resp = app.client.get(app.url("/v1/customers")).basic_auth(&app.test_key, Some("")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_authorization_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let r = app
+            .client
+            .get(app.url("/v1/customers"))
+            .header("authorization", format!("{scheme} {}", app.test_key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme}");
+    }
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", app.test_key));
+    let r = app.client.get(app.url("/v1/customers")).header("authorization", format!("basic {basic}")).send().await;
+    assert_eq!(r.unwrap().status().as_u16(), 200);
+    let r = app.client.get(app.url("/v1/customers")).header("authorization", "bearer").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "a scheme without a key");
 }
 
 #[tokio::test]

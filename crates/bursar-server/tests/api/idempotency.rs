@@ -34,6 +34,26 @@ async fn same_key_same_body_replays_the_stored_response() {
 }
 
 #[tokio::test]
+async fn the_same_json_with_other_spacing_and_key_order_is_the_same_request() {
+    let app = TestApp::spawn().await;
+    let send = |text: &'static str| {
+        app.req(Method::POST, "/v1/customers")
+            .header("Idempotency-Key", "key-canonical")
+            .header("content-type", "application/json")
+            .body(text)
+            .send()
+    };
+    let first = send(r#"{"email":"same@example.com","name":"Same"}"#).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let again = send("{\n  \"name\" : \"Same\",\n  \"email\": \"same@example.com\"\n}\n").await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    assert!(again.headers().get("idempotent-replayed").is_some());
+    assert_eq!(app.count("customers").await, 1);
+    let other = send(r#"{"email":"other@example.com","name":"Same"}"#).await.unwrap();
+    assert_eq!(other.status().as_u16(), 422, "another body under the same key is refused");
+}
+
+#[tokio::test]
 async fn same_key_different_body_is_422_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let (s, _, _) = post_with_key(&app, "/v1/customers", "key-2", json!({"email": "a@example.com"})).await;

@@ -276,3 +276,32 @@ async fn demo_data_is_consistent() {
     app.verify_ledger().await;
     let _: Value = list;
 }
+
+/// Every operation that needs a key documents its 401, and every one that
+/// reads a body or parameters its 400, both with the error envelope.
+#[tokio::test]
+async fn openapi_documents_the_refusals_of_every_operation() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = json(app.client.get(app.url("/v1/openapi.json")).send().await.unwrap()).await;
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = &op["responses"];
+            let envelope = |code: &str| {
+                responses[code]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/ErrorEnvelope"
+            };
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                secured += 1;
+                assert!(envelope("401"), "{method} {path} does not document its 401");
+            }
+            if op.get("requestBody").is_some() || op["parameters"].as_array().is_some_and(|p| !p.is_empty()) {
+                assert!(envelope("400"), "{method} {path} does not document its 400");
+            }
+        }
+    }
+    assert!(secured > 100, "{secured} secured operations");
+    // And the server does answer 401 on a secured operation without a key.
+    let (s, e) = json(app.client.get(app.url("/v1/customers")).send().await.unwrap()).await;
+    assert_eq!(s, 401);
+    assert_eq!(e["error"]["type"], "authentication_error", "{e}");
+}
