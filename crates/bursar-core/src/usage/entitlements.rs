@@ -19,7 +19,7 @@ pub struct UpgradeTier {
     pub plan: String,
     pub name: String,
     /// The limit on that plan: a number or `unlimited` (metrics only).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = limit_schema)]
     pub limit: Option<Limit>,
 }
 
@@ -38,7 +38,7 @@ pub struct Entitlement {
     /// The current plan's code, if any.
     pub plan: Option<String>,
     /// A number or `unlimited`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = limit_schema)]
     pub limit: Option<Limit>,
     pub used: Option<i64>,
     /// Left of the plan's allowance in the period; absent when unlimited.
@@ -49,6 +49,19 @@ pub struct Entitlement {
     pub period_end: Option<i64>,
     /// The lowest plan that would allow it, when this one does not.
     pub upgrade: Option<UpgradeTier>,
+}
+
+/// How a limit looks in JSON: a whole number, the string `unlimited`, or
+/// null when there is none.
+fn limit_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer)).minimum(Some(0)))
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).enum_values(Some(["unlimited"])))
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
+        .description(Some("A whole number, `unlimited`, or null"))
+        .build()
+        .into()
 }
 
 /// A customer of this mode that is not deleted (404 on `customer`).

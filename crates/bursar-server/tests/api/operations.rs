@@ -305,3 +305,17 @@ async fn openapi_documents_the_refusals_of_every_operation() {
     assert_eq!(s, 401);
     assert_eq!(e["error"]["type"], "authentication_error", "{e}");
 }
+
+/// A limit is a whole number, `unlimited` or null, and the schema says so
+/// (it used to say "object", which no answer ever was).
+#[tokio::test]
+async fn the_entitlement_limit_schema_matches_what_is_sent() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = json(app.client.get(app.url("/v1/openapi.json")).send().await.unwrap()).await;
+    for schema in ["Entitlement", "UpgradeTier"] {
+        let limit = &doc["components"]["schemas"][schema]["properties"]["limit"];
+        let types: Vec<&str> = limit["oneOf"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["integer", "string", "null"], "{schema}: {limit}");
+        assert_eq!(limit["oneOf"][1]["enum"], json!(["unlimited"]));
+    }
+}
