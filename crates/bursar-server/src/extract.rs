@@ -184,6 +184,33 @@ pub fn nul_in_json(v: &serde_json::Value) -> Option<String> {
 /// the field. A NUL character in any string or key is refused with the
 /// field's path: JSON can only carry one as the escape `\u0000`, so only a
 /// body holding that escape is walked.
+/// A parser's message in the API's words: what it expected is said as a
+/// JSON type ("an integer", "an object"), never as a Rust type name
+/// (`i64`, `struct CustomerCreate`, `enum Interval`).
+pub fn plain_words(msg: &str) -> String {
+    let Some((head, expected)) = msg.split_once("expected ") else { return msg.to_string() };
+    let mut words = expected.splitn(3, ' ');
+    let first = words.next().unwrap_or_default();
+    let said = match first.trim_end_matches(|c: char| !c.is_alphanumeric()) {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+            Some(("an integer", 1))
+        }
+        "f32" | "f64" => Some(("a number", 1)),
+        "struct" | "map" => Some(("an object", 2)),
+        "tuple" => Some(("an array", 3)),
+        "enum" | "variant" => Some(("one of the allowed values", 2)),
+        "unit" => Some(("null", 2)),
+        _ => None,
+    };
+    let Some((words_said, taken)) = said else { return msg.to_string() };
+    let rest: Vec<&str> = expected.splitn(taken + 1, ' ').skip(taken).collect();
+    let tail = rest.first().map_or(String::new(), |r| format!(" {r}"));
+    // Keep punctuation that closed the replaced words.
+    let last = expected.split(' ').take(taken).last().unwrap_or_default();
+    let punct: String = last.chars().rev().take_while(|c| !c.is_alphanumeric()).collect();
+    format!("{head}expected {words_said}{punct}{tail}")
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         if let Some(param) = serde_json::from_slice(bytes).ok().as_ref().and_then(nul_in_json) {
@@ -207,7 +234,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let base = if path == "." { String::new() } else { path };
         let join = |f: &str| if base.is_empty() { f.to_string() } else { format!("{base}.{f}") };
         let quoted = msg.split('`').nth(1).map(str::to_string);
-        let clean = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let clean = plain_words(msg.split(" at line ").next().unwrap_or(&msg));
         if msg.starts_with("unknown field") {
             // The path already ends at the unknown field.
             let param = if base.is_empty() { quoted.unwrap_or_default() } else { base.clone() };
@@ -314,6 +341,16 @@ mod tests {
     }
 
     #[test]
+    fn errors_never_name_rust_types() {
+        let e = parse_json::<Outer>(br#""text""#).unwrap_err();
+        assert!(!e.body.message.contains("struct") && !e.body.message.contains("Outer"), "{}", e.body.message);
+        assert!(e.body.message.contains("an object"), "{}", e.body.message);
+        let e = parse_json::<Outer>(br#"{"email":"a","count":"x"}"#).unwrap_err();
+        assert_eq!(e.body.param.as_deref(), Some("count"));
+        assert!(!e.body.message.contains("i64") && e.body.message.contains("an integer"), "{}", e.body.message);
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let e = parse_json::<Outer>(br#"{"email":"a","bogus":1}"#).unwrap_err();
         assert_eq!(e.body.param.as_deref(), Some("bogus"));
@@ -353,5 +390,39 @@ mod tests {
             form_pairs("a=1&b=x%20y+z&c=%e2%82%ac"),
             vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), "€".into()),]
         );
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::plain_words;
+
+    #[test]
+    fn rust_type_names_become_json_words() {
+        assert_eq!(
+            plain_words("invalid type: string \"x\", expected i64"),
+            "invalid type: string \"x\", expected an integer"
+        );
+        assert_eq!(
+            plain_words("invalid type: sequence, expected struct CustomerCreate"),
+            "invalid type: sequence, expected an object"
+        );
+        assert_eq!(
+            plain_words("invalid value: integer `-1`, expected u32"),
+            "invalid value: integer `-1`, expected an integer"
+        );
+        assert_eq!(plain_words("invalid type: map, expected f64"), "invalid type: map, expected a number");
+        assert_eq!(
+            plain_words("invalid type: string \"a\", expected a boolean"),
+            "invalid type: string \"a\", expected a boolean"
+        );
+        assert_eq!(
+            plain_words("unknown variant `x`, expected one of `a`, `b`"),
+            "unknown variant `x`, expected one of `a`, `b`"
+        );
+        for msg in ["expected struct Foo", "expected enum Interval", "expected usize", "expected tuple struct Pair"] {
+            let out = plain_words(msg);
+            assert!(!["struct", "enum", "usize", "Foo", "Interval", "Pair"].iter().any(|w| out.contains(w)), "{out}");
+        }
     }
 }

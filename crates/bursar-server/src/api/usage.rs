@@ -54,7 +54,7 @@ async fn list_metrics(State(state): State<AppState>, caller: Caller) -> ApiResul
 fn parse_err(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
     let field = if path == "." { String::new() } else { path };
-    ApiError::invalid(&field, e.into_inner().to_string())
+    ApiError::invalid(&field, crate::extract::plain_words(&e.into_inner().to_string()))
 }
 
 #[utoipa::path(post, path = "/v1/usage", tag = "usage", request_body = UsageBatch,
