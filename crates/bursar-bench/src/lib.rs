@@ -115,6 +115,13 @@ pub enum BenchCommand {
 }
 
 pub async fn run(cmd: BenchCommand, config: &Config) -> Result<()> {
+    // The benchmarks measure what the server can do, not its abuse limits.
+    let config = &Config {
+        rate_limit_api_per_sec: 0,
+        rate_limit_public_per_min: 0,
+        rate_limit_webhooks_per_min: 0,
+        ..config.clone()
+    };
     match cmd {
         BenchCommand::Ledger { entries, batch } => ledger_bench(config, entries, batch.max(1)).await,
         BenchCommand::Billing { subscriptions } => billing_bench(config, subscriptions.max(1)).await,

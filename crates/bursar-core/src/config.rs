@@ -35,6 +35,18 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests running longer than this are answered 503.
     pub request_timeout_secs: u64,
+    /// `/v1` requests per second allowed to one API key or instructor
+    /// session (0: no limit); `rate_limit_api_burst` more may come at once.
+    pub rate_limit_api_per_sec: u32,
+    pub rate_limit_api_burst: u32,
+    /// Requests per minute from one network address to the hosted pages, the
+    /// console's sign-in and the provider webhooks (0: no limit), with
+    /// `rate_limit_public_burst` at once.
+    pub rate_limit_public_per_min: u32,
+    pub rate_limit_public_burst: u32,
+    /// Requests per minute from one address to `/webhooks/…` (0: no limit);
+    /// a fifth of it may come at once. Providers send from few addresses.
+    pub rate_limit_webhooks_per_min: u32,
     /// How long an idempotency claim holds before a retry may take it over.
     /// Must exceed the request timeout.
     pub idempotency_lease_secs: u64,
@@ -209,6 +221,11 @@ impl Default for Config {
             log_level: "info".into(),
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            rate_limit_api_per_sec: 500,
+            rate_limit_api_burst: 1_000,
+            rate_limit_public_per_min: 600,
+            rate_limit_public_burst: 120,
+            rate_limit_webhooks_per_min: 6_000,
             idempotency_lease_secs: 60,
             idempotency_retention_hours: 24,
             shutdown_grace_secs: 20,

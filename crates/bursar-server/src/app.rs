@@ -33,8 +33,10 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
     // Install the recorder before the first request is counted.
     telemetry::prometheus();
     let (v1, mut doc) = api::v1_router().split_for_parts();
+    let limits = crate::limits::Limits::new(&state.config);
     let v1 = v1
         .layer(from_fn_with_state(state.clone(), mw::idempotency))
+        .layer(from_fn_with_state(limits.clone(), crate::limits::per_key))
         .layer(from_fn_with_state(state.clone(), mw::authenticate))
         .layer(from_fn_with_state(state.clone(), mw::buffer_body));
     let (health, health_doc) = api::health::router().split_for_parts();
@@ -58,6 +60,7 @@ pub fn build_router(state: AppState) -> (Router, OpenApi) {
         .merge(crate::pages::router())
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), mw::refuse_nul))
+        .layer(from_fn_with_state(limits, crate::limits::per_address))
         .layer(map_response(envelope_bare_errors))
         .layer(from_fn(mw::track_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))

@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod limits;
 pub mod middleware;
 pub mod pages;
 pub mod state;

@@ -21,6 +21,7 @@ mod learning;
 mod learning_instructors;
 mod learning_staff;
 mod ledger;
+mod limits;
 mod marketplace;
 mod marketplace_refunds;
 mod marketplace_search;

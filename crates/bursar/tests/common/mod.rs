@@ -52,6 +52,9 @@ impl Env {
             .env("BURSAR_BACKGROUND_JOBS", "false")
             .env("BURSAR_REQUEST_TIMEOUT_SECS", self.request_timeout_secs.to_string())
             .env("BURSAR_IDEMPOTENCY_LEASE_SECS", self.lease_secs.to_string())
+            // These tests crash servers, they do not test abuse limits.
+            .env("BURSAR_RATE_LIMIT_API_PER_SEC", "0")
+            .env("BURSAR_RATE_LIMIT_PUBLIC_PER_MIN", "0")
             .env("BURSAR_STRIPE_SECRET_KEY", bursar_providers::testkit::stripe::SECRET_KEY)
             .env("BURSAR_STRIPE_API_BASE", &self.stripe);
         for (k, v) in settings {
