@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod authorization;
 mod browser;
 mod cart_pages;
 mod cart_subscriptions;
