@@ -3,6 +3,7 @@
 
 mod common;
 
+mod affiliate_clocks;
 mod auth;
 mod browser;
 mod cart_pages;
