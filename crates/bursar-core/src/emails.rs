@@ -31,7 +31,7 @@ fn money(amount: i64, currency: &str, locale: Option<&str>) -> String {
 }
 
 fn link(state: &Ctx, path: &str) -> String {
-    format!("{}{path}", state.config.public_url.as_deref().unwrap_or("http://127.0.0.1:8080"))
+    format!("{}{path}", state.config.base_url())
 }
 
 /// What a payment-failed email says happens next: another attempt, or,
