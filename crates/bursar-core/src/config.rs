@@ -298,6 +298,24 @@ impl Default for Config {
 pub const NOT_SETTINGS: &[&str] = &["CONFIG", "STAFF_PASSWORD"];
 
 impl Config {
+    /// Where people reach this server, for links in emails and pages:
+    /// `public_url` when set (without a trailing `/`), else `http://` and
+    /// the listen address, an unspecified one (`0.0.0.0`, `[::]`) read as
+    /// the loopback address of its family.
+    pub fn base_url(&self) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+
     /// Loads defaults, the file (if given, or `bursar.toml` when present),
     /// then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
@@ -503,6 +521,19 @@ fn is_header_name(s: &str) -> bool {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_start_at_the_public_url_or_the_listen_address() {
+        let at = |listen: &str, public: Option<&str>| {
+            Config { listen: listen.parse().unwrap(), public_url: public.map(str::to_string), ..Config::default() }
+                .base_url()
+        };
+        assert_eq!(at("127.0.0.1:9090", None), "http://127.0.0.1:9090");
+        assert_eq!(at("192.0.2.7:80", None), "http://192.0.2.7:80");
+        assert_eq!(at("0.0.0.0:8081", None), "http://127.0.0.1:8081");
+        assert_eq!(at("[::]:8082", None), "http://[::1]:8082");
+        assert_eq!(at("0.0.0.0:8081", Some("https://pay.example/")), "https://pay.example");
+    }
 
     #[test]
     fn file_then_env_override_defaults() {

@@ -31,7 +31,32 @@ fn money(amount: i64, currency: &str, locale: Option<&str>) -> String {
 }
 
 fn link(state: &Ctx, path: &str) -> String {
-    format!("{}{path}", state.config.public_url.as_deref().unwrap_or("http://127.0.0.1:8080"))
+    format!("{}{path}", state.config.base_url())
+}
+
+/// What a payment-failed email says happens next: another attempt, or,
+/// after the last one, what became of the subscription and how to restart.
+/// It promises a retry only when one is scheduled.
+fn after_failure(state: &Ctx, data: &serde_json::Value) -> String {
+    let update = link(state, "/billing/payment-method");
+    if data.get("next_attempt_at").is_some_and(|v| !v.is_null()) {
+        return format!("Please update your payment method: {update}\nWe will try again automatically.\n");
+    }
+    let invoice = link(state, &format!("/billing/invoices/{}", data["id"].as_str().unwrap_or_default()));
+    match data.get("subscription_status").and_then(|v| v.as_str()) {
+        Some("canceled") => format!(
+            "That was the last attempt: your subscription has been canceled and we will not try again.\n\
+             To subscribe again, update your payment method and choose a plan: {}\n",
+            link(state, "/billing")
+        ),
+        Some("unpaid") => format!(
+            "That was the last attempt: your subscription is unpaid and we will not try again.\n\
+             To restart it, update your payment method ({update}) and pay the invoice: {invoice}\n"
+        ),
+        _ => format!(
+            "We will not try again automatically.\nPlease update your payment method ({update}) and pay the invoice: {invoice}\n"
+        ),
+    }
 }
 
 /// Renders the email an event calls for, if any: (kind, subject, body).
@@ -65,11 +90,11 @@ fn render(
             "payment_failed",
             format!("Your payment for invoice {} failed", s("number")),
             format!(
-                "Hi {name},\n\nwe could not charge {} for invoice {} ({}).\nPlease update your payment method: {}\nWe will try again automatically.\n",
+                "Hi {name},\n\nwe could not charge {} for invoice {} ({}).\n{}",
                 money(n("amount_due"), &s("currency"), locale),
                 s("number"),
                 s("failure_code"),
-                link(state, "/billing/payment-method")
+                after_failure(state, data)
             ),
         )),
         "subscription.canceled" => Some((

@@ -344,6 +344,9 @@ pub async fn finalize(
     // The draft row is replaced by the issued one, under the same id.
     store::delete_draft(tx, id).await?;
     billing::write_invoices(tx, std::slice::from_ref(&built)).await?;
+    if built.failure.is_some() {
+        billing::start_dunning(tx, settings, &built).await?;
+    }
     Ok((built.row, built.failure))
 }
 

@@ -138,6 +138,9 @@ pub async fn serve(state: AppState, listener: TcpListener, handle_signals: bool)
     let addr = listener.local_addr()?;
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let (router, _) = build_router(state.clone());
+    let (over_tx, over_rx) = watch::channel(false);
+    let drain = crate::drain::Drain::new(state.clone(), over_rx);
+    let router = router.layer(from_fn_with_state(drain.clone(), crate::drain::cut_off));
     let (tx, mut rx) = watch::channel(false);
     let (draining_tx, mut draining_rx) = watch::channel(false);
     let jobs = if state.config.background_jobs {
@@ -163,7 +166,12 @@ pub async fn serve(state: AppState, listener: TcpListener, handle_signals: bool)
         let res = tokio::select! {
             r = server.into_future() => r,
             _ = deadline => {
-                tracing::warn!("shutdown grace period over; closing remaining connections");
+                tracing::warn!("shutdown grace period over; stopping the requests still running");
+                // Each stopped request releases its key before the server
+                // returns and the pool closes; bounded, in case the database
+                // does not answer.
+                let _ = over_tx.send(true);
+                let _ = tokio::time::timeout(Duration::from_secs(5), drain.idle()).await;
                 Ok(())
             }
         };

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod console;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod jobs;

@@ -264,6 +264,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             resp
         }
         Ok(Claim::Acquired) => {
+            if let Some(slot) = parts.extensions.get::<crate::drain::ClaimSlot>() {
+                slot.set(livemode, key.clone());
+            }
             let ctx = IdemCtx::new(livemode, key.clone(), StatusCode::OK.as_u16());
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(ctx.clone());

@@ -5,7 +5,7 @@
 //! `Idempotency-Key`. The retry must get the stored answer (marked
 //! `Idempotent-Replayed`) and the write must exist once: one cart, one
 //! checkout session, one subscription, one charge at the provider, one
-//! refund.
+//! refund, one move of a test clock.
 
 mod common;
 
@@ -97,7 +97,7 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     // What the cases need, set up without faults.
-    let (customer, customer2, course) = {
+    let (customer, customer2, course, clock) = {
         let _server = env.serve(&[]).await;
         let post = |path: &str, body: Value| {
             let req = client.post(format!("{}{path}", env.base())).bearer_auth(&key).json(&body);
@@ -141,7 +141,8 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         .await;
         let course = course["id"].as_str().unwrap().to_string();
         post(&format!("/v1/courses/{course}/publish"), json!({})).await;
-        (cus, learners[1].clone(), course)
+        let clock = post("/v1/test_clocks", json!({"frozen_time": 1_767_225_600})).await;
+        (cus, learners[1].clone(), course, clock["id"].as_str().unwrap().to_string())
     };
     let ins: String = {
         let db = env.db().await;
@@ -187,6 +188,18 @@ async fn a_retry_after_a_crash_between_commit_and_answer_replays_the_answer() {
         status: 201,
     };
     crash_then_retry(&env, &client, &key, &affiliate).await;
+
+    // A test clock's move: the retry gets the moved clock, not a refusal to
+    // move it to where it already is.
+    let advance = Case {
+        name: "test-clock-advance",
+        path: format!("/v1/test_clocks/{clock}/advance"),
+        body: json!({"frozen_time": 1_767_225_600 + 86_400}),
+        tables: &[],
+        status: 200,
+    };
+    let moved = crash_then_retry(&env, &client, &key, &advance).await;
+    assert_eq!(moved["frozen_time"], 1_767_225_600 + 86_400);
 
     let course_create = Case {
         name: "course",

@@ -12,15 +12,15 @@ use crate::settings::Settings;
 use bursar_store::billing::{self, InvoiceRow};
 use bursar_store::{customers, dunning, events, ledger, Tx};
 
-/// Puts an invoice whose charge failed on the retry schedule.
+/// Puts an invoice whose charge failed on the retry schedule (a
+/// subscription's invoice; any other is paid by hand), then emits its first
+/// `invoice.payment_failed`.
 pub(crate) async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInvoice) -> Result<()> {
     let at = b.row.created_at;
-    if b.row.subscription_id.is_none() {
-        return Ok(());
-    }
-    dunning::save(
-        tx,
-        &dunning::DunningRow {
+    let code = b.failure.clone().unwrap_or_default();
+    let mut next = None;
+    if b.row.subscription_id.is_some() {
+        let mut d = dunning::DunningRow {
             invoice_id: b.row.id.clone(),
             livemode: b.row.livemode,
             customer_id: b.row.customer_id.clone(),
@@ -29,16 +29,41 @@ pub(crate) async fn start_dunning(tx: &mut Tx, settings: &Settings, b: &BuiltInv
             attempt_count: 1,
             first_failed_at: at,
             next_attempt_at: settings.retry_hours.first().map(|h| at + i64::from(*h) * 3_600_000),
-            last_error: b.failure.clone().unwrap_or_default(),
+            last_error: code.clone(),
             updated_at: at,
-        },
-    )
-    .await?;
-    if settings.retry_hours.is_empty() {
-        // No retries configured: the first failure is the last.
-        let mut conn_row = dunning::get(tx, &b.row.id, "").await?.ok_or_else(Error::internal)?;
-        exhaust(tx, settings, &mut conn_row, at).await?;
+        };
+        dunning::save(tx, &d).await?;
+        if settings.retry_hours.is_empty() {
+            // No retries configured: the first failure is the last.
+            exhaust(tx, settings, &mut d, at).await?;
+        }
+        next = d.next_attempt_at;
     }
+    let at = b.row.finalized_at.unwrap_or(at);
+    emit_payment_failed(tx, &b.row, &code, 1, next, at).await
+}
+
+/// Emits `invoice.payment_failed` for a failed attempt: the decline code,
+/// the attempt number, when the next automatic attempt is (`null` when none
+/// follows), the prompt to update the payment method, and the status the
+/// invoice's subscription is left in (so the email can say what happens).
+async fn emit_payment_failed(
+    tx: &mut Tx,
+    inv: &InvoiceRow,
+    code: &str,
+    attempt: i64,
+    next: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let status = match &inv.subscription_id {
+        Some(id) => billing::subscription(tx, inv.livemode, id, "").await?.map(|s| s.status),
+        None => None,
+    };
+    let data = serde_json::json!({"id": inv.id, "number": inv.number, "customer": inv.customer_id,
+        "subscription": inv.subscription_id, "subscription_status": status, "total": inv.total,
+        "amount_due": inv.amount_due, "currency": inv.currency, "failure_code": code, "attempt": attempt,
+        "next_attempt_at": next.map(|t| t / 1000), "update_payment_method": true});
+    events::emit(tx, inv.livemode, "invoice.payment_failed", &inv.id, &data, now).await?;
     Ok(())
 }
 
@@ -143,10 +168,7 @@ pub(crate) async fn invoice_payment_failed(
             (d.attempt_count, d.next_attempt_at)
         }
     };
-    events::emit(tx, inv.livemode, "invoice.payment_failed", &inv.id, &serde_json::json!({"id": inv.id, "number": inv.number, "customer": inv.customer_id, "amount_due": inv.amount_due, "currency": inv.currency,
-        "failure_code": code, "attempt": attempt, "next_attempt_at": next.map(|t| t / 1000),
-        "update_payment_method": true}), now).await?;
-    Ok(())
+    emit_payment_failed(tx, inv, code, attempt, next, now).await
 }
 
 /// Tries an open invoice's charge again with the customer's default

@@ -272,14 +272,10 @@ pub(crate) async fn write_invoices(tx: &mut Tx, built: &[BuiltInvoice]) -> Resul
         let data = serde_json::json!({"id": r.id, "number": r.number, "total": r.total, "amount_due": r.amount_due,
             "currency": r.currency, "customer": r.customer_id, "subscription": r.subscription_id});
         evs.push((r.livemode, "invoice.finalized".to_string(), r.id.clone(), data.clone(), at));
-        match &b.failure {
-            None if b.paid => evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, at)),
-            None => {}
-            Some(code) => {
-                let mut d = data;
-                d["failure_code"] = serde_json::Value::String(code.clone());
-                evs.push((r.livemode, "invoice.payment_failed".to_string(), r.id.clone(), d, at))
-            }
+        // A failed charge's `invoice.payment_failed` comes from
+        // `start_dunning`, once the retry schedule is known.
+        if b.failure.is_none() && b.paid {
+            evs.push((r.livemode, "invoice.paid".to_string(), r.id.clone(), data, at));
         }
     }
     events::emit_many(tx, &evs).await?;

@@ -287,10 +287,17 @@ pub async fn click(ctx: &Ctx, actor: &Actor, b: ClickCreate, reply: &Reply) -> R
     let a = approved(ctx, livemode, &b.code)
         .await?
         .ok_or_else(|| Error::not_found("code", "approved affiliate code", &b.code))?;
-    if let Some(c) = &b.customer {
-        super::carts::live_customer(ctx, livemode, c, "customer").await?;
-    }
-    let now = ctx.now_ms();
+    let customer = match &b.customer {
+        Some(c) => Some(super::carts::live_customer(ctx, livemode, c, "customer").await?),
+        None => None,
+    };
+    let mut tx = ctx.db.begin().await?;
+    // A click for a customer on a test clock happens at the clock's time, so
+    // attribution windows can be simulated.
+    let now = match &customer {
+        Some(c) => crate::time::instant_of(&mut *tx, c, ctx.now_ms()).await?,
+        None => ctx.now_ms(),
+    };
     let row = ClickRow {
         id: new_id(IdKind::AffiliateClick),
         affiliate_id: a.id.clone(),
@@ -301,7 +308,6 @@ pub async fn click(ctx: &Ctx, actor: &Actor, b: ClickCreate, reply: &Reply) -> R
         customer_id: b.customer,
         created_at: now,
     };
-    let mut tx = ctx.db.begin().await?;
     store::insert_click(&mut tx, livemode, &row).await?;
     let out = Click {
         attribution_expires_at: secs(now + ctx.config.affiliate_attribution_days * 86_400_000),

@@ -412,8 +412,15 @@ pub async fn create(ctx: &Ctx, actor: &Actor, b: CartCreate, reply: &Reply) -> R
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     if let Some(click) = &b.affiliate_click {
-        if store::click(&mut *tx, livemode, click).await?.is_none() {
+        let Some(row) = store::click(&mut *tx, livemode, click).await? else {
             return Err(Error::not_found("affiliate_click", "affiliate click", click));
+        };
+        // A visit's click names no one until a cart names it for a buyer; for
+        // a buyer on a test clock it then happens at the clock's time, so the
+        // attribution window runs on the clock the purchase is made on.
+        if row.customer_id.is_none() && customer.test_clock_id.is_some() {
+            let at = crate::time::instant_of(&mut *tx, &customer, now).await?;
+            store::stamp_click(&mut tx, click, &customer.id, at).await?;
         }
     }
     let mut cart = CartRow {

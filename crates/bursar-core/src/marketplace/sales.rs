@@ -25,7 +25,7 @@ async fn order_number(tx: &mut Tx, livemode: bool, now: i64) -> Result<String> {
 
 /// The affiliate a sale is credited to: the cart's click, else the buyer's
 /// latest click within the attribution window; only approved affiliates
-/// earn.
+/// earn, and never for a click stamped after the purchase.
 async fn attribution(
     tx: &mut Tx,
     settings: &Settings,
@@ -36,12 +36,12 @@ async fn attribution(
 ) -> Result<Option<(store::AffiliateRow, store::ClickRow)>> {
     let since = now - settings.market.attribution_ms;
     let click = match click_id {
-        Some(id) => store::click(&mut **tx, livemode, id).await?.filter(|c| c.created_at >= since),
+        Some(id) => store::click(&mut **tx, livemode, id).await?.filter(|c| (since..=now).contains(&c.created_at)),
         None => None,
     };
     let click = match click {
         Some(c) => Some(c),
-        None => store::last_click(&mut **tx, livemode, customer_id, since).await?,
+        None => store::last_click(&mut **tx, livemode, customer_id, since, now).await?,
     };
     let Some(click) = click else { return Ok(None) };
     let aff = store::affiliate(&mut **tx, livemode, &click.affiliate_id).await?.filter(|a| a.status == "approved");

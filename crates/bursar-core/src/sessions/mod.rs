@@ -107,8 +107,7 @@ pub fn return_urls(
 
 /// Where buyers reach this server.
 pub fn public_base(state: &Ctx) -> String {
-    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
-    base.trim_end_matches('/').to_string()
+    state.config.base_url()
 }
 
 pub fn check_url(param: &str, u: &str) -> Result<()> {

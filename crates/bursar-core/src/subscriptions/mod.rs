@@ -300,13 +300,42 @@ pub struct SubscriptionChange {
     pub coupon: Option<String>,
 }
 
+/// One line a change would invoice, with its period in Unix seconds like
+/// every other time of the API.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeLine {
+    /// `plan`, `proration`, `discount`, `tax` or `usage`.
+    pub kind: &'static str,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub amount: i64,
+    pub price_id: Option<String>,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+}
+
+impl From<LineDraft> for ChangeLine {
+    fn from(l: LineDraft) -> ChangeLine {
+        ChangeLine {
+            kind: l.kind,
+            description: l.description,
+            quantity: l.quantity,
+            unit_amount: l.unit_amount,
+            amount: l.amount,
+            price_id: l.price_id,
+            period_start: l.period_start.map(secs),
+            period_end: l.period_end.map(secs),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangePreview {
     /// Always `subscription_change_preview`.
     pub object: &'static str,
     pub currency: String,
-    #[schema(value_type = Vec<Object>)]
-    pub lines: Vec<LineDraft>,
+    pub lines: Vec<ChangeLine>,
     /// Net of tax.
     pub subtotal: i64,
     pub tax: i64,
@@ -397,7 +426,7 @@ pub async fn preview_change(ctx: &Ctx, actor: &Actor, id: &str, input: &Subscrip
         ChangePreview {
             object: "subscription_change_preview",
             currency: inv.currency,
-            lines,
+            lines: lines.into_iter().map(ChangeLine::from).collect(),
             subtotal: inv.subtotal,
             tax: inv.tax,
             total: inv.total,

@@ -10,7 +10,8 @@ async fn setup(app: &TestApp) -> (String, String, String) {
     app.post("/v1/catalog/import", doc).await;
     let (_, clock) = app.post("/v1/test_clocks", json!({"frozen_time": JAN_1})).await;
     let clock = clock["id"].as_str().unwrap().to_string();
-    let (_, c) = app.post("/v1/customers", json!({"country": "US", "test_clock": clock})).await;
+    let (_, c) =
+        app.post("/v1/customers", json!({"country": "US", "email": "lea@example.com", "test_clock": clock})).await;
     let cus = c["id"].as_str().unwrap().to_string();
     let (s, _) = app.post(&format!("/v1/customers/{cus}/payment_methods"), json!({"token": "pm_card_visa"})).await;
     assert_eq!(s, 200);
@@ -53,8 +54,14 @@ async fn dunning_recovers_at_the_three_day_retry() {
     let (_, fails) = app.get("/v1/events?type=invoice.payment_failed&limit=100").await;
     let attempts: Vec<i64> =
         fails["data"].as_array().unwrap().iter().filter_map(|e| e["data"]["attempt"].as_i64()).collect();
-    assert_eq!(attempts, vec![3, 2], "two scheduled retries so far");
-    assert!(fails["data"][0]["data"]["update_payment_method"].as_bool().unwrap());
+    assert_eq!(attempts, vec![3, 2, 1], "the first failure and two scheduled retries so far");
+    // Every failure, the first one too, carries the prompt and the schedule.
+    let first = &fails["data"][2]["data"];
+    assert_eq!(first["update_payment_method"], true, "{first}");
+    assert_eq!(first["next_attempt_at"], FEB_1 + HOUR, "{first}");
+    assert_eq!(first["subscription_status"], "past_due", "{first}");
+    assert!(fails["data"].as_array().unwrap().iter().all(|e| e["data"]["update_payment_method"] == true));
+    assert_eq!(fails["data"][0]["data"]["next_attempt_at"], FEB_1 + 72 * HOUR);
     // The learner updates the card; the 3-day retry succeeds.
     card(&app, &cus, "pm_card_visa").await;
     advance(&app, &clock, FEB_1 + 72 * HOUR).await;
@@ -85,8 +92,36 @@ async fn dunning_that_never_recovers_cancels_and_writes_off() {
     let (_, b) = app.get("/v1/ledger/balances?account=bad_debt").await;
     assert_eq!(b["data"][0]["balance"], 1900);
     let (_, ev) = app.get("/v1/events?type=invoice.payment_failed&limit=100").await;
-    assert_eq!(ev["data"].as_array().unwrap().len(), 5, "the first failure and four retries");
+    let ev = ev["data"].as_array().unwrap();
+    assert_eq!(ev.len(), 5, "the first failure and four retries");
+    let attempts: Vec<i64> = ev.iter().map(|e| e["data"]["attempt"].as_i64().unwrap()).collect();
+    assert_eq!(attempts, vec![5, 4, 3, 2, 1]);
+    assert!(ev.iter().all(|e| e["data"]["update_payment_method"] == true));
+    assert!(ev[0]["data"]["next_attempt_at"].is_null(), "no attempt after the last: {}", ev[0]);
+    assert_eq!(ev[0]["data"]["subscription_status"], "canceled");
+    // The emails: four promise another attempt; the last says the
+    // subscription ended and how to come back, and promises nothing.
+    let bodies = failure_emails(&app, &cus).await;
+    assert_eq!(bodies.len(), 5, "{bodies:?}");
+    let (retrying, last): (Vec<&String>, Vec<&String>) =
+        bodies.iter().partition(|b| b.contains("We will try again automatically."));
+    assert_eq!(retrying.len(), 4, "{bodies:?}");
+    assert!(last[0].contains("subscription has been canceled") && last[0].contains("/billing\n"), "{}", last[0]);
+    assert!(!last[0].contains("try again automatically"), "{}", last[0]);
     app.verify_ledger().await;
+}
+
+/// The bodies of the payment-failed emails sent to a customer.
+async fn failure_emails(app: &TestApp, cus: &str) -> Vec<String> {
+    bursar_core::emails::run(&app.state).await.unwrap();
+    let (_, l) = app.get(&format!("/v1/emails?customer={cus}&limit=100")).await;
+    l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "payment_failed")
+        .map(|e| e["body"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -99,6 +134,10 @@ async fn unpaid_setting_keeps_the_invoice_open_until_paid() {
     let inv = renewal(&app, &cus).await;
     assert_eq!(inv["status"], "open");
     let id = inv["id"].as_str().unwrap();
+    let bodies = failure_emails(&app, &cus).await;
+    let last: Vec<&String> = bodies.iter().filter(|b| !b.contains("We will try again automatically.")).collect();
+    assert_eq!((bodies.len(), last.len()), (5, 1), "{bodies:?}");
+    assert!(last[0].contains("subscription is unpaid") && last[0].contains(&format!("/billing/invoices/{id}")));
     // Paying by hand with the old card is declined; with a new one it works.
     let (s, b) = app.post(&format!("/v1/invoices/{id}/pay"), json!({})).await;
     assert_error(s, &b, 402, Some("payment_method"));

@@ -30,6 +30,10 @@ async fn welcome_trial_receipt_dunning_and_survey_emails_go_to_the_outbox() {
     assert_eq!(s, 200);
     bursar_core::emails::run(&app.state).await.unwrap();
     assert_eq!(kinds(&app, &cus).await, vec!["welcome"]);
+    // Without `public_url`, links start at the address the server listens on.
+    let (_, l) = app.get(&format!("/v1/emails?customer={cus}")).await;
+    let welcome = l["data"][0]["body"].as_str().unwrap();
+    assert!(welcome.contains(&format!("http://{}/billing\n", app.state.config.listen)), "{welcome}");
     let advance = |t: i64| {
         let (app, clock) = (&app, clock.clone());
         async move {

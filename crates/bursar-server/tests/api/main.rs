@@ -3,6 +3,7 @@
 
 mod common;
 
+mod affiliate_clocks;
 mod auth;
 mod authorization;
 mod browser;

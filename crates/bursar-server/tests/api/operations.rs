@@ -165,6 +165,53 @@ async fn graceful_shutdown_stops_accepting() {
 }
 
 #[tokio::test]
+async fn a_request_still_running_when_the_grace_period_ends_is_stopped_and_releases_its_key() {
+    // A VAT registry that takes the connection and never answers keeps a
+    // keyed customer creation running.
+    let registry = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", registry.local_addr().unwrap());
+    let (asked, called) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (socket, _) = registry.accept().await.unwrap();
+        let _ = asked.send(());
+        let _held = socket;
+        std::future::pending::<()>().await;
+    });
+    let mut app = TestApp::spawn_with(move |c| {
+        c.vat_check = "vies".into();
+        c.vies_url = url;
+        c.tax_origin_country = Some("FR".into());
+        c.shutdown_grace_secs = 0;
+    })
+    .await;
+    let request = app
+        .req(reqwest::Method::POST, "/v1/customers")
+        .header("Idempotency-Key", "running-at-shutdown")
+        .json(&json!({"country": "DE", "tax_ids": [{"type": "eu_vat", "value": "DE123456788"}]}));
+    let running = tokio::spawn(request.send());
+    called.await.unwrap();
+    let keys = |db: bursar_store::Db| async move {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM idempotency_keys WHERE idem_key = 'running-at-shutdown'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        n
+    };
+    assert_eq!(keys(app.tdb.db.clone()).await, 1, "the request holds its key");
+    app.server.take().unwrap().shutdown().await.unwrap();
+    // By the time the server has stopped, the request was stopped and its key
+    // released: a retry runs it, as after any failed request.
+    assert_eq!(keys(app.tdb.db.clone()).await, 0, "the key was released");
+    assert_eq!(app.count("customers").await, 0, "nothing was written");
+    if let Ok(answer) = running.await.unwrap() {
+        let (s, e) = json(answer).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (503, Some("shutting_down")), "{e}");
+    }
+}
+
+#[tokio::test]
 async fn demo_data_is_consistent() {
     let app = TestApp::spawn().await;
     let info = bursar_core::demo::seed(&app.state, "demo@example.com").await.unwrap();

@@ -80,6 +80,11 @@ async fn trial_convert_upgrade_downgrade_pause_resume_cancel() {
         preview["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_i64().unwrap()).collect();
     assert_eq!(amounts, vec![-613, 1581, -194]);
     assert_eq!(preview["amount_due"], 774);
+    // Period times in Unix seconds, like the rest of the API.
+    for l in &preview["lines"].as_array().unwrap()[..2] {
+        assert_eq!((l["period_start"].as_i64(), l["period_end"].as_i64()), (Some(FEB_5), Some(FEB_15)), "{l}");
+    }
+    assert_eq!(preview["proration_date"], FEB_5);
     let (s, changed) = app.post(&format!("/v1/subscriptions/{id}/change"), change).await;
     assert_eq!(s, 200, "{changed}");
     assert_eq!(changed["invoice"]["total"], 774);

@@ -117,6 +117,18 @@ pub async fn insert_click(tx: &mut Tx, livemode: bool, c: &ClickRow) -> Result<(
     Ok(())
 }
 
+/// Links a click that names no customer yet to one, at `created_at` (the
+/// instant of a customer on a test clock).
+pub async fn stamp_click(tx: &mut Tx, id: &str, customer_id: &str, created_at: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE affiliate_clicks SET customer_id = $2, created_at = $3 WHERE id = $1 AND customer_id IS NULL")
+        .bind(id)
+        .bind(customer_id)
+        .bind(created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn click<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,
@@ -126,18 +138,25 @@ pub async fn click<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query_as(sql).bind(i64::from(livemode)).bind(id).fetch_optional(ex).await?)
 }
 
-/// The customer's latest click since `since` (last click wins).
+/// The customer's latest click from `since` to `until` (last click wins).
 pub async fn last_click<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     livemode: bool,
     customer_id: &str,
     since: i64,
+    until: i64,
 ) -> Result<Option<ClickRow>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CLICK_COLS} FROM affiliate_clicks WHERE livemode = $1 AND customer_id = $2 AND created_at >= $3 \
-         ORDER BY created_at DESC, id DESC LIMIT 1"
+         AND created_at <= $4 ORDER BY created_at DESC, id DESC LIMIT 1"
     ));
-    Ok(sqlx::query_as(sql).bind(i64::from(livemode)).bind(customer_id).bind(since).fetch_optional(ex).await?)
+    Ok(sqlx::query_as(sql)
+        .bind(i64::from(livemode))
+        .bind(customer_id)
+        .bind(since)
+        .bind(until)
+        .fetch_optional(ex)
+        .await?)
 }
 
 pub async fn click_count<'e, E: Executor<'e, Database = Any>>(ex: E, affiliate_id: &str) -> Result<i64, DbError> {
