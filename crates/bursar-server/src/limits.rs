@@ -16,6 +16,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,14 +26,21 @@ pub struct Limits {
     public: Option<DefaultKeyedRateLimiter<String>>,
     webhooks: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
+    /// Checks made, to prune the limiters every `PRUNE_EVERY` of them.
+    checks: AtomicU64,
 }
+
+/// How often the limiters forget keys that are back to full allowance, so
+/// that one-off addresses do not accumulate: once per this many checks
+/// (not per request, which would scan a large map on every one).
+const PRUNE_EVERY: u64 = 10_000;
 
 /// The paths strangers reach without a key, limited per address.
 const PUBLIC: [&str; 9] =
     ["/portal", "/checkout", "/cart", "/courses", "/pricing", "/dashboard", "/embed", "/r/", "/staff/login"];
 
 fn limiter(per: Quota, burst: u32) -> DefaultKeyedRateLimiter<String> {
-    RateLimiter::keyed(per.allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN)))
+    RateLimiter::keyed(per.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
 }
 
 impl Limits {
@@ -43,16 +51,16 @@ impl Limits {
             .map(|n| limiter(Quota::per_minute(n), c.rate_limit_public_burst));
         let webhooks = NonZeroU32::new(c.rate_limit_webhooks_per_min)
             .map(|n| limiter(Quota::per_minute(n), c.rate_limit_webhooks_per_min / 5));
-        Arc::new(Limits { api, public, webhooks, clock: DefaultClock::default() })
+        Arc::new(Limits { api, public, webhooks, clock: DefaultClock::default(), checks: AtomicU64::new(0) })
     }
 
     /// How long `key` must wait, if it is over its limit.
     fn wait(&self, limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Option<Duration> {
         let out = limiter.check_key(&key).err().map(|n| n.wait_time_from(self.clock.now()));
-        // Forget keys that are back to full allowance now and then, so that
-        // one-off addresses do not accumulate.
-        if limiter.len() > 10_000 {
-            limiter.retain_recent();
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            for l in [&self.api, &self.public, &self.webhooks].into_iter().flatten() {
+                l.retain_recent();
+            }
         }
         out
     }
