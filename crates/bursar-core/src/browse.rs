@@ -29,16 +29,20 @@ pub async fn subscription(
     livemode: bool,
     id: &str,
 ) -> Result<(SubscriptionRow, Option<PriceRow>, Vec<InvoiceRow>)> {
+    let sub = subscription_row(ctx, livemode, id).await?.ok_or_else(|| Error::not_found("id", "subscription", id))?;
+    let r = ctx.db.reader();
+    let price = catalog::price_by_id(r, livemode, &sub.price_id).await?;
+    let invoices = billing::list_invoices(r, livemode, None, Some(&sub.id), None, 100).await?;
+    Ok((sub, price, invoices))
+}
+
+/// A subscription of a mode as stored; `None` for an id that is not one.
+pub async fn subscription_row(ctx: &Ctx, livemode: bool, id: &str) -> Result<Option<SubscriptionRow>> {
     if !is_valid(IdKind::Subscription, id) {
-        return Err(Error::not_found("id", "subscription", id));
+        return Ok(None);
     }
     let mut conn = ctx.db.reader().acquire().await.map_err(bursar_store::DbError::from)?;
-    let sub = billing::subscription(&mut conn, livemode, id, "")
-        .await?
-        .ok_or_else(|| Error::not_found("id", "subscription", id))?;
-    let price = catalog::price_by_id(&mut *conn, livemode, &sub.price_id).await?;
-    let invoices = billing::list_invoices(&mut *conn, livemode, None, Some(&sub.id), None, 100).await?;
-    Ok((sub, price, invoices))
+    Ok(billing::subscription(&mut conn, livemode, id, "").await?)
 }
 
 /// Up to `limit` payments after the cursor, optionally of one status.

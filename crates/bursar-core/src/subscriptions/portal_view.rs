@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::usage;
 use crate::usage::entitlements::{metric_state, Entitlement};
 use bursar_domain::catalog::Limit;
-use bursar_domain::id::{is_valid, IdKind};
 use bursar_domain::subscription::Status;
 use bursar_store::billing as billing_store;
 use bursar_store::catalog::{self, PlanRow};
@@ -32,11 +31,7 @@ pub async fn learner(ctx: &Ctx, s: &PortalSessionRow) -> Result<CustomerRow> {
 
 /// One of the learner's own subscriptions; `None` for anyone else's.
 pub async fn own_subscription(ctx: &Ctx, s: &PortalSessionRow, id: &str) -> Result<Option<SubscriptionRow>> {
-    if !is_valid(IdKind::Subscription, id) {
-        return Ok(None);
-    }
-    let mut conn = ctx.db.reader().acquire().await.map_err(bursar_store::DbError::from)?;
-    let sub = billing_store::subscription(&mut conn, s.livemode, id, "").await?;
+    let sub = crate::browse::subscription_row(ctx, s.livemode, id).await?;
     Ok(sub.filter(|x| x.customer_id == s.customer_id))
 }
 
